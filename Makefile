@@ -1,0 +1,125 @@
+# llmnas — build, test, bench and lint.
+#
+#   make deps                 install the Debian packages the project and its tests need
+#   make                      build ./llmnas
+#   make test [TEST=name]     build and run every test (or those whose file name contains name)
+#   make SANITIZER=address test
+#   make bench                benchmarks: figures and ratios against references run side by side
+#   make check                linters: cppcheck on C, luacheck on Lua
+#   make demo                 the main job on its embedded defaults
+#
+# Sources are found by wildcard: runtime/*.c and memory/*.c are Lua-free libraries,
+# lua/*.c is the Lua host and the command line, stdlib/**/*.lua is embedded in the binary.
+# Tests: tests/c/test_*.c (cmocka, one binary each), tests/lua/test_*.lua (run inside
+# llmnas), tests/sh/test_*.sh (the command line end to end). tests/run.sh runs them all.
+
+VERSION   := 0.1.0
+CC        ?= cc
+SANITIZER ?=
+BUILD     := build$(if $(SANITIZER),-$(SANITIZER))
+
+WARN      := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
+             -Wmissing-prototypes -Wno-unused-parameter -Wformat=2 -Wvla
+ifeq ($(CI),true)
+WARN      += -Werror
+endif
+OPT       ?= -O2
+CFLAGS    ?= $(OPT) -g
+SANFLAGS  := $(if $(SANITIZER),-fsanitize=$(SANITIZER) -fno-omit-frame-pointer)
+ALLCFLAGS := -std=c11 -D_GNU_SOURCE -DLLMNAS_VERSION='"$(VERSION)"' $(WARN) $(CFLAGS) \
+             $(SANFLAGS) -fopenmp -MMD -MP \
+             -Iruntime -Imemory -Ilua -I/usr/include/lua5.4 -I$(BUILD)
+LDLIBS    := -llua5.4 -lcurl -lcjson -llmdb -ldnnl -lz -lm -lpthread
+LDFLAGS   += $(SANFLAGS) -fopenmp
+
+RT_SRC    := $(wildcard runtime/*.c)
+MEM_SRC   := $(wildcard memory/*.c)
+LUA_SRC   := $(wildcard lua/*.c)
+STDLIB    := $(shell find stdlib -name '*.lua' | sort)
+RT_OBJ    := $(RT_SRC:%.c=$(BUILD)/%.o)
+MEM_OBJ   := $(MEM_SRC:%.c=$(BUILD)/%.o)
+LUA_OBJ   := $(LUA_SRC:%.c=$(BUILD)/%.o) $(BUILD)/stdlib_embed.o
+LIBRT     := $(BUILD)/libllmnas_rt.a
+LIBMEM    := $(BUILD)/libllmnas_mem.a
+BIN       := $(BUILD)/llmnas
+
+CTEST_SRC := $(wildcard tests/c/test_*.c)
+CTEST_AUX := $(filter-out tests/c/test_%,$(wildcard tests/c/*.c))
+CTESTS    := $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
+CBENCH_SRC:= $(wildcard tests/bench/bench_*.c)
+CBENCHES  := $(CBENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+
+DEPS      := gcc make pkg-config liblua5.4-dev libcurl4-openssl-dev libcjson-dev liblmdb-dev \
+             lmdb-utils libdnnl-dev zlib1g-dev dataset-fashion-mnist libcmocka-dev lua-check \
+             cppcheck python3 python3-torch python3-numpy procps psmisc
+SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps test bench check demo clean
+all: $(BIN) llmnas
+
+llmnas: $(BIN)
+	@[ -n "$(SANITIZER)" ] || ln -sf $(BIN) llmnas
+
+$(BIN): $(LUA_OBJ) $(LIBRT) $(LIBMEM)
+	$(CC) $(LDFLAGS) -o $@ $(LUA_OBJ) $(LIBMEM) $(LIBRT) $(LDLIBS)
+
+$(LIBRT): $(RT_OBJ)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+$(LIBMEM): $(MEM_OBJ)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -c -o $@ $<
+
+# The stdlib is compiled into the binary: a build-time tool turns the .lua files into C.
+$(BUILD)/embed: lua/tools/embed.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -O1 -Wall -Wextra $(if $(filter true,$(CI)),-Werror) -o $@ $<
+$(BUILD)/stdlib_embed.c: $(BUILD)/embed $(STDLIB)
+	$(BUILD)/embed stdlib $(STDLIB) > $@.tmp && mv $@.tmp $@
+$(BUILD)/stdlib_embed.o: $(BUILD)/stdlib_embed.c
+	$(CC) $(ALLCFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/c/%.c $(CTEST_AUX) $(LIBMEM) $(LIBRT)
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -Itests/c -o $@ $< $(CTEST_AUX) $(LIBMEM) $(LIBRT) $(LDFLAGS) -lcmocka $(LDLIBS)
+$(BUILD)/bench/%: tests/bench/%.c $(LIBMEM) $(LIBRT)
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -o $@ $< $(LIBMEM) $(LIBRT) $(LDFLAGS) $(LDLIBS)
+
+deps:
+	@missing=$$(for p in $(DEPS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing" $$missing; \
+	  { $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing \
+	      >/tmp/llmnas-deps.log 2>&1; } || \
+	  { echo "make deps: apt-get could not install:" $$missing >&2; \
+	    echo "make deps: see /tmp/llmnas-deps.log; needs Debian 12 and root or sudo" >&2; \
+	    tail -5 /tmp/llmnas-deps.log >&2; exit 1; }; \
+	fi
+
+test: $(BIN) llmnas $(CTESTS)
+	@BUILD=$(BUILD) LLMNAS=$(abspath $(BIN)) sh tests/run.sh $(TEST)
+
+bench: $(BIN) llmnas $(CBENCHES)
+	@BUILD=$(BUILD) LLMNAS=$(abspath $(BIN)) sh tests/bench/run.sh $(BENCH)
+
+check:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --inline-suppr --suppress=missingIncludeSystem -I runtime -I memory -I lua \
+	  runtime memory lua
+	luacheck --quiet stdlib examples tests/lua
+
+demo: $(BIN) llmnas
+	./llmnas run examples/evolve.lua
+
+clean:
+	rm -rf build build-* llmnas
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

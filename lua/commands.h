@@ -1,0 +1,7 @@
+/*
+ * commands.h — the sub-commands of `llmnas`, one X-macro line each:
+ *   LLMNAS_COMMAND(name, function, one-line summary)
+ * function is `int function(int argc, char **argv)` with argv[0] = the command name;
+ * it returns an exit code from sysexits.h. It lives in lua/cmd_<name>.c.
+ */
+LLMNAS_COMMAND("run", cmd_run, "run a search strategy script")

@@ -1,0 +1,41 @@
+/*
+ * host.h — the Lua host: the strategy's Lua state, protected calls, error values.
+ * lua/ is the only folder that includes lua.h; every binding (lua/<module>.c)
+ * uses these helpers so errors look the same everywhere.
+ *
+ * Two error channels (as in Lua's own io library):
+ *   - wrong arguments raise: luaL_argerror / luaL_error ("bad argument #2 to 'Conv2d' (...)");
+ *   - expected failures return `nil, message, kind` via host_fail().
+ */
+#ifndef LLMNAS_HOST_H
+#define LLMNAS_HOST_H
+
+#include <lua.h>
+#include <lauxlib.h>
+
+/* A new state for trusted user code: standard libraries open, the built-in
+ * modules (modules.h) preloaded and set as globals, the embedded stdlib
+ * searchable by require, and package.path starting with the script's own
+ * directory. script_path may be NULL. Returns NULL on out-of-memory. */
+lua_State *host_new_state(const char *script_path);
+
+/* lua_pcall with a message handler that appends a traceback (and names the
+ * script file and line). On error the message is left on the stack. */
+int host_pcall(lua_State *L, int nargs, int nresults);
+
+/* Push nil, message, kind; return 3 (use as `return host_fail(L, msg, kind)`). */
+int host_fail(lua_State *L, const char *message, const char *kind);
+
+/* Install / remove the SIGINT handler that sets rt_interrupt_flag and makes
+ * the Lua state raise "interrupted" at its next instruction (a hook that stays
+ * on, so pcall cannot swallow it). */
+void host_catch_interrupt(lua_State *L);
+void host_release_interrupt(void);
+
+/* Raise the standard "interrupted" error from C code that saw rt_interrupted(). */
+int host_raise_interrupt(lua_State *L);
+
+/* Register the embedded stdlib searcher (lua/stdlib.c). */
+void host_open_stdlib(lua_State *L);
+
+#endif
