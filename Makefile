@@ -29,7 +29,7 @@ SANFLAGS  := $(if $(SANITIZER),-fsanitize=$(SANITIZER) -fno-omit-frame-pointer)
 ALLCFLAGS := -std=c11 -D_GNU_SOURCE -DLLMNAS_VERSION='"$(VERSION)"' $(WARN) $(CFLAGS) \
              $(SANFLAGS) -fopenmp -MMD -MP \
              -Iruntime -Imemory -Ilua -I/usr/include/lua5.4 -I$(BUILD)
-LDLIBS    := -llua5.4 -lcurl -lcjson -llmdb -ldnnl -lz -lm -lpthread
+LDLIBS    := -llua5.4 -lcurl -lcjson -llmdb -ldnnl -lcrypto -lz -lm -lpthread
 LDFLAGS   += $(SANFLAGS) -fopenmp
 
 RT_SRC    := $(wildcard runtime/*.c)
@@ -50,7 +50,7 @@ CBENCH_SRC:= $(wildcard tests/bench/bench_*.c)
 CBENCHES  := $(CBENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
 DEPS      := gcc make pkg-config liblua5.4-dev libcurl4-openssl-dev libcjson-dev liblmdb-dev \
-             lmdb-utils libdnnl-dev zlib1g-dev dataset-fashion-mnist libcmocka-dev lua-check \
+             lmdb-utils libdnnl-dev libssl-dev zlib1g-dev dataset-fashion-mnist libcmocka-dev lua-check \
              cppcheck python3 python3-torch python3-numpy procps psmisc
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
