@@ -31,11 +31,11 @@
 
 enum {
     DS_OK = 0,
-    DS_EIO = -2001,       /* file missing or unreadable */
-    DS_EFORMAT = -2002,   /* wrong magic, dimensions or size (message names file and offset) */
-    DS_ENOMEM = -2003,
-    DS_EUNKNOWN = -2004,  /* no dataset of that name */
-    DS_EARG = -2005,      /* bad split / subset arguments */
+    DS_EIO = -2501,       /* file missing or unreadable */
+    DS_EFORMAT = -2502,   /* wrong magic, dimensions or size (message names file and offset) */
+    DS_ENOMEM = -2503,
+    DS_EUNKNOWN = -2504,  /* no dataset of that name */
+    DS_EARG = -2505,      /* bad split / subset arguments */
 };
 
 /* One split (train or test): n images of c x h x w bytes and their labels. */

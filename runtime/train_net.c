@@ -685,7 +685,8 @@ static void step_dropout_fwd(train_net *n, step *s)
     size_t cnt = dop_md_size(mem_md(Lk->dst)) / sizeof(float);
     uint64_t threshold = (uint64_t)(p * 18446744073709551616.0);
     for (size_t i = 0; i < cnt; i++) {
-        m[i] = ds_rand(&n->drop_rng) >= threshold ? keep : 0.0f;
+        if (!n->drop_frozen)
+            m[i] = ds_rand(&n->drop_rng) >= threshold ? keep : 0.0f;
         y[i] = x[i] * m[i];
     }
 }

@@ -76,6 +76,7 @@ struct train_net {
     float *input;
     uint64_t init_rng, drop_rng;
     int stepped, ref_impls;
+    int drop_frozen;    /* tests: reuse the last dropout masks (finite differences) */
     int cur;
     const char *cur_name;
     char impls[4096];
