@@ -177,6 +177,13 @@ typedef struct train_result {
 int train_evaluate(const graph *g, const train_opts *o, train_result *r, char *err,
                    size_t errlen);
 
+/* The dataset train_evaluate would use, loaded once per process and cached
+ * (load it before forking workers so they share it copy-on-write). Owned by
+ * the cache. Returns 0 or TRAIN_EDATA with the loader's message. */
+struct ds_dataset;
+int train_dataset_get(const char *name, const char *dir, const struct ds_dataset **out,
+                      char *err, size_t errlen);
+
 /* Free the dataset cache (tests, leak checkers). */
 void train_cache_clear(void);
 
