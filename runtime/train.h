@@ -43,6 +43,7 @@ enum {
     TRAIN_ETIMEOUT = -3007,     /* over the time limit */
     TRAIN_EINTERRUPTED = -3008, /* rt_interrupted() */
     TRAIN_EDATA = -3009,        /* dataset could not be loaded or does not fit the graph */
+    TRAIN_EWORKER = -3010,      /* the training worker died (kind: crashed, limit_memory, ...) */
 };
 
 const char *train_strerror(int code);
@@ -176,6 +177,22 @@ typedef struct train_result {
  * same name and directory are reused). */
 int train_evaluate(const graph *g, const train_opts *o, train_result *r, char *err,
                    size_t errlen);
+
+/* train_evaluate in a forked worker (runtime/worker.h): a crash, a hang or
+ * an out-of-memory costs this call only. The dataset is loaded in the calling
+ * process first (and cached there), so workers share it copy-on-write.
+ * Progress callbacks run in the calling process. kind receives the status
+ * kind: train_kind()'s strings, or the worker's own ("crashed",
+ * "limit_memory", "limit_cpu", "timeout", "interrupted"). The child trains
+ * on a fresh thread, so a parent that has run OpenMP work itself is fine
+ * (libgomp's pool is per thread and would not survive the fork). */
+typedef struct train_isolation {
+    double deadline;     /* wall-clock seconds; 0 = time_limit * 1.25 + 120 s, or none */
+    size_t mem_bytes;    /* address-space headroom for the child, 0 = unlimited */
+} train_isolation;
+int train_evaluate_isolated(const graph *g, const train_opts *o, const train_isolation *iso,
+                            train_result *r, char *kind, size_t kindlen, char *err,
+                            size_t errlen);
 
 /* The dataset train_evaluate would use, loaded once per process and cached
  * (load it before forking workers so they share it copy-on-write). Owned by

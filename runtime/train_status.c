@@ -14,6 +14,7 @@ const char *train_strerror(int code)
     case TRAIN_ETIMEOUT: return "TRAIN_ETIMEOUT: time limit reached";
     case TRAIN_EINTERRUPTED: return "TRAIN_EINTERRUPTED: interrupted";
     case TRAIN_EDATA: return "TRAIN_EDATA: dataset error";
+    case TRAIN_EWORKER: return "TRAIN_EWORKER: the training worker failed";
     default: return "TRAIN_E?: unknown error code";
     }
 }
@@ -28,6 +29,7 @@ const char *train_kind(int code)
     case TRAIN_EINTERRUPTED: return "interrupted";
     case TRAIN_EDATA: return "data";
     case TRAIN_EUNSUPPORTED: return "unsupported";
+    case TRAIN_EWORKER: return "crashed";
     default: return "error";
     }
 }
