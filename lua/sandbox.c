@@ -346,8 +346,8 @@ static void fail_from_stack(lua_State *L, sb *s, int status, outcome *r)
     size_t cap = s->cap;
     s->cap = (size_t)-1;  /* reading the error may allocate; the verdict is taken */
     if (s->budget_hit) {
-        rt_fmt(buf, sizeof buf, "%s%s instruction budget of %lld exceeded (an endless loop?)",
-               s->where[0] ? s->where : name, s->where[0] ? "" : ":", s->budget);
+        rt_fmt(buf, sizeof buf, "%s%sinstruction budget of %lld exceeded (an endless loop?)",
+               s->where[0] ? s->where : name, s->where[0] ? "" : ": ", s->budget);
         set_msg(s, r, "limit_cpu", buf, strlen(buf));
         return;
     }
