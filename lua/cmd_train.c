@@ -184,7 +184,7 @@ static int parse_value_opt(int argc, char **argv, int *i, train_opts *o)
     case 1: o->data_dir = v; break;
     case 2: if (!(rc = num_arg(a, v, 1, 10000, &x))) o->epochs = (int)x; break;
     case 3: if (!(rc = num_arg(a, v, 0, 1e9, &x))) o->subset = (int)x; break;
-    case 4: if (!(rc = num_arg(a, v, 1e-12, 1e6, &x))) o->lr = x; break;
+    case 4: if (!(rc = num_arg(a, v, 1e-12, 1e30, &x))) o->lr = x; break;
     case 5: if (!(rc = num_arg(a, v, 1, 65536, &x))) o->batch = (int)x; break;
     case 6: if (!(rc = num_arg(a, v, 0, 0.99, &x))) o->val_fraction = x; break;
     case 7: if (!(rc = num_arg(a, v, 0, 1, &x))) o->momentum = x; break;

@@ -53,7 +53,7 @@ static double opt_num(lua_State *L, int t, const char *k, double def, double lo,
         int ok;
         v = lua_tonumberx(L, -1, &ok);
         if (!ok || !(v >= lo && v <= hi))
-            luaL_error(L, "bad argument #2 to 'evaluate' (%s must be a number in [%g, %g])", k, lo,
+            luaL_error(L, "bad argument #2 to 'evaluate' (%s must be a number in [%f, %f])", k, lo,
                        hi);
     }
     lua_pop(L, 1);
@@ -126,7 +126,7 @@ static void read_opts(lua_State *L, int t, train_opts *o, int *worker, progress_
     o->stratified = opt_bool(L, t, "stratified", 0);
     o->val_fraction = opt_num(L, t, "val_fraction", o->val_fraction, 0, 0.99);
     o->val_subset = (int)opt_int(L, t, "val_subset", 0, 0, 1 << 30);
-    o->lr = opt_num(L, t, "lr", o->lr, 1e-12, 1e6);
+    o->lr = opt_num(L, t, "lr", o->lr, 1e-12, 1e30);
     o->momentum = opt_num(L, t, "momentum", o->momentum, 0, 1);
     o->weight_decay = opt_num(L, t, "weight_decay", o->weight_decay, 0, 1);
     o->cosine = opt_bool(L, t, "cosine", 1);
