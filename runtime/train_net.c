@@ -608,11 +608,11 @@ static int fwd_eltwise(train_net *n, int k)
     return push_fwd(n, FWD_BOTH, &s);
 }
 
-static dnnl_alg_kind_t pool_alg(const graph_node *gn)
+static dnnl_alg_kind_t pool_alg(const graph_node *gn, const layer *Lk)
 {
     if (gn->op == GRAPH_OP_MAXPOOL2D)
         return dnnl_pooling_max;
-    if (gn->op == GRAPH_OP_AVGPOOL2D && gn->a.count_include_pad)
+    if (gn->op == GRAPH_OP_AVGPOOL2D && gn->a.count_include_pad && !Lk->avg_exclude)
         return dnnl_pooling_avg_include_padding;
     return dnnl_pooling_avg_exclude_padding;
 }
@@ -635,9 +635,22 @@ static int fwd_pool(train_net *n, int k)
         geometry(&g2, is, &Lk->geo, kernel);
     }
     memcpy(Lk->kernel, kernel, sizeof kernel);
+    if (gn->op == GRAPH_OP_AVGPOOL2D && gn->a.count_include_pad &&
+        (Lk->geo.pad_r[0] > Lk->geo.pad_l[0] || Lk->geo.pad_r[1] > Lk->geo.pad_l[1])) {
+        /* ceil_mode added padding on the right. PyTorch counts padding in the
+         * divisor only up to the declared padding, oneDNN counts all of it;
+         * without declared padding PyTorch's divisor is the valid count. */
+        if (gn->a.padding[0] || gn->a.padding[1]) {
+            rt_fmt(n->err, sizeof n->err,
+                   "node %d (AvgPool2d): ceil_mode with padding and count_include_pad is not "
+                   "supported; use count_include_pad = false or ceil_mode = false", k);
+            return TRAIN_EUNSUPPORTED;
+        }
+        Lk->avg_exclude = 1;
+    }
     dnnl_memory_desc_t dst;
     TRY(md_any(&dst, &gn->shape, n->batch));
-    dnnl_alg_kind_t alg = pool_alg(gn);
+    dnnl_alg_kind_t alg = pool_alg(gn, Lk);
     dnnl_primitive_desc_t pd, ipd;
     CK(dop_pool_fwd(&pd, n->eng, alg, mem_md(src), &dst, kernel, &Lk->geo, 1), "pooling forward");
     dnnl_primitive_desc_clone(&Lk->fpd, pd);
@@ -908,7 +921,7 @@ static int bwd_pool(train_net *n, int k)
     layer *Lk = &n->L[k];
     int in = Lk->in[0];
     dnnl_primitive_desc_t pd;
-    CK(dop_pool_bwd(&pd, n->eng, pool_alg(&n->g->nodes[k]), mem_md(n->L[in].dst), mem_md(Lk->ddst),
+    CK(dop_pool_bwd(&pd, n->eng, pool_alg(&n->g->nodes[k], Lk), mem_md(n->L[in].dst), mem_md(Lk->ddst),
                     Lk->kernel, &Lk->geo, Lk->fpd), "pooling backward");
     grad_out go;
     TRY(grad_out_begin(n, dop_query_md(pd, DNNL_ARG_DIFF_SRC), in, &go));

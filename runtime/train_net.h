@@ -46,6 +46,7 @@ typedef struct layer {
     int need_grad;      /* this output needs a gradient (parameters upstream) */
     int written;        /* backward compile: a consumer already delivers into ddst */
     int fuse_relu;      /* BatchNorm with its ReLU fused */
+    int avg_exclude;    /* AvgPool2d: PyTorch's divisor is the valid count here */
     dnnl_memory_t dst, ddst;        /* output and its gradient, same layout */
     dnnl_memory_t src_bound;        /* conv / linear: the input as the forward reads it */
     dnnl_memory_t ws, mean, var, mask;

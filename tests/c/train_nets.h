@@ -117,7 +117,7 @@ static graph *tn_finish(graph *g, int out, int classes)
 #define TN_COUNT 7
 static const char *const tn_names[TN_COUNT] = {
     "conv_bn_relu_maxpool", "grouped_dilated_leaky_avgpool_dropout", "gelu_silu_ceilpools_gap",
-    "sigmoid_tanh_cat_hardswish", "residual_se_unfused_bn", "identity_square_odd_cat",
+    "sigmoid_tanh_cat_hardswish", "residual_se_unfused_bn", "identity_square_odd_cat_bcast_add",
     "small_reference"};
 
 /* Network i on a [B, c, h, w] input with `classes` outputs. */
@@ -147,7 +147,7 @@ static graph *tn_build(int i, int c, int h, int w, int classes)
         x = tn_op(g, GRAPH_OP_GELU, tn_conv(g, x, 8, 3, 1, 1, 1, 1, 1));
         x = tn_op(g, GRAPH_OP_SILU, tn_conv(g, x, 8, 3, 1, 1, 1, 1, 1));
         x = tn_pool(g, GRAPH_OP_MAXPOOL2D, x, 3, 2, 1, 1, 1, 1);  /* ceil mode */
-        x = tn_pool(g, GRAPH_OP_AVGPOOL2D, x, 2, 2, 0, 1, 1, 0);  /* ceil, exclude pad */
+        x = tn_pool(g, GRAPH_OP_AVGPOOL2D, x, 2, 2, 0, 1, 1, 1);  /* ceil, count_include_pad, no padding */
         x = tn_op(g, GRAPH_OP_ADAPTIVEAVGPOOL2D, x);
         x = tn_linear(g, tn_op(g, GRAPH_OP_FLATTEN, x), classes);
         break;
@@ -183,6 +183,7 @@ static graph *tn_build(int i, int c, int h, int w, int classes)
             x = tn_cat(g, xs, 3);
         }
         x = tn_op(g, GRAPH_OP_TANH, x);
+        x = tn_bin(g, GRAPH_OP_ADD, tn_op(g, GRAPH_OP_ADAPTIVEAVGPOOL2D, x), x);  /* broadcast add */
         x = tn_linear(g, tn_op(g, GRAPH_OP_FLATTEN, x), classes);
         break;
     default:  /* the `small` reference network (../shared/bench/small.lua) */
