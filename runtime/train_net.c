@@ -527,6 +527,57 @@ static void step_bn_running(train_net *n, step *s)
     }
 }
 
+/* A layout-preserving primitive (BN, pooling) on a layout it has no fast
+ * kernel for (plain NCHW, 4-channel blocks after a grouped conv) gets its
+ * input reordered to 16- or 8-channel blocks when that avoids the reference
+ * implementation. make_pd builds the pd for a source layout; *src is
+ * replaced by the reordered copy (the reorder runs in both forward passes;
+ * backward's grad_out reorders the gradient back). */
+typedef dnnl_status_t (*pd_for_fn)(train_net *n, int k, const dnnl_memory_desc_t *src,
+                                   dnnl_primitive_desc_t *pd);
+
+static int is_slow(const_dnnl_primitive_desc_t pd)
+{
+    const char *impl = dop_impl(pd);
+    return strncmp(impl, "ref", 3) == 0 || strstr(impl, "bnorm_ref") || strstr(impl, "ncsp") ||
+           strstr(impl, "simple_nchw");
+}
+
+static int better_layout(train_net *n, int k, pd_for_fn make_pd, dnnl_memory_t *src,
+                         dnnl_primitive_desc_t *pd)
+{
+    if (!is_slow(*pd) || mem_md(*src)->ndims != 4)
+        return 0;
+    static const dnnl_format_tag_t tags[] = {dnnl_aBcd16b, dnnl_aBcd8b};
+    for (size_t t = 0; t < sizeof tags / sizeof tags[0]; t++) {
+        dnnl_memory_desc_t md;
+        dnnl_primitive_desc_t alt;
+        if (dop_md(&md, 4, mem_md(*src)->dims, tags[t]) != dnnl_success ||
+            make_pd(n, k, &md, &alt) != dnnl_success)
+            continue;
+        if (is_slow(alt)) {
+            dnnl_primitive_desc_destroy(alt);
+            continue;
+        }
+        dnnl_primitive_desc_destroy(*pd);
+        *pd = alt;
+        dnnl_memory_t m;
+        TRY(new_mem(n, &md, &m));
+        TRY(add_reorder(n, NULL, *src, m));
+        *src = m;
+        return 0;
+    }
+    return 0;
+}
+
+static dnnl_status_t bn_pd_for(train_net *n, int k, const dnnl_memory_desc_t *src,
+                               dnnl_primitive_desc_t *pd)
+{
+    const graph_node *gn = &n->g->nodes[k];
+    float eps = (float)(gn->a.eps > 0 ? gn->a.eps : 1e-5);
+    return dop_bn_fwd(pd, n->eng, src, eps, 1, n->L[k].fuse_relu);
+}
+
 static int fwd_bn(train_net *n, int k)
 {
     layer *Lk = &n->L[k];
@@ -535,6 +586,8 @@ static int fwd_bn(train_net *n, int k)
     float eps = (float)(gn->a.eps > 0 ? gn->a.eps : 1e-5);
     dnnl_primitive_desc_t pd, ipd;
     CK(dop_bn_fwd(&pd, n->eng, mem_md(src), eps, 1, Lk->fuse_relu), "batch norm forward");
+    TRY(better_layout(n, k, bn_pd_for, &src, &pd));
+    Lk->src_bound = src;
     dnnl_primitive_desc_clone(&Lk->fpd, pd);
     TRY(new_mem(n, dop_query_md(pd, DNNL_ARG_DST), &Lk->dst));
     dnnl_dims_t cd = {gn->shape.dim[1]};
@@ -617,6 +670,17 @@ static dnnl_alg_kind_t pool_alg(const graph_node *gn, const layer *Lk)
     return dnnl_pooling_avg_exclude_padding;
 }
 
+static dnnl_status_t pool_pd_for(train_net *n, int k, const dnnl_memory_desc_t *src,
+                                 dnnl_primitive_desc_t *pd)
+{
+    const graph_node *gn = &n->g->nodes[k];
+    dnnl_memory_desc_t dst;
+    if (md_any(&dst, &gn->shape, n->batch))
+        return dnnl_invalid_arguments;
+    return dop_pool_fwd(pd, n->eng, pool_alg(gn, &n->L[k]), src, &dst, n->L[k].kernel,
+                        &n->L[k].geo, 1);
+}
+
 static int fwd_pool(train_net *n, int k)
 {
     layer *Lk = &n->L[k];
@@ -653,6 +717,8 @@ static int fwd_pool(train_net *n, int k)
     dnnl_alg_kind_t alg = pool_alg(gn, Lk);
     dnnl_primitive_desc_t pd, ipd;
     CK(dop_pool_fwd(&pd, n->eng, alg, mem_md(src), &dst, kernel, &Lk->geo, 1), "pooling forward");
+    TRY(better_layout(n, k, pool_pd_for, &src, &pd));
+    Lk->src_bound = src;
     dnnl_primitive_desc_clone(&Lk->fpd, pd);
     TRY(new_mem(n, dop_query_md(pd, DNNL_ARG_DST), &Lk->dst));
     const dnnl_memory_desc_t *ws = dop_query_md(pd, DNNL_ARG_WORKSPACE);
@@ -868,7 +934,7 @@ static int bwd_bn(train_net *n, int k)
     layer *Lk = &n->L[k];
     const graph_node *gn = &n->g->nodes[k];
     int in = Lk->in[0];
-    dnnl_memory_t src = n->L[in].dst;
+    dnnl_memory_t src = Lk->src_bound;
     float eps = (float)(gn->a.eps > 0 ? gn->a.eps : 1e-5);
     dnnl_primitive_desc_t pd;
     CK(dop_bn_bwd(&pd, n->eng, mem_md(Lk->ddst), mem_md(src), eps, Lk->fuse_relu, Lk->fpd),
@@ -925,7 +991,7 @@ static int bwd_pool(train_net *n, int k)
     layer *Lk = &n->L[k];
     int in = Lk->in[0];
     dnnl_primitive_desc_t pd;
-    CK(dop_pool_bwd(&pd, n->eng, pool_alg(&n->g->nodes[k], Lk), mem_md(n->L[in].dst), mem_md(Lk->ddst),
+    CK(dop_pool_bwd(&pd, n->eng, pool_alg(&n->g->nodes[k], Lk), mem_md(Lk->src_bound), mem_md(Lk->ddst),
                     Lk->kernel, &Lk->geo, Lk->fpd), "pooling backward");
     grad_out go;
     TRY(grad_out_begin(n, dop_query_md(pd, DNNL_ARG_DIFF_SRC), in, &go));

@@ -179,6 +179,7 @@ static void test_torch_cat(void **s) { (void)s; agree(3, 0, 3, 6, 6, 5, 8, 0.05)
 static void test_torch_residual_se(void **s) { (void)s; agree(4, 1, 3, 8, 8, 5, 8, 0.05); agree(4, 0, 3, 8, 8, 5, 8, 0.05); }
 static void test_torch_identity_cat(void **s) { (void)s; agree(5, 1, 2, 5, 5, 5, 8, 0.05); }
 static void test_torch_small(void **s) { (void)s; agree(6, 1, 1, 28, 28, 10, 32, 0.01); }
+static void test_torch_relayout(void **s) { (void)s; agree(7, 1, 3, 8, 8, 5, 8, 0.05); }
 
 int main(void)
 {
@@ -192,6 +193,7 @@ int main(void)
         cmocka_unit_test(test_torch_residual_se),
         cmocka_unit_test(test_torch_identity_cat),
         cmocka_unit_test(test_torch_small),
+        cmocka_unit_test(test_torch_relayout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

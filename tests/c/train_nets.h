@@ -114,11 +114,11 @@ static graph *tn_finish(graph *g, int out, int classes)
     return g;
 }
 
-#define TN_COUNT 7
+#define TN_COUNT 8
 static const char *const tn_names[TN_COUNT] = {
     "conv_bn_relu_maxpool", "grouped_dilated_leaky_avgpool_dropout", "gelu_silu_ceilpools_gap",
     "sigmoid_tanh_cat_hardswish", "residual_se_unfused_bn", "identity_square_odd_cat_bcast_add",
-    "small_reference"};
+    "small_reference", "grouped4_bn_pool_relayout"};
 
 /* Network i on a [B, c, h, w] input with `classes` outputs. */
 static graph *tn_build(int i, int c, int h, int w, int classes)
@@ -184,6 +184,14 @@ static graph *tn_build(int i, int c, int h, int w, int classes)
         }
         x = tn_op(g, GRAPH_OP_TANH, x);
         x = tn_bin(g, GRAPH_OP_ADD, tn_op(g, GRAPH_OP_ADAPTIVEAVGPOOL2D, x), x);  /* broadcast add */
+        x = tn_linear(g, tn_op(g, GRAPH_OP_FLATTEN, x), classes);
+        break;
+    case 7:  /* 4 channels a group: BN and pooling get their input re-blocked */
+        x = tn_conv(g, x, 16, 3, 1, 1, 1, 1, 1);
+        x = tn_conv(g, x, 16, 3, 1, 1, 1, 4, 0);
+        x = tn_op(g, GRAPH_OP_RELU, tn_op(g, GRAPH_OP_BATCHNORM2D, x));
+        x = tn_conv(g, x, 16, 3, 1, 1, 1, 4, 0);
+        x = tn_pool(g, GRAPH_OP_MAXPOOL2D, x, 2, 2, 0, 1, 0, 1);
         x = tn_linear(g, tn_op(g, GRAPH_OP_FLATTEN, x), classes);
         break;
     default:  /* the `small` reference network (../shared/bench/small.lua) */
