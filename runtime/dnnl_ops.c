@@ -98,7 +98,7 @@ dnnl_status_t dop_conv_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
                            const dop_conv *c)
 {
     dnnl_convolution_desc_t d;
-    dnnl_dims_t dl;
+    dnnl_dims_t dl = {0};
     dilate(dl, c->dilation);
     dnnl_status_t s = dnnl_dilated_convolution_forward_desc_init(
         &d, dnnl_forward_training, dnnl_convolution_direct, src, wei, bias, dst, c->stride, dl,
@@ -112,7 +112,7 @@ dnnl_status_t dop_conv_bwd_data(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
                                 const_dnnl_primitive_desc_t hint)
 {
     dnnl_convolution_desc_t d;
-    dnnl_dims_t dl;
+    dnnl_dims_t dl = {0};
     dilate(dl, c->dilation);
     dnnl_status_t s = dnnl_dilated_convolution_backward_data_desc_init(
         &d, dnnl_convolution_direct, dsrc, wei, ddst, c->stride, dl, c->pad_l, c->pad_r);
@@ -125,7 +125,7 @@ dnnl_status_t dop_conv_bwd_weights(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
                                    const dop_conv *c, const_dnnl_primitive_desc_t hint)
 {
     dnnl_convolution_desc_t d;
-    dnnl_dims_t dl;
+    dnnl_dims_t dl = {0};
     dilate(dl, c->dilation);
     dnnl_status_t s = dnnl_dilated_convolution_backward_weights_desc_init(
         &d, dnnl_convolution_direct, src, dwei, dbias, ddst, c->stride, dl, c->pad_l, c->pad_r);
@@ -209,7 +209,7 @@ dnnl_status_t dop_pool_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, dnnl_al
                            const dnnl_dims_t kernel, const dop_conv *c, int training)
 {
     dnnl_pooling_v2_desc_t d;
-    dnnl_dims_t dl;
+    dnnl_dims_t dl = {0};
     dilate(dl, c->dilation);
     dnnl_status_t s = dnnl_pooling_v2_forward_desc_init(
         &d, training ? dnnl_forward_training : dnnl_forward_inference, alg, src, dst, c->stride,
@@ -223,7 +223,7 @@ dnnl_status_t dop_pool_bwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, dnnl_al
                            const_dnnl_primitive_desc_t hint)
 {
     dnnl_pooling_v2_desc_t d;
-    dnnl_dims_t dl;
+    dnnl_dims_t dl = {0};
     dilate(dl, c->dilation);
     dnnl_status_t s = dnnl_pooling_v2_backward_desc_init(&d, alg, dsrc, ddst, c->stride, kernel,
                                                          dl, c->pad_l, c->pad_r);

@@ -126,10 +126,11 @@ static int evaluate(train_net *net, const ds_dataset *d, const ds_split *s, cons
     double total = 0;
     long hits = 0;
     int rc = 0;
+    uint64_t unused_rng = 0;  /* no augmentation in evaluation */
     for (int i = 0; i < n && !rc; i += B) {
         int rows = n - i < B ? n - i : B;
         float *x = train_net_input(net);
-        ds_batch_fill(d, s, idx + i, rows, x, y, 0, NULL);
+        ds_batch_fill(d, s, idx + i, rows, x, y, 0, &unused_rng);
         /* pad a short last batch: inference is per image */
         memset(x + (size_t)rows * d->c * d->h * d->w, 0,
                sizeof(float) * (size_t)(B - rows) * d->c * d->h * d->w);

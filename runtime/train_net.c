@@ -404,7 +404,7 @@ static void dims_of(const graph_shape *s, int batch, dnnl_dims_t d, int *nd)
 
 static int md_any(dnnl_memory_desc_t *md, const graph_shape *s, int batch)
 {
-    dnnl_dims_t d;
+    dnnl_dims_t d = {0};
     int nd;
     dims_of(s, batch, d, &nd);
     return dop_md(md, nd, d, dnnl_format_tag_any) == dnnl_success ? 0 : TRAIN_EDNNL;
@@ -412,7 +412,7 @@ static int md_any(dnnl_memory_desc_t *md, const graph_shape *s, int batch)
 
 static int md_plain(dnnl_memory_desc_t *md, const graph_shape *s, int batch)
 {
-    dnnl_dims_t d;
+    dnnl_dims_t d = {0};
     int nd;
     dims_of(s, batch, d, &nd);
     return dop_md(md, nd, d, dop_plain_tag(nd)) == dnnl_success ? 0 : TRAIN_EDNNL;
@@ -481,7 +481,7 @@ static int fwd_conv_or_linear(train_net *n, int k)
     CK(dop_md(&bias, 1, bd, dnnl_a), "bias layout");
     dnnl_primitive_desc_t pd;
     if (conv) {
-        dnnl_dims_t kernel;
+        dnnl_dims_t kernel = {0};
         geometry(gn, is, &Lk->geo, kernel);
         CK(dop_conv_fwd(&pd, n->eng, &src, &wei, gn->a.bias ? &bias : NULL, &dst, &Lk->geo),
            "convolution forward");
@@ -687,7 +687,7 @@ static int fwd_pool(train_net *n, int k)
     const graph_node *gn = &n->g->nodes[k];
     const graph_shape *is = in_shape(n, k, 0);
     dnnl_memory_t src = n->L[Lk->in[0]].dst;
-    dnnl_dims_t kernel;
+    dnnl_dims_t kernel = {0};
     if (gn->op == GRAPH_OP_ADAPTIVEAVGPOOL2D) {
         Lk->geo = (dop_conv){.stride = {1, 1}, .dilation = {1, 1}};
         kernel[0] = is->dim[2];
@@ -1414,9 +1414,10 @@ int train_net_loss(train_net *n, const int32_t *y, int rows, int grad, double *l
                 mx = zi[c];
                 arg = c;
             }
-        double sum = 0;
+        double sum = 1;  /* the max's own term, exp(0) */
         for (int c = 0; c < K; c++)
-            sum += exp((double)zi[c] - mx);
+            if (c != arg)
+                sum += exp((double)zi[c] - mx);
         double lse = mx + log(sum);
         total += lse - zi[y[i]];
         hits += arg == y[i];

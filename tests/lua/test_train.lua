@@ -64,9 +64,12 @@ function tests.failures_return_nil_message_kind()
   T.ok(err:find("parameters", 1, true), err)
   local step
   r, err, kind, step = train.evaluate(graph(), opts({ lr = 1e30 }))
+  T.eq(r, nil)
   T.eq(kind, "diverged")
+  T.ok(err:find("diverged", 1, true), err)
   T.ok(step >= 1 and step <= 4)
   r, err, kind = train.evaluate(graph(), opts({ dataset = "cifar10", data = "/nonexistent" }))
+  T.eq(r, nil)
   T.eq(kind, "data")
   T.ok(err:find("not found", 1, true), err)
 end
