@@ -7,6 +7,8 @@
  *       lr = 0.01, momentum = 0.9, weight_decay = 5e-4, cosine = true,
  *       augment = nil (dataset default), seed = 43, threads = 0,
  *       time_limit = 0, test = false, worker = true,
+ *       memory_limit = 0 (worker address-space headroom, bytes), deadline = 0 (worker
+ *       wall clock, s; default time_limit * 1.25 + 120 when time_limit is set),
  *       max_params = ..., max_flops = ..., max_act_bytes = ...,
  *       progress = function(p) end})   -- p: epoch, epochs, step, steps, loss, images_per_s, seconds
  *   → {val_acc, val_loss, train_loss, seconds, eval_seconds, images_per_s, steps,
@@ -111,7 +113,8 @@ static void on_progress(const train_progress *p, void *ud)
     }
 }
 
-static void read_opts(lua_State *L, int t, train_opts *o, int *worker, progress_ud *pu)
+static void read_opts(lua_State *L, int t, train_opts *o, int *worker, train_isolation *iso,
+                      progress_ud *pu)
 {
     train_opts_default(o);
     *worker = 1;
@@ -141,6 +144,8 @@ static void read_opts(lua_State *L, int t, train_opts *o, int *worker, progress_
     o->max_flops = (int64_t)opt_num(L, t, "max_flops", 0, 0, 1e18);
     o->max_act_bytes = (int64_t)opt_num(L, t, "max_act_bytes", 0, 0, 1e18);
     *worker = opt_bool(L, t, "worker", 1);
+    iso->mem_bytes = (size_t)opt_num(L, t, "memory_limit", 0, 0, 1e15);
+    iso->deadline = opt_num(L, t, "deadline", 0, 0, 1e7);
     lua_getfield(L, t, "progress");
     if (!lua_isnil(L, -1)) {
         luaL_argcheck(L, lua_isfunction(L, -1), t, "progress must be a function");
@@ -173,13 +178,14 @@ static int l_evaluate(lua_State *L)
     lua_settop(L, 2);
     train_opts o;
     int worker;
+    train_isolation iso = {0};
     progress_ud pu = {0};
-    read_opts(L, 2, &o, &worker, &pu);
+    read_opts(L, 2, &o, &worker, &iso, &pu);
     train_result r;
     char err[1024], kind[32];
     int rc;
     if (worker) {
-        rc = train_evaluate_isolated(g, &o, NULL, &r, kind, sizeof kind, err, sizeof err);
+        rc = train_evaluate_isolated(g, &o, &iso, &r, kind, sizeof kind, err, sizeof err);
     } else {
         rc = train_evaluate(g, &o, &r, err, sizeof err);
         rt_fmt(kind, sizeof kind, "%s", train_kind(rc));

@@ -72,7 +72,13 @@ static int track_mem(train_net *n, dnnl_memory_t m)
 
 static int new_mem(train_net *n, const dnnl_memory_desc_t *md, dnnl_memory_t *out)
 {
-    CK(dnnl_memory_create(out, md, n->eng, DNNL_MEMORY_ALLOCATE), "memory allocation");
+    dnnl_status_t st = dnnl_memory_create(out, md, n->eng, DNNL_MEMORY_ALLOCATE);
+    if (st == dnnl_out_of_memory) {
+        rt_fmt(n->err, sizeof n->err, "node %d (%s): out of memory allocating %zu bytes "
+               "(%zu allocated so far)", n->cur, n->cur_name, dop_md_size(md), n->bytes);
+        return TRAIN_ENOMEM;
+    }
+    CK(st, "memory allocation");
     n->bytes += dop_md_size(md);
     if (track_mem(n, *out)) {
         dnnl_memory_destroy(*out);

@@ -30,6 +30,7 @@ const char *train_kind(int code)
     case TRAIN_EDATA: return "data";
     case TRAIN_EUNSUPPORTED: return "unsupported";
     case TRAIN_EWORKER: return "crashed";
+    case TRAIN_ENOMEM: return "limit_memory";
     default: return "error";
     }
 }

@@ -149,7 +149,8 @@ static double num(cJSON *j, const char *k)
 static int kind_code(const char *kind)
 {
     static const int codes[] = {TRAIN_ETOOLARGE, TRAIN_EDIVERGED, TRAIN_ETIMEOUT,
-                                TRAIN_EINTERRUPTED, TRAIN_EDATA, TRAIN_EUNSUPPORTED};
+                                TRAIN_EINTERRUPTED, TRAIN_EDATA, TRAIN_EUNSUPPORTED,
+                                TRAIN_ENOMEM};
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
         if (strcmp(kind, train_kind(codes[i])) == 0)
             return codes[i];

@@ -74,6 +74,15 @@ function tests.failures_return_nil_message_kind()
   T.ok(err:find("not found", 1, true), err)
 end
 
+function tests.memory_limit_costs_one_candidate()
+  if not have_data then return end
+  local r, err, kind = train.evaluate(graph(), opts({ memory_limit = 4 * 2^20 }))
+  T.eq(r, nil)
+  T.ok(kind == "limit_memory" or kind == "crashed", tostring(kind) .. ": " .. tostring(err))
+  r = train.evaluate(graph(), opts())
+  T.ok(r and r.val_acc > 0.4, "the next candidate trains normally")
+end
+
 function tests.bad_arguments_raise()
   T.raises(function() train.evaluate("graph") end, "llmnas.Graph expected")
   local g = graph()
