@@ -70,8 +70,38 @@ static int track_mem(train_net *n, dnnl_memory_t m)
     return 0;
 }
 
+static int defer_mem(train_net *n, dnnl_memory_t m, dnnl_memory_t base, size_t size)
+{
+    if (n->ndm == n->capdm) {
+        int cap = n->capdm ? n->capdm * 2 : 64;
+        struct deferred *v = realloc(n->dm, sizeof *v * (size_t)cap);
+        if (!v)
+            return TRAIN_ENOMEM;
+        n->dm = v;
+        n->capdm = cap;
+    }
+    n->dm[n->ndm++] = (struct deferred){m, base, size, -1, -1, -1};
+    return 0;
+}
+
+static int is_deferred(const train_net *n, dnnl_memory_t m)
+{
+    for (int i = 0; i < n->ndm; i++)
+        if (n->dm[i].m == m)
+            return 1;
+    return 0;
+}
+
 static int new_mem(train_net *n, const dnnl_memory_desc_t *md, dnnl_memory_t *out)
 {
+    if (n->defer) {
+        CK(dnnl_memory_create(out, md, n->eng, DNNL_MEMORY_NONE), "memory");
+        if (track_mem(n, *out)) {
+            dnnl_memory_destroy(*out);
+            return TRAIN_ENOMEM;
+        }
+        return defer_mem(n, *out, NULL, dop_md_size(md));
+    }
     dnnl_status_t st = dnnl_memory_create(out, md, n->eng, DNNL_MEMORY_ALLOCATE);
     if (st == dnnl_out_of_memory) {
         rt_fmt(n->err, sizeof n->err, "node %d (%s): out of memory allocating %zu bytes "
@@ -94,8 +124,96 @@ static int new_mem(train_net *n, const dnnl_memory_desc_t *md, dnnl_memory_t *ou
 static int view_mem(train_net *n, const dnnl_memory_desc_t *md, dnnl_memory_t base,
                     dnnl_memory_t *out)
 {
-    CK(dnnl_memory_create(out, md, n->eng, mem_ptr(base)), "memory view");
-    return track_mem(n, *out);
+    int deferred = is_deferred(n, base);
+    CK(dnnl_memory_create(out, md, n->eng, deferred ? DNNL_MEMORY_NONE : mem_ptr(base)),
+       "memory view");
+    TRY(track_mem(n, *out));
+    return deferred ? defer_mem(n, *out, base, 0) : 0;
+}
+
+/* Give every deferred buffer memory: lifetimes are the first and last
+ * backward steps that touch it (through views too); biggest first, each goes
+ * into the first block whose buffers it does not overlap. */
+static int deferred_index(const train_net *n, dnnl_memory_t m)
+{
+    for (int i = 0; i < n->ndm; i++)
+        if (n->dm[i].m == m) {
+            if (!n->dm[i].base)
+                return i;
+            m = n->dm[i].base;
+            i = -1;  /* restart: find the base */
+        }
+    return -1;
+}
+
+static int cmp_size_desc(const void *a, const void *b)
+{
+    const struct deferred *x = *(struct deferred *const *)a, *y = *(struct deferred *const *)b;
+    return x->size < y->size ? 1 : x->size > y->size ? -1 : 0;
+}
+
+static int assign_deferred(train_net *n)
+{
+    for (int s = 0; s < n->bwd.n; s++)
+        for (int a = 0; a < n->bwd.v[s].nargs; a++) {
+            int i = deferred_index(n, n->bwd.v[s].args[a].memory);
+            if (i < 0)
+                continue;
+            if (n->dm[i].first < 0)
+                n->dm[i].first = s;
+            n->dm[i].last = s;
+        }
+    struct deferred **order = malloc(sizeof *order * (size_t)(n->ndm ? n->ndm : 1));
+    size_t *bsize = calloc((size_t)(n->ndm ? n->ndm : 1), sizeof *bsize);
+    if (!order || !bsize) {
+        free(order);
+        free(bsize);
+        return TRAIN_ENOMEM;
+    }
+    int no = 0, nb = 0;
+    for (int i = 0; i < n->ndm; i++)
+        if (!n->dm[i].base)
+            order[no++] = &n->dm[i];
+    qsort(order, (size_t)no, sizeof *order, cmp_size_desc);
+    for (int i = 0; i < no; i++) {
+        struct deferred *d = order[i];
+        for (int b = 0; b <= nb && d->block < 0; b++) {
+            int free_ = 1;
+            for (int j = 0; j < i && free_ && b < nb; j++)
+                if (order[j]->block == b && !(order[j]->last < d->first || d->last < order[j]->first))
+                    free_ = 0;
+            if (free_) {
+                d->block = b;
+                if (b == nb)
+                    nb++;
+                if (d->size > bsize[b])
+                    bsize[b] = d->size;
+            }
+        }
+    }
+    free(order);
+    n->blocks = calloc((size_t)(nb ? nb : 1), sizeof *n->blocks);
+    if (!n->blocks) {
+        free(bsize);
+        return TRAIN_ENOMEM;
+    }
+    n->nblocks = nb;
+    for (int b = 0; b < nb; b++) {
+        size_t sz = (bsize[b] + 63) / 64 * 64;
+        n->blocks[b] = aligned_alloc(64, sz ? sz : 64);
+        if (!n->blocks[b]) {
+            free(bsize);
+            return TRAIN_ENOMEM;
+        }
+        memset(n->blocks[b], 0, sz);
+        n->bytes += sz;
+    }
+    free(bsize);
+    for (int i = 0; i < n->ndm; i++) {
+        int r = deferred_index(n, n->dm[i].m);
+        dnnl_memory_set_data_handle(n->dm[i].m, n->blocks[n->dm[r].block]);
+    }
+    return 0;
 }
 
 void *mem_ptr(dnnl_memory_t m)
@@ -1136,20 +1254,26 @@ static int bwd_cat(train_net *n, int k)
 
 /* ---- the loss ---- */
 
+/* The logits in plain [B, K] (forward) and their gradient, which
+ * train_net_loss writes outside the step lists (so it is never deferred). */
+static int compile_logits(train_net *n)
+{
+    dnnl_memory_desc_t plain;
+    TRY(md_plain(&plain, &n->g->nodes[n->g->output].shape, n->batch));
+    return bind_input(n, NULL, &plain, n->L[n->out].dst, &n->logits);
+}
+
 static int compile_loss(train_net *n)
 {
     int o = n->out;
-    dnnl_memory_desc_t plain;
-    TRY(md_plain(&plain, &n->g->nodes[n->g->output].shape, n->batch));
-    TRY(bind_input(n, NULL, &plain, n->L[o].dst, &n->logits));
     if (!n->L[o].need_grad)
         return 0;
     n->L[o].written = 1;
-    if (dop_md_equal(&plain, mem_md(n->L[o].ddst))) {
+    if (dop_md_equal(mem_md(n->logits), mem_md(n->L[o].ddst))) {
         n->dlogits = n->L[o].ddst;
         return 0;
     }
-    TRY(new_mem(n, &plain, &n->dlogits));
+    TRY(new_mem(n, mem_md(n->logits), &n->dlogits));
     return add_reorder(n, &n->bwd, n->dlogits, n->L[o].ddst);
 }
 
@@ -1266,19 +1390,28 @@ static int build(train_net *n, const train_net_opts *o)
         n->cur_name = graph_op_name(g->nodes[k].op);
         TRY(compile_fwd(n, k));
     }
-    /* gradient buffers in the forward layouts */
-    for (int k = 0; k < g->n; k++)
-        if (n->L[k].alias == k && n->L[k].need_grad && k != 0)
-            TRY(new_mem(n, mem_md(n->L[k].dst), &n->L[k].ddst));
     n->cur = g->output;
     n->cur_name = "loss";
+    TRY(compile_logits(n));
+    /* gradient buffers in the forward layouts; the output's and the logits'
+     * gradients are written by train_net_loss, the rest only by backward */
+    if (n->L[n->out].need_grad)
+        TRY(new_mem(n, mem_md(n->L[n->out].dst), &n->L[n->out].ddst));
     TRY(compile_loss(n));
+    n->defer = !o->keep_grads;
+    for (int k = 0; k < g->n; k++)
+        if (n->L[k].alias == k && n->L[k].need_grad && k != 0 && k != n->out)
+            TRY(new_mem(n, mem_md(n->L[k].dst), &n->L[k].ddst));
     for (int k = g->n - 1; k > 0; k--) {
         if (n->L[k].alias != k || !n->L[k].need_grad)
             continue;
         n->cur = k;
         n->cur_name = graph_op_name(g->nodes[k].op);
         TRY(compile_bwd(n, k));
+    }
+    if (n->defer) {
+        n->defer = 0;
+        TRY(assign_deferred(n));
     }
     /* one scratchpad for every primitive */
     if (n->scratch_size) {
@@ -1294,7 +1427,7 @@ static int build(train_net *n, const train_net_opts *o)
 int train_net_build(const graph *g, int batch, const train_net_opts *o, train_net **out,
                     char *err, size_t errlen)
 {
-    train_net_opts defaults = {.seed = 43, .fuse = 1};
+    train_net_opts defaults = {.seed = 43, .fuse = 1, .keep_grads = 0};
     if (!o)
         o = &defaults;
     *out = NULL;
@@ -1351,6 +1484,10 @@ void train_net_free(train_net *n)
             dnnl_primitive_desc_destroy(n->L[k].fpd);
         free(n->L[k].in);
     }
+    for (int b = 0; b < n->nblocks; b++)
+        free(n->blocks[b]);
+    free(n->blocks);
+    free(n->dm);
     free(n->prims);
     free(n->mems);
     free(n->scratch);

@@ -78,6 +78,14 @@ struct train_net {
     uint64_t init_rng, drop_rng;
     int stepped, ref_impls;
     int drop_frozen;    /* tests: reuse the last dropout masks (finite differences) */
+    /* Backward-only buffers (gradients, temporaries) get memory after the
+     * backward list is known, shared between buffers whose lifetimes in it
+     * do not overlap. */
+    int defer;
+    struct deferred { dnnl_memory_t m, base; size_t size; int first, last, block; } *dm;
+    int ndm, capdm;
+    void **blocks;
+    int nblocks;
     int cur;
     const char *cur_name;
     char impls[4096];
