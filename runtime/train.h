@@ -58,9 +58,9 @@ typedef struct train_net train_net;
 typedef struct train_net_opts {
     uint64_t seed;   /* initial weights and dropout masks */
     int fuse;        /* 1: fuse BatchNorm + ReLU where the BN output feeds only the ReLU */
-    int keep_grads;  /* 1: every node's output gradient keeps its own buffer (inspection with
-                        train_net_node_get); 0: backward buffers whose lifetimes do not
-                        overlap share memory */
+    int keep_all;    /* 1: every tensor keeps its own buffer (inspection with
+                        train_net_node_get); 0: activations, gradients and temporaries
+                        whose lifetimes do not overlap share memory */
 } train_net_opts;
 
 /* Compile g (finalized, output [B, K]) for batch size `batch`. Initial
@@ -112,8 +112,9 @@ int train_net_param_info(const train_net *n, int i, train_param_info *info);
 int train_net_param_get(train_net *n, int i, int grad, float *out);
 int train_net_param_set(train_net *n, int i, const float *in);
 
-/* A node's output (grad = 0) or its gradient (grad = 1, meaningful only with
- * keep_grads: otherwise the buffer is reused later in the backward pass), plain NCHW / NC,
+/* A node's output (grad = 0) or its gradient (grad = 1) after the last pass,
+ * meaningful for any node only with keep_all (otherwise buffers are reused
+ * within a pass; the output node's value always stays), plain NCHW / NC,
  * out[B * per-image elements]. Dropout nodes: grad = 2 gives the mask
  * (0 or 1/(1-p)). Returns TRAIN_EARG if the node keeps no such tensor. */
 int train_net_node_get(train_net *n, int node, int grad, float *out);

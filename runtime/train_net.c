@@ -28,6 +28,7 @@
  */
 #include "train_net.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,8 +81,21 @@ static int defer_mem(train_net *n, dnnl_memory_t m, dnnl_memory_t base, size_t s
         n->dm = v;
         n->capdm = cap;
     }
-    n->dm[n->ndm++] = (struct deferred){m, base, size, -1, -1, -1};
+    n->dm[n->ndm++] = (struct deferred){m, base, size, -1, -1, -1, -1, -1};
     return 0;
+}
+
+static int new_mem(train_net *n, const dnnl_memory_desc_t *md, dnnl_memory_t *out);
+
+/* A buffer that keeps its own memory: written or read outside the step lists
+ * (input, parameters, BN statistics, dropout masks, the loss's gradient). */
+static int private_mem(train_net *n, const dnnl_memory_desc_t *md, dnnl_memory_t *out)
+{
+    int d = n->defer;
+    n->defer = 0;
+    int rc = new_mem(n, md, out);
+    n->defer = d;
+    return rc;
 }
 
 static int is_deferred(const train_net *n, dnnl_memory_t m)
@@ -152,17 +166,44 @@ static int cmp_size_desc(const void *a, const void *b)
     return x->size < y->size ? 1 : x->size > y->size ? -1 : 0;
 }
 
-static int assign_deferred(train_net *n)
+static void note_uses(train_net *n, const steplist *l, int offset, int eval)
 {
-    for (int s = 0; s < n->bwd.n; s++)
-        for (int a = 0; a < n->bwd.v[s].nargs; a++) {
-            int i = deferred_index(n, n->bwd.v[s].args[a].memory);
+    for (int s = 0; s < l->n; s++)
+        for (int a = 0; a < l->v[s].nargs; a++) {
+            int i = deferred_index(n, l->v[s].args[a].memory);
             if (i < 0)
                 continue;
-            if (n->dm[i].first < 0)
-                n->dm[i].first = s;
-            n->dm[i].last = s;
+            int *first = eval ? &n->dm[i].efirst : &n->dm[i].first;
+            int *last = eval ? &n->dm[i].elast : &n->dm[i].last;
+            if (*first < 0)
+                *first = offset + s;
+            *last = offset + s;
         }
+}
+
+/* Read outside the step lists (the loss reads the logits): live always. */
+static void pin(train_net *n, dnnl_memory_t m)
+{
+    int i = deferred_index(n, m);
+    if (i >= 0) {
+        n->dm[i].first = n->dm[i].efirst = 0;
+        n->dm[i].last = n->dm[i].elast = INT_MAX;
+    }
+}
+
+static int overlap(int f1, int l1, int f2, int l2)
+{
+    return f1 >= 0 && f2 >= 0 && !(l1 < f2 || l2 < f1);
+}
+
+static int assign_deferred(train_net *n)
+{
+    /* one timeline: forward-train then backward; another: forward-eval */
+    note_uses(n, &n->fwd_train, 0, 0);
+    note_uses(n, &n->bwd, n->fwd_train.n, 0);
+    note_uses(n, &n->fwd_eval, 0, 1);
+    pin(n, n->logits);
+    pin(n, n->L[n->out].dst);
     struct deferred **order = malloc(sizeof *order * (size_t)(n->ndm ? n->ndm : 1));
     size_t *bsize = calloc((size_t)(n->ndm ? n->ndm : 1), sizeof *bsize);
     if (!order || !bsize) {
@@ -180,7 +221,9 @@ static int assign_deferred(train_net *n)
         for (int b = 0; b <= nb && d->block < 0; b++) {
             int free_ = 1;
             for (int j = 0; j < i && free_ && b < nb; j++)
-                if (order[j]->block == b && !(order[j]->last < d->first || d->last < order[j]->first))
+                if (order[j]->block == b &&
+                    (overlap(order[j]->first, order[j]->last, d->first, d->last) ||
+                     overlap(order[j]->efirst, order[j]->elast, d->efirst, d->elast)))
                     free_ = 0;
             if (free_) {
                 d->block = b;
@@ -441,10 +484,10 @@ static int add_param(train_net *n, int node, const char *name, int trainable,
     p->count = 1;
     for (int i = 0; i < ndims; i++)
         p->count *= dims[i];
-    TRY(new_mem(n, master, &p->w));
+    TRY(private_mem(n, master, &p->w));
     if (trainable) {
-        TRY(new_mem(n, master, &p->g));
-        TRY(new_mem(n, master, &p->v));
+        TRY(private_mem(n, master, &p->g));
+        TRY(private_mem(n, master, &p->v));
     }
     *idx = n->np++;
     return 0;
@@ -573,7 +616,7 @@ static int fwd_input(train_net *n, int k)
 {
     dnnl_memory_desc_t md;
     TRY(md_plain(&md, &n->g->nodes[k].shape, n->batch));
-    TRY(new_mem(n, &md, &n->L[k].dst));
+    TRY(private_mem(n, &md, &n->L[k].dst));
     n->input = mem_ptr(n->L[k].dst);
     return 0;
 }
@@ -717,8 +760,8 @@ static int fwd_bn(train_net *n, int k)
     dnnl_dims_t cd = {gn->shape.dim[1]};
     dnnl_memory_desc_t cmd;
     CK(dop_md(&cmd, 1, cd, dnnl_a), "layout");
-    TRY(new_mem(n, &cmd, &Lk->mean));
-    TRY(new_mem(n, &cmd, &Lk->var));
+    TRY(private_mem(n, &cmd, &Lk->mean));
+    TRY(private_mem(n, &cmd, &Lk->var));
     TRY(add_param(n, k, "weight", 1, &cmd, 1, cd, &Lk->p[0]));
     TRY(add_param(n, k, "bias", 1, &cmd, 1, cd, &Lk->p[1]));
     TRY(add_param(n, k, "running_mean", 0, &cmd, 1, cd, &Lk->p[2]));
@@ -756,7 +799,8 @@ static int eltwise_alg(const graph_node *gn, dnnl_alg_kind_t *alg, float *alpha)
 {
     *alpha = 0;
     switch (gn->op) {
-    case GRAPH_OP_RELU: *alg = dnnl_eltwise_relu; return 0;
+    /* from its output: the input then need not live until backward */
+    case GRAPH_OP_RELU: *alg = dnnl_eltwise_relu_use_dst_for_bwd; return 0;
     case GRAPH_OP_LEAKYRELU: *alg = dnnl_eltwise_relu; *alpha = (float)gn->a.negative_slope; return 0;
     case GRAPH_OP_GELU: *alg = gn->a.approximate_tanh ? dnnl_eltwise_gelu_tanh : dnnl_eltwise_gelu_erf; return 0;
     case GRAPH_OP_SILU: *alg = dnnl_eltwise_swish; *alpha = 1; return 0;
@@ -883,8 +927,8 @@ static void step_dropout_fwd(train_net *n, step *s)
     layer *Lk = &n->L[s->node];
     double p = n->g->nodes[s->node].a.p;
     float keep = (float)(1.0 / (1.0 - p));
-    const float *x = mem_ptr(n->L[Lk->in[0]].dst);
-    float *y = mem_ptr(Lk->dst), *m = mem_ptr(Lk->mask);
+    const float *x = mem_ptr(s->args[0].memory);
+    float *y = mem_ptr(s->args[1].memory), *m = mem_ptr(s->args[2].memory);
     size_t cnt = dop_md_size(mem_md(Lk->dst)) / sizeof(float);
     uint64_t threshold = (uint64_t)(p * 18446744073709551616.0);
     for (size_t i = 0; i < cnt; i++) {
@@ -910,8 +954,11 @@ static int fwd_dropout(train_net *n, int k)
     layer *Lk = &n->L[k];
     dnnl_memory_t src = n->L[Lk->in[0]].dst;
     TRY(new_mem(n, mem_md(src), &Lk->dst));
-    TRY(new_mem(n, mem_md(src), &Lk->mask));
-    step s = {.fn = step_dropout_fwd, .node = k};
+    TRY(private_mem(n, mem_md(src), &Lk->mask));  /* kept across passes (frozen masks) */
+    step s = {.fn = step_dropout_fwd, .node = k, .nargs = 3};
+    s.args[0].memory = src;  /* listed so buffer lifetimes see them */
+    s.args[1].memory = Lk->dst;
+    s.args[2].memory = Lk->mask;
     TRY(push_fwd(n, FWD_TRAIN, &s));
     return add_reorder(n, &n->fwd_eval, src, Lk->dst);
 }
@@ -1096,14 +1143,16 @@ static int bwd_eltwise(train_net *n, int k)
     dnnl_alg_kind_t alg;
     float alpha;
     TRY(eltwise_alg(&n->g->nodes[k], &alg, &alpha));
+    int from_dst = alg == dnnl_eltwise_relu_use_dst_for_bwd;
+    dnnl_memory_t data = from_dst ? Lk->dst : n->L[in].dst;
     dnnl_primitive_desc_t pd;
-    CK(dop_eltwise_bwd(&pd, n->eng, alg, mem_md(Lk->ddst), mem_md(n->L[in].dst), alpha, 0, Lk->fpd),
+    CK(dop_eltwise_bwd(&pd, n->eng, alg, mem_md(Lk->ddst), mem_md(data), alpha, 0, Lk->fpd),
        "eltwise backward");
     grad_out go;
     TRY(grad_out_begin(n, dop_query_md(pd, DNNL_ARG_DIFF_SRC), in, &go));
     step s;
     TRY(make_prim(n, pd, "eltwise bwd", &s));
-    arg(&s, DNNL_ARG_SRC, n->L[in].dst);
+    arg(&s, from_dst ? DNNL_ARG_DST : DNNL_ARG_SRC, data);
     arg(&s, DNNL_ARG_DIFF_DST, Lk->ddst);
     arg(&s, DNNL_ARG_DIFF_SRC, go.mem);
     TRY(push_step(n, &n->bwd, &s));
@@ -1273,7 +1322,7 @@ static int compile_loss(train_net *n)
         n->dlogits = n->L[o].ddst;
         return 0;
     }
-    TRY(new_mem(n, mem_md(n->logits), &n->dlogits));
+    TRY(private_mem(n, mem_md(n->logits), &n->dlogits));
     return add_reorder(n, &n->bwd, n->dlogits, n->L[o].ddst);
 }
 
@@ -1383,6 +1432,7 @@ static int build(train_net *n, const train_net_opts *o)
 {
     const graph *g = n->g;
     TRY(plan(n, o));
+    n->defer = !o->keep_all;
     for (int k = 0; k < g->n; k++) {
         if (n->L[k].alias != k)
             continue;
@@ -1396,9 +1446,8 @@ static int build(train_net *n, const train_net_opts *o)
     /* gradient buffers in the forward layouts; the output's and the logits'
      * gradients are written by train_net_loss, the rest only by backward */
     if (n->L[n->out].need_grad)
-        TRY(new_mem(n, mem_md(n->L[n->out].dst), &n->L[n->out].ddst));
+        TRY(private_mem(n, mem_md(n->L[n->out].dst), &n->L[n->out].ddst));
     TRY(compile_loss(n));
-    n->defer = !o->keep_grads;
     for (int k = 0; k < g->n; k++)
         if (n->L[k].alias == k && n->L[k].need_grad && k != 0 && k != n->out)
             TRY(new_mem(n, mem_md(n->L[k].dst), &n->L[k].ddst));
@@ -1427,7 +1476,7 @@ static int build(train_net *n, const train_net_opts *o)
 int train_net_build(const graph *g, int batch, const train_net_opts *o, train_net **out,
                     char *err, size_t errlen)
 {
-    train_net_opts defaults = {.seed = 43, .fuse = 1, .keep_grads = 0};
+    train_net_opts defaults = {.seed = 43, .fuse = 1, .keep_all = 0};
     if (!o)
         o = &defaults;
     *out = NULL;

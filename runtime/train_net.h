@@ -78,11 +78,11 @@ struct train_net {
     uint64_t init_rng, drop_rng;
     int stepped, ref_impls;
     int drop_frozen;    /* tests: reuse the last dropout masks (finite differences) */
-    /* Backward-only buffers (gradients, temporaries) get memory after the
-     * backward list is known, shared between buffers whose lifetimes in it
-     * do not overlap. */
+    /* Activations, gradients and temporaries get memory once the step lists
+     * are known, shared between buffers whose lifetimes (in forward-train +
+     * backward, and in forward-eval) do not overlap. */
     int defer;
-    struct deferred { dnnl_memory_t m, base; size_t size; int first, last, block; } *dm;
+    struct deferred { dnnl_memory_t m, base; size_t size; int first, last, efirst, elast, block; } *dm;
     int ndm, capdm;
     void **blocks;
     int nblocks;

@@ -155,7 +155,7 @@ static void test_bn_running_and_eval(void **state)
     graph *g = tn_build(0, 3, 8, 8, K);
     train_net *n;
     char err[256];
-    train_net_opts o = {.seed = 1, .fuse = 0};
+    train_net_opts o = {.seed = 1, .fuse = 0, .keep_all = 1};
     assert_int_equal(train_net_build(g, B, &o, &n, err, sizeof err), 0);
     fill_input(n, 3, 8, 8, 5);
     /* find the conv (weight count 8*3*3*3) and BN params */
@@ -282,7 +282,7 @@ static void test_shared_buffers_change_nothing(void **state)
         graph *g = tn_build(i, c, hw, hw, K);
         train_net *a, *b;
         char err[256];
-        train_net_opts oa = {.seed = 5, .fuse = 1, .keep_grads = 1}, ob = {.seed = 5, .fuse = 1};
+        train_net_opts oa = {.seed = 5, .fuse = 1, .keep_all = 1}, ob = {.seed = 5, .fuse = 1};
         assert_int_equal(train_net_build(g, B, &oa, &a, err, sizeof err), 0);
         assert_int_equal(train_net_build(g, B, &ob, &b, err, sizeof err), 0);
         int32_t y[B] = {1, 2, 3, 4};
