@@ -16,6 +16,7 @@
  *   | nil, message, kind [, step] (step: where a diverged run stopped; kind: too_large, diverged, timeout, interrupted, data,
  *                           unsupported, crashed, limit_memory, limit_cpu, error)
  *   train.datasets() → {"fashion-mnist", ...}
+ *   train.memory_limit_enforced → false in AddressSanitizer builds
  *
  * With worker = true (the default) training runs in a forked worker
  * (runtime/worker.h), so a crash or a hang costs one candidate. Wrong
@@ -243,5 +244,12 @@ int luaopen_llmnas_train(lua_State *L)
 {
     static const luaL_Reg fns[] = {{"evaluate", l_evaluate}, {"datasets", l_datasets}, {NULL, NULL}};
     luaL_newlib(L, fns);
+    /* The worker cannot cap the address space under AddressSanitizer. */
+#if defined(__SANITIZE_ADDRESS__)
+    lua_pushboolean(L, 0);
+#else
+    lua_pushboolean(L, 1);
+#endif
+    lua_setfield(L, -2, "memory_limit_enforced");
     return 1;
 }
