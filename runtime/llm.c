@@ -835,6 +835,11 @@ static void xfer_finish(xfer *x, CURLcode cc, double now)
     if (x->abort_code) {
         code = x->abort_code;
         abort_message(x, msg, sizeof msg);
+    } else if (cc != CURLE_OK && x->req->stream && x->headers_done &&
+               x->status >= 200 && x->status < 300 && cc != CURLE_OPERATION_TIMEDOUT) {
+        code = LLM_ESTREAM;
+        rt_fmt(msg, sizeof msg, "the stream from %s was cut before [DONE]: %s", c->url,
+               x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc));
     } else if (cc != CURLE_OK) {
         code = curl_code(cc);
         rt_fmt(msg, sizeof msg, "%s: %s", c->url, x->errbuf[0] ? x->errbuf :
