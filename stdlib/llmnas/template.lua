@@ -17,7 +17,7 @@ local SLOT = "{{%s*([%w_%.]+)%s*}}"
 function M.new(text, name)
   assert(type(text) == "string", "template.new: text must be a string")
   local t = setmetatable({ text = text, name = name or "template", slots = {} }, M)
-  for slot in text:gmatch(SLOT) do t.slots[#t.slots + 1] = slot end
+  for slot in text:gsub("{{{{", ""):gmatch(SLOT) do t.slots[#t.slots + 1] = slot end
   return t
 end
 
