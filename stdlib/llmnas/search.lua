@@ -314,6 +314,11 @@ function M.search(strategy)
     iterate(run)
   end
   progress.finish(run)
+  if strategy.summarise then
+    local ok, text = call_hook(run, "summarise", run.ctx)
+    run.summary_text = ok and text or ("summarise failed: " .. tostring(text))
+  end
+  if not run.quiet then require("llmnas.report").print(run) end
   return run
 end
 
