@@ -69,6 +69,7 @@ static const struct { int code; const char *kind, *text; } codes[] = {
     {LLM_ECACHEMISS, "llm_cache_miss", "LLM_ECACHEMISS: no recorded reply (replay mode)"},
     {LLM_ECACHE, "llm_cache", "LLM_ECACHE: the reply cache failed"},
     {LLM_EINTR, "interrupted", "LLM_EINTR: interrupted"},
+    {LLM_ENOTFOUND, "llm_not_found", "LLM_ENOTFOUND: no such model or endpoint"},
 };
 
 const char *llm_strerror(int code)
@@ -342,6 +343,7 @@ int llm_client_set_cache(llm_client *c, const llm_cache *cache, llm_cache_mode m
     else
         memset(&c->cache, 0, sizeof c->cache);
     c->mode = mode;
+    c->n_seen = 0; /* a new recording or replay session counts occurrences afresh */
     return 0;
 }
 
@@ -669,7 +671,9 @@ static int http_code(long status, int quota)
         return LLM_EQUOTA;
     if (status == 401 || status == 403)
         return LLM_EAUTH;
-    if (status == 400 || status == 404 || status == 422)
+    if (status == 404)
+        return LLM_ENOTFOUND;
+    if (status == 400 || status == 422)
         return LLM_EBADREQ;
     if (status == 429)
         return LLM_ERATELIMIT;

@@ -8,7 +8,7 @@
  *
  *   - retries with exponential backoff and full jitter on connection errors, timeouts,
  *     stalls, 408, 409, 429 and 5xx, honouring Retry-After (seconds or HTTP date) and
- *     retry-after-ms up to a cap; no retry on 400/401/403/404 or a quota error;
+ *     retry-after-ms up to a cap; no retry on 400/401/403/404/422 or a quota error;
  *   - typed outcomes for replies that must never be used as a candidate: cut at
  *     max_tokens (LLM_ETRUNCATED), empty (LLM_EEMPTY), refused (LLM_EREFUSED),
  *     filtered (LLM_EFILTERED);
@@ -40,7 +40,7 @@ enum {
     LLM_ESTALL = -605,     /* no byte for stall_timeout once the reply had started */
     LLM_EAUTH = -606,      /* HTTP 401 / 403: key missing, wrong or not allowed */
     LLM_EQUOTA = -607,     /* insufficient_quota (billing), never retried */
-    LLM_EBADREQ = -608,    /* HTTP 400 / 404 / 422: bad request or unknown model */
+    LLM_EBADREQ = -608,    /* HTTP 400 / 422: the server rejected the request */
     LLM_ERATELIMIT = -609, /* HTTP 429, still limited after every retry */
     LLM_ESERVER = -610,    /* HTTP 5xx (or an error object in a 200), after every retry */
     LLM_EHTTP = -611,      /* any other HTTP status (408/409 after retries, 402, 413...) */
@@ -54,6 +54,7 @@ enum {
     LLM_ECACHEMISS = -619, /* replay mode and no recorded reply for this request */
     LLM_ECACHE = -620,     /* the cache callbacks failed or returned a bad entry */
     LLM_EINTR = -621,      /* interrupted (rt_interrupted()) */
+    LLM_ENOTFOUND = -622,  /* HTTP 404: unknown model or wrong base URL (no /v1?) */
 };
 
 /* "LLM_EAUTH: ..." — a static string for any code (unknown codes included). */
@@ -143,6 +144,7 @@ typedef enum { LLM_CACHE_OFF = 0, LLM_CACHE_RECORD = 1, LLM_CACHE_REPLAY = 2 } l
  * RECORD: every call goes to the network and its reply is stored (a failed store is
  * a warning). REPLAY: calls are answered from the cache only; a miss is LLM_ECACHEMISS
  * and nothing touches the network. OFF: the cache is not used.
+ * Occurrences of repeated requests (llm_request_key) are counted afresh from here.
  * Returns LLM_EARG for RECORD/REPLAY without a cache. */
 int llm_client_set_cache(llm_client *c, const llm_cache *cache, llm_cache_mode mode);
 llm_cache_mode llm_client_cache_mode(const llm_client *c);

@@ -571,13 +571,13 @@ static void test_no_retry_statuses(void **state)
     static const struct { const char *line; int code; const char *text; } cases[] = {
         {"{\"fault\": \"400\", \"message\": \"max_tokens is too large\"}", LLM_EBADREQ,
          "max_tokens is too large"},
-        {"{\"fault\": \"404\", \"message\": \"model gpt-x does not exist\"}", LLM_EBADREQ,
+        {"{\"fault\": \"404\", \"message\": \"model gpt-x does not exist\"}", LLM_ENOTFOUND,
          "model gpt-x does not exist"},
         {"{\"fault\": \"403\"}", LLM_EAUTH, "HTTP 403"},
         {"{\"fault\": \"vllm_error\", \"message\": \"context length is 4096\"}", LLM_EBADREQ,
          "context length is 4096 (type: BadRequestError, code: 400)"},
         {"{\"fault\": \"status\", \"status\": 404, \"shape\": \"string\", "
-         "\"message\": \"model 'q' not found, try pulling it first\"}", LLM_EBADREQ,
+         "\"message\": \"model 'q' not found, try pulling it first\"}", LLM_ENOTFOUND,
          "model 'q' not found, try pulling it first"},
         {"{\"fault\": \"status\", \"status\": 402, \"message\": \"payment required\"}",
          LLM_EHTTP, "payment required"},
