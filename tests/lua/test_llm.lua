@@ -1,6 +1,5 @@
 -- test_llm.lua — the `llm` module against tests/llm_server.py (started per test).
 local T = require "testing"
-local json = require "json"
 local server = dofile((os.getenv("LLMNAS_TEST_ROOT") or ".") .. "/tests/llm/server.lua")
 
 local CANARY = "sk-canary-lua-51f0c2"
