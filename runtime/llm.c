@@ -1014,6 +1014,11 @@ static int run_loop(llm_client *c, xfer *xs, int n)
                 xfer_finish(x, CURLE_OK, now);
             }
         }
+        pending = 0;
+        for (int i = 0; i < n; i++)
+            pending += xs[i].state != X_DONE;
+        if (!pending)
+            return 0;
         int ms = (int)((next_wake - rt_now()) * 1000);
         curl_multi_poll(c->multi, NULL, 0, ms < 1 ? 1 : ms > POLL_MS ? POLL_MS : ms, NULL);
     }

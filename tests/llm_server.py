@@ -81,6 +81,7 @@ import hashlib
 import json
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -165,6 +166,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):  # quiet: the request log is the record
         pass
+
+    def setup(self):
+        super().setup()
+        # Headers and body go out in separate writes; without this, Nagle's algorithm
+        # and the client's delayed ACK add 40 ms to every reply (real servers set it too).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     # -- plumbing ------------------------------------------------------------------
     def send_json(self, status, obj, headers=None, raw=None):

@@ -59,6 +59,7 @@ static void server_start(server *s, const char *const *replies)
         fprintf(f, "%s\n", replies[i]);
     fclose(f);
     snprintf(watch, sizeof watch, "%d", (int)getpid());
+    fflush(NULL); /* the child must not write our buffered output again */
     s->pid = fork();
     assert_true(s->pid >= 0);
     if (s->pid == 0) {
