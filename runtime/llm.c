@@ -519,6 +519,7 @@ typedef struct xfer {
     double t0, wake, last_byte, timeout;
     long status;               /* from the status line, as it arrives */
     int headers_done;
+    int json_body;             /* Content-Type application/json: not a stream after all */
     double retry_after;        /* seconds the server asked for; -1 = none */
     int abort_code;            /* set by a callback that stopped the transfer */
 } xfer;
@@ -533,6 +534,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         x->status = sp ? strtol(sp + 1, NULL, 10) : 0;
         x->retry_after = -1;
         x->headers_done = 0;
+        x->json_body = 0;
     } else if (len <= 2 && (p[0] == '\r' || p[0] == '\n')) {
         x->headers_done = x->status >= 200;
     } else {
@@ -542,6 +544,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         if (colon) {
             *colon = '\0';
             int ms = strcasecmp(line, "retry-after-ms") == 0;
+            if (strcasecmp(line, "content-type") == 0)
+                x->json_body = strstr(colon + 1, "json") != NULL;
             if (ms || strcasecmp(line, "retry-after") == 0) {
                 double v = llm_parse_retry_after(colon + 1, ms, (double)time(NULL));
                 if (v >= 0 && (ms || x->retry_after < 0))
@@ -557,7 +561,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     xfer *x = ud;
     size_t len = size * n;
     x->last_byte = rt_now();
-    if (x->req->stream && x->status >= 200 && x->status < 300) {
+    if (x->req->stream && !x->json_body && x->status >= 200 && x->status < 300) {
         int rc = llm_sse_feed(&x->sse, p, len);
         if (rc) {
             x->abort_code = rc;
@@ -797,7 +801,7 @@ static int finish_ok(xfer *x, char *msg, size_t cap)
 {
     llm_reply rep;
     int code, quota = 0;
-    if (x->req->stream) {
+    if (x->req->stream && !x->json_body) {
         code = llm_sse_finish(&x->sse);
         if (code) {
             x->abort_code = code;
@@ -855,7 +859,9 @@ static void xfer_finish(xfer *x, CURLcode cc, double now)
         char m[384];
         llm_wire_parse_error(x->raw.p, x->raw.len, m, sizeof m, &quota);
         code = http_code(x->status, quota);
-        rt_fmt(msg, sizeof msg, "HTTP %ld from %s: %s", x->status, c->url, m);
+        rt_fmt(msg, sizeof msg, "HTTP %ld from %s: %s%s", x->status, c->url, m,
+               x->status >= 300 && x->status < 400
+                   ? " (redirects are not followed: check the base URL, e.g. https://)" : "");
     }
     llm_redact(msg, sizeof msg, c->key);
     if (code && llm_retriable(code) && r->retries < c->cfg.max_retries) {

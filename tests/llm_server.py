@@ -16,15 +16,20 @@ Usage
     (atomically) once it accepts connections. Point the client at
     http://127.0.0.1:PORT/v1 (LLMNAS_BASE_URL or --base-url).
 
-Reply file (--replies): JSON lines, one reply per request in order; blank lines and lines
-starting with # are skipped. When the script runs out the server answers HTTP 400
-"llm_server: script exhausted" (not retried by the client) unless --loop is given.
+Reply file (--replies): JSON lines, one reply per request in order (per queue, see
+"when"); blank lines and lines starting with # are skipped. When the script (or a "when"
+queue) runs out the server answers HTTP 400 "llm_server: script exhausted" (not retried by
+the client) unless --loop is given.
 A line is either a JSON string - the reply text - or an object:
 
     "hello"                                     a reply, finish_reason "stop"
     {"reply": "text", "finish_reason": "stop", "prompt_tokens": 12,
      "completion_tokens": 3, "model": "m", "delay": 0.2}   all fields but reply optional
     {"echo": true}                              reply with the last user message
+    {"when": "TEXT", ...}                       this line belongs to the queue of requests
+                                                whose messages contain TEXT (first such
+                                                queue in file order wins); lines without
+                                                "when" answer every other request in order
     {"fault": NAME, ...}                        a fault, below
     any object may carry "repeat": N            the line answers the next N requests
 
@@ -54,6 +59,8 @@ Faults (NAME and its optional fields):
     stream_error      (stream) a content chunk, then an error event, then the end
     stream_cut        (stream) a content chunk, then the connection is dropped
                       without [DONE]
+    no_stream         answer a stream request with a plain JSON completion (servers
+                      that ignore "stream")
 A streamed request (stream: true) gets the same replies as server-sent events:
 ": keep-alive" comment, role chunk, content in pieces, finish chunk, a usage chunk when
 stream_options.include_usage is set, then "data: [DONE]".
@@ -113,20 +120,29 @@ def load_script(path):
 
 
 class Script:
+    """Replies in order; lines with "when": TEXT form their own queue, used for the
+    requests whose messages contain TEXT (first matching queue in file order)."""
+
     def __init__(self, items, loop):
-        self.items, self.loop, self.pos = items, loop, 0
+        self.loop = loop
+        self.queues = {}  # when-text (None = the default queue) -> [items, position]
+        for item in items:
+            self.queues.setdefault(item.get("when"), [[], 0])[0].append(item)
         self.lock = threading.Lock()
 
-    def next(self):
+    def next(self, text=""):
         with self.lock:
-            n = self.pos
-            self.pos += 1
-            if n < len(self.items):
-                return self.items[n]
-            if self.loop and self.items:
-                return self.items[n % len(self.items)]
+            key = next((k for k in self.queues if k is not None and k in text), None)
+            q = self.queues.get(key) or [[], 0]
+            items, n = q
+            q[1] = n + 1
+            if n < len(items):
+                return items[n]
+            if self.loop and items:
+                return items[n % len(items)]
+            what = f' for "{key}"' if key else ""
             return {"fault": "status", "status": 400,
-                    "message": f"llm_server: script exhausted ({len(self.items)} replies served)",
+                    "message": f"llm_server: script exhausted{what} ({len(items)} replies served)",
                     "type": "invalid_request_error"}
 
 
@@ -234,7 +250,9 @@ class Handler(BaseHTTPRequestHandler):
             self.server.log.write(dict(method="POST", path=self.path, auth="none",
                                        key_sha256=None, body=body, answer="404"))
             return self.send_error_shape(404, f"no route {self.path}", "not_found")
-        item = self.server.script.next()
+        msgs = body.get("messages") if isinstance(body, dict) else None
+        item = self.server.script.next("\n".join(
+            str(m.get("content", "")) for m in msgs or [] if isinstance(m, dict)))
         answer = item.get("fault", "echo" if item.get("echo") else "reply")
         self.server.log.write(dict(
             method="POST", path=self.path, auth="bearer" if token is not None else "none",
@@ -314,7 +332,7 @@ class Handler(BaseHTTPRequestHandler):
             text, refusal = None, item.get("refusal", "I can't help with that.")
         elif fault == "content_filter":
             text, finish = item.get("reply", ""), "content_filter"
-        if req.get("stream"):
+        if req.get("stream") and fault != "no_stream":
             return self.stream(req, text, finish, refusal, item, fault)
         return self.send_json(200, self.completion(req, text, finish, item, refusal),
                               item.get("headers"))

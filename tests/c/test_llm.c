@@ -664,6 +664,56 @@ static void test_stream(void **state)
     llm_result_free(&res);
 }
 
+static void test_stream_answered_as_json(void **state)
+{
+    (void)state;
+    /* A server that ignores "stream": the JSON completion is used, not an error. */
+    const char *replies[] = {"{\"fault\": \"no_stream\", \"reply\": \"plain json\"}", NULL};
+    llm_result res;
+    int calls;
+    assert_int_equal(one_call(replies, 1, &res, &calls, NULL), 0);
+    assert_string_equal(res.content, "plain json");
+    assert_int_equal(calls, 1);
+    llm_result_free(&res);
+}
+
+static void test_redirect_not_followed(void **state)
+{
+    (void)state;
+    const char *replies[] = {"{\"fault\": \"status\", \"status\": 301, \"shape\": \"text\", "
+                             "\"message\": \"moved\", \"headers\": {\"Location\": "
+                             "\"http://elsewhere.invalid/v1/chat/completions\"}}", NULL};
+    llm_result res;
+    int calls;
+    assert_int_equal(one_call(replies, 0, &res, &calls, NULL), LLM_EHTTP);
+    assert_int_equal(calls, 1);
+    assert_non_null(strstr(res.message, "redirects are not followed"));
+    llm_result_free(&res);
+}
+
+static void test_no_idle_wait(void **state)
+{
+    (void)state;
+    /* A call returns as soon as its reply is in: 10 calls take milliseconds, not the
+     * engine's 0.1 s poll each (a bug the benchmark once found). */
+    const char *replies[] = {"{\"reply\": \"quick\", \"repeat\": 10}", NULL};
+    server s;
+    server_start(&s, replies);
+    llm_client *c = client_for(&s);
+    llm_request r = hello_request();
+    double t0 = rt_now();
+    for (int i = 0; i < 10; i++) {
+        llm_result res;
+        assert_int_equal(llm_chat(c, &r, &res), 0);
+        llm_result_free(&res);
+    }
+    double dt = rt_now() - t0;
+    if (dt >= 0.8)
+        fail_msg("10 calls took %.2f s", dt);
+    llm_client_free(c);
+    server_stop(&s);
+}
+
 static void no_retries(llm_config *cfg)
 {
     cfg->max_retries = 0;
@@ -1075,6 +1125,9 @@ int main(void)
         cmocka_unit_test(test_typed_replies),
         cmocka_unit_test(test_stream),
         cmocka_unit_test(test_stream_faults),
+        cmocka_unit_test(test_stream_answered_as_json),
+        cmocka_unit_test(test_redirect_not_followed),
+        cmocka_unit_test(test_no_idle_wait),
         cmocka_unit_test(test_stall),
         cmocka_unit_test(test_oversized),
         cmocka_unit_test(test_timeout_and_refused),

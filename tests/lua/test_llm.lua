@@ -143,6 +143,19 @@ function tests.chat_many_reports_each_failure()
   end)
 end
 
+function tests.server_queues_by_prompt_text()
+  -- "when" lines answer the requests whose messages contain the text, whatever the order.
+  with_server({ { when = "improve", reply = '{"reason": "r"}' }, { reply = "code 1" },
+    { reply = "code 2" } }, function()
+    T.eq(llm.chat{ messages = "generate" }, "code 1")
+    T.eq(llm.chat{ messages = "please improve" }, '{"reason": "r"}')
+    T.eq(llm.chat{ messages = "generate again" }, "code 2")
+    local _, msg, kind = llm.chat{ messages = "improve more" }
+    T.eq(kind, "llm_bad_request")
+    T.ok(msg:find('script exhausted for "improve"', 1, true), msg)
+  end)
+end
+
 function tests.usage_per_role()
   with_server({ { reply = "g", prompt_tokens = 10, completion_tokens = 4 },
     { reply = "i", prompt_tokens = 6, completion_tokens = 2 },
