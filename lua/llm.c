@@ -32,7 +32,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define STATE_MT "llmnas.LLMState"
+#define STATE_MT "llmnas.LLMState"    /* metatable of the per-state client */
+#define STATE_KEY "llmnas.llm.state"   /* registry key of that client */
 
 typedef struct lstate {
     llm_client *c;
@@ -89,7 +90,7 @@ static const char *option(lua_State *L, const char *name)
 
 static lstate *get_state(lua_State *L)
 {
-    if (lua_getfield(L, LUA_REGISTRYINDEX, STATE_MT) == LUA_TUSERDATA) {
+    if (lua_getfield(L, LUA_REGISTRYINDEX, STATE_KEY) == LUA_TUSERDATA) {
         lstate *s = lua_touserdata(L, -1);
         lua_pop(L, 1);
         return s;
@@ -114,7 +115,7 @@ static lstate *get_state(lua_State *L)
     s->cache_ref = LUA_NOREF;
     s->want_mode = mode;
     luaL_setmetatable(L, STATE_MT);
-    lua_setfield(L, LUA_REGISTRYINDEX, STATE_MT);
+    lua_setfield(L, LUA_REGISTRYINDEX, STATE_KEY);
     const char *lv = getenv("LLMNAS_LLM_LOG");
     s->log_level = parse_level(lv) >= 0 ? parse_level(lv) : LLM_LOG_WARN;
     llm_client_set_log(s->c, log_sink, s);

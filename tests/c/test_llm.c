@@ -528,7 +528,10 @@ static void test_503_then_ok_growing_waits(void **state)
     const char *replies[] = {"{\"fault\": \"503\", \"repeat\": 3}", "\"finally\"", NULL};
     server s;
     server_start(&s, replies);
-    llm_client *c = client_for(&s); /* jitter off: waits 0.05, 0.1, 0.2 s */
+    llm_config cfg = test_config(s.url);
+    cfg.backoff_base = 0.15, cfg.backoff_cap = 1; /* jitter off: waits 0.15, 0.3, 0.6 s */
+    llm_client *c;
+    assert_int_equal(llm_client_new(&cfg, &c), 0);
     llm_request r = hello_request();
     llm_result res;
     assert_int_equal(llm_chat(c, &r, &res), 0);
@@ -537,8 +540,9 @@ static void test_503_then_ok_growing_waits(void **state)
     double t[8];
     assert_int_equal(server_times(&s, t, 8), 4);
     double g1 = t[1] - t[0], g2 = t[2] - t[1], g3 = t[3] - t[2];
-    assert_true(g1 >= 0.05 && g2 >= 0.1 && g3 >= 0.2);
-    assert_true(g1 < g2 && g2 < g3);
+    if (!(g1 >= 0.15 && g2 >= 0.3 && g3 >= 0.6 && g1 < g2 && g2 < g3))
+        fail_msg("gaps between attempts %.3f, %.3f, %.3f s: expected >= 0.15, 0.3, 0.6 and "
+                 "growing", g1, g2, g3);
     llm_result_free(&res);
     llm_usage u;
     assert_int_equal(llm_usage_get(c, 0, &u), 0);
