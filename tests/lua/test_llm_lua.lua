@@ -1,4 +1,4 @@
--- test_llm.lua — the `llm` module against tests/llm_server.py (started per test).
+-- test_llm_lua.lua — the `llm` module against tests/llm_server.py (started per test).
 local T = require "testing"
 local server = dofile((os.getenv("LLMNAS_TEST_ROOT") or ".") .. "/tests/llm/server.lua")
 

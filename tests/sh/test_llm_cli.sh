@@ -1,5 +1,5 @@
 #!/bin/sh
-# test_llm.sh — the LLM client end to end through `llmnas run`: flags and environment
+# test_llm_cli.sh — the LLM client end to end through `llmnas run`: flags and environment
 # precedence, the key, --llm-cache record/replay, a canary key that must leak nowhere,
 # and Ctrl-C during a wait. Every call goes to tests/llm_server.py on 127.0.0.1.
 . "$(dirname "$0")/lib.sh"
