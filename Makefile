@@ -114,7 +114,7 @@ check:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem -I runtime -I memory -I lua \
 	  runtime memory lua
-	luacheck --quiet stdlib examples tests/lua
+	luacheck --quiet --no-color stdlib examples tests/lua
 
 demo: $(BIN) llmnas
 	./llmnas run examples/evolve.lua

@@ -1,0 +1,33 @@
+--- llmnas — the stdlib entry point (embedded in the binary).
+-- `local llmnas = require "llmnas"` gives the version, the options of `llmnas run`
+-- and the settings passed with `--set key=value`.
+local core = require "core"
+
+local M = { version = core.version }
+
+--- The options `llmnas run` was given (db, resume, run, iterations, dataset, data,
+-- workers, llm_cache, base_url, model, script, set = {key = value}).
+function M.options()
+  return package.loaded["llmnas.options"] or { set = {} }
+end
+
+--- A `--set` setting, or `default` when it was not given.
+-- The value's type follows the default's when one is given: a number default
+-- makes "5" a number, a boolean default accepts true/false/on/off.
+function M.setting(key, default)
+  local v = M.options().set[key]
+  if v == nil then return default end
+  local want = type(default)
+  if want ~= "nil" and type(v) ~= want then
+    if want == "string" then return tostring(v) end
+    error(("setting '%s' must be a %s, got %q"):format(key, want, tostring(v)), 2)
+  end
+  return v
+end
+
+--- Run a search (see llmnas.search and stdlib/doc/search.md).
+function M.search(strategy)
+  return require("llmnas.search").search(strategy)
+end
+
+return M

@@ -1,0 +1,17 @@
+#!/bin/sh
+# run.sh — `make bench`: runs every benchmark (tests/bench/bench_*.sh and the C ones
+# built to $BUILD/bench/), each printing its own figures and ratios.
+#   $1  optional: only benchmarks whose name contains it
+set -u
+cd "$(dirname "$0")/../.." || exit 2
+filter=${1:-}
+export LLMNAS BUILD
+found=0
+for b in "$BUILD"/bench/bench_* tests/bench/bench_*.sh; do
+    [ -e "$b" ] || continue
+    case "$(basename "$b")" in *"$filter"*) ;; *) continue ;; esac
+    found=1
+    echo "== $(basename "$b")"
+    case "$b" in *.sh) sh "$b" ;; *) "$b" ;; esac || echo "   (failed: exit $?)"
+done
+[ "$found" = 1 ] || echo "no benchmarks yet"

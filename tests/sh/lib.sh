@@ -1,0 +1,41 @@
+# lib.sh — helpers for the command-line tests (tests/sh/test_*.sh), sourced first:
+#   . "$(dirname "$0")/lib.sh"
+# Gives $LLMNAS (the binary), $ROOT (the source tree), $T (a fresh temp dir, removed
+# at exit), and:
+#   run CMD...            runs CMD; exit code in $rc, stdout in $T/out, stderr in $T/err
+#   expect_rc N DESC      the last run exited with N
+#   expect_out TEXT DESC  its stdout contains TEXT (fixed string)
+#   expect_err TEXT DESC  its stderr contains TEXT (fixed string)
+#   pass DESC / fail DESC
+# At exit it prints "N passed, M failed" and exits 1 if anything failed.
+set -u
+ROOT=${LLMNAS_TEST_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+LLMNAS=${LLMNAS:-$ROOT/llmnas}
+T=$(mktemp -d "${TMPDIR:-/tmp}/llmnas-test.XXXXXX")
+_pass=0
+_fail=0
+rc=0
+
+pass() { _pass=$((_pass + 1)); echo "ok   $1"; }
+fail() {
+    _fail=$((_fail + 1))
+    echo "FAIL $1"
+    if [ -f "$T/out" ]; then sed 's/^/     out| /' "$T/out" | head -n 20; fi
+    if [ -f "$T/err" ]; then sed 's/^/     err| /' "$T/err" | head -n 20; fi
+}
+run() { "$@" >"$T/out" 2>"$T/err" </dev/null; rc=$?; }
+expect_rc() {
+    if [ "$rc" -eq "$1" ]; then pass "$2 (exit $1)"; else fail "$2: exit $rc, expected $1"; fi
+}
+expect_out() {
+    if grep -qF -- "$1" "$T/out"; then pass "$2"; else fail "$2: stdout lacks '$1'"; fi
+}
+expect_err() {
+    if grep -qF -- "$1" "$T/err"; then pass "$2"; else fail "$2: stderr lacks '$1'"; fi
+}
+_finish() {
+    rm -rf "$T"
+    echo "$_pass passed, $_fail failed"
+    [ "$_fail" -eq 0 ] || exit 1
+}
+trap _finish EXIT
