@@ -49,7 +49,8 @@ static int set_number(cJSON *o, const char *name, double v)
     return cJSON_AddItemToObject(o, name, n) ? 0 : -1;
 }
 
-int rec_stamp(cJSON *rec, uint32_t run, uint32_t iter, char *why, size_t whylen)
+int rec_stamp(const cJSON *rec, uint32_t run, uint32_t iter, char *out, size_t outlen,
+              char *why, size_t whylen)
 {
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(rec, "run");
     const cJSON *i = cJSON_GetObjectItemCaseSensitive(rec, "iter");
@@ -64,12 +65,17 @@ int rec_stamp(cJSON *rec, uint32_t run, uint32_t iter, char *why, size_t whylen)
                  cJSON_IsNumber(i) ? i->valuedouble : -1.0, iter);
         return -1;
     }
-    if (set_number(rec, "run", run) || set_number(rec, "iter", iter)) {
-        snprintf(why, whylen, "out of memory");
+    size_t n = 0;
+    out[0] = '\0';
+    if (!r) n += (size_t)snprintf(out + n, outlen - n, "\"run\":%u,", run);
+    if (!i && n < outlen) n += (size_t)snprintf(out + n, outlen - n, "\"iter\":%u,", iter);
+    if (!cJSON_GetObjectItemCaseSensitive(rec, "committed_at") && n < outlen)
+        n += (size_t)snprintf(out + n, outlen - n, "\"committed_at\":%.3f,", unix_now());
+    if (n >= outlen) {
+        snprintf(why, whylen, "stamp too long");
         return -1;
     }
-    if (!cJSON_GetObjectItemCaseSensitive(rec, "committed_at"))
-        cJSON_AddNumberToObject(rec, "committed_at", unix_now());
+    if (n > 0 && !rec->child) out[n - 1] = '\0'; /* {} gets no trailing comma */
     return 0;
 }
 

@@ -14,10 +14,13 @@
  * NULL on out-of-memory. Caller frees. */
 char *rec_new_run(uint32_t run, const cJSON *meta);
 
-/* Put "run", "iter" and (if absent) "committed_at" on a candidate record.
- * Returns -1 with a reason in why if the record already names another run or
- * iteration. */
-int rec_stamp(cJSON *rec, uint32_t run, uint32_t iter, char *why, size_t whylen);
+/* The fields to put in front of a candidate record's own: "run", "iter" and
+ * "committed_at", each unless the record has it, as `"run":1,"iter":2,...`
+ * (possibly empty) in out. The record's own text is kept byte for byte, so
+ * integers beyond 2^53 survive. Returns -1 with a reason in why if the record
+ * already names another run or iteration. */
+int rec_stamp(const cJSON *rec, uint32_t run, uint32_t iter, char *out, size_t outlen,
+              char *why, size_t whylen);
 
 /* Add candidate rec (iteration iter) to the run record's last_iteration and
  * totals; return the new run record text (caller frees) or NULL on OOM. */

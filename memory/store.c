@@ -575,7 +575,7 @@ int mem_begin_run(mem_store *s, const char *meta_json, uint32_t *run_out)
     if (!run_out) return fail(s, MEM_EINVAL, "begin_run: no output");
     *run_out = 0;
     struct begin_ctx ctx = {0};
-    ctx.meta = cJSON_Parse(meta_json ? meta_json : "{}");
+    ctx.meta = cJSON_ParseWithOpts(meta_json ? meta_json : "{}", NULL, 1);
     if (!cJSON_IsObject(ctx.meta)) {
         cJSON_Delete(ctx.meta);
         return fail(s, MEM_EINVAL, "begin_run: meta must be a JSON object");
@@ -706,7 +706,9 @@ int mem_last_iteration(mem_store *s, uint32_t run, uint32_t *iter_out)
 
 struct append_ctx {
     uint32_t run;
-    cJSON *rec;
+    cJSON *rec;         /* parsed, for checks, totals and the index */
+    const char *text;   /* the record as given: stored byte for byte after the stamp */
+    size_t text_len;
     const char *state;
     size_t state_len;
     uint32_t iter;
@@ -758,16 +760,23 @@ static int append_fn(mem_store *s, MDB_txn *txn, void *vctx)
     if (rc) return rc;
     if (last == UINT32_MAX) return fail(s, MEM_EINVAL, "run %u is full", ctx->run);
     ctx->iter = last + 1;
-    char why[160];
-    if (rec_stamp(ctx->rec, ctx->run, ctx->iter, why, sizeof why) != 0)
+    char why[200], stamp[128];
+    if (rec_stamp(ctx->rec, ctx->run, ctx->iter, stamp, sizeof stamp, why, sizeof why) != 0)
         return fail(s, MEM_ECONFLICT, "run %u: %s", ctx->run, why);
-    char *text = cJSON_PrintUnformatted(ctx->rec);
+    /* "{" stamp rest-of-record: the caller's bytes after its opening brace. */
+    const char *brace = strchr(ctx->text, '{');
+    size_t sl = strlen(stamp), rest = ctx->text_len - (size_t)(brace + 1 - ctx->text);
+    char *text = malloc(1 + sl + rest + 1);
     if (!text) return fail(s, MEM_ENOMEM, "run %u: out of memory", ctx->run);
+    text[0] = '{';
+    memcpy(text + 1, stamp, sl);
+    memcpy(text + 1 + sl, brace + 1, rest);
+    text[1 + sl + rest] = '\0';
     unsigned char k[8];
     be32(k, ctx->run);
     be32(k + 4, ctx->iter);
     MDB_val key = {8, k};
-    rc = put_value(txn, s->dbi[DB_CANDIDATES], &key, "candidate", text, strlen(text));
+    rc = put_value(txn, s->dbi[DB_CANDIDATES], &key, "candidate", text, 1 + sl + rest);
     free(text);
     if (rc == 0) rc = update_run(s, txn, ctx->run, ctx->iter, ctx->rec);
     if (rc == 0) rc = put_metric_keys(s, txn, ctx->run, ctx->iter, ctx->rec);
@@ -783,12 +792,13 @@ int mem_append(mem_store *s, uint32_t run, const char *record_json, const char *
 {
     if (iter_out) *iter_out = 0;
     if (!record_json) return fail(s, MEM_EINVAL, "append: no record");
-    struct append_ctx ctx = {.run = run, .state = state_json};
+    struct append_ctx ctx = {.run = run, .text = record_json, .state = state_json};
+    ctx.text_len = strlen(record_json);
     if (state_json) {
         int rc = check_json(s, state_json, &ctx.state_len, "append: strategy state");
         if (rc) return rc;
     }
-    ctx.rec = cJSON_Parse(record_json);
+    ctx.rec = cJSON_ParseWithOpts(record_json, NULL, 1);
     if (!cJSON_IsObject(ctx.rec)) {
         cJSON_Delete(ctx.rec);
         return fail(s, MEM_EINVAL, "append to run %u: the record must be a JSON object", run);
