@@ -547,7 +547,7 @@ static void print_block(const char *label, const char *text)
 
 static void candidate_table(const cJSON *rec, uint32_t run, uint32_t iter)
 {
-    char b1[32], b2[32], b3[32];
+    char b1[32], b2[32], b3[32], b4[32];
     const char *st = jstr(rec, "status");
     printf("run %u, iteration %u: %s%s%s\n", run, iter, st ? st : "?",
            cJSON_IsTrue(jget(rec, "accepted")) ? " (accepted as the new best)" : "",
@@ -564,7 +564,7 @@ static void candidate_table(const cJSON *rec, uint32_t run, uint32_t iter)
            fmt_acc(b1, sizeof b1, rec, "metrics.val_acc"),
            fmt_field_count(b2, sizeof b2, rec, "metrics.params"),
            fmt_field_count(b3, sizeof b3, rec, "metrics.flops"),
-           jnum(rec, "metrics.seconds", &secs) ? fmt_secs(b1, sizeof b1, secs) : "-");
+           jnum(rec, "metrics.seconds", &secs) ? fmt_secs(b4, sizeof b4, secs) : "-");
     const cJSON *m, *role;
     cJSON_ArrayForEach(m, jget(rec, "metrics")) {
         if (!cJSON_IsNumber(m) || !strcmp(m->string, "val_acc") || !strcmp(m->string, "params") ||
