@@ -6,3 +6,4 @@
  */
 LLMNAS_MODULE("json", luaopen_llmnas_json)
 LLMNAS_MODULE("core", luaopen_llmnas_core)
+LLMNAS_MODULE("memory", luaopen_llmnas_memory)
