@@ -34,12 +34,16 @@ M.PROPOSE_RETRIES = 3       -- transient LLM failures retried before an iteratio
 M.DEFAULT_DB = "llmnas.db"
 
 -- LLM failures that no retry fixes: the run stops with the message.
+-- (llm_http is a 403/404: a wrong base URL or model name.)
 M.FATAL_KINDS = {
-  llm_auth = true, llm_quota = true, llm_bad_request = true, llm_not_found = true,
+  llm_auth = true, llm_quota = true, llm_bad_request = true, llm_http = true, llm_arg = true,
   llm_config = true, llm_cache_miss = true, interrupted = true,
 }
 -- LLM failures worth a retry of the whole proposal (the client already retried the call).
-M.TRANSIENT_KINDS = { llm_network = true, llm_timeout = true, llm_server = true, llm_rate_limit = true }
+M.TRANSIENT_KINDS = {
+  llm_network = true, llm_timeout = true, llm_server = true, llm_rate_limit = true, llm_stall = true,
+  llm_stream = true, llm_protocol = true,
+}
 
 local DATASETS = {
   ["fashion-mnist"] = { input = { 1, 28, 28 }, classes = 10 },
@@ -93,27 +97,40 @@ local function call_hook(run, name, ...)
   return table.unpack(results, 1, results.n)
 end
 
--- ctx:chat — llm.chat that also books tokens, time and the prompt on the record.
+-- Book one LLM call (request, reply or error) on the iteration's record.
+local function book(rec, req, seconds, reply, info)
+  local u = rec.llm[req.role] or { calls = 0, prompt_tokens = 0, completion_tokens = 0, seconds = 0 }
+  u.calls = u.calls + 1
+  u.seconds = u.seconds + seconds
+  if reply then
+    u.prompt_tokens = u.prompt_tokens + (info.prompt_tokens or 0)
+    u.completion_tokens = u.completion_tokens + (info.completion_tokens or 0)
+  end
+  rec.llm[req.role] = u
+  rec.prompts[#rec.prompts + 1] = { role = req.role, messages = req.messages,
+    reply = reply or json.null, error = (not reply) and info or json.null }
+end
+
+-- ctx:chat and ctx:chat_many — llm.chat and llm.chat_many that also book tokens,
+-- time and the prompt on the record.
 local function make_chat(run)
-  return function(ctx, req)
-    local llm = run.env.llm
+  local function chat(ctx, req)
     req.role = req.role or "generator"
     local t0 = core.now()
-    local reply, info, kind = llm.chat(req)
-    local rec = ctx.record
-    local u = rec.llm[req.role] or { calls = 0, prompt_tokens = 0, completion_tokens = 0, seconds = 0 }
-    u.calls = u.calls + 1
-    u.seconds = u.seconds + (core.now() - t0)
-    if reply then
-      u.prompt_tokens = u.prompt_tokens + (info.prompt_tokens or 0)
-      u.completion_tokens = u.completion_tokens + (info.completion_tokens or 0)
-    end
-    rec.llm[req.role] = u
-    rec.prompts[#rec.prompts + 1] = { role = req.role, messages = req.messages,
-      reply = reply or json.null, error = (not reply) and info or json.null }
+    local reply, info, kind = run.env.llm.chat(req)
+    book(ctx.record, req, core.now() - t0, reply, info)
     if reply then return reply, info end
     return nil, info, kind
   end
+  local function chat_many(ctx, reqs)
+    local t0 = core.now()
+    for _, req in ipairs(reqs) do req.role = req.role or "generator" end
+    local results = run.env.llm.chat_many(reqs)
+    local each = (core.now() - t0) / math.max(1, #reqs)
+    for i, r in ipairs(results) do book(ctx.record, reqs[i], each, r[1], r[2]) end
+    return results
+  end
+  return chat, chat_many
 end
 
 local function recipe_for(strategy, opts)
@@ -303,8 +320,10 @@ function M.search(strategy)
   run.db_path = opts.db or strategy.db or M.DEFAULT_DB
   run.db = env.db or assert(env.memory.open(run.db_path))
   open_run(run, opts)
+  local chat, chat_many = make_chat(run)
   run.ctx = { run = run.id, task = task, recipe = recipe, settings = opts.set, state = run.loop.strategy,
-    db = run.db, chat = make_chat(run), best = run.loop.best, last = run.loop.last, resumed = run.resumed }
+    db = run.db, chat = chat, chat_many = chat_many, best = run.loop.best, last = run.loop.last,
+    resumed = run.resumed }
   local hint = ("resume with: llmnas run %s --resume --db %s"):format(opts.script or "STRATEGY.lua", run.db_path)
   core.set_resume_hint(hint)
   progress.start(run)
@@ -314,6 +333,11 @@ function M.search(strategy)
     iterate(run)
   end
   progress.finish(run)
+  if strategy.summarise then
+    local ok, text = call_hook(run, "summarise", run.ctx)
+    run.summary_text = ok and text or ("summarise failed: " .. tostring(text))
+  end
+  if not run.quiet then require("llmnas.report").print(run) end
   return run
 end
 
