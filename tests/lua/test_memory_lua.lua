@@ -1,4 +1,4 @@
--- test_memory.lua: the memory module from Lua — round trips of every record kind,
+-- test_memory_lua.lua: the memory module from Lua — round trips of every record kind,
 -- queries, iteration with filters, errors and their kinds, the userdata's life
 -- cycle, and a search resumed from the real store with its state intact.
 local T = require "testing"
