@@ -61,12 +61,19 @@ static const char show_help[] =
 
 /* ---- tolerant field access ------------------------------------------------- */
 
+/* o.a.b for path "a.b"; NULL where a step is missing. */
 static const cJSON *jget(const cJSON *o, const char *path)
 {
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *save = NULL, *t = strtok_r(buf, ".", &save); t && o; t = strtok_r(NULL, ".", &save))
-        o = cJSON_GetObjectItemCaseSensitive(o, t);
+    while (o && *path) {
+        const char *dot = strchr(path, '.');
+        size_t n = dot ? (size_t)(dot - path) : strlen(path);
+        char key[128];
+        if (n >= sizeof key) return NULL;
+        memcpy(key, path, n);
+        key[n] = '\0';
+        o = cJSON_GetObjectItemCaseSensitive(o, key);
+        path += n + (dot ? 1 : 0);
+    }
     return o;
 }
 
