@@ -528,6 +528,39 @@ static void test_second_writer(void **state)
     (void)state;
 }
 
+/* A forked child (an evaluation worker) must not keep the writer lock once
+ * its parent closed the store (or died). */
+static void test_forked_child_does_not_hold_lock(void **state)
+{
+    const char *dir = fresh_dir("forklock");
+    mem_store *s = open_ok(dir, NULL);
+    int go[2], ready[2];
+    assert_int_equal(pipe(go), 0);
+    assert_int_equal(pipe(ready), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char b = 1;
+        close(go[1]);
+        /* fork's handlers have run once the child runs this */
+        if (write(ready[1], &b, 1) != 1) _exit(1);
+        if (read(go[0], &b, 1) < 0) _exit(1); /* wait, holding whatever was inherited */
+        _exit(0);
+    }
+    close(go[0]);
+    char b;
+    assert_int_equal(read(ready[0], &b, 1), 1);
+    close(ready[0]), close(ready[1]);
+    mem_close(s);
+    mem_store *s2 = NULL;
+    char err[512];
+    int rc = mem_open(dir, NULL, &s2, err, sizeof err);
+    if (rc) fail_msg("reopen while a forked child lives: %s", err);
+    mem_close(s2);
+    close(go[1]);
+    waitpid(pid, NULL, 0);
+    (void)state;
+}
+
 /* ---- kill -9 during commits ------------------------------------------------ */
 
 static unsigned seed;
@@ -832,6 +865,7 @@ int main(void)
         cmocka_unit_test(test_flipped_byte),
         cmocka_unit_test(test_map_growth),
         cmocka_unit_test(test_second_writer),
+        cmocka_unit_test(test_forked_child_does_not_hold_lock),
         cmocka_unit_test(test_kill9),
         cmocka_unit_test(test_snapshot_reader),
         cmocka_unit_test(test_resume_state),
