@@ -1,5 +1,5 @@
 /*
- * memory.h — the memory module's userdata for other bindings (lua/*.c):
+ * memory.h — the memory module's userdata for other bindings (the other lua/ files):
  * a binding that takes a db (e.g. an LLM client's replay cache, wired to
  * mem_llm_get / mem_llm_put) gets the C store behind it here.
  */
