@@ -45,6 +45,7 @@ struct mem_store {
     int readonly;
     int lockfd;         /* writer lock, -1 when read-only */
     size_t map_max;
+    size_t map_last;    /* map size to reopen with after MDB_PANIC */
     unsigned grown;
     dev_t dev;
     ino_t ino;
@@ -338,9 +339,12 @@ void mem_close(mem_store *s)
     free(s);
 }
 
+static int reopen(mem_store *s);
+
 int mem_map_info(mem_store *s, size_t *map_size, unsigned *grown)
 {
     MDB_envinfo info;
+    if (!s->env && reopen(s) != 0) return fail(s, MEM_ELMDB, "%s could not be reopened", s->path);
     int rc = mdb_env_info(s->env, &info);
     if (rc) return lmdb_fail(s, rc, "map info");
     if (map_size) *map_size = info.me_mapsize;
@@ -353,10 +357,10 @@ int mem_map_info(mem_store *s, size_t *map_size, unsigned *grown)
 static int reopen(mem_store *s)
 {
     MDB_envinfo info;
-    size_t map = mdb_env_info(s->env, &info) == 0 ? info.me_mapsize : DEFAULT_MAP;
-    mdb_env_close(s->env);
+    if (s->env && mdb_env_info(s->env, &info) == 0) s->map_last = info.me_mapsize;
+    if (s->env) mdb_env_close(s->env);
     s->env = NULL;
-    return open_env(s, map);
+    return open_env(s, s->map_last ? s->map_last : DEFAULT_MAP);
 }
 
 /* ---- transactions -------------------------------------------------------- */
