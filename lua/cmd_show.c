@@ -552,6 +552,55 @@ static void print_block(const char *label, const char *text)
     }
 }
 
+/* A string as a block, anything else as indented JSON. */
+static void print_value(const char *label, const cJSON *v)
+{
+    if (cJSON_IsString(v)) {
+        print_block(label, v->valuestring);
+        return;
+    }
+    char *t = cJSON_Print(v);
+    if (t) print_block(label, t);
+    free(t);
+}
+
+/* One LLM exchange as the search loop books it: {role, messages = [{role,
+ * content}], reply, error}. */
+static void print_exchange(int n, const cJSON *x)
+{
+    const char *role = jstr(x, "role");
+    const cJSON *msgs = jget(x, "messages"), *m, *reply = jget(x, "reply"), *err = jget(x, "error");
+    printf("prompt %d: %s\n", n, role ? role : "?");
+    cJSON_ArrayForEach(m, msgs) {
+        const char *mr = jstr(m, "role");
+        char label[64];
+        snprintf(label, sizeof label, "  [%s]", mr ? mr : "?");
+        print_value(label, jget(m, "content"));
+    }
+    if (reply && !cJSON_IsNull(reply)) {
+        const cJSON *content = cJSON_IsObject(reply) ? jget(reply, "content") : NULL;
+        print_value("  [reply]", content ? content : reply);
+    }
+    if (err && !cJSON_IsNull(err)) print_value("  [error]", err);
+}
+
+/* prompts: an array of exchanges, or an object of role -> prompt text. */
+static void print_prompts(const cJSON *pr)
+{
+    const cJSON *p;
+    int n = 0;
+    cJSON_ArrayForEach(p, pr) {
+        n++;
+        if (cJSON_IsArray(pr) && cJSON_IsObject(p)) {
+            print_exchange(n, p);
+        } else {
+            char label[96];
+            snprintf(label, sizeof label, "prompt: %s", p->string ? p->string : "?");
+            print_value(label, p);
+        }
+    }
+}
+
 static void candidate_table(const cJSON *rec, uint32_t run, uint32_t iter)
 {
     char b1[32], b2[32], b3[32], b4[32];
@@ -596,17 +645,7 @@ static void candidate_table(const cJSON *rec, uint32_t run, uint32_t iter)
             printf("  %-11s%s\n", parts[i], v ? v : "-");
         }
     }
-    const cJSON *pr = jget(rec, "prompts"), *p;
-    cJSON_ArrayForEach(p, pr) {
-        char label[96];
-        snprintf(label, sizeof label, "prompt: %s", p->string ? p->string : "?");
-        if (cJSON_IsString(p)) print_block(label, p->valuestring);
-        else {
-            char *t = cJSON_Print(p);
-            if (t) print_block(label, t);
-            free(t);
-        }
-    }
+    print_prompts(jget(rec, "prompts"));
     const char *code = jstr(rec, "code");
     print_block("code", code ? code : "(none)");
 }

@@ -24,7 +24,10 @@ local function rec(i)
             improver = { prompt_tokens = 1500, completion_tokens = 200, seconds = 2 } },
     triple = { problem = "underfits", suggestion = "add residual blocks", outcome = "accuracy: 55.00%" },
     accepted = i % 10 == 1, cache_hit = i % 9 == 0,
-    prompts = { generator = "You are an expert.\nWrite Net." } }
+    -- the search loop's form (exchanges) on even iterations, role -> text on odd ones
+    prompts = i % 2 == 0 and { { role = "generator", messages = { { role = "system", content = "You are an expert." },
+        { role = "user", content = "Write Net." } }, reply = "```lua\nreturn 1\n```", error = json.null } }
+      or { generator = "You are an expert.\nWrite Net." } }
 end
 for i = db:last_iteration(run) + 1, n do assert(db:append(run, rec(i), { n = i })) end
 if hold then
@@ -73,8 +76,12 @@ expect_rc 0 "show RUN:ITER"
 expect_out "run 1, iteration 8: failed" "the candidate's status"
 expect_out "Linear: expected 512, got 256" "its error"
 expect_out "suggestion add residual blocks" "its triple"
-expect_out "prompt: generator" "its prompts"
+expect_out "prompt 1: generator" "its prompts (exchanges)"
+expect_out "  [system]" "each message of an exchange"
+expect_out "  [reply]" "and the reply"
 expect_out "MARK8" "its code"
+run "$LLMNAS" show --db "$DB" 1:7
+expect_out "prompt: generator" "prompts as role -> text"
 
 run "$LLMNAS" show --db "$DB" 1:99
 expect_rc 66 "a missing iteration"
