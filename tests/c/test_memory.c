@@ -27,6 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <lmdb.h>
+#include <zlib.h>
+
 #include "store.h"
 
 static char tmproot[128];
@@ -567,10 +570,13 @@ static unsigned seed;
 
 /* The writer: appends records with state {"n":iter} and reports each
  * acknowledged iteration on fd after mem_append returned. */
+static size_t writer_map; /* initial map of writer_child (0 = default) */
+
 static void writer_child(const char *dir, int fd, size_t pad)
 {
     mem_store *s = NULL;
-    if (mem_open(dir, NULL, &s, NULL, 0) != 0) _exit(3);
+    mem_options o = {.map_size = writer_map};
+    if (mem_open(dir, &o, &s, NULL, 0) != 0) _exit(3);
     uint32_t run;
     if (mem_latest_run(s, &run) != 0 && mem_begin_run(s, NULL, &run) != 0) _exit(4);
     char *rec = malloc(pad + 1024), state[64];
@@ -655,10 +661,13 @@ static void test_kill9(void **state)
 
 /* ---- concurrent reader ---------------------------------------------------- */
 
+/* The writer starts from a 128 KiB map and grows it while the reader reads:
+ * the reader picks up each new size (MDB_MAP_RESIZED) and goes on. */
 static void test_snapshot_reader(void **state)
 {
     const char *dir = fresh_dir("snap");
-    mem_store *s = open_ok(dir, NULL);
+    mem_options tiny = {.map_size = 32 * 4096};
+    mem_store *s = open_ok(dir, &tiny);
     uint32_t run;
     assert_int_equal(mem_begin_run(s, NULL, &run), 0);
     mem_close(s);
@@ -667,13 +676,16 @@ static void test_snapshot_reader(void **state)
     pid_t pid = fork();
     if (pid == 0) {
         close(p[0]);
-        writer_child(dir, p[1], 500);
+        writer_map = tiny.map_size;
+        writer_child(dir, p[1], 2000);
     }
     close(p[1]);
     uint32_t it;
     assert_int_equal(read(p[0], &it, sizeof it), (ssize_t)sizeof it);
-    mem_options ro = {.readonly = 1};
+    mem_options ro = {.readonly = 1, .map_size = tiny.map_size};
     s = open_ok(dir, &ro);
+    size_t map0 = 0, map1 = 0;
+    assert_int_equal(mem_map_info(s, &map0, NULL), 0);
     int checks = 0;
     uint32_t seen_max = 0, first = 0;
     struct timespec t0, t1;
@@ -704,9 +716,11 @@ static void test_snapshot_reader(void **state)
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     close(p[0]);
+    assert_int_equal(mem_map_info(s, &map1, NULL), 0);
     mem_close(s);
-    fprintf(stderr, "snapshot reader: %d consistent snapshots, iterations %u..%u\n",
-            checks, first, seen_max);
+    fprintf(stderr, "snapshot reader: %d consistent snapshots, iterations %u..%u, "
+            "map seen by the reader %zu KiB -> %zu KiB\n", checks, first, seen_max, map0 >> 10, map1 >> 10);
+    assert_true(map1 > map0); /* the writer grew the map under the reader */
     assert_true(seen_max > first); /* the writer moved while we read */
     (void)state;
 }
@@ -796,6 +810,45 @@ static void test_disk_full(void **state)
     mem_close(s);
     free(rec);
     umount(mnt);
+    (void)state;
+}
+
+/* ---- versions ----------------------------------------------------------------- */
+
+/* A record written by a newer llmnas (envelope v 2, checksum right) is refused
+ * with MEM_EVERSION rather than misread. Written with raw LMDB calls. */
+static void test_newer_version_refused(void **state)
+{
+    const char *dir0 = fresh_dir("version");
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s", dir0);
+    mem_store *s = open_ok(dir, NULL);
+    assert_int_equal(mem_kv_put(s, "k", "1"), 0);
+    mem_close(s);
+
+    const char *tail = ",\"v\":2,\"kind\":\"kv\",\"data\":{\"new\":true}}";
+    char val[256];
+    uLong crc = crc32(crc32(0L, Z_NULL, 0), (const Bytef *)tail, (uInt)strlen(tail));
+    snprintf(val, sizeof val, "{\"crc32\":\"%08lx\"%s", crc, tail);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0664), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "kv", 0, &dbi), 0);
+    MDB_val k = {1, "k"}, v = {strlen(val), val};
+    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+
+    s = open_ok(dir, NULL);
+    char *out;
+    assert_int_equal(mem_kv_get(s, "k", &out), MEM_EVERSION);
+    assert_null(out);
+    assert_non_null(strstr(mem_errmsg(s), "newer llmnas"));
+    mem_close(s);
     (void)state;
 }
 
@@ -924,6 +977,7 @@ int main(void)
         cmocka_unit_test(test_snapshot_reader),
         cmocka_unit_test(test_resume_state),
         cmocka_unit_test(test_disk_full),
+        cmocka_unit_test(test_newer_version_refused),
         cmocka_unit_test(test_stale_reader_cleared),
         cmocka_unit_test(test_lmdb_tools),
     };
