@@ -5,3 +5,4 @@
  * it returns an exit code from sysexits.h. It lives in lua/cmd_<name>.c.
  */
 LLMNAS_COMMAND("run", cmd_run, "run a search strategy script")
+LLMNAS_COMMAND("show", cmd_show, "show runs, leaderboards, histories and candidates from the memory")
