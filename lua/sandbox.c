@@ -584,7 +584,9 @@ int sandbox_compile_isolated(const char *src, size_t len, const sandbox_opts *op
     job j = {src, len, &o};
     double tl = o.time_limit > 0 ? o.time_limit : 10;
     size_t mem = o.mem_limit ? o.mem_limit : (size_t)256 << 20;
-    worker_opts wo = {.deadline = tl, .cpu_seconds = tl, .mem_bytes = mem + ((size_t)64 << 20),
+    /* CPU time is the limit; the wall-clock deadline a second later catches
+     * what uses no CPU (or a machine too loaded to give it) */
+    worker_opts wo = {.deadline = tl + 1, .cpu_seconds = tl, .mem_bytes = mem + ((size_t)64 << 20),
                       .max_result = (size_t)64 << 20};
     worker_result res;
     *out = NULL;
