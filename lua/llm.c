@@ -21,6 +21,7 @@
 #include "host.h"
 #include "json.h"
 #include "llm.h"
+#include "memory.h"
 #include "rt.h"
 
 #include <lauxlib.h>
@@ -43,7 +44,8 @@ typedef struct lstate {
     int applied;               /* the cache and mode in the client are the ones above */
     llm_cache cache;           /* the callbacks of the cache set by llm.configure */
     char *cache_dir;           /* a directory cache (cache = "path") */
-    int cache_ref;             /* registry ref keeping the cache object alive */
+    int cache_ref;             /* registry ref keeping the memory store alive */
+    lua_State *L;              /* the state of the call in progress (store callbacks) */
 } lstate;
 
 /* ---- the per-state client ------------------------------------------------------- */
@@ -168,6 +170,39 @@ static int dir_put(void *user, const char *key, const char *json)
     return 0;
 }
 
+/* The memory store's C handle, looked up at each use: NULL once the db was closed. */
+static mem_store *store_of(lstate *s)
+{
+    if (!s->L || s->cache_ref == LUA_NOREF)
+        return NULL;
+    lua_rawgeti(s->L, LUA_REGISTRYINDEX, s->cache_ref);
+    mem_store *st = memory_teststore(s->L, -1);
+    lua_pop(s->L, 1);
+    return st;
+}
+
+static int store_get(void *user, const char *key, char **json_out)
+{
+    mem_store *st = store_of(user);
+    char *j = NULL;
+    if (!st)
+        return -1;
+    int rc = mem_llm_get(st, key, &j);
+    if (rc == MEM_NOTFOUND)
+        return 1;
+    if (rc)
+        return rc;
+    *json_out = strdup(j);
+    mem_free(j);
+    return *json_out ? 0 : -1;
+}
+
+static int store_put(void *user, const char *key, const char *json)
+{
+    mem_store *st = store_of(user);
+    return st ? mem_llm_put(st, key, json) : -1;
+}
+
 /* cache = false | "directory" | a memory store. Leaves the mode to the caller. */
 static void set_cache(lua_State *L, lstate *s, int idx)
 {
@@ -188,6 +223,15 @@ static void set_cache(lua_State *L, lstate *s, int idx)
         if (!(s->cache_dir = strdup(dir)))
             luaL_error(L, "llm.configure: out of memory");
         s->cache = (llm_cache){dir_get, dir_put, s};
+        s->have_cache = 1;
+        return;
+    }
+    if (luaL_testudata(L, idx, MEMORY_MT)) {
+        if (!memory_teststore(L, idx))
+            luaL_error(L, "llm.configure: cache: the memory store is closed");
+        lua_pushvalue(L, idx);
+        s->cache_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        s->cache = (llm_cache){store_get, store_put, s};
         s->have_cache = 1;
         return;
     }
@@ -557,7 +601,9 @@ static int l_chat(lua_State *L)
     if (cfg_err)
         return host_fail(L, cfg_err, "llm_config");
     llm_result res;
+    s->L = L;
     llm_chat(s->c, &req, &res);
+    s->L = NULL;
     if (res.status == LLM_EINTR) {
         llm_result_free(&res);
         return host_raise_interrupt(L);
@@ -586,7 +632,9 @@ static int l_chat_many(lua_State *L)
     const char *cfg_err = apply_mode(s);
     if (cfg_err)
         return host_fail(L, cfg_err, "llm_config");
+    s->L = L;
     int rc = llm_chat_many(s->c, reqs, n, res);
+    s->L = NULL;
     if (rc != 0 && rc != LLM_EINTR)
         return host_fail(L, llm_strerror(rc), llm_kind(rc));
     if (rc == LLM_EINTR) {

@@ -240,6 +240,32 @@ function tests.record_then_replay_from_a_directory()
   llm.configure{ cache = false, cache_mode = "off" }
 end
 
+function tests.record_then_replay_from_the_memory_store()
+  local db = assert(memory.open(T.tmpdir() .. "/llmnas.db"))
+  local srv = server.start{ "stored one", "stored two" }
+  use(srv, { cache = db, cache_mode = "record" })
+  local _, info = llm.chat{ messages = hello, temperature = 0.7, seed = 43, role = "generator" }
+  T.eq(llm.chat{ messages = "second" }, "stored two")
+  srv:stop()
+  local entry = db:llm_get(info.key)
+  T.eq(entry.reply.content, "stored one")
+  T.eq(entry.request.messages, hello)
+  T.eq(entry.request.temperature, 0.7)
+  T.eq(entry.request.seed, 43)
+  llm.configure{ base_url = "http://127.0.0.1:9/v1", cache_mode = "replay" }
+  local r1, i1 = llm.chat{ messages = hello, temperature = 0.7, seed = 43 }
+  T.eq(r1, "stored one")
+  T.eq(i1.cached, true)
+  T.eq(llm.chat{ messages = "second" }, "stored two")
+  local _, _, kind = llm.chat{ messages = hello, temperature = 0.8, seed = 43 }
+  T.eq(kind, "llm_cache_miss")
+  db:close() -- a closed store is a cache failure, not a crash
+  local _, msg2, kind2 = llm.chat{ messages = "second" }
+  T.eq(kind2, "llm_cache", msg2)
+  T.raises(function() llm.configure{ cache = db } end, "closed")
+  llm.configure{ cache = false, cache_mode = "off" }
+end
+
 function tests.cache_mode_without_store_is_a_config_error()
   llm.configure{ cache = false, cache_mode = "replay" }
   local r, msg, kind = llm.chat{ messages = hello }

@@ -136,6 +136,56 @@ else
 fi
 stop_servers
 
+# ---- the same through the search loop, into the memory store (prompts and replies) --
+start_server search '{"fault": "401"}' '"net alpha 0.5"' '{"fault": "503"}' \
+    '{"fault": "status", "status": 500, "message": "upstream rejected key '$CANARY'"}' \
+    '"net beta 0.6"' '{"fault": "length"}' '{"fault": "quota"}' '"net gamma 0.7"'
+cat >"$T/search.lua" <<'EOF2'
+-- The real llm module and memory store; fake networks and training (tests/lua/fakes.lua).
+package.path = os.getenv("ROOT") .. "/tests/lua/?.lua;" .. package.path
+local F = require "fakes"
+local db = assert(memory.open(os.getenv("DBDIR")))
+llm.configure{ cache = db, retries = 1, backoff_base = 0.02, backoff_cap = 0.05, jitter = false }
+require("llmnas").search{
+  name = "canary", quiet = true, budget = { iterations = 6 },
+  env = { arch = F.arch(), train = F.train(), db = db },
+  propose = function(ctx)
+    local reply, msg, kind = ctx:chat{ messages = { { role = "user", content = "propose " .. ctx.iteration } },
+      temperature = 0.7 }
+    if not reply then return "fail " .. kind .. " " .. msg end -- keep the run going
+    return reply
+  end,
+}
+local u = llm.usage().generator
+print(("generator: %d calls, %d failures"):format(u.calls, u.failures))
+db:close()
+EOF2
+run env ROOT="$ROOT" DBDIR="$T/canary.db" LLMNAS_API_KEY="$CANARY" LLMNAS_LLM_LOG=debug LLMNAS_MODEL=m \
+    "$LLMNAS" run "$T/search.lua" --base-url "$URL" --llm-cache record
+expect_rc 0 "a search full of LLM faults runs to its budget"
+expect_out "generator: 6 calls, 4 failures" "every call booked"
+n=$(mdb_dump -p -s llm "$T/canary.db" 2>/dev/null | grep -c '^ [0-9a-f]\{64\}$' || true)
+[ "$n" -ge 3 ] && pass "replies recorded in the store's llm database ($n, read with mdb_dump)" ||
+    fail "mdb_dump -s llm shows $n recorded replies"
+if mdb_dump -p -a "$T/canary.db" | grep -q "propose 1"; then
+    pass "the prompts are stored (so the grep below means something)"
+else
+    fail "no stored prompt found in the store"
+fi
+if mdb_dump -p -a "$T/canary.db" | grep -qF "upstream rejected key [redacted]"; then
+    pass "the server's message that echoed the key is stored scrubbed"
+else
+    fail "the scrubbed server message is not in the store"
+fi
+if grep -rqF "$CANARY" "$T/out" "$T/err" "$T/canary.db" "$T/search.log"; then
+    fail "the canary key leaked into $(grep -rlF "$CANARY" "$T/out" "$T/err" "$T/canary.db" "$T/search.log")"
+elif mdb_dump -p -a "$T/canary.db" | grep -qF "$CANARY"; then
+    fail "the canary key is in a record of the store"
+else
+    pass "the canary key is in no output, log, stored prompt or database file of a search"
+fi
+stop_servers
+
 # ---- Ctrl-C during a long wait -----------------------------------------------------
 start_server int '{"fault": "retry_after", "seconds": 30}' '"never"'
 cat >"$T/wait.lua" <<'EOF'
