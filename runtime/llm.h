@@ -103,7 +103,8 @@ typedef struct llm_client llm_client;
  * A missing base URL or model is reported by the first call (LLM_ECONFIG), not here. */
 int llm_client_new(const llm_config *cfg, llm_client **out);
 
-/* Replace the configuration (strings copied; the key re-read from the environment).
+/* Replace the configuration (strings copied). The key is read from the environment
+ * again only when api_key_env changes (so a host may remove the variable once read).
  * Usage totals, cache and log callbacks are kept. Returns 0, LLM_EARG or LLM_ENOMEM. */
 int llm_client_configure(llm_client *c, const llm_config *cfg);
 
@@ -116,6 +117,11 @@ int llm_client_set_key(llm_client *c, const char *key);
 
 /* Nonzero when a key is set. The key itself cannot be read back. */
 int llm_client_has_key(const llm_client *c);
+
+/* The environment variable the key was read from ("" when there is no key or it was
+ * set with llm_client_set_key), so the host can unset it: lua/llm.c does, so neither
+ * scripts (os.getenv) nor forked workers ever see the key. */
+const char *llm_client_key_source(const llm_client *c);
 
 /* Free the client (NULL is fine); wipes the key. */
 void llm_client_free(llm_client *c);

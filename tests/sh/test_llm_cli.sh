@@ -122,6 +122,10 @@ for i = 1, 7 do
 end
 print(table.concat(kinds, " "))
 print(json.encode(llm.config()))
+local environ = assert(io.open("/proc/self/environ")):read("a")
+local child = assert(io.popen("env")):read("a")
+print("key visible to the script: " .. tostring(os.getenv("LLMNAS_API_KEY") ~= nil
+  or environ:find("sk%-canary") ~= nil or child:find("sk%-canary") ~= nil))
 EOF
 run env LLMNAS_API_KEY="$CANARY" LLMNAS_LLM_LOG=debug ASK_CACHE="$T/cache2" LLMNAS_MODEL=m \
     "$LLMNAS" run "$T/faults.lua" --base-url "$URL" --llm-cache record
@@ -129,6 +133,8 @@ expect_out "llm_auth llm_auth llm_quota ok llm_truncated ok llm_bad_request" "ev
 expect_err "retry 1/2" "retries were logged"
 expect_err "[redacted]" "the echoed key was scrubbed from messages"
 expect_out '"has_key":true' "config says a key is set"
+expect_out "key visible to the script: false" \
+    "the key left the environment (os.getenv, /proc/self/environ, child processes)"
 if grep -rqF "$CANARY" "$T/out" "$T/err" "$T/cache2" "$T/canary.log"; then
     fail "the canary key leaked into $(grep -rlF "$CANARY" "$T/out" "$T/err" "$T/cache2" "$T/canary.log")"
 else
