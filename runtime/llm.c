@@ -646,6 +646,11 @@ static int xfer_setup(xfer *x)
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect must not carry the key */
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, ""); /* the size cap counts decoded bytes */
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->cfg.connect_timeout * 1000));
+    /* A non-streamed reply can be minutes of silence: keepalive probes notice a dead
+     * peer (and keep NAT and proxies from dropping the connection) meanwhile. */
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 30L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 15L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(x->timeout * 1000));
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, x);

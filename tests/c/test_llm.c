@@ -801,6 +801,23 @@ static void test_timeout_and_refused(void **state)
     assert_int_equal(calls, 2);
     llm_result_free(&res);
 
+    /* The request's own timeout beats the client's (10 s here). */
+    const char *slow1[] = {"{\"fault\": \"slow\", \"seconds\": 20}", NULL};
+    server s1;
+    server_start(&s1, slow1);
+    llm_config cfg1 = test_config(s1.url);
+    cfg1.max_retries = 0;
+    llm_client *c1;
+    assert_int_equal(llm_client_new(&cfg1, &c1), 0);
+    llm_request r1 = hello_request();
+    r1.timeout = 0.4;
+    t0 = rt_now();
+    assert_int_equal(llm_chat(c1, &r1, &res), LLM_ETIMEOUT);
+    assert_true(rt_now() - t0 < 2);
+    llm_result_free(&res);
+    llm_client_free(c1);
+    server_stop(&s1);
+
     /* A port nobody listens on (the server's, after it stopped). */
     server s;
     server_start(&s, NULL);
@@ -1068,6 +1085,35 @@ static void test_interrupt(void **state)
     llm_result_free(&res);
 }
 
+static void test_interrupt_many(void **state)
+{
+    (void)state;
+    const char *replies[] = {"{\"fault\": \"retry_after\", \"seconds\": 20}",
+                             "{\"fault\": \"slow\", \"seconds\": 20}", NULL};
+    server s;
+    server_start(&s, replies);
+    llm_config cfg = test_config(s.url);
+    cfg.retry_after_cap = 60, cfg.timeout = 60;
+    llm_client *c;
+    assert_int_equal(llm_client_new(&cfg, &c), 0);
+    llm_request reqs[2] = {hello_request(), hello_request()};
+    llm_result res[2];
+    pthread_t th;
+    double t0 = rt_now();
+    pthread_create(&th, NULL, interrupt_later, NULL);
+    int rc = llm_chat_many(c, reqs, 2, res);
+    pthread_join(th, NULL);
+    rt_interrupt_flag = 0;
+    assert_int_equal(rc, LLM_EINTR);
+    assert_true(rt_now() - t0 < 2.5); /* one waiting, one in flight: both stopped */
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(res[i].status, LLM_EINTR);
+        llm_result_free(&res[i]);
+    }
+    llm_client_free(c);
+    server_stop(&s);
+}
+
 static char logged[8192];
 static void log_sink(void *user, int level, const char *msg)
 {
@@ -1141,6 +1187,7 @@ int main(void)
         cmocka_unit_test(test_chat_many_mixed),
         cmocka_unit_test(test_record_replay),
         cmocka_unit_test(test_interrupt),
+        cmocka_unit_test(test_interrupt_many),
         cmocka_unit_test(test_canary_never_leaks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
