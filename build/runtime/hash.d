@@ -1,0 +1,2 @@
+build/runtime/hash.o: runtime/hash.c runtime/hash.h
+runtime/hash.h:

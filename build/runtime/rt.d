@@ -1,0 +1,2 @@
+build/runtime/rt.o: runtime/rt.c runtime/rt.h
+runtime/rt.h:
