@@ -593,8 +593,8 @@ static void read_request(lua_State *L, int idx, int keep, llm_request *r, const 
     if (lua_getfield(L, idx, "seed") != LUA_TNIL) {
         int isint;
         lua_Integer seed = lua_tointegerx(L, -1, &isint);
-        if (!isint)
-            req_error(L, who, "%s must be an integer", "seed");
+        if (!isint || seed > ((lua_Integer)1 << 53) || seed < -((lua_Integer)1 << 53))
+            req_error(L, who, "%s must be an integer within +-2^53 (JSON numbers)", "seed");
         r->has_seed = 1, r->seed = (long long)seed;
     }
     if (lua_getfield(L, idx, "stream") != LUA_TNIL)
