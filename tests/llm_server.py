@@ -404,6 +404,7 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # the default 5 drops the SYNs of a wide chat_many (1 s stalls)
 
     def handle_error(self, request, client_address):
         # Clients that hang up (a cap, a stall detector, a timeout) are part of the tests.
