@@ -930,6 +930,42 @@ static void test_chat_many(void **state)
     server_stop(&s);
 }
 
+static void test_chat_many_parallel_cap(void **state)
+{
+    (void)state;
+    /* 10 requests, at most 4 in flight, 0.3 s each: three waves (0.9 s), not one. */
+    const char *replies[] = {"{\"echo\": true, \"delay\": 0.3, \"repeat\": 10}", NULL};
+    server s;
+    server_start(&s, replies);
+    llm_config cfg = test_config(s.url);
+    cfg.parallel = 4;
+    llm_client *c;
+    assert_int_equal(llm_client_new(&cfg, &c), 0);
+    llm_message msgs[10][1];
+    llm_request reqs[10];
+    char text[10][16];
+    for (int i = 0; i < 10; i++) {
+        snprintf(text[i], sizeof text[i], "q%d", i);
+        msgs[i][0] = (llm_message){"user", text[i]};
+        llm_request_init(&reqs[i]);
+        reqs[i].messages = msgs[i];
+        reqs[i].n_messages = 1;
+    }
+    llm_result res[10];
+    double t0 = rt_now();
+    assert_int_equal(llm_chat_many(c, reqs, 10, res), 0);
+    double dt = rt_now() - t0;
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(res[i].status, 0);
+        assert_string_equal(res[i].content, text[i]);
+        llm_result_free(&res[i]);
+    }
+    if (dt < 0.85 || dt > 2.5)
+        fail_msg("10 calls, 4 at a time, 0.3 s each took %.2f s (expected about 0.9)", dt);
+    llm_client_free(c);
+    server_stop(&s);
+}
+
 static void test_chat_many_mixed(void **state)
 {
     (void)state;
@@ -1184,6 +1220,7 @@ int main(void)
         cmocka_unit_test(test_context_warning),
         cmocka_unit_test(test_usage_roles),
         cmocka_unit_test(test_chat_many),
+        cmocka_unit_test(test_chat_many_parallel_cap),
         cmocka_unit_test(test_chat_many_mixed),
         cmocka_unit_test(test_record_replay),
         cmocka_unit_test(test_interrupt),
