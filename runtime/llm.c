@@ -863,7 +863,7 @@ static void xfer_finish(xfer *x, CURLcode cc, double now)
     int code;
     r->http_status = (int)x->status;
     if (x->abort_code) {
-        code = x->abort_code;
+        code = x->abort_code == LLM_ESTREAM && x->sse.quota ? LLM_EQUOTA : x->abort_code;
         abort_message(x, msg, sizeof msg);
     } else if (cc != CURLE_OK && x->req->stream && x->headers_done &&
                x->status >= 200 && x->status < 300 && cc != CURLE_OPERATION_TIMEDOUT) {

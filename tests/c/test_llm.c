@@ -738,6 +738,11 @@ static void test_stream_faults(void **state)
     assert_int_equal(one_call(cut, 1, &res, &calls, no_retries), LLM_ESTREAM);
     assert_non_null(strstr(res.message, "[DONE]"));
     llm_result_free(&res);
+    const char *quota[] = {"{\"fault\": \"stream_error\", \"type\": \"insufficient_quota\"}",
+                           "\"never\"", NULL};
+    assert_int_equal(one_call(quota, 1, &res, &calls, NULL), LLM_EQUOTA);
+    assert_int_equal(calls, 1); /* a quota error in the stream is not retried either */
+    llm_result_free(&res);
     /* Both are worth a retry. */
     const char *retry[] = {"{\"fault\": \"stream_error\"}", "{\"fault\": \"stream_cut\"}",
                            "\"whole\"", NULL};
