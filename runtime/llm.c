@@ -905,12 +905,16 @@ static void xfer_finish(xfer *x, CURLcode cc, double now)
     xfer_done(x, code);
 }
 
-/* Answer from the cache in replay mode; returns 1 when the request is settled. */
+/* Answer from the cache; returns 1 when the request is settled. A miss settles it
+ * with LLM_ECACHEMISS in replay mode, and leaves it to the network (returns 0) in
+ * record mode. */
 static int replay(xfer *x)
 {
     llm_client *c = x->c;
     char *entry = NULL;
     int rc = c->cache.get(c->cache.user, x->res->key, &entry);
+    if (rc == 1 && c->mode == LLM_CACHE_RECORD)
+        return 0;
     if (rc == 1) {
         rt_fmt(x->res->message, sizeof x->res->message,
                "replay: no recorded reply for request %.16s (model %s, %d messages); "
@@ -972,8 +976,10 @@ static int xfer_prepare(xfer *x)
         xfer_done(x, rc);
         return 0;
     }
-    if (c->mode == LLM_CACHE_REPLAY)
-        return replay(x), 0;
+    /* Record mode reads through: a request recorded before (a resumed run asking
+     * again what it asked before it was killed) gets its recorded reply. */
+    if (c->mode != LLM_CACHE_OFF && replay(x))
+        return 0;
     if (!c->url) {
         rt_fmt(r->message, sizeof r->message, "no LLM endpoint: set --base-url, "
                "LLMNAS_BASE_URL or OPENAI_BASE_URL (e.g. http://127.0.0.1:11434/v1)");

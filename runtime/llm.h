@@ -147,9 +147,11 @@ typedef struct llm_cache {
 typedef enum { LLM_CACHE_OFF = 0, LLM_CACHE_RECORD = 1, LLM_CACHE_REPLAY = 2 } llm_cache_mode;
 
 /* Install (cache != NULL, copied) or remove (NULL) the cache and set the mode.
- * RECORD: every call goes to the network and its reply is stored (a failed store is
- * a warning). REPLAY: calls are answered from the cache only; a miss is LLM_ECACHEMISS
- * and nothing touches the network. OFF: the cache is not used.
+ * RECORD: a call whose request was recorded before is answered from the cache; any
+ * other goes to the network and its reply is stored (a failed store is a warning), so a
+ * run resumed after a crash gets the replies the crashed process already received.
+ * REPLAY: calls are answered from the cache only; a miss is LLM_ECACHEMISS and nothing
+ * touches the network. OFF: the cache is not used.
  * Occurrences of repeated requests (llm_request_key) are counted afresh from here.
  * Returns LLM_EARG for RECORD/REPLAY without a cache. */
 int llm_client_set_cache(llm_client *c, const llm_cache *cache, llm_cache_mode mode);
