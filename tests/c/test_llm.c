@@ -1095,6 +1095,47 @@ static void test_record_replay(void **state)
         free(mc.vals[i]);
 }
 
+static void test_record_reads_through(void **state)
+{
+    (void)state;
+    /* A resumed run in record mode: what was recorded comes from the cache, only the
+     * new question reaches the server (and is recorded in turn). */
+    memcache mc = {0};
+    llm_cache cache = {mc_get, mc_put, &mc};
+    const char *first[] = {"\"recorded\"", NULL};
+    server s;
+    server_start(&s, first);
+    llm_client *c = client_for(&s);
+    assert_int_equal(llm_client_set_cache(c, &cache, LLM_CACHE_RECORD), 0);
+    llm_request r = hello_request();
+    llm_result res;
+    assert_int_equal(llm_chat(c, &r, &res), 0);
+    llm_result_free(&res);
+    llm_client_free(c);
+    server_stop(&s);
+
+    const char *second[] = {"\"fresh\"", NULL};
+    server_start(&s, second);
+    c = client_for(&s);
+    assert_int_equal(llm_client_set_cache(c, &cache, LLM_CACHE_RECORD), 0);
+    assert_int_equal(llm_chat(c, &r, &res), 0);
+    assert_string_equal(res.content, "recorded");
+    assert_int_equal(res.cached, 1);
+    llm_result_free(&res);
+    llm_request q = hello_request();
+    q.seed = 5, q.has_seed = 1;
+    assert_int_equal(llm_chat(c, &q, &res), 0);
+    assert_string_equal(res.content, "fresh");
+    assert_int_equal(res.cached, 0);
+    llm_result_free(&res);
+    assert_int_equal(server_calls(&s), 1);
+    assert_int_equal(mc.n, 2);
+    llm_client_free(c);
+    server_stop(&s);
+    for (int i = 0; i < mc.n; i++)
+        free(mc.vals[i]);
+}
+
 static void *interrupt_later(void *arg)
 {
     (void)arg;
@@ -1228,6 +1269,7 @@ int main(void)
         cmocka_unit_test(test_chat_many_parallel_cap),
         cmocka_unit_test(test_chat_many_mixed),
         cmocka_unit_test(test_record_replay),
+        cmocka_unit_test(test_record_reads_through),
         cmocka_unit_test(test_interrupt),
         cmocka_unit_test(test_interrupt_many),
         cmocka_unit_test(test_canary_never_leaks),
