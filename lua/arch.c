@@ -5,6 +5,8 @@
  *   local g, err, kind = arch.compile(source, {input = {1, 28, 28}, classes = 10,
  *                                              name = "candidate", time_limit = 10,
  *                                              memory_limit = 256 * 2^20})
+ *   (isolated = false compiles in this process: the Lua sandbox without the
+ *   worker's CPU, address-space and wall-clock limits — for trusted sources)
  *   g:hash() g:params() g:flops() g:act_bytes() g:summary() g:to_json()
  *   g:to_lua() g:to_pytorch() g:layers() g:input_shape() g:output_shape()
  *   arch.from_json(text) → graph | nil, message, "json"
@@ -337,10 +339,18 @@ static int arch_compile(lua_State *L)
     lua_settop(L, 3);
     sandbox_opts o;
     read_compile_opts(L, 2, &o);
+    int isolated = 1;
+    if (lua_istable(L, 2)) {
+        lua_getfield(L, 2, "isolated");
+        isolated = lua_isnil(L, -1) || lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    }
     graph *g;
     char kind[SANDBOX_KIND_LEN], msg[4096];
     double secs = 0;
-    if (sandbox_compile_isolated(src, len, &o, &g, kind, msg, sizeof msg, &secs)) {
+    int rc = isolated ? sandbox_compile_isolated(src, len, &o, &g, kind, msg, sizeof msg, &secs)
+                      : sandbox_compile(src, len, &o, &g, kind, msg, sizeof msg);
+    if (rc) {
         if (strcmp(kind, "interrupted") == 0)
             return host_raise_interrupt(L);
         return host_fail(L, msg, kind);

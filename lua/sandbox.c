@@ -78,6 +78,12 @@ static void sb_hook(lua_State *L, lua_Debug *ar)
     (void)ar;
     sb *s = sb_get(L);
     s->spent += HOOK_EVERY;
+    if (s->mem_hit) {
+        /* like the budget, running out of memory is final: a candidate that
+         * catches the error and allocates again would spin on the cap */
+        lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
+        luaL_error(L, "not enough memory");
+    }
     if (s->spent > s->budget || s->budget_hit || rt_interrupted()) {
         if (!s->budget_hit) {
             s->budget_hit = 1;
@@ -106,8 +112,9 @@ static int sb_rep(lua_State *L)
     }
     double total = (double)l * (double)n + (double)lsep * (double)(n - 1);
     if (total > (double)REP_MAX)
-        return luaL_error(L, "string.rep: result of %.0f bytes is over the %d bytes allowed",
-                          total, (int)REP_MAX);
+        return sb_raise(L, "limit_memory", 1,
+                        "string.rep: a result of %.0f bytes is over the %d bytes allowed", total,
+                        (int)REP_MAX);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     lua_call(L, lua_gettop(L) - 1, 1);
@@ -123,6 +130,31 @@ static int sb_move(lua_State *L)
     lua_insert(L, 1);
     lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
     return lua_gettop(L);
+}
+
+/* xpcall whose message handler runs after the error has been caught, as an
+ * ordinary call. Lua runs a handler inside the raise, and an error raised by
+ * the count hook would run it with hooks disabled: an endless handler would
+ * then escape the instruction budget. */
+static int sb_xpcall(lua_State *L)
+{
+    int n = lua_gettop(L);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    luaL_checkstack(L, n + 2, "too many arguments");
+    lua_pushvalue(L, 1);
+    for (int i = 3; i <= n; i++)
+        lua_pushvalue(L, i);
+    if (lua_pcall(L, n - 2, LUA_MULTRET, 0) == LUA_OK) {
+        lua_pushboolean(L, 1);
+        lua_insert(L, n + 1);
+        return lua_gettop(L) - n;
+    }
+    lua_pushvalue(L, 2);
+    lua_insert(L, -2);
+    lua_call(L, 1, 1);
+    lua_pushboolean(L, 0);
+    lua_insert(L, -2);
+    return 2;
 }
 
 static int sb_setmetatable(lua_State *L)
@@ -209,7 +241,7 @@ static void copy_fields(lua_State *L, int src, const char *const *keep)
 
 static const char *const base_keep[] = {
     "assert", "error", "ipairs", "next", "pairs", "pcall", "select", "tonumber",
-    "tostring", "type", "xpcall", "rawequal", "rawlen", "_VERSION", NULL};
+    "tostring", "type", "rawequal", "rawlen", "_VERSION", NULL};
 static const char *const string_keep[] = {
     "byte", "char", "format", "len", "lower", "upper", "reverse", "sub", NULL};
 static const char *const table_keep[] = {
@@ -262,6 +294,8 @@ static int setup(lua_State *L)
     int B = lua_gettop(L);
     lua_pushcfunction(L, sb_setmetatable);
     lua_setfield(L, B, "setmetatable");
+    lua_pushcfunction(L, sb_xpcall);
+    lua_setfield(L, B, "xpcall");
 
     copy_fields(L, 2, string_keep);
     lua_getfield(L, 2, "rep");
@@ -345,6 +379,11 @@ static void fail_from_stack(lua_State *L, sb *s, int status, outcome *r)
     char buf[256];
     size_t cap = s->cap;
     s->cap = (size_t)-1;  /* reading the error may allocate; the verdict is taken */
+    if (status == LUA_ERRMEM || s->mem_hit) {
+        rt_fmt(buf, sizeof buf, "%s: memory limit of %zu MiB exceeded", name, cap >> 20);
+        set_msg(s, r, "limit_memory", buf, strlen(buf));
+        return;
+    }
     if (s->budget_hit) {
         rt_fmt(buf, sizeof buf, "%s%sinstruction budget of %lld exceeded (an endless loop?)",
                s->where[0] ? s->where : name, s->where[0] ? "" : ": ", s->budget);
@@ -364,12 +403,6 @@ static void fail_from_stack(lua_State *L, sb *s, int status, outcome *r)
         rt_fmt(buf, sizeof buf, "%s: error object is a %s value", name, lua_typename(L, t));
         text = buf;
         len = strlen(buf);
-    }
-    if (status == LUA_ERRMEM ||
-        (s->mem_hit && (status == LUA_ERRERR || (text && strstr(text, "not enough memory"))))) {
-        rt_fmt(buf, sizeof buf, "%s: memory limit of %zu MiB exceeded", name, cap >> 20);
-        set_msg(s, r, "limit_memory", buf, strlen(buf));
-        return;
     }
     const char *kind = "runtime";
     lua_getfield(L, LUA_REGISTRYINDEX, SB_LASTERR);
@@ -415,7 +448,13 @@ static int run_candidate(lua_State *L, sb *s, const char *src, size_t len, outco
     rt_fmt(chunk, sizeof chunk, "=%s", o->name ? o->name : "candidate");
     int st = luaL_loadbufferx(L, src, len, chunk, "t");
     if (st != LUA_OK) {
-        fail_from_stack(L, s, st, r);
+        /* the parser reports nesting beyond its C stack as a plain error */
+        if (st != LUA_ERRMEM && st != LUA_ERRSYNTAX && lua_type(L, -1) == LUA_TSTRING) {
+            s->cap = (size_t)-1;
+            lua_pushfstring(L, "%s: %s (the program is nested too deeply)",
+                            o->name ? o->name : "candidate", lua_tostring(L, -1));
+        }
+        fail_from_stack(L, s, st == LUA_ERRMEM ? st : LUA_ERRSYNTAX, r);
         return -1;
     }
     lua_sethook(L, sb_hook, LUA_MASKCOUNT, HOOK_EVERY);
@@ -545,7 +584,9 @@ int sandbox_compile_isolated(const char *src, size_t len, const sandbox_opts *op
     job j = {src, len, &o};
     double tl = o.time_limit > 0 ? o.time_limit : 10;
     size_t mem = o.mem_limit ? o.mem_limit : (size_t)256 << 20;
-    worker_opts wo = {.deadline = tl, .cpu_seconds = tl, .mem_bytes = mem + ((size_t)64 << 20),
+    /* CPU time is the limit; the wall-clock deadline a second later catches
+     * what uses no CPU (or a machine too loaded to give it) */
+    worker_opts wo = {.deadline = tl + 1, .cpu_seconds = tl, .mem_bytes = mem + ((size_t)64 << 20),
                       .max_result = (size_t)64 << 20};
     worker_result res;
     *out = NULL;

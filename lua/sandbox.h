@@ -42,7 +42,8 @@ typedef struct sandbox_opts {
     size_t max_source;        /* source size cap in bytes (default 256 KiB) */
     int max_nodes;            /* node-count cap (default GRAPH_DEFAULT_MAX_NODES) */
     size_t max_message;       /* error message cap in bytes (default 2000) */
-    double time_limit;        /* isolated: wall-clock deadline, s (default 10) */
+    double time_limit;        /* isolated: CPU seconds (rounded up); the wall-clock
+                                 deadline is one second later (default 10) */
 } sandbox_opts;
 
 void sandbox_opts_default(sandbox_opts *o);
@@ -56,8 +57,8 @@ int sandbox_compile(const char *src, size_t len, const sandbox_opts *o, graph **
                     char kind[SANDBOX_KIND_LEN], char *msg, size_t msglen);
 
 /*
- * Compile in a forked worker: time_limit is the wall-clock deadline, the CPU
- * limit is the same rounded up, the address-space headroom is mem_limit plus
+ * Compile in a forked worker: time_limit is the CPU limit (rounded up to whole
+ * seconds), the wall-clock deadline one second later, the address-space headroom is mem_limit plus
  * 64 MiB. Returns 0 with *out as above, or -1 with kind and msg filled
  * (kind "interrupted" after Ctrl-C). Also returns the worker's wall time.
  */

@@ -112,6 +112,8 @@ static int64_t get_int(argctx *c, int idx, const char *what, int64_t lo, int64_t
         v = lua_tointeger(L, idx);
     } else {
         double d = lua_tonumber(L, idx);
+        if (isnan(d))
+            argerr(L, c->arg, c->op, "runtime", "%s must be an integer, got nan", what);
         if (!isfinite(d) || d != floor(d))
             argerr(L, c->arg, c->op, "runtime", "%s must be an integer, got %g", what, d);
         if (d > 9e18 || d < -9e18)

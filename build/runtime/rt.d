@@ -1,2 +1,0 @@
-build/runtime/rt.o: runtime/rt.c runtime/rt.h
-runtime/rt.h:
