@@ -615,7 +615,8 @@ static int visit_input(const graph *g, const graph_node *n, int k, const uint64_
 {
     if ((n->op == GRAPH_OP_ADD || n->op == GRAPH_OP_MUL)) {
         int x = n->inputs[0], y = n->inputs[1];
-        int swap = keys[y] < keys[x] || (keys[y] == keys[x] && y < x);
+        uint64_t kx = keys[x], ky = keys[y];
+        int swap = ky < kx || (ky == kx && y < x);
         return (k == 0) != swap ? x : y;
     }
     (void)g;
