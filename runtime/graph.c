@@ -635,9 +635,12 @@ static int count_distinct(const uint64_t *v, const int *ids, int m, uint64_t *tm
  * colours stops growing. Two operands of one add/mul with equal keys are then
  * told apart by everything around them — how the rest of the network uses
  * them and their ancestors. Only nodes the output depends on count, so an
- * unused layer cannot change the order. Operands still equal after refinement
- * are, in all but contrived graphs, interchangeable.
+ * unused layer cannot change the order. It runs only while some add/mul has
+ * tied operands, at most REFINE_ROUNDS rounds (each O(E log E)), so its cost
+ * stays bounded: operands still equal after it are, in all but contrived
+ * graphs (a difference more than REFINE_ROUNDS layers away), interchangeable.
  */
+#define REFINE_ROUNDS 64
 static int refine_colours(const graph *g, const uint64_t *keys, uint64_t *col)
 {
     int n = g->n, edges = 0, rc = GRAPH_ENOMEM;
@@ -675,8 +678,16 @@ static int refine_colours(const graph *g, const uint64_t *keys, uint64_t *col)
         if (live[i])
             ids[m++] = i;
     }
-    int distinct = count_distinct(col, ids, m, tmp);
-    for (int round = 0; round < n; round++) {
+    /* only the add/mul nodes whose operands tie need the refinement */
+    int *tied = fill, nt = 0;
+    for (int j = 0; j < m; j++) {
+        const graph_node *nd = &g->nodes[ids[j]];
+        if ((nd->op == GRAPH_OP_ADD || nd->op == GRAPH_OP_MUL) &&
+            col[nd->inputs[0]] == col[nd->inputs[1]])
+            tied[nt++] = ids[j];
+    }
+    int distinct = nt ? count_distinct(col, ids, m, tmp) : 0;
+    for (int round = 0; nt > 0 && round < REFINE_ROUNDS; round++) {
         for (int j = 0; j < m; j++) {
             int v = ids[j], k = 0;
             const graph_node *nd = &g->nodes[v];
@@ -704,6 +715,13 @@ static int refine_colours(const graph *g, const uint64_t *keys, uint64_t *col)
         }
         for (int j = 0; j < m; j++)
             col[ids[j]] = next[ids[j]];
+        int left = 0;
+        for (int j = 0; j < nt; j++) {
+            const graph_node *nd = &g->nodes[tied[j]];
+            if (col[nd->inputs[0]] == col[nd->inputs[1]])
+                tied[left++] = tied[j];
+        }
+        nt = left;
         int d = count_distinct(col, ids, m, tmp);
         if (d <= distinct)
             break;
