@@ -5,8 +5,10 @@
  *   core.interrupted()        true once Ctrl-C was pressed
  *   core.isatty(fd)           whether fd (0, 1, 2) is a terminal
  *   core.set_resume_hint(s)   printed by the host if the run is interrupted
+ *   core.sha256(s)            lowercase hex SHA-256 of s
  */
 #include "core.h"
+#include "hash.h"
 #include "host.h"
 #include "rt.h"
 
@@ -49,6 +51,17 @@ static int l_set_resume_hint(lua_State *L)
     return 0;
 }
 
+static int l_sha256(lua_State *L)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    char hex[HASH_SHA256_HEX];
+    if (hash_sha256_hex(s, len, hex) != 0)
+        return luaL_error(L, "sha256: libcrypto failed");
+    lua_pushstring(L, hex);
+    return 1;
+}
+
 int luaopen_llmnas_core(lua_State *L);
 int luaopen_llmnas_core(lua_State *L)
 {
@@ -57,6 +70,7 @@ int luaopen_llmnas_core(lua_State *L)
         {"interrupted", l_interrupted},
         {"isatty", l_isatty},
         {"set_resume_hint", l_set_resume_hint},
+        {"sha256", l_sha256},
         {NULL, NULL}};
     luaL_newlib(L, fns);
     lua_pushliteral(L, LLMNAS_VERSION);

@@ -19,16 +19,16 @@ total_fail=0
 suite_timeout=${LLMNAS_SUITE_TIMEOUT:-1200}
 
 # Counts from a suite log: cmocka's "[  PASSED  ] N test(s)." / "[  FAILED  ] N
-# test(s)", or our own "N passed, M failed" closing line.
+# test(s)", and our own "N passed, M failed" closing lines.
 count() {
     log=$1
     p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
     f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
-    line=$(grep -E '^([a-z]+: )?[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
-    if [ -n "$line" ]; then
-        p=$((p + $(echo "$line" | sed -E 's/^([a-z]+: )?([0-9]+) passed.*/\2/')))
-        f=$((f + $(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
-    fi
+    # Every closing line counts: a shell suite may run a Lua suite inside it.
+    p=$((p + $(grep -E '^([a-z]+: )?[0-9]+ passed, [0-9]+ failed' "$log" |
+        sed -E 's/^([a-z]+: )?([0-9]+) passed.*/\2/' | awk '{s+=$1} END {print s+0}')))
+    f=$((f + $(grep -E '^([a-z]+: )?[0-9]+ passed, [0-9]+ failed' "$log" |
+        sed -E 's/.* ([0-9]+) failed.*/\1/' | awk '{s+=$1} END {print s+0}')))
     echo "$p $f"
 }
 

@@ -25,4 +25,9 @@ function M.setting(key, default)
   return v
 end
 
+--- Run a search (see llmnas.search and stdlib/doc/search.md).
+function M.search(strategy)
+  return require("llmnas.search").search(strategy)
+end
+
 return M

@@ -1,0 +1,80 @@
+--- llmnas.history — the sliding window of diagnostic triples (problem,
+-- suggestion, outcome) that the Prompt Improver reads (paper, step 5 and 7).
+--
+--   local history = require "llmnas.history"
+--   local h = history.new(5)            -- keep the last 5; "all" keeps all; 0 none
+--   h:open(problem, suggestion)         -- after an improver call: a pending entry
+--   h:close(history.outcome(result))    -- after the next evaluation
+--   h:render()                          -- text for the prompt
+--
+-- Failures are kept (their outcome is the error). The window is plain data
+-- (h.entries, h.pending), so it is saved with the strategy's state and a
+-- resumed run continues with the same window: history.load(saved).
+local M = {}
+M.__index = M
+
+M.SUGGESTION_CHARS = 300
+M.ERROR_CHARS = 200
+
+function M.new(k)
+  if k ~= "all" and (math.type(k) ~= "integer" or k < 0) then
+    error("history.new: k must be a non-negative integer or \"all\", got " .. tostring(k), 2)
+  end
+  return setmetatable({ k = k, entries = {}, pending = nil }, M)
+end
+
+--- Rebuild a window from its saved data (a table decoded from JSON).
+function M.load(saved)
+  local h = M.new(saved.k)
+  for i, e in ipairs(saved.entries or {}) do h.entries[i] = e end
+  h.pending = saved.pending
+  return h
+end
+
+--- Plain data for saving.
+function M:save()
+  return { k = self.k, entries = json.array(self.entries), pending = self.pending }
+end
+
+--- The outcome text of an evaluation: "accuracy: 71.52%" or "error: <first 200 chars>".
+function M.outcome(result)
+  if result and result.val_acc then
+    return ("accuracy: %.2f%%"):format(result.val_acc * 100)
+  end
+  local err = tostring(result and (result.error or result.kind) or "unknown failure")
+  return "error: " .. err:sub(1, M.ERROR_CHARS)
+end
+
+--- Open a pending entry (replaces an older pending one, which never got an outcome).
+function M:open(problem, suggestion)
+  self.pending = { problem = tostring(problem or ""), suggestion = tostring(suggestion or "") }
+end
+
+--- Close the pending entry with an outcome; it joins the window. No-op without one.
+function M:close(outcome)
+  if not self.pending then return nil end
+  local e = self.pending
+  e.outcome = outcome
+  self.pending = nil
+  if self.k == 0 then return e end
+  self.entries[#self.entries + 1] = e
+  if self.k ~= "all" then
+    while #self.entries > self.k do table.remove(self.entries, 1) end
+  end
+  return e
+end
+
+--- The window as prompt text: one numbered block per entry, oldest first, the
+-- suggestion cut to 300 characters. `none` is returned for an empty window.
+function M:render(none)
+  if #self.entries == 0 then return none or "(no history yet)" end
+  local out = {}
+  for i, e in ipairs(self.entries) do
+    local s = e.suggestion
+    if #s > M.SUGGESTION_CHARS then s = s:sub(1, M.SUGGESTION_CHARS) .. "..." end
+    out[#out + 1] = ("%d. problem: %s\n   suggestion: %s\n   outcome: %s"):format(i, e.problem, s, e.outcome)
+  end
+  return table.concat(out, "\n")
+end
+
+return M

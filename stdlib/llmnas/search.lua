@@ -1,0 +1,346 @@
+--- llmnas.search — the search loop (DESIGN §1–2). Users read it, copy it, and
+-- override small hooks rather than the loop:
+--
+--   llmnas.search {
+--     name = "my-search",
+--     task = { dataset = "fashion-mnist", subset = 6000 },     -- what to search for
+--     budget = { iterations = 50, seconds = 3600, tokens = 2e6 },
+--     propose = function(ctx) ... return code end,           -- required
+--     reflect = function(ctx, result) ... end,               -- after each evaluation
+--     accept = function(best, result, ctx) ... end,          -- default: strictly better
+--     summarise = function(ctx) ... end,                     -- text for the final report
+--     on_iteration = function(ctx, record) ... end,
+--   }
+--
+-- One iteration: propose -> compile and validate in a worker -> train, or reuse
+-- the evaluation cache when the graph hash was already evaluated with the same
+-- recipe -> accept (keep the best) -> reflect -> append one record together
+-- with the loop's state to the memory in one transaction. Accept runs before
+-- reflect so that the reflecting hook (the paper's Prompt Improver) sees the
+-- best including this iteration (the paper's steps 6 then 7).
+--
+-- Every hook runs in a protected call; an error names the hook and the script
+-- line, fails its iteration (recorded with the error), and stops the run only
+-- after MAX_HOOK_FAILURES failures of the same hook in a row.
+local core = require "core"
+local llmnas_options = function() return package.loaded["llmnas.options"] or { set = {} } end
+local accept_rules = require "llmnas.accept"
+local progress = require "llmnas.progress"
+
+local M = {}
+
+M.MAX_HOOK_FAILURES = 3
+M.PROPOSE_RETRIES = 3       -- transient LLM failures retried before an iteration is spent
+M.DEFAULT_DB = "llmnas.db"
+
+-- LLM failures that no retry fixes: the run stops with the message.
+-- (llm_http is a 403/404: a wrong base URL or model name.)
+M.FATAL_KINDS = {
+  llm_auth = true, llm_quota = true, llm_bad_request = true, llm_http = true, llm_arg = true,
+  llm_config = true, llm_cache_miss = true, interrupted = true,
+}
+-- LLM failures worth a retry of the whole proposal (the client already retried the call).
+M.TRANSIENT_KINDS = {
+  llm_network = true, llm_timeout = true, llm_server = true, llm_rate_limit = true, llm_stall = true,
+  llm_stream = true, llm_protocol = true,
+}
+
+local DATASETS = {
+  ["fashion-mnist"] = { input = { 1, 28, 28 }, classes = 10 },
+  mnist = { input = { 1, 28, 28 }, classes = 10 },
+  cifar10 = { input = { 3, 32, 32 }, classes = 10 },
+  cifar100 = { input = { 3, 32, 32 }, classes = 100 },
+}
+
+-- The training recipe of the paper (DESIGN §1 step 4), overridable per strategy.
+M.RECIPE = { epochs = 1, lr = 0.01, momentum = 0.9, weight_decay = 5e-4, batch = 128, seed = 43 }
+
+local function copy(t)
+  if type(t) ~= "table" then return t end
+  local c = {}
+  for k, v in pairs(t) do c[k] = copy(v) end
+  return setmetatable(c, getmetatable(t))
+end
+
+local function merge(into, from)
+  for k, v in pairs(from or {}) do into[k] = v end
+  return into
+end
+
+-- "strategy.lua:42: in hook 'accept': message" from an error raised in a hook.
+local function hook_error(name, fn, err)
+  local msg = tostring(err)
+  local loc, rest = msg:match("^([^\n]-:%d+): (.*)$")
+  if loc then return ("%s: in hook '%s': %s"):format(loc, name, rest) end
+  local info = debug.getinfo(fn, "S")
+  return ("%s:%d: in hook '%s': %s"):format(info.short_src, info.linedefined, name, msg)
+end
+
+-- Calls hook `name` protected. Returns ok, results... ; on failure ok = false
+-- and the message. Interrupts are re-raised: Ctrl-C stops the run.
+local function call_hook(run, name, ...)
+  local fn = run.strategy[name]
+  local results = table.pack(xpcall(fn, function(e)
+    if core.interrupted() then return e end
+    return hook_error(name, fn, e)
+  end, ...))
+  if not results[1] then
+    if core.interrupted() then error(results[2], 0) end
+    run.hook_failures[name] = (run.hook_failures[name] or 0) + 1
+    if run.hook_failures[name] >= M.MAX_HOOK_FAILURES then
+      error(("%s\n(hook '%s' failed %d times in a row: stopping the run)")
+        :format(results[2], name, run.hook_failures[name]), 0)
+    end
+    return false, results[2]
+  end
+  run.hook_failures[name] = 0
+  return table.unpack(results, 1, results.n)
+end
+
+-- Book one LLM call (request, reply or error) on the iteration's record.
+local function book(rec, req, seconds, reply, info)
+  local u = rec.llm[req.role] or { calls = 0, prompt_tokens = 0, completion_tokens = 0, seconds = 0 }
+  u.calls = u.calls + 1
+  u.seconds = u.seconds + seconds
+  if reply then
+    u.prompt_tokens = u.prompt_tokens + (info.prompt_tokens or 0)
+    u.completion_tokens = u.completion_tokens + (info.completion_tokens or 0)
+  end
+  rec.llm[req.role] = u
+  rec.prompts[#rec.prompts + 1] = { role = req.role, messages = req.messages,
+    reply = reply or json.null, error = (not reply) and info or json.null }
+end
+
+-- ctx:chat and ctx:chat_many — llm.chat and llm.chat_many that also book tokens,
+-- time and the prompt on the record.
+local function make_chat(run)
+  local function chat(ctx, req)
+    req.role = req.role or "generator"
+    local t0 = core.now()
+    local reply, info, kind = run.env.llm.chat(req)
+    book(ctx.record, req, core.now() - t0, reply, info)
+    if reply then return reply, info end
+    return nil, info, kind
+  end
+  local function chat_many(ctx, reqs)
+    local t0 = core.now()
+    for _, req in ipairs(reqs) do req.role = req.role or "generator" end
+    local results = run.env.llm.chat_many(reqs)
+    local each = (core.now() - t0) / math.max(1, #reqs)
+    for i, r in ipairs(results) do book(ctx.record, reqs[i], each, r[1], r[2]) end
+    return results
+  end
+  return chat, chat_many
+end
+
+local function recipe_for(strategy, opts)
+  local task = merge({ dataset = "fashion-mnist" }, strategy.task)
+  if opts.dataset then task.dataset = opts.dataset end
+  if opts.data then task.data = opts.data end
+  local ds = DATASETS[task.dataset] or {}
+  task.input = task.input or ds.input
+  task.classes = task.classes or ds.classes
+  if not task.input or not task.classes then
+    error(("task: unknown dataset '%s': give task.input and task.classes"):format(tostring(task.dataset)), 0)
+  end
+  local recipe = merge(copy(M.RECIPE), strategy.train)
+  recipe.dataset, recipe.data, recipe.subset = task.dataset, task.data, task.subset
+  recipe.val_fraction = task.val_fraction
+  return task, recipe
+end
+
+-- The evaluation-cache key: the graph's hash and everything that changes the result.
+local function cache_key(hash, recipe)
+  local r = copy(recipe)
+  r.data, r.time_limit, r.threads = nil, nil, nil
+  return hash .. "@" .. core.sha256(json.encode(r, { canonical = true })):sub(1, 16)
+end
+
+-- Compile, then train or reuse the cache. Returns the result table.
+local function evaluate(run, code)
+  local env, t0 = run.env, core.now()
+  local g, msg, kind = env.arch.compile(code, { input = run.task.input, classes = run.task.classes })
+  local res = { compile_seconds = core.now() - t0 }
+  if not g then
+    res.status, res.error, res.kind = "failed", msg, kind or "runtime"
+    return res
+  end
+  res.hash, res.params, res.flops = g:hash(), g:params(), g:flops()
+  local key = cache_key(res.hash, run.recipe)
+  local cached = run.db:by_hash(key)
+  if cached then
+    merge(res, cached)
+    res.cache_hit = true
+    return res
+  end
+  progress.phase(run, "training")
+  local m, tmsg, tkind = env.train.evaluate(g, run.recipe)
+  if m then
+    merge(res, m)
+    res.status = "ok"
+  else
+    res.status, res.error, res.kind = "failed", tmsg, tkind or "train"
+  end
+  -- Deterministic outcomes are cached; a timeout or an interrupt may differ next time.
+  if res.kind ~= "timeout" and res.kind ~= "interrupted" and res.kind ~= "crashed" then
+    local entry = copy(res)
+    entry.compile_seconds, entry.cache_hit = nil, nil
+    run.db:put_hash(key, entry)
+  end
+  return res
+end
+
+local function propose(run, ctx)
+  for attempt = 1, M.PROPOSE_RETRIES do
+    local ok, code, msg, kind = call_hook(run, "propose", ctx)
+    if not ok then return nil, code, "hook" end
+    if type(code) == "table" then code = code.code end
+    if type(code) == "string" then return code end
+    kind = kind or "propose"
+    if M.FATAL_KINDS[kind] then
+      error(("propose: %s (%s): stopping the run"):format(tostring(msg), kind), 0)
+    end
+    if not M.TRANSIENT_KINDS[kind] or attempt == M.PROPOSE_RETRIES then
+      return nil, msg or "propose returned no code", kind
+    end
+    progress.note(run, ("propose failed (%s), retrying: %s"):format(kind, tostring(msg)))
+  end
+end
+
+local function new_record(it)
+  return { iter = it, llm = {}, prompts = json.array() }
+end
+
+-- One iteration; returns the record.
+local function iterate(run)
+  local it = run.loop.iteration + 1
+  local t_start = core.now()
+  local record = new_record(it)
+  local ctx = run.ctx
+  ctx.iteration, ctx.record, ctx.current = it, record, nil
+  progress.phase(run, "proposing")
+
+  local code, msg, kind = propose(run, ctx)
+  local result
+  if code then
+    record.code = code
+    progress.phase(run, "compiling")
+    result = evaluate(run, code)
+  else
+    result = { status = "failed", error = msg, kind = kind }
+  end
+  ctx.current = result
+
+  local accepted = false
+  if result.status == "ok" then
+    local ok, acc = call_hook(run, "accept", run.loop.best, result, ctx)
+    accepted = ok and acc and true or false
+    if not ok then result.hook_error = acc end
+  end
+  if accepted then
+    run.loop.best = { iteration = it, code = code, hash = result.hash, val_acc = result.val_acc,
+      params = result.params, flops = result.flops }
+    ctx.best = run.loop.best
+  end
+  run.loop.valid = run.loop.valid + (result.status == "ok" and 1 or 0)
+  if run.strategy.reflect then
+    progress.phase(run, "reflecting")
+    local ok, notes = call_hook(run, "reflect", ctx, result)
+    if not ok then result.hook_error = notes
+    elseif type(notes) == "table" then
+      record.triple = notes.triple
+      notes.triple = nil
+      if next(notes) then record.notes = notes end
+    end
+  end
+  run.loop.last = { iteration = it, code = code, status = result.status, val_acc = result.val_acc,
+    error = result.error, kind = result.kind }
+  ctx.last = run.loop.last
+
+  record.status = result.status
+  record.error_kind = result.kind
+  record.error = result.error and tostring(result.error):sub(1, 4000)
+  record.hash = result.hash
+  record.cache_hit = result.cache_hit or false
+  record.accepted = accepted
+  record.hook_error = result.hook_error
+  record.metrics = { val_acc = result.val_acc, val_loss = result.val_loss, train_loss = result.train_loss,
+    params = result.params, flops = result.flops, seconds = result.seconds,
+    images_per_s = result.images_per_s, test_acc = result.test_acc }
+  record.best_iter = run.loop.best and run.loop.best.iteration or json.null
+  record.seconds = core.now() - t_start
+  for _, u in pairs(record.llm) do run.loop.tokens = run.loop.tokens + u.prompt_tokens + u.completion_tokens end
+  run.loop.iteration = it
+  run.loop.seconds = run.loop.seconds + record.seconds
+  run.loop.strategy = ctx.state
+  local saved = run.db:append(run.id, record, run.loop)
+  assert(saved == nil or saved == it or saved == true,
+    ("memory: appended iteration %s, expected %d"):format(tostring(saved), it))
+  if run.strategy.on_iteration then call_hook(run, "on_iteration", ctx, record) end
+  progress.iteration(run, record)
+  return record
+end
+
+local function budget_left(run)
+  local b = run.budget
+  if b.iterations and run.loop.iteration >= b.iterations then return false, "iterations" end
+  if b.seconds and core.now() - run.started >= b.seconds then return false, "time" end
+  if b.tokens and run.loop.tokens >= b.tokens then return false, "tokens" end
+  return true
+end
+
+local function open_run(run, opts)
+  local db = run.db
+  local id = opts.run or (opts.resume and db:latest_run())
+  if (opts.resume or opts.run) and not id then
+    error("--resume: there is no run to resume in " .. run.db_path, 0)
+  end
+  if id then
+    local loop = db:state(id)
+    if not loop then error(("run %s has no saved state to resume from"):format(tostring(id)), 0) end
+    run.id, run.loop, run.resumed = id, loop, true
+    return
+  end
+  run.id = db:begin_run({ name = run.strategy.name or "search", script = opts.script,
+    settings = opts.set, task = run.task, recipe = run.recipe, started = os.time() })
+  run.loop = { iteration = 0, valid = 0, tokens = 0, seconds = 0, best = nil, strategy = run.strategy.state or {} }
+end
+
+--- Run a search. Returns the run table: id, loop (best, iteration, ...), db.
+function M.search(strategy)
+  assert(type(strategy) == "table", "llmnas.search: expected a strategy table")
+  assert(type(strategy.propose) == "function", "llmnas.search: the strategy needs a propose(ctx) function")
+  local opts = llmnas_options()
+  strategy.accept = strategy.accept or accept_rules.better
+  local env = merge({ arch = _G.arch, train = _G.train, memory = _G.memory, llm = _G.llm }, strategy.env)
+  local task, recipe = recipe_for(strategy, opts)
+  local run = { strategy = strategy, env = env, task = task, recipe = recipe, hook_failures = {},
+    started = core.now(), budget = merge({}, strategy.budget), quiet = strategy.quiet }
+  if opts.iterations then run.budget.iterations = opts.iterations end
+  run.db_path = opts.db or strategy.db or M.DEFAULT_DB
+  run.db = env.db or assert(env.memory.open(run.db_path))
+  open_run(run, opts)
+  local chat, chat_many = make_chat(run)
+  run.ctx = { run = run.id, task = task, recipe = recipe, settings = opts.set, state = run.loop.strategy,
+    db = run.db, chat = chat, chat_many = chat_many, best = run.loop.best, last = run.loop.last,
+    resumed = run.resumed }
+  local hint = ("resume with: llmnas run %s --resume --db %s"):format(opts.script or "STRATEGY.lua", run.db_path)
+  core.set_resume_hint(hint)
+  progress.start(run)
+  while true do
+    local more, why = budget_left(run)
+    if not more then run.stopped_by = why break end
+    iterate(run)
+  end
+  progress.finish(run)
+  if strategy.summarise then
+    local ok, text = call_hook(run, "summarise", run.ctx)
+    run.summary_text = ok and text or ("summarise failed: " .. tostring(text))
+  end
+  if not run.quiet then require("llmnas.report").print(run) end
+  return run
+end
+
+M.cache_key = cache_key
+M.hook_error = hook_error
+return M

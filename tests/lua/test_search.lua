@@ -1,0 +1,160 @@
+-- test_search.lua: the stdlib loop's logic (llmnas.search) on fake primitives:
+-- order of steps, best-so-far, evaluation cache, hooks failing, budgets, resume.
+local T = require "testing"
+local F = require "fakes"
+local search = require "llmnas.search"
+
+local function strategy(codes, extra)
+  local s = {
+    name = "test", quiet = true, budget = { iterations = #codes },
+    env = { arch = F.arch(), train = F.train(), db = F.db() },
+    propose = function(ctx) return codes[ctx.iteration] end,
+  }
+  for k, v in pairs(extra or {}) do s[k] = v end
+  return s
+end
+
+local tests = {}
+
+function tests.best_is_kept_strictly_better()
+  local s = strategy({ "net a 0.5", "net b 0.7", "net c 0.7", "net d 0.6", "net e 0.8" })
+  local run = search.search(s)
+  local recs = s.env.db.runs[run.id].records
+  T.eq(#recs, 5)
+  T.eq(run.loop.best.iteration, 5)
+  T.eq({ recs[1].accepted, recs[2].accepted, recs[3].accepted, recs[4].accepted, recs[5].accepted },
+    { true, true, false, false, true }, "a tie does not replace the best")
+  T.eq(recs[4].best_iter, 2)
+  T.eq(recs[5].metrics.val_acc, 0.8)
+end
+
+function tests.failures_are_recorded_with_their_kind()
+  local s = strategy({ "net a 0.5", "fail shape Linear: expected 10", "garbage", "net z 0" })
+  local run = search.search(s)
+  local recs = s.env.db.runs[run.id].records
+  T.eq(recs[2].status, "failed")
+  T.eq(recs[2].error_kind, "shape")
+  T.eq(recs[2].error, "Linear: expected 10")
+  T.eq(recs[3].error_kind, "syntax")
+  T.eq(recs[4].error_kind, "diverged")
+  T.eq(run.loop.valid, 1)
+  T.eq(run.loop.best.iteration, 1)
+end
+
+function tests.duplicate_networks_hit_the_cache()
+  local s = strategy({ "net a 0.5", "net b 0.6", "net a 0.5", "net a 0.5" })
+  local run = search.search(s)
+  local recs = s.env.db.runs[run.id].records
+  T.eq(s.env.train.trained, 2, "each distinct network is trained once")
+  T.eq({ recs[1].cache_hit, recs[2].cache_hit, recs[3].cache_hit, recs[4].cache_hit }, { false, false, true, true })
+  T.eq(recs[3].metrics.val_acc, 0.5, "a cache hit carries the cached accuracy")
+  T.eq(recs[3].status, "ok")
+end
+
+function tests.cache_key_depends_on_the_recipe()
+  local a = search.cache_key("h", { epochs = 1, lr = 0.01, dataset = "mnist" })
+  T.eq(a, search.cache_key("h", { lr = 0.01, dataset = "mnist", epochs = 1, data = "/elsewhere" }),
+    "the data folder does not change the key")
+  T.ok(a ~= search.cache_key("h", { epochs = 2, lr = 0.01, dataset = "mnist" }))
+  T.ok(a ~= search.cache_key("h2", { epochs = 1, lr = 0.01, dataset = "mnist" }))
+end
+
+function tests.hooks_run_in_order_and_see_the_best()
+  local seen = {}
+  local s = strategy({ "net a 0.5", "net b 0.7" }, {
+    accept = function(best, result) seen[#seen + 1] = "accept"; return not best or result.val_acc > best.val_acc end,
+    reflect = function(ctx, result)
+      seen[#seen + 1] = "reflect"
+      T.eq(ctx.best.val_acc, result.val_acc, "reflect sees the best including this iteration")
+      return { triple = { problem = "p", suggestion = "s", outcome = "o" }, extra = 1 }
+    end,
+    on_iteration = function(_, record) seen[#seen + 1] = "on_iteration " .. record.iter end,
+  })
+  local run = search.search(s)
+  T.eq(seen, { "accept", "reflect", "on_iteration 1", "accept", "reflect", "on_iteration 2" })
+  local rec = s.env.db.runs[run.id].records[2]
+  T.eq(rec.triple, { problem = "p", suggestion = "s", outcome = "o" })
+  T.eq(rec.notes, { extra = 1 })
+end
+
+function tests.a_failing_hook_fails_its_iteration_with_hook_and_line()
+  local calls = 0
+  local s = strategy({ "net a 0.5", "net b 0.6", "net c 0.7" }, {
+    propose = function(ctx)
+      calls = calls + 1
+      if ctx.iteration == 2 then error("no idea") end
+      return ({ "net a 0.5", "", "net c 0.7" })[ctx.iteration]
+    end,
+  })
+  local run = search.search(s)
+  local recs = s.env.db.runs[run.id].records
+  T.eq(#recs, 3, "the run goes on")
+  T.eq(recs[2].error_kind, "hook")
+  T.ok(recs[2].error:find("test_search.lua:%d+: in hook 'propose': no idea"), recs[2].error)
+  T.eq(run.loop.best.iteration, 3)
+end
+
+function tests.a_hook_failing_three_times_in_a_row_stops_the_run()
+  local s = strategy({ "net a 0.5", "net b 0.6", "net c 0.7", "net d 0.8" }, {
+    accept = function() error("broken rule") end,
+  })
+  local err = T.raises(function() search.search(s) end, "in hook 'accept': broken rule")
+  T.ok(err:find("failed 3 times in a row"), err)
+  T.eq(#s.env.db.runs[1].records, 2, "the iterations before the third failure are kept")
+end
+
+function tests.resume_continues_with_the_same_state()
+  local codes = { "net a 0.5", "net b 0.7", "net c 0.6", "net d 0.9" }
+  local db = F.db()
+  local function mk(n)
+    local s = strategy(codes, {
+      budget = { iterations = n },
+      propose = function(ctx)
+        ctx.state.seen = (ctx.state.seen or 0) + 1
+        return codes[ctx.iteration]
+      end,
+    })
+    s.env.db = db
+    return s
+  end
+  search.search(mk(2))
+  package.loaded["llmnas.options"] = { set = {}, resume = true }
+  local ok, run = pcall(search.search, mk(4))
+  package.loaded["llmnas.options"] = nil
+  T.ok(ok, run)
+  T.eq(run.id, 1, "resumed the latest run")
+  local recs = db.runs[1].records
+  T.eq(#recs, 4, "iterations 3 and 4 were added, nothing repeated")
+  T.eq(recs[3].iter, 3)
+  T.eq(run.loop.best.iteration, 4)
+  T.eq(run.loop.strategy.seen, 4, "the strategy's state came back")
+end
+
+function tests.budgets_stop_the_loop()
+  local s = strategy({ "net a 0.5", "net b 0.6", "net c 0.7" }, { budget = { iterations = 2 } })
+  local run = search.search(s)
+  T.eq(run.loop.iteration, 2)
+  T.eq(run.stopped_by, "iterations")
+  s = strategy({ "net a 0.5" }, { budget = { seconds = 0 } })
+  run = search.search(s)
+  T.eq(run.loop.iteration, 0)
+  T.eq(run.stopped_by, "time")
+end
+
+function tests.transient_llm_errors_are_retried_fatal_ones_stop()
+  local n = 0
+  local s = strategy({ "net a 0.5" }, {
+    propose = function()
+      n = n + 1
+      if n < 3 then return nil, "connection refused", "llm_network" end
+      return "net a 0.5"
+    end,
+  })
+  local run = search.search(s)
+  T.eq(n, 3)
+  T.eq(run.loop.valid, 1, "two transient failures did not spend the iteration")
+  s = strategy({ "net a 0.5" }, { propose = function() return nil, "invalid api key", "llm_auth" end })
+  T.raises(function() search.search(s) end, "invalid api key (llm_auth): stopping the run")
+end
+
+return tests
