@@ -183,10 +183,22 @@ static int ro_newindex(lua_State *L)
                       lua_tostring(L, lua_upvalueindex(1)));
 }
 
+/* pairs(proxy) iterates the private table without handing it out (pairs
+ * returning `next, T` would let the candidate write to T). */
+static int ro_next(lua_State *L)
+{
+    lua_settop(L, 2);
+    if (lua_next(L, lua_upvalueindex(1)))
+        return 2;
+    lua_pushnil(L);
+    return 1;
+}
+
 static int ro_pairs(lua_State *L)
 {
-    lua_getglobal(L, "next");  /* our own next, from E */
     lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushcclosure(L, ro_next, 1);
+    lua_pushvalue(L, 1);
     lua_pushnil(L);
     return 3;
 }
