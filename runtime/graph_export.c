@@ -67,8 +67,8 @@ static char *sb_done(sbuf *b)
  * a ring of buffers so one printf can take several. */
 static const char *num(double v)
 {
-    static char ring[4][32];
-    static int next;
+    static _Thread_local char ring[4][32];
+    static _Thread_local int next;
     char *buf = ring[next++ % 4];
     for (int prec = 6; prec <= 17; prec++) {
         snprintf(buf, 32, "%.*g", prec, v);
