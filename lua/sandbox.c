@@ -459,8 +459,9 @@ static int call_net(lua_State *L)
     }
     if (lua_type(L, 1) != LUA_TFUNCTION)
         return sb_raise(L, "runtime", 0,
-                        "%s: the program must define function Net(x, classes) "
-                        "(or return such a function), found none",
+                        "%s: the program must define a global function Net(x, classes) "
+                        "or return such a function, found none (a 'local function Net' "
+                        "is not visible: drop 'local' or end with 'return Net')",
                         s->o->name ? s->o->name : "candidate");
     sb_push_node(L, 0);
     if (s->o->classes > 0)
