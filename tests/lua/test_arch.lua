@@ -167,7 +167,7 @@ end
         "candidate:2: the network's output must be [B, 10], got [B, 1]")
   fails("function Net(x, c)\n  local y = nn.MaxPool2d(x, 2)\n  return nn.Linear(nn.Flatten(x + y), c)\nend\n",
         "shape", "candidate:3: add: shapes [B, 1, 28, 28] and [B, 1, 14, 14] cannot be broadcast")
-  fails("local x = 1\n", "runtime", "must define function Net(x, classes)")
+  fails("local x = 1\n", "runtime", "must define a global function Net(x, classes)")
   fails("function Net(x, c) return 3 end", "runtime", "Net must return a node")
   fails("function Net(x, c) return nn.relu(x) end", "runtime", "nn has no op 'relu'")
   fails("function Net(x, c) return nn.Conv2d(x, 8, 3, {strides = 2}) end", "runtime",
