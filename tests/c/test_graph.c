@@ -510,6 +510,54 @@ static void test_random_creation_orders(void **state)
     }
 }
 
+/* Mutated JSON never crashes the reader (run under SANITIZER=address too), and
+ * whatever it accepts writes back canonically. */
+static void test_json_mutations(void **state)
+{
+    (void)state;
+    char h[GRAPH_HASH_HEX];
+    char *base = branches_json(0, 0, h);
+    size_t n = strlen(base);
+    char *buf = malloc(n + 16);
+    static const char alphabet[] = "{}[]\",:0123456789-.eE truefalsnul\\";
+    unsigned st = 7;
+    int accepted = 0;
+    for (int trial = 0; trial < 20000; trial++) {
+        memcpy(buf, base, n + 1);
+        int edits = 1 + (int)(rnd(&st) % 4);
+        for (int e = 0; e < edits; e++) {
+            size_t at = rnd(&st) % n;
+            int what = (int)(rnd(&st) % 3);
+            if (what == 0)
+                buf[at] = alphabet[rnd(&st) % (sizeof alphabet - 1)];
+            else if (what == 1 && at + 1 < n)
+                memmove(buf + at, buf + at + 1, n - at);  /* delete */
+            else
+                buf[at] = (char)('0' + rnd(&st) % 10);
+        }
+        graph *g = NULL;
+        int rc = graph_from_json(buf, &g, err, sizeof err);
+        if (rc == 0) {
+            accepted++;
+            char *j = graph_to_json(g);
+            graph *g2;
+            assert_non_null(j);
+            assert_int_equal(graph_from_json(j, &g2, err, sizeof err), 0);
+            char *j2 = graph_to_json(g2);
+            assert_string_equal(j, j2);
+            free(j), free(j2);
+            graph_free(g2);
+            graph_free(g);
+        } else {
+            assert_null(g);
+            assert_true(err[0] != '\0');
+        }
+    }
+    assert_true(accepted > 0);  /* some edits (e.g. another channel count) stay valid */
+    free(buf);
+    free(base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -524,6 +572,7 @@ int main(void)
         cmocka_unit_test(test_json_rejects),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_random_creation_orders),
+        cmocka_unit_test(test_json_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
