@@ -21,6 +21,8 @@
  * of not_found, damaged, version, locked, busy, disk_full, map_full, invalid,
  * conflict, readonly, no_store, io, memory, lmdb, interrupted.
  */
+#include "memory.h"
+
 #include "host.h"
 #include "json.h"
 #include "store.h"
@@ -29,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MEMORY_MT "llmnas.Memory"
 #define ITER_BATCH 256
 
 typedef struct { mem_store *s; } ldb;
@@ -66,6 +67,19 @@ static ldb *check_db(lua_State *L)
     ldb *d = luaL_checkudata(L, 1, MEMORY_MT);
     if (!d->s) luaL_error(L, "attempt to use a closed memory");
     return d;
+}
+
+mem_store *memory_checkstore(lua_State *L, int arg)
+{
+    ldb *d = luaL_checkudata(L, arg, MEMORY_MT);
+    if (!d->s) luaL_error(L, "attempt to use a closed memory");
+    return d->s;
+}
+
+mem_store *memory_teststore(lua_State *L, int arg)
+{
+    ldb *d = luaL_testudata(L, arg, MEMORY_MT);
+    return d ? d->s : NULL;
 }
 
 static uint32_t check_u32(lua_State *L, int arg, const char *what)

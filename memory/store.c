@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,7 @@ struct mem_store {
     int readonly;
     int lockfd;         /* writer lock, -1 when read-only */
     size_t map_max;
+    size_t map_last;    /* map size to reopen with after MDB_PANIC */
     unsigned grown;
     dev_t dev;
     ino_t ino;
@@ -54,6 +56,23 @@ struct mem_store {
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static mem_store *registry;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+/* A forked child (an evaluation worker) inherits the writer lock's descriptor;
+ * flock locks live as long as any copy is open, so a worker outliving a killed
+ * parent would keep the store locked. The child closes its copies. */
+static void atfork_prepare(void) { pthread_mutex_lock(&registry_lock); }
+static void atfork_parent(void) { pthread_mutex_unlock(&registry_lock); }
+static void atfork_child(void)
+{
+    for (mem_store *p = registry; p; p = p->next)
+        if (p->lockfd >= 0) {
+            close(p->lockfd);
+            p->lockfd = -1;
+        }
+    pthread_mutex_unlock(&registry_lock);
+}
+static void install_atfork(void) { pthread_atfork(atfork_prepare, atfork_parent, atfork_child); }
 
 /* ---- messages ------------------------------------------------------------ */
 
@@ -188,8 +207,14 @@ static int take_writer_lock(mem_store *s, char *err, size_t errlen)
             snprintf(err, errlen, "%s: cannot lock: %s", lp, strerror(e));
             return MEM_EIO;
         }
-        snprintf(err, errlen, "%s is being written by another llmnas process (pid %s); "
-                 "stop it first, or open the store read-only", s->path, pid[0] ? pid : "unknown");
+        long holder = strtol(pid, NULL, 10);
+        if (holder > 0 && kill((pid_t)holder, 0) != 0 && errno == ESRCH)
+            snprintf(err, errlen, "%s is locked for writing; the pid in its lock file (%ld) is no "
+                     "longer running, so a process it started still holds the lock: stop it first",
+                     s->path, holder);
+        else
+            snprintf(err, errlen, "%s is being written by another llmnas process (pid %s); "
+                     "stop it first, or open the store read-only", s->path, pid[0] ? pid : "unknown");
         return MEM_ELOCKED;
     }
     char pid[32];
@@ -259,6 +284,7 @@ int mem_open(const char *dir, const mem_options *opts, mem_store **out, char *er
     size_t map = o.map_size ? o.map_size : DEFAULT_MAP;
     if (map > s->map_max) map = s->map_max;
 
+    pthread_once(&atfork_once, install_atfork);
     pthread_mutex_lock(&registry_lock);
     int rc = open_checks(s, dir, err, errlen);
     if (rc == 0 && registered(s->dev, s->ino)) {
@@ -313,9 +339,12 @@ void mem_close(mem_store *s)
     free(s);
 }
 
+static int reopen(mem_store *s);
+
 int mem_map_info(mem_store *s, size_t *map_size, unsigned *grown)
 {
     MDB_envinfo info;
+    if (!s->env && reopen(s) != 0) return fail(s, MEM_ELMDB, "%s could not be reopened", s->path);
     int rc = mdb_env_info(s->env, &info);
     if (rc) return lmdb_fail(s, rc, "map info");
     if (map_size) *map_size = info.me_mapsize;
@@ -328,10 +357,10 @@ int mem_map_info(mem_store *s, size_t *map_size, unsigned *grown)
 static int reopen(mem_store *s)
 {
     MDB_envinfo info;
-    size_t map = mdb_env_info(s->env, &info) == 0 ? info.me_mapsize : DEFAULT_MAP;
-    mdb_env_close(s->env);
+    if (s->env && mdb_env_info(s->env, &info) == 0) s->map_last = info.me_mapsize;
+    if (s->env) mdb_env_close(s->env);
     s->env = NULL;
-    return open_env(s, map);
+    return open_env(s, s->map_last ? s->map_last : DEFAULT_MAP);
 }
 
 /* ---- transactions -------------------------------------------------------- */

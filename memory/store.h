@@ -43,7 +43,9 @@
  * committed snapshot. A second writer on the same directory is refused with
  * MEM_ELOCKED. Do not open the same directory twice in one process (LMDB's
  * locks are per process): the second mem_open returns MEM_EBUSY. A child
- * process made by fork() must not use its parent's store.
+ * process made by fork() must not use its parent's store; it closes its copy
+ * of the writer lock at fork (pthread_atfork), so a worker that outlives its
+ * parent does not keep the store locked.
  */
 #ifndef LLMNAS_STORE_H
 #define LLMNAS_STORE_H

@@ -27,6 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <lmdb.h>
+#include <zlib.h>
+
 #include "store.h"
 
 static char tmproot[128];
@@ -359,7 +362,7 @@ static void test_conflict(void **state)
 
 /* ---- damage --------------------------------------------------------------- */
 
-/* Flip one byte of the first occurrence of marker in dir/data.mdb. */
+/* Flip one byte of every occurrence of marker in dir/data.mdb. */
 static void flip_in_file(const char *dir, const char *marker, int offset)
 {
     char p[600];
@@ -371,12 +374,14 @@ static void flip_in_file(const char *dir, const char *marker, int offset)
     char *b = malloc((size_t)n);
     rewind(f);
     assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+    /* LMDB copies pages on write: older copies may sit in free pages, flip them all */
     char *hit = memmem(b, (size_t)n, marker, strlen(marker));
     assert_non_null(hit);
-    assert_null(memmem(hit + 1, (size_t)(n - (hit + 1 - b)), marker, strlen(marker)));
-    long at = (long)(hit - b) + offset;
-    fseek(f, at, SEEK_SET);
-    fputc(b[at] ^ 0x01, f);
+    for (; hit; hit = memmem(hit + 1, (size_t)(n - (hit + 1 - b)), marker, strlen(marker))) {
+        long at = (long)(hit - b) + offset;
+        fseek(f, at, SEEK_SET);
+        fputc(b[at] ^ 0x01, f);
+    }
     fclose(f);
     free(b);
 }
@@ -526,16 +531,52 @@ static void test_second_writer(void **state)
     (void)state;
 }
 
+/* A forked child (an evaluation worker) must not keep the writer lock once
+ * its parent closed the store (or died). */
+static void test_forked_child_does_not_hold_lock(void **state)
+{
+    const char *dir = fresh_dir("forklock");
+    mem_store *s = open_ok(dir, NULL);
+    int go[2], ready[2];
+    assert_int_equal(pipe(go), 0);
+    assert_int_equal(pipe(ready), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char b = 1;
+        close(go[1]);
+        /* fork's handlers have run once the child runs this */
+        if (write(ready[1], &b, 1) != 1) _exit(1);
+        if (read(go[0], &b, 1) < 0) _exit(1); /* wait, holding whatever was inherited */
+        _exit(0);
+    }
+    close(go[0]);
+    char b;
+    assert_int_equal(read(ready[0], &b, 1), 1);
+    close(ready[0]), close(ready[1]);
+    mem_close(s);
+    mem_store *s2 = NULL;
+    char err[512];
+    int rc = mem_open(dir, NULL, &s2, err, sizeof err);
+    if (rc) fail_msg("reopen while a forked child lives: %s", err);
+    mem_close(s2);
+    close(go[1]);
+    waitpid(pid, NULL, 0);
+    (void)state;
+}
+
 /* ---- kill -9 during commits ------------------------------------------------ */
 
 static unsigned seed;
 
 /* The writer: appends records with state {"n":iter} and reports each
  * acknowledged iteration on fd after mem_append returned. */
+static size_t writer_map; /* initial map of writer_child (0 = default) */
+
 static void writer_child(const char *dir, int fd, size_t pad)
 {
     mem_store *s = NULL;
-    if (mem_open(dir, NULL, &s, NULL, 0) != 0) _exit(3);
+    mem_options o = {.map_size = writer_map};
+    if (mem_open(dir, &o, &s, NULL, 0) != 0) _exit(3);
     uint32_t run;
     if (mem_latest_run(s, &run) != 0 && mem_begin_run(s, NULL, &run) != 0) _exit(4);
     char *rec = malloc(pad + 1024), state[64];
@@ -620,10 +661,13 @@ static void test_kill9(void **state)
 
 /* ---- concurrent reader ---------------------------------------------------- */
 
+/* The writer starts from a 128 KiB map and grows it while the reader reads:
+ * the reader picks up each new size (MDB_MAP_RESIZED) and goes on. */
 static void test_snapshot_reader(void **state)
 {
     const char *dir = fresh_dir("snap");
-    mem_store *s = open_ok(dir, NULL);
+    mem_options tiny = {.map_size = 32 * 4096};
+    mem_store *s = open_ok(dir, &tiny);
     uint32_t run;
     assert_int_equal(mem_begin_run(s, NULL, &run), 0);
     mem_close(s);
@@ -632,13 +676,16 @@ static void test_snapshot_reader(void **state)
     pid_t pid = fork();
     if (pid == 0) {
         close(p[0]);
-        writer_child(dir, p[1], 500);
+        writer_map = tiny.map_size;
+        writer_child(dir, p[1], 2000);
     }
     close(p[1]);
     uint32_t it;
     assert_int_equal(read(p[0], &it, sizeof it), (ssize_t)sizeof it);
-    mem_options ro = {.readonly = 1};
+    mem_options ro = {.readonly = 1, .map_size = tiny.map_size};
     s = open_ok(dir, &ro);
+    size_t map0 = 0, map1 = 0;
+    assert_int_equal(mem_map_info(s, &map0, NULL), 0);
     int checks = 0;
     uint32_t seen_max = 0, first = 0;
     struct timespec t0, t1;
@@ -669,9 +716,11 @@ static void test_snapshot_reader(void **state)
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     close(p[0]);
+    assert_int_equal(mem_map_info(s, &map1, NULL), 0);
     mem_close(s);
-    fprintf(stderr, "snapshot reader: %d consistent snapshots, iterations %u..%u\n",
-            checks, first, seen_max);
+    fprintf(stderr, "snapshot reader: %d consistent snapshots, iterations %u..%u, "
+            "map seen by the reader %zu KiB -> %zu KiB\n", checks, first, seen_max, map0 >> 10, map1 >> 10);
+    assert_true(map1 > map0); /* the writer grew the map under the reader */
     assert_true(seen_max > first); /* the writer moved while we read */
     (void)state;
 }
@@ -764,6 +813,99 @@ static void test_disk_full(void **state)
     (void)state;
 }
 
+/* ---- versions ----------------------------------------------------------------- */
+
+/* A record written by a newer llmnas (envelope v 2, checksum right) is refused
+ * with MEM_EVERSION rather than misread. Written with raw LMDB calls. */
+static void test_newer_version_refused(void **state)
+{
+    const char *dir0 = fresh_dir("version");
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s", dir0);
+    mem_store *s = open_ok(dir, NULL);
+    assert_int_equal(mem_kv_put(s, "k", "1"), 0);
+    mem_close(s);
+
+    const char *tail = ",\"v\":2,\"kind\":\"kv\",\"data\":{\"new\":true}}";
+    char val[256];
+    uLong crc = crc32(crc32(0L, Z_NULL, 0), (const Bytef *)tail, (uInt)strlen(tail));
+    snprintf(val, sizeof val, "{\"crc32\":\"%08lx\"%s", crc, tail);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0664), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "kv", 0, &dbi), 0);
+    MDB_val k = {1, "k"}, v = {strlen(val), val};
+    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+
+    s = open_ok(dir, NULL);
+    char *out;
+    assert_int_equal(mem_kv_get(s, "k", &out), MEM_EVERSION);
+    assert_null(out);
+    assert_non_null(strstr(mem_errmsg(s), "newer llmnas"));
+    mem_close(s);
+    (void)state;
+}
+
+/* ---- stale readers ---------------------------------------------------------- */
+
+/* A reader killed inside a snapshot leaves its slot in lock.mdb; the next open
+ * clears it (otherwise it pins old pages and the file only grows). */
+static void test_stale_reader_cleared(void **state)
+{
+    const char *dir0 = fresh_dir("stale");
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s", dir0);
+    mem_store *s = open_ok(dir, NULL);
+    uint32_t run;
+    assert_int_equal(mem_begin_run(s, NULL, &run), 0);
+    mem_close(s);
+    /* Two readers: one is killed, the other keeps the environment open so
+     * LMDB does not simply reset its reader table at the next open. */
+    int ready[2];
+    pid_t pid[2];
+    assert_int_equal(pipe(ready), 0);
+    for (int k = 0; k < 2; k++) {
+        pid[k] = fork();
+        if (pid[k] == 0) {
+            mem_options ro = {.readonly = 1};
+            mem_store *r = NULL;
+            char b = 1;
+            if (mem_open(dir, &ro, &r, NULL, 0) != 0 || mem_snapshot_begin(r) != 0) _exit(1);
+            if (write(ready[1], &b, 1) != 1) _exit(2);
+            pause();
+            _exit(0);
+        }
+        char b;
+        assert_int_equal(read(ready[0], &b, 1), 1);
+    }
+    kill(pid[0], SIGKILL);
+    waitpid(pid[0], NULL, 0);
+    close(ready[0]), close(ready[1]);
+    s = open_ok(dir, NULL); /* clears the dead reader's slot */
+    mem_close(s);
+    if (system("command -v mdb_stat >/dev/null") != 0) {
+        fprintf(stderr, "stale reader: skipped (lmdb-utils not installed)\n");
+        skip();
+    }
+    char cmd[400], line[512];
+    snprintf(cmd, sizeof cmd, "mdb_stat -rr '%s' 2>&1", dir);
+    FILE *f = popen(cmd, "r");
+    int cleared = -1;
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, "stale readers cleared")) sscanf(line, " %d", &cleared);
+    pclose(f);
+    kill(pid[1], SIGKILL);
+    waitpid(pid[1], NULL, 0);
+    assert_int_equal(cleared, 0); /* mem_open had already cleared it */
+    (void)state;
+}
+
 /* ---- LMDB's tools ----------------------------------------------------------- */
 
 static void test_lmdb_tools(void **state)
@@ -830,10 +972,13 @@ int main(void)
         cmocka_unit_test(test_flipped_byte),
         cmocka_unit_test(test_map_growth),
         cmocka_unit_test(test_second_writer),
+        cmocka_unit_test(test_forked_child_does_not_hold_lock),
         cmocka_unit_test(test_kill9),
         cmocka_unit_test(test_snapshot_reader),
         cmocka_unit_test(test_resume_state),
         cmocka_unit_test(test_disk_full),
+        cmocka_unit_test(test_newer_version_refused),
+        cmocka_unit_test(test_stale_reader_cleared),
         cmocka_unit_test(test_lmdb_tools),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,4 +1,4 @@
--- test_memory.lua: the memory module from Lua — round trips of every record kind,
+-- test_memory_lua.lua: the memory module from Lua — round trips of every record kind,
 -- queries, iteration with filters, errors and their kinds, the userdata's life
 -- cycle, and a search resumed from the real store with its state intact.
 local T = require "testing"
@@ -156,12 +156,14 @@ function tests.errors_and_kinds()
   T.ok(msg:find("next iteration is 1"), msg)
   v, msg, kind = db:append(42, {})
   T.eq({ v, kind }, { nil, "not_found" })
+  T.ok(msg:find("no run 42"), msg)
   T.raises(function() db:append(run, "text") end, "bad argument #2 to 'append'")
   T.raises(function() db:append(0, {}) end, "run id expected")
   T.raises(function() db:append(run, { f = print }) end, "bad argument #2 to 'append'")
   T.raises(function() db:kv_put("k", { [1] = 1, [3] = 3 }) end, "bad argument #2 to 'kv_put'")
   v, msg, kind = memory.open(dir)
   T.eq({ v, kind }, { nil, "busy" }, "one handle per directory per process")
+  T.ok(msg:find("already open in this process"), msg)
   db:close()
   db:close()
   T.raises(function() db:get(run, 1) end, "closed memory")
@@ -169,6 +171,7 @@ function tests.errors_and_kinds()
   local ro = assert(memory.open(dir, { readonly = true }))
   v, msg, kind = ro:kv_put("k", 1)
   T.eq({ v, kind }, { nil, "readonly" })
+  T.ok(msg:find("open read-only", 1, true), msg)
   ro:close()
   v, msg, kind = memory.open(T.tmpdir() .. "/none", { readonly = true })
   T.eq({ v, kind }, { nil, "no_store" })
