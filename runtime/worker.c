@@ -462,8 +462,10 @@ static int step(worker *w, worker_result *res)
         kill_group(w);
     }
     if (w->reason || w->have_final || w->eof) {
-        reap(w, 0);
-        /* after a result or EOF the child is exiting; wait for it briefly */
+        /* result and EOF: the child closed the pipe by exiting (it calls _exit
+         * right after sending), so waiting for it blocks only briefly */
+        reap(w, w->have_final && w->eof && !w->reason);
+        /* after a result or EOF alone the child is exiting; wait for it briefly */
         if (!w->reaped && (w->have_final || w->eof) && !w->reason)
             return 1;
         finish(w);

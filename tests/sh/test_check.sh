@@ -79,3 +79,38 @@ expect_out "usage: llmnas check" "help text"
 run "$LLMNAS" check "$T/small.json"
 expect_rc 0 "a graph .json checks too"
 expect_out "Total params: 50,282" "same figures from JSON"
+
+# Ctrl-C while a worker is stuck in C code: the worker is killed, exit 130
+"$LLMNAS" check --time-limit 20 "$ROOT/tests/hostile/c_loop_table_remove.lua" >"$T/out" 2>"$T/err" &
+pid=$!
+sleep 0.5
+kill -INT "$pid"
+start=$(date +%s)
+wait "$pid"
+rc=$?
+expect_rc 130 "interrupted by SIGINT"
+expect_err "interrupted" "says so"
+[ $(($(date +%s) - start)) -le 2 ] && pass "stops at once" || fail "took too long to stop"
+if pgrep -f "check --time-limit 20 .*c_loop_table_remove" >/dev/null; then
+    fail "the worker survived the interrupt"
+else
+    pass "no worker left behind"
+fi
+
+# the same through arch.compile in a strategy
+cat >"$T/strategy.lua" <<LUA
+local f = assert(io.open("$ROOT/tests/hostile/c_loop_table_remove.lua"))
+local src = f:read("a")
+f:close()
+local g, err, kind = arch.compile(src, {time_limit = 20})
+print("not reached", g, err, kind)
+LUA
+"$LLMNAS" run "$T/strategy.lua" >"$T/out" 2>"$T/err" &
+pid=$!
+sleep 0.5
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+expect_rc 130 "arch.compile interrupted by SIGINT"
+expect_err "interrupted" "the strategy stops with 'interrupted'"
+if grep -q "not reached" "$T/out"; then fail "the script went on"; else pass "the script stopped"; fi
