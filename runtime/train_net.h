@@ -1,6 +1,7 @@
 /*
- * train_net.h — the trainer's private structures (train_net.c, train.c and
- * white-box tests only; the API is train.h).
+ * train_net.h — the trainer's private structures and the helpers shared by
+ * train_net.c and train_ops.c (the trainer and white-box tests only; the API
+ * is train.h). Helpers return 0 or a TRAIN_E* code with n->err set.
  */
 #ifndef LLMNAS_TRAIN_NET_H
 #define LLMNAS_TRAIN_NET_H
@@ -91,6 +92,71 @@ struct train_net {
     char impls[4096];
     char err[512];
 };
+
+/* ---- shared by train_net.c and train_ops.c (internal) ---- */
+
+#define CK(call, what)                                                                  \
+    do {                                                                                \
+        dnnl_status_t st_ = (call);                                                     \
+        if (st_ != dnnl_success) {                                                      \
+            rt_fmt(n->err, sizeof n->err, "node %d (%s): oneDNN %s failed: %s", n->cur, \
+                   n->cur_name, what, dnnl_status2str(st_));                            \
+            return TRAIN_EDNNL;                                                         \
+        }                                                                               \
+    } while (0)
+
+#define TRY(x)            \
+    do {                  \
+        int rc_ = (x);    \
+        if (rc_)          \
+            return rc_;   \
+    } while (0)
+
+enum { FWD_BOTH, FWD_TRAIN, FWD_EVAL };
+
+/* Gradient delivery. A backward primitive that produces the gradient of
+ * layer t's output in layout `want` calls grad_out_begin for the memory to
+ * write into, adds its own step, then grad_out_end: the result lands in
+ * L[t].ddst (reordered if the layouts differ, added if another consumer
+ * already wrote there). */
+typedef struct tn_grad_out {
+    int target, accumulate;
+    dnnl_memory_t mem;  /* what the producer writes */
+} tn_grad_out;
+
+/* Buffers: tn_new_mem allocates (or defers, during build, until lifetimes are
+ * known); tn_private_mem never shares; tn_view_mem aliases base's buffer. */
+int tn_new_mem(train_net *n, const dnnl_memory_desc_t *md, dnnl_memory_t *out);
+int tn_private_mem(train_net *n, const dnnl_memory_desc_t *md, dnnl_memory_t *out);
+int tn_view_mem(train_net *n, const dnnl_memory_desc_t *md, dnnl_memory_t base, dnnl_memory_t *out);
+/* Steps: the primitive of pd (destroyed) into *s with its scratchpad. */
+int tn_make_prim(train_net *n, dnnl_primitive_desc_t pd, const char *what, step *s);
+void tn_arg(step *s, int a, dnnl_memory_t m);
+int tn_push_step(train_net *n, steplist *l, const step *s);
+int tn_push_fwd(train_net *n, int which, const step *s);
+/* Reorders (l NULL: both forward lists), inputs in a wanted layout, binary steps. */
+int tn_add_reorder(train_net *n, steplist *l, dnnl_memory_t src, dnnl_memory_t dst);
+int tn_bind_input(train_net *n, steplist *l, const dnnl_memory_desc_t *want, dnnl_memory_t have,
+                  dnnl_memory_t *out);
+int tn_add_binary_step(train_net *n, steplist *l, dnnl_alg_kind_t alg, dnnl_memory_t a,
+                       dnnl_memory_t b, dnnl_memory_t dst);
+/* Gradient delivery into layer t's ddst (reorder / accumulate as needed). */
+int tn_grad_out_begin(train_net *n, const dnnl_memory_desc_t *want, int t, tn_grad_out *g);
+int tn_grad_out_end(train_net *n, tn_grad_out *g);
+int tn_grad_route(train_net *n, dnnl_memory_t m, int t);
+/* Parameters: master copy in layout `master`, PyTorch layout dims; init. */
+int tn_add_param(train_net *n, int node, const char *name, int trainable,
+                 const dnnl_memory_desc_t *master, int ndims, const dnnl_dims_t dims, int *idx);
+int tn_init_uniform(train_net *n, int pi, double bound);
+int tn_init_const(train_net *n, int pi, float v);
+/* Shapes: "any" / plain descriptors of a graph shape at the net's batch;
+ * conv / pool geometry in PyTorch's conventions. */
+int tn_md_any(dnnl_memory_desc_t *md, const graph_shape *s, int batch);
+int tn_md_plain(dnnl_memory_desc_t *md, const graph_shape *s, int batch);
+void tn_geometry(const graph_node *gn, const graph_shape *in, dop_conv *c, dnnl_dims_t kernel);
+/* Per-op compilation (train_ops.c). */
+int tn_compile_fwd(train_net *n, int k);
+int tn_compile_bwd(train_net *n, int k);
 
 void *mem_ptr(dnnl_memory_t m);
 const dnnl_memory_desc_t *mem_md(dnnl_memory_t m);
