@@ -52,6 +52,8 @@ static const char train_help[] =
     "  --test             also evaluate on the test split\n"
     "  --json             print the result as one JSON object\n"
     "  --in-process       train in this process, not in a forked worker\n"
+    "  --winograd         Winograd convolutions where oneDNN has them (AVX-512): faster,\n"
+    "                     less precise\n"
     "  -h, --help         this help\n"
     "\n"
     "exit codes: 0 trained, 64 bad usage, 65 the candidate does not compile or\n"
@@ -244,6 +246,8 @@ int cmd_train(int argc, char **argv)
             o.cosine = 0;
         else if (strcmp(a, "--in-process") == 0)
             in_process = 1;
+        else if (strcmp(a, "--winograd") == 0)
+            o.winograd = 1;
         else if (a[0] == '-' && a[1])
             return cli_usage_error("train", train_usage, "unknown option '%s'", a);
         else if (path)

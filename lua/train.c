@@ -6,7 +6,7 @@
  *       subset = 0, stratified = false, val_fraction = 0.1, val_subset = 0,
  *       lr = 0.01, momentum = 0.9, weight_decay = 5e-4, cosine = true,
  *       augment = nil (dataset default), seed = 43, threads = 0,
- *       time_limit = 0, test = false, worker = true,
+ *       time_limit = 0, test = false, worker = true, winograd = false,
  *       memory_limit = 0 (worker address-space headroom, bytes), deadline = 0 (worker
  *       wall clock, s; default time_limit * 1.25 + 120 when time_limit is set),
  *       max_params = ..., max_flops = ..., max_act_bytes = ...,
@@ -141,6 +141,7 @@ static void read_opts(lua_State *L, int t, train_opts *o, int *worker, train_iso
     o->threads = (int)opt_int(L, t, "threads", 0, 0, 1024);
     o->time_limit = opt_num(L, t, "time_limit", 0, 0, 1e7);
     o->test = opt_bool(L, t, "test", 0);
+    o->winograd = opt_bool(L, t, "winograd", 0);
     o->max_params = (int64_t)opt_num(L, t, "max_params", 0, 0, 1e15);
     o->max_flops = (int64_t)opt_num(L, t, "max_flops", 0, 0, 1e18);
     o->max_act_bytes = (int64_t)opt_num(L, t, "max_act_bytes", 0, 0, 1e18);

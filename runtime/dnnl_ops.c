@@ -86,6 +86,12 @@ static dnnl_status_t create(dnnl_primitive_desc_t *pd, const void *desc, dnnl_en
     return s;
 }
 
+/* "auto" lets oneDNN choose Winograd (AVX-512 f32) when it is faster. */
+static dnnl_alg_kind_t conv_alg(const dop_conv *c)
+{
+    return c->winograd ? dnnl_convolution_auto : dnnl_convolution_direct;
+}
+
 static void dilate(dnnl_dims_t out, const dnnl_dims_t d)
 {
     out[0] = d[0] - 1;
@@ -101,7 +107,7 @@ dnnl_status_t dop_conv_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
     dnnl_dims_t dl = {0};
     dilate(dl, c->dilation);
     dnnl_status_t s = dnnl_dilated_convolution_forward_desc_init(
-        &d, dnnl_forward_training, dnnl_convolution_direct, src, wei, bias, dst, c->stride, dl,
+        &d, dnnl_forward_training, conv_alg(c), src, wei, bias, dst, c->stride, dl,
         c->pad_l, c->pad_r);
     return s != dnnl_success ? s : create(pd, &d, eng, NULL);
 }
@@ -115,7 +121,7 @@ dnnl_status_t dop_conv_bwd_data(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
     dnnl_dims_t dl = {0};
     dilate(dl, c->dilation);
     dnnl_status_t s = dnnl_dilated_convolution_backward_data_desc_init(
-        &d, dnnl_convolution_direct, dsrc, wei, ddst, c->stride, dl, c->pad_l, c->pad_r);
+        &d, conv_alg(c), dsrc, wei, ddst, c->stride, dl, c->pad_l, c->pad_r);
     return s != dnnl_success ? s : create(pd, &d, eng, hint);
 }
 
@@ -128,7 +134,7 @@ dnnl_status_t dop_conv_bwd_weights(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
     dnnl_dims_t dl = {0};
     dilate(dl, c->dilation);
     dnnl_status_t s = dnnl_dilated_convolution_backward_weights_desc_init(
-        &d, dnnl_convolution_direct, src, dwei, dbias, ddst, c->stride, dl, c->pad_l, c->pad_r);
+        &d, conv_alg(c), src, dwei, dbias, ddst, c->stride, dl, c->pad_l, c->pad_r);
     return s != dnnl_success ? s : create(pd, &d, eng, hint);
 }
 

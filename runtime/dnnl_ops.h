@@ -19,6 +19,7 @@
 
 typedef struct dop_conv {
     dnnl_dims_t stride, dilation, pad_l, pad_r;  /* 2 used; PyTorch dilation */
+    int winograd;  /* convolutions: 1 lets oneDNN pick Winograd where it has one */
 } dop_conv;
 
 /* Memory descriptors. */

@@ -252,7 +252,7 @@ static int run_job(job *j)
     r->ntrain = j->ix.ntrain;
     r->nval = j->ix.nval;
     int B = o->batch < j->ix.ntrain ? o->batch : j->ix.ntrain;
-    train_net_opts no = {.seed = o->seed, .fuse = 1};
+    train_net_opts no = {.seed = o->seed, .fuse = 1, .winograd = o->winograd};
     if ((rc = train_net_build(j->g, B, &no, &j->net, j->err, j->errlen)))
         return rc;
     if ((rc = train_loop(j)))

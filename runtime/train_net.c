@@ -736,6 +736,7 @@ int train_net_build(const graph *g, int batch, const train_net_opts *o, train_ne
     n->batch = batch;
     n->classes = (int)g->nodes[g->output].shape.dim[1];
     n->init_rng = o->seed;
+    n->winograd = o->winograd;
     n->drop_rng = o->seed ^ 0x5deece66dull;
     n->L = calloc((size_t)g->n, sizeof *n->L);
     int rc = TRAIN_ENOMEM;

@@ -78,6 +78,7 @@ struct train_net {
     float *input;
     uint64_t init_rng, drop_rng;
     int stepped, ref_impls;
+    int winograd;
     int drop_frozen;    /* tests: reuse the last dropout masks (finite differences) */
     /* Activations, gradients and temporaries get memory once the step lists
      * are known, shared between buffers whose lifetimes (in forward-train +

@@ -59,6 +59,7 @@ static int fwd_conv_or_linear(train_net *n, int k)
     if (conv) {
         dnnl_dims_t kernel = {0};
         tn_geometry(gn, is, &Lk->geo, kernel);
+        Lk->geo.winograd = n->winograd;
         CK(dop_conv_fwd(&pd, n->eng, &src, &wei, gn->a.bias ? &bias : NULL, &dst, &Lk->geo),
            "convolution forward");
     } else {

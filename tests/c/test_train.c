@@ -104,6 +104,26 @@ static void test_learns_and_is_deterministic(void **state)
     graph_free(g);
 }
 
+/* --winograd trains too (oneDNN uses it on AVX-512 only; elsewhere it is direct). */
+static void test_winograd_option(void **state)
+{
+    (void)state;
+    if (!have_fmnist())
+        skip();
+    graph *g = tn_build(6, 1, 28, 28, 10);
+    train_opts o;
+    base_opts(&o);
+    o.winograd = 1;
+    train_result r;
+    char err[512];
+    int rc = train_evaluate(g, &o, &r, err, sizeof err);
+    if (rc)
+        fail_msg("%s", err);
+    print_message("small with --winograd on 2048 images: val_acc %.4f\n", r.val_acc);
+    assert_true(r.val_acc > 0.6);
+    graph_free(g);
+}
+
 static void test_failures(void **state)
 {
     (void)state;
@@ -206,6 +226,7 @@ int main(void)
         cmocka_unit_test(test_learns_and_is_deterministic),
         cmocka_unit_test(test_isolated_worker),
         cmocka_unit_test(test_failures),
+        cmocka_unit_test(test_winograd_option),
         cmocka_unit_test(test_cifar_format_with_augmentation),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -114,11 +114,11 @@ static graph *tn_finish(graph *g, int out, int classes)
     return g;
 }
 
-#define TN_COUNT 8
+#define TN_COUNT 9
 static const char *const tn_names[TN_COUNT] = {
     "conv_bn_relu_maxpool", "grouped_dilated_leaky_avgpool_dropout", "gelu_silu_ceilpools_gap",
     "sigmoid_tanh_cat_hardswish", "residual_se_unfused_bn", "identity_square_odd_cat_bcast_add",
-    "small_reference", "grouped4_bn_pool_relayout"};
+    "small_reference", "grouped4_bn_pool_relayout", "wide_3x3"};
 
 /* Network i on a [B, c, h, w] input with `classes` outputs. */
 static graph *tn_build(int i, int c, int h, int w, int classes)
@@ -193,6 +193,12 @@ static graph *tn_build(int i, int c, int h, int w, int classes)
         x = tn_conv(g, x, 16, 3, 1, 1, 1, 4, 0);
         x = tn_pool(g, GRAPH_OP_MAXPOOL2D, x, 2, 2, 0, 1, 0, 1);
         x = tn_linear(g, tn_op(g, GRAPH_OP_FLATTEN, x), classes);
+        break;
+    case 8:  /* 64-channel 3x3 convs (where --winograd would use Winograd on AVX-512) */
+        x = tn_op(g, GRAPH_OP_RELU, tn_op(g, GRAPH_OP_BATCHNORM2D, tn_conv(g, x, 64, 3, 1, 1, 1, 1, 0)));
+        x = tn_op(g, GRAPH_OP_RELU, tn_op(g, GRAPH_OP_BATCHNORM2D, tn_conv(g, x, 64, 3, 1, 1, 1, 1, 0)));
+        x = tn_op(g, GRAPH_OP_RELU, tn_op(g, GRAPH_OP_BATCHNORM2D, tn_conv(g, x, 64, 3, 1, 1, 1, 1, 0)));
+        x = tn_linear(g, tn_op(g, GRAPH_OP_FLATTEN, tn_op(g, GRAPH_OP_ADAPTIVEAVGPOOL2D, x)), classes);
         break;
     default:  /* the `small` reference network (../shared/bench/small.lua) */
         x = tn_pool(g, GRAPH_OP_MAXPOOL2D, tn_op(g, GRAPH_OP_RELU, tn_op(g, GRAPH_OP_BATCHNORM2D,
