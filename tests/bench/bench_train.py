@@ -161,6 +161,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smaller subsets")
     ap.add_argument("--nets", default="small,vgg,resnet")
     ap.add_argument("--datasets", default="fashion-mnist,cifar10")
+    ap.add_argument("--winograd", action="store_true",
+                    help="llmnas (and the bare conv rate) with Winograd convolutions")
     ap.add_argument("--repeat", type=int, default=2,
                     help="measure each side N times (alternating) and keep the fastest")
     a = ap.parse_args()
@@ -177,8 +179,9 @@ def main():
              "resnet": 384 if a.quick else 1280}
     tmp = tempfile.mkdtemp(prefix="bench_train.")
     write_cifar(tmp, 1320)
-    print("threads %d, batch 128, recipe SGD 0.01/0.9/5e-4 cosine; '*' = other processes used "
-          "> 0.3 cores during that measurement" % a.threads)
+    print("threads %d, batch 128, recipe SGD 0.01/0.9/5e-4 cosine%s; '*' = other processes used "
+          "> 0.3 cores during that measurement" % (a.threads, ", llmnas with --winograd"
+                                                    if a.winograd else ""))
     head = ("%-13s %-6s %6s | %8s %8s %6s | %7s %7s %7s %6s | %7s %7s %5s | %s"
             % ("data", "net", "images", "llmnas", "torch", "ratio", "GFLOP/s", "torch", "conv",
                "l/conv", "RSS MiB", "torch", "ratio", "foreign cores l/t/conv"))
@@ -201,10 +204,11 @@ def main():
             best = lambda old, new, key: new if not old or new.get(key, 0) > old.get(key, 0) else old
             c, l, t = None, None, {}
             for _ in range(max(1, a.repeat)):
-                c = best(c, measure([conv, gj, "128", env_threads, "5"]), "conv_gflops")
+                c = best(c, measure([conv, gj, "128", env_threads, "5",
+                                     "1" if a.winograd else "0"]), "conv_gflops")
                 run = measure([llmnas, "train", src, "--dataset", ds] + data +
                               ["--subset", str(n), "--val-fraction", "0.01", "--threads",
-                               env_threads, "--json"])
+                               env_threads, "--json"] + (["--winograd"] if a.winograd else []))
                 if run.get("status") != "ok":
                     l = run
                     break

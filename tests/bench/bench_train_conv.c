@@ -6,7 +6,7 @@
  * object: total conv FLOPs of a training step (3 x forward, 2 x for the first
  * layer), the time those primitives take back to back, and the rate.
  *
- *   bench_train_conv GRAPH.json [BATCH [THREADS [REPEATS]]]
+ *   bench_train_conv GRAPH.json [BATCH [THREADS [REPEATS [WINOGRAD]]]]
  *
  * Run by tests/bench/bench_train.py, which compares the trainer's achieved
  * rate with it; without arguments it says so and exits.
@@ -86,7 +86,7 @@ int main(int argc, char **argv)
         return 0;
     }
     int batch = argc > 2 ? atoi(argv[2]) : 128, threads = argc > 3 ? atoi(argv[3]) : 0;
-    int reps = argc > 4 ? atoi(argv[4]) : 10;
+    int reps = argc > 4 ? atoi(argv[4]) : 10, wino = argc > 5 ? atoi(argv[5]) : 0;
     if (threads > 0)
         omp_set_num_threads(threads);
     char *json = slurp(argv[1]), err[512];
@@ -120,7 +120,7 @@ int main(int argc, char **argv)
         else
             dop_md(&wei, 4, wd4, dnnl_format_tag_any);
         dop_conv c = {{n->a.stride[0], n->a.stride[1]}, {n->a.dilation[0], n->a.dilation[1]},
-                      {n->a.padding[0], n->a.padding[1]}, {n->a.padding[0], n->a.padding[1]}};
+                      {n->a.padding[0], n->a.padding[1]}, {n->a.padding[0], n->a.padding[1]}, wino};
         dnnl_primitive_desc_t fpd, bd, bw;
         CHECK(dop_conv_fwd(&fpd, eng, &src, &wei, NULL, &dst, &c));
         dnnl_memory_t ms = mem(eng, dop_query_md(fpd, DNNL_ARG_SRC));
