@@ -5,4 +5,7 @@
  * it returns an exit code from sysexits.h. It lives in lua/cmd_<name>.c.
  */
 LLMNAS_COMMAND("run", cmd_run, "run a search strategy script")
+LLMNAS_COMMAND("check", cmd_check, "validate a candidate network: shapes, params, FLOPs")
+LLMNAS_COMMAND("export", cmd_export, "export a candidate network as JSON, Lua or PyTorch")
+LLMNAS_COMMAND("train", cmd_train, "train one candidate network and print its metrics")
 LLMNAS_COMMAND("show", cmd_show, "show runs, leaderboards, histories and candidates from the memory")

@@ -7,3 +7,6 @@
 LLMNAS_MODULE("json", luaopen_llmnas_json)
 LLMNAS_MODULE("core", luaopen_llmnas_core)
 LLMNAS_MODULE("memory", luaopen_llmnas_memory)
+LLMNAS_MODULE("arch", luaopen_llmnas_arch)
+LLMNAS_MODULE("train", luaopen_llmnas_train)
+LLMNAS_MODULE("llm", luaopen_llmnas_llm)

@@ -165,6 +165,11 @@ int graph_hash(const graph *g, char out[GRAPH_HASH_HEX]);
 char *graph_to_lua(const graph *g);      /* candidate program: function Net(x, classes) */
 char *graph_to_pytorch(const graph *g);  /* class Net(nn.Module) with __init__ and forward */
 
+/* Keras-style table (layer, output shape, params, FLOPs, inputs) and totals;
+ * malloc'd, caller frees; NULL on ENOMEM or without an output. (Added by the
+ * candidate-language work; not in the first contract.) */
+char *graph_summary(const graph *g);
+
 const char *graph_strerror(int code);
 
 #endif

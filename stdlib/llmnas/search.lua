@@ -319,6 +319,10 @@ function M.search(strategy)
   if opts.iterations then run.budget.iterations = opts.iterations end
   run.db_path = opts.db or strategy.db or M.DEFAULT_DB
   run.db = env.db or assert(env.memory.open(run.db_path))
+  -- --llm-cache record|replay keeps the LLM's replies in the same memory as the records.
+  if opts.llm_cache and opts.llm_cache ~= "off" and env.llm and env.llm.configure then
+    env.llm.configure { cache = run.db }
+  end
   open_run(run, opts)
   local chat, chat_many = make_chat(run)
   run.ctx = { run = run.id, task = task, recipe = recipe, settings = opts.set, state = run.loop.strategy,

@@ -1,6 +1,6 @@
 -- compare_runs.lua: are two runs' records the same, timings aside?
 --   llmnas run tests/e2e/compare_runs.lua DB1 RUN1 DB2 RUN2 [ignore-cache-hits]
--- Prints the first difference and exits 1, or prints "same N records" and exits 0.
+-- Prints the differences (up to 20) and exits 1, or prints "same N records" and exits 0.
 local db1 = assert(memory.open(arg[1], { readonly = true }))
 -- One process may open a store once: the same folder twice shares the handle.
 local db2 = arg[3] == arg[1] and db1 or assert(memory.open(arg[3], { readonly = true }))
@@ -9,7 +9,7 @@ local ignore_cache = arg[5] == "ignore-cache-hits"
 
 -- Wall-clock fields differ between any two runs; everything else must not.
 local TIMING = { seconds = true, compile_seconds = true, images_per_s = true, t = true, started = true,
-  run = true, latency = true }
+  run = true, latency = true, committed_at = true }
 
 local function strip(v)
   if type(v) ~= "table" then return v end
@@ -20,19 +20,20 @@ local function strip(v)
   return out
 end
 
-local function diff(a, b, path)
-  if type(a) ~= type(b) then return path .. (": %s vs %s"):format(tostring(a), tostring(b)) end
-  if type(a) ~= "table" then
-    if a ~= b then return path .. (": %s vs %s"):format(tostring(a), tostring(b)) end
-    return nil
+-- Every difference under path, as lines in out.
+local function diff(a, b, path, out)
+  if type(a) ~= type(b) then
+    out[#out + 1] = path .. (": %s vs %s"):format(a == nil and "missing" or json.encode(a),
+      b == nil and "missing" or json.encode(b))
+  elseif type(a) ~= "table" then
+    if a ~= b then out[#out + 1] = path .. (": %s vs %s"):format(tostring(a), tostring(b)) end
+  else
+    for k, v in pairs(a) do diff(v, b[k], path .. "." .. tostring(k), out) end
+    for k, v in pairs(b) do
+      if a[k] == nil then diff(nil, v, path .. "." .. tostring(k), out) end
+    end
   end
-  for k, v in pairs(a) do
-    local d = diff(v, b[k], path .. "." .. tostring(k))
-    if d then return d end
-  end
-  for k, v in pairs(b) do
-    if a[k] == nil then return path .. "." .. tostring(k) .. ": missing vs " .. tostring(v) end
-  end
+  return out
 end
 
 local n1, n2 = db1:last_iteration(run1), db2:last_iteration(run2)
@@ -40,11 +41,11 @@ if n1 ~= n2 then
   print(("different lengths: %s vs %s records"):format(tostring(n1), tostring(n2)))
   os.exit(1)
 end
-for i = 1, n1 do
-  local d = diff(strip(db1:get(run1, i)), strip(db2:get(run2, i)), "record " .. i)
-  if d then
-    print(d)
-    os.exit(1)
-  end
+local differences = {}
+for i = 1, n1 do diff(strip(db1:get(run1, i)), strip(db2:get(run2, i)), "record " .. i, differences) end
+if #differences > 0 then
+  table.sort(differences)
+  for i = 1, math.min(#differences, 20) do print(differences[i]) end
+  os.exit(1)
 end
 print(("same %d records"):format(n1))

@@ -1,0 +1,2 @@
+build-address/runtime/rt.o: runtime/rt.c runtime/rt.h
+runtime/rt.h:

@@ -1,0 +1,106 @@
+/*
+ * dataset.h — image-classification datasets held in memory as bytes (Lua-free).
+ *
+ * Formats: IDX (gzipped or plain; MNIST, Fashion-MNIST and any IDX3/IDX1
+ * pair) and CIFAR-10 / CIFAR-100 binary. Every file is validated (magic
+ * number, dimensions, exact size): a corrupt or truncated file gives an error
+ * naming the file, the byte offset and what was expected, never a crash.
+ *
+ * A registry resolves names ("fashion-mnist", "mnist", "cifar10", "cifar100",
+ * "cifar100-coarse") to files under a data directory (ds_data_dir): DIR/NAME/
+ * then DIR/ itself, and for Fashion-MNIST Debian's
+ * /usr/share/datasets/fashion-mnist as the last resort.
+ *
+ * Images stay as bytes, [N, C, H, W] in CHW order; batches are converted to
+ * normalised float32 on the fly (ds_batch_fill), with the paper's CIFAR
+ * augmentation (random crop 32 with zero padding 4, horizontal flip) when
+ * asked. Converting a batch of 128 costs well under a millisecond, so it runs
+ * on the training thread between steps: a prefetch thread would take a core
+ * away from oneDNN's OpenMP team, and ONEDNN.md measured how badly two
+ * OpenMP threads collapse when a core is taken from them.
+ *
+ * Return codes: 0, or a negative DS_E* code; err receives a message.
+ * Thread rules: a loaded dataset is read-only and may be shared; ds_batch_fill
+ * writes only its outputs.
+ */
+#ifndef LLMNAS_DATASET_H
+#define LLMNAS_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    DS_OK = 0,
+    DS_EIO = -2501,       /* file missing or unreadable */
+    DS_EFORMAT = -2502,   /* wrong magic, dimensions or size (message names file and offset) */
+    DS_ENOMEM = -2503,
+    DS_EUNKNOWN = -2504,  /* no dataset of that name */
+    DS_EARG = -2505,      /* bad split / subset arguments */
+};
+
+/* One split (train or test): n images of c x h x w bytes and their labels. */
+typedef struct ds_split {
+    int n, c, h, w;
+    uint8_t *x;       /* [n, c, h, w] */
+    uint8_t *y;       /* [n], each < classes */
+} ds_split;
+
+typedef struct ds_dataset {
+    char name[32];
+    int c, h, w, classes;
+    float mean[3], std[3];  /* per channel, on pixel/255 */
+    int augment;            /* 1: CIFAR-style crop + flip is the dataset's default */
+    ds_split train, test;
+} ds_dataset;
+
+/* The data directory: dir if non-NULL and non-empty, else $LLMNAS_DATA, else
+ * "data". Returns a pointer to static or caller storage. */
+const char *ds_data_dir(const char *dir);
+
+/* Load a registered dataset by name from data directory dir (see ds_data_dir;
+ * NULL = default). *out owned by the caller, freed with ds_free. */
+int ds_load(const char *name, const char *dir, ds_dataset **out, char *err, size_t errlen);
+void ds_free(ds_dataset *d);
+
+/* Comma-separated list of registered names, for messages and --help. */
+const char *ds_names(void);
+
+/* Low-level loaders into a zeroed split (free with ds_split_free). */
+int ds_load_idx(const char *images_path, const char *labels_path, ds_split *s,
+                int classes, char *err, size_t errlen);
+/* CIFAR binary: records of label byte(s) + 3072 pixel bytes. label_bytes is 1
+ * (CIFAR-10) or 2 (CIFAR-100: coarse, fine); label_index picks which (0 or 1). */
+int ds_load_cifar(const char *const *paths, int npaths, int label_bytes, int label_index,
+                  int classes, ds_split *s, char *err, size_t errlen);
+void ds_split_free(ds_split *s);
+
+/* A seeded hold-out: a permutation of the n training images (seed); the first
+ * round(val_fraction * n) go to validation, the rest to training. Then `subset`
+ * (0 = all) keeps that many training images: the first ones of the permuted
+ * order, or with stratified = 1 the same number per class (remainder to the
+ * lowest classes). Validation does not depend on subset, so scores of
+ * different subset sizes compare. Arrays malloc'd, caller frees. */
+typedef struct ds_indices {
+    int *train, *val;
+    int ntrain, nval;
+} ds_indices;
+int ds_make_split(const ds_split *s, double val_fraction, uint64_t seed, int subset,
+                  int stratified, ds_indices *out, char *err, size_t errlen);
+void ds_indices_free(ds_indices *ix);
+
+/* Fill x [n, c, h, w] float32 ((pixel/255 - mean) / std) and y [n] with the
+ * images idx[0..n). augment: random crop with padding 4 (padding is pixel 0)
+ * and horizontal flip, drawn from *rng. */
+void ds_batch_fill(const ds_dataset *d, const ds_split *s, const int *idx, int n,
+                   float *x, int32_t *y, int augment, uint64_t *rng);
+
+/* Shuffle idx[0..n) in place (Fisher-Yates) with *rng. */
+void ds_shuffle(int *idx, int n, uint64_t *rng);
+
+/* The generator used everywhere in training (splitmix64): deterministic, tiny. */
+uint64_t ds_rand(uint64_t *state);
+double ds_rand_uniform(uint64_t *state); /* [0, 1) */
+
+const char *ds_strerror(int code);
+
+#endif

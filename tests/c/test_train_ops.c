@@ -1,0 +1,286 @@
+/* test_train_ops.c — finite-difference gradient checks of every op's backward
+ * pass, through small networks (train_nets.h) that together use every op,
+ * with BN+ReLU fusion on and off; plus SGD, BN running statistics and the
+ * inference path. The loss is a function of every parameter, so checking
+ * d loss / d parameter for parameters upstream of an op checks that op's
+ * data gradient, and its own parameters check its weight gradient. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <string.h>
+
+#include "dataset.h"
+#include "train_net.h"
+#include "train_nets.h"
+
+#define B 4
+#define K 5
+static double fd_h = 1e-4;  /* larger steps straddle ReLU / max-pool kinks of these tiny BN nets */
+
+static double loss_of(train_net *n, const int32_t *y)
+{
+    double l;
+    assert_int_equal(train_net_forward(n, 1), 0);
+    assert_int_equal(train_net_loss(n, y, B, 0, &l, NULL), 0);
+    return l;
+}
+
+static void fill_input(train_net *n, int c, int h, int w, uint64_t seed)
+{
+    float *x = train_net_input(n);
+    for (int i = 0; i < B * c * h * w; i++)
+        x[i] = (float)(ds_rand_uniform(&seed) * 2 - 1);
+}
+
+/* Check every trainable parameter tensor at up to `probes` elements. */
+static void gradcheck(int net, int fuse, int c, int h, int w)
+{
+    graph *g = tn_build(net, c, h, w, K);
+    train_net_opts o = {.seed = 7 + (uint64_t)net, .fuse = fuse};
+    train_net *n;
+    char err[512];
+    int rc = train_net_build(g, B, &o, &n, err, sizeof err);
+    if (rc)
+        fail_msg("net %s: build: %s", tn_names[net], err);
+    fill_input(n, c, h, w, 100 + (uint64_t)net);
+    int32_t y[B] = {0, 3, 1, 4};
+    double l0;
+    assert_int_equal(train_net_forward(n, 1), 0);
+    assert_int_equal(train_net_loss(n, y, B, 1, &l0, NULL), 0);
+    assert_int_equal(train_net_backward(n), 0);
+    n->drop_frozen = 1;
+    int np = train_net_nparams(n), checked = 0, bad = 0;
+    for (int i = 0; i < np; i++) {
+        train_param_info pi;
+        train_net_param_info(n, i, &pi);
+        if (!pi.trainable)
+            continue;
+        float *wv = malloc(sizeof(float) * (size_t)pi.count);
+        float *gv = malloc(sizeof(float) * (size_t)pi.count);
+        assert_int_equal(train_net_param_get(n, i, 0, wv), 0);
+        assert_int_equal(train_net_param_get(n, i, 1, gv), 0);
+        int probes = pi.count < 10 ? (int)pi.count : 10;
+        for (int q = 0; q < probes; q++) {
+            int64_t j = (int64_t)q * pi.count / probes + (q * 7) % (pi.count / probes > 0 ? pi.count / probes : 1);
+            float keep = wv[j];
+            double hstep = fd_h * fmax(1.0, fabs(keep));
+            wv[j] = (float)(keep + hstep);
+            train_net_param_set(n, i, wv);
+            double lp = loss_of(n, y);
+            wv[j] = (float)(keep - hstep);
+            train_net_param_set(n, i, wv);
+            double lm = loss_of(n, y);
+            wv[j] = keep;
+            train_net_param_set(n, i, wv);
+            double num = (lp - lm) / (2 * hstep), ana = gv[j];
+            double tol = 2e-3 + 3e-2 * fmax(fabs(num), fabs(ana));
+            checked++;
+            if (fabs(num - ana) > tol) {
+                bad++;
+                print_message("  %s fuse=%d node %d %s[%lld]: analytic %.6g numeric %.6g\n",
+                              tn_names[net], fuse, pi.node, pi.name, (long long)j, ana, num);
+            }
+        }
+        free(wv);
+        free(gv);
+    }
+    /* A probe may straddle a ReLU / max-pool kink; more than 2% is a bug. */
+    if (bad > checked / 50)
+        fail_msg("net %s (fuse %d): %d of %d gradient probes disagree", tn_names[net], fuse, bad, checked);
+    assert_true(checked >= 10);
+    train_net_free(n);
+    graph_free(g);
+}
+
+static void test_grad_cbrp(void **s) { (void)s; gradcheck(0, 0, 3, 8, 8); gradcheck(0, 1, 3, 8, 8); }
+static void test_grad_grouped(void **s) { (void)s; gradcheck(1, 1, 3, 9, 9); }
+static void test_grad_gelu_pools(void **s) { (void)s; gradcheck(2, 1, 3, 9, 9); }
+static void test_grad_cat(void **s) { (void)s; gradcheck(3, 1, 3, 6, 6); gradcheck(3, 0, 3, 6, 6); }
+static void test_grad_residual(void **s) { (void)s; gradcheck(4, 1, 3, 6, 6); gradcheck(4, 0, 3, 6, 6); }
+static void test_grad_identity_cat(void **s) { (void)s; gradcheck(5, 1, 2, 5, 5); }
+static void test_grad_small(void **s) { (void)s; gradcheck(6, 1, 1, 8, 8); }
+
+/* SGD with momentum and weight decay, PyTorch's formula, on a Linear net. */
+static void test_sgd_update(void **state)
+{
+    (void)state;
+    graph *g;
+    assert_int_equal(graph_new(&g, 2, 1, 1), 0);
+    int x = tn_linear(g, tn_op(g, GRAPH_OP_FLATTEN, 0), 3);
+    tn_finish(g, x, 3);
+    train_net *n;
+    char err[256];
+    assert_int_equal(train_net_build(g, B, NULL, &n, err, sizeof err), 0);
+    fill_input(n, 2, 1, 1, 1);
+    int32_t y[B] = {0, 1, 2, 1};
+    float w0[6], g1[6], w1[6], g2[6], w2[6];
+    train_net_param_get(n, 0, 0, w0);
+    train_sgd sgd = {.lr = 0.1, .momentum = 0.9, .weight_decay = 0.01};
+    double l;
+    train_net_forward(n, 1);
+    train_net_loss(n, y, B, 1, &l, NULL);
+    train_net_backward(n);
+    train_net_param_get(n, 0, 1, g1);
+    train_net_update(n, &sgd);
+    train_net_param_get(n, 0, 0, w1);
+    float v[6];
+    for (int i = 0; i < 6; i++) {
+        v[i] = g1[i] + 0.01f * w0[i];
+        assert_float_equal(w1[i], w0[i] - 0.1f * v[i], 1e-6);
+    }
+    train_net_forward(n, 1);
+    train_net_loss(n, y, B, 1, &l, NULL);
+    train_net_backward(n);
+    train_net_param_get(n, 0, 1, g2);
+    train_net_update(n, &sgd);
+    train_net_param_get(n, 0, 0, w2);
+    for (int i = 0; i < 6; i++) {
+        v[i] = 0.9f * v[i] + g2[i] + 0.01f * w1[i];
+        assert_float_equal(w2[i], w1[i] - 0.1f * v[i], 1e-6);
+    }
+    train_net_free(n);
+    graph_free(g);
+}
+
+/* BN running statistics: PyTorch's momentum update with unbiased variance,
+ * and the inference pass uses them. Also PyTorch's default init bounds. */
+static void test_bn_running_and_eval(void **state)
+{
+    (void)state;
+    graph *g = tn_build(0, 3, 8, 8, K);
+    train_net *n;
+    char err[256];
+    train_net_opts o = {.seed = 1, .fuse = 0};
+    assert_int_equal(train_net_build(g, B, &o, &n, err, sizeof err), 0);
+    fill_input(n, 3, 8, 8, 5);
+    /* find the conv (weight count 8*3*3*3) and BN params */
+    int conv_w = -1, bn_rm = -1, bn_rv = -1;
+    for (int i = 0; i < train_net_nparams(n); i++) {
+        train_param_info pi;
+        train_net_param_info(n, i, &pi);
+        if (pi.count == 216)
+            conv_w = i;
+        if (!strcmp(pi.name, "running_mean"))
+            bn_rm = i;
+        if (!strcmp(pi.name, "running_var"))
+            bn_rv = i;
+    }
+    assert_true(conv_w >= 0 && bn_rm >= 0 && bn_rv >= 0);
+    float w[216];
+    train_net_param_get(n, conv_w, 0, w);
+    double bound = 1 / sqrt(27.0), mx = 0;
+    for (int i = 0; i < 216; i++)
+        mx = fmax(mx, fabs(w[i]));
+    assert_true(mx <= bound && mx > 0.8 * bound);
+    /* the conv output per channel, to compute the expected statistics */
+    int conv_node = train_net_param_info(n, conv_w, &(train_param_info){0}) ? -1 : 0;
+    train_param_info pi;
+    train_net_param_info(n, conv_w, &pi);
+    conv_node = pi.node;
+    assert_int_equal(train_net_forward(n, 1), 0);
+    float *co = malloc(sizeof(float) * B * 8 * 64);
+    assert_int_equal(train_net_node_get(n, conv_node, 0, co), 0);
+    float rm[8], rv[8];
+    train_net_param_get(n, bn_rm, 0, rm);
+    train_net_param_get(n, bn_rv, 0, rv);
+    for (int c = 0; c < 8; c++) {
+        double s = 0, s2 = 0;
+        for (int b = 0; b < B; b++)
+            for (int p = 0; p < 64; p++) {
+                double v = co[(b * 8 + c) * 64 + p];
+                s += v;
+                s2 += v * v;
+            }
+        double mean = s / 256, var = s2 / 256 - mean * mean;
+        assert_float_equal(rm[c], 0.1 * mean, 1e-5);
+        assert_float_equal(rv[c], 0.9 + 0.1 * var * 256 / 255, 1e-5);
+    }
+    /* inference: BN output = (x - rm) / sqrt(rv + eps) with weight 1, bias 0 */
+    assert_int_equal(train_net_forward(n, 0), 0);
+    int bn_node = -1;
+    train_net_param_info(n, bn_rm, &pi);
+    bn_node = pi.node;
+    float *bo = malloc(sizeof(float) * B * 8 * 64);
+    assert_int_equal(train_net_node_get(n, bn_node, 0, bo), 0);
+    for (int c = 0; c < 8; c++)
+        assert_float_equal(bo[c * 64 + 5], (co[c * 64 + 5] - rm[c]) / sqrt(rv[c] + 1e-5), 1e-4);
+    free(co);
+    free(bo);
+    train_net_free(n);
+    graph_free(g);
+}
+
+static void test_loss_and_divergence(void **state)
+{
+    (void)state;
+    graph *g;
+    assert_int_equal(graph_new(&g, 3, 1, 1), 0);
+    int x = tn_linear(g, tn_op(g, GRAPH_OP_FLATTEN, 0), 3);
+    tn_finish(g, x, 3);
+    train_net *n;
+    char err[256];
+    assert_int_equal(train_net_build(g, B, NULL, &n, err, sizeof err), 0);
+    fill_input(n, 3, 1, 1, 2);
+    train_net_forward(n, 1);
+    int32_t y[B] = {0, 1, 2, 0};
+    float z[B * 3];
+    train_net_node_get(n, x, 0, z);
+    double want = 0;
+    for (int i = 0; i < B; i++) {
+        double s = exp(z[i * 3]) + exp(z[i * 3 + 1]) + exp(z[i * 3 + 2]);
+        want += log(s) - z[i * 3 + y[i]];
+    }
+    double l;
+    int correct;
+    assert_int_equal(train_net_loss(n, y, B, 1, &l, &correct), 0);
+    assert_float_equal(l, want / B, 1e-6);
+    /* NaN weights: diverged */
+    float w[9];
+    for (int i = 0; i < 9; i++)
+        w[i] = NAN;
+    train_net_param_set(n, 0, w);
+    train_net_forward(n, 1);
+    assert_int_equal(train_net_loss(n, y, B, 1, &l, &correct), TRAIN_EDIVERGED);
+    train_net_free(n);
+    graph_free(g);
+}
+
+/* The trap: weight and gradient layouts differ between passes; every
+ * primitive of the reference net must be a jit one, not ref. */
+static void test_no_reference_impls(void **state)
+{
+    (void)state;
+    graph *g = tn_build(6, 1, 28, 28, 10);
+    train_net *n;
+    char err[256];
+    assert_int_equal(train_net_build(g, 128, NULL, &n, err, sizeof err), 0);
+    const char *impls = train_net_impls(n);
+    print_message("%s", impls);
+    assert_int_equal(n->ref_impls, 0);
+    train_net_free(n);
+    graph_free(g);
+}
+
+int main(void)
+{
+    if (getenv("FD_H"))
+        fd_h = atof(getenv("FD_H"));
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_grad_cbrp),
+        cmocka_unit_test(test_grad_grouped),
+        cmocka_unit_test(test_grad_gelu_pools),
+        cmocka_unit_test(test_grad_cat),
+        cmocka_unit_test(test_grad_residual),
+        cmocka_unit_test(test_grad_identity_cat),
+        cmocka_unit_test(test_grad_small),
+        cmocka_unit_test(test_sgd_update),
+        cmocka_unit_test(test_bn_running_and_eval),
+        cmocka_unit_test(test_loss_and_divergence),
+        cmocka_unit_test(test_no_reference_impls),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

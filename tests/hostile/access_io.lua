@@ -1,0 +1,2 @@
+local f = io.open('/tmp/llmnas-hostile-pwned', 'w')
+f:write('x')

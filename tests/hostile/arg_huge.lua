@@ -1,0 +1,3 @@
+function Net(x, classes)
+  return nn.Conv2d(x, 2^40, 3)
+end

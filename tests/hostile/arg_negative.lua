@@ -1,0 +1,3 @@
+function Net(x, classes)
+  return nn.MaxPool2d(x, -2)
+end

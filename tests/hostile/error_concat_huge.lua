@@ -1,0 +1,2 @@
+local s = string.rep('y', 2^20)
+error(s .. s .. s .. s)

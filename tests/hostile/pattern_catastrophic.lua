@@ -1,0 +1,2 @@
+local s = string.rep('a', 40)
+return string.find(s, '(a*)*b')

@@ -1,0 +1,1 @@
+return ('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'):gsub('(a-)*b', '')

@@ -1,0 +1,2 @@
+local s = ('a'):rep(30)
+return s:match('^(a?)*(a*)*(a+)*$')

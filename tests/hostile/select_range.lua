@@ -1,0 +1,1 @@
+return select(-1e9, 1, 2, 3)

@@ -1,0 +1,4 @@
+local _ENV = {nn = nn}
+function Net(x, classes)
+  return nn.Linear(nn.Flatten(x), classes)
+end

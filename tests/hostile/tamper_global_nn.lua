@@ -1,0 +1,4 @@
+nn = nil
+function Net(x, classes)
+  return nn.Linear(nn.Flatten(x), classes)
+end

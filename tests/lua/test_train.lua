@@ -1,0 +1,88 @@
+-- test_train.lua: the train module — train.evaluate in a worker and in-process,
+-- the result table, progress hooks, failure kinds (nil, message, kind) and
+-- argument errors.
+local T = require "testing"
+
+local tests = {}
+local have_data = io.open("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz") ~= nil
+
+local SMALL = [[
+function Net(x, classes)
+  x = nn.MaxPool2d(nn.ReLU(nn.BatchNorm2d(nn.Conv2d(x, 16, 3, {padding = 1, bias = false}))), 2)
+  return nn.Linear(nn.Flatten(x), classes)
+end
+]]
+
+local function graph(src)
+  local g, err, kind = arch.compile(src or SMALL)
+  assert(g, tostring(err) .. " " .. tostring(kind))
+  return g
+end
+
+local OPTS = { subset = 512, val_subset = 500, threads = 2 }
+local function opts(extra)
+  local t = {}
+  for k, v in pairs(OPTS) do t[k] = v end
+  for k, v in pairs(extra or {}) do t[k] = v end
+  return t
+end
+
+function tests.evaluate_in_a_worker_returns_metrics()
+  if not have_data then return end
+  local steps = 0
+  local r, err, kind = train.evaluate(graph(), opts({ progress = function(p)
+    T.ok(p.step >= 1 and p.step <= p.steps and p.loss == p.loss)
+    steps = p.step
+  end }))
+  T.ok(r, tostring(err) .. " " .. tostring(kind))
+  T.ok(r.val_acc > 0.4 and r.val_acc <= 1, "val_acc " .. tostring(r.val_acc))
+  T.ok(r.val_loss > 0 and r.train_loss > 0)
+  T.eq(r.ntrain, 512)
+  T.eq(r.nval, 500)
+  T.eq(r.steps, 4)
+  T.eq(steps, 4, "progress reached the last step")
+  T.eq(r.dataset, "fashion-mnist")
+  T.eq(r.params, 16 * 9 + 32 + 16 * 14 * 14 * 10 + 10)
+  T.ok(r.images_per_s > 0 and r.seconds > 0)
+  T.eq(r.test_acc, nil, "no test metrics unless asked")
+end
+
+function tests.in_process_matches_the_worker()
+  if not have_data then return end
+  local g = graph()
+  local a = assert(train.evaluate(g, opts({ worker = false, test = true })))
+  local b = assert(train.evaluate(g, opts({ test = true })))
+  T.eq(a.val_loss, b.val_loss, "deterministic for a seed and thread count")
+  T.ok(a.test_acc > 0.4)
+end
+
+function tests.failures_return_nil_message_kind()
+  if not have_data then return end
+  local r, err, kind = train.evaluate(graph(), opts({ max_params = 100 }))
+  T.eq(r, nil)
+  T.eq(kind, "too_large")
+  T.ok(err:find("parameters", 1, true), err)
+  local step
+  r, err, kind, step = train.evaluate(graph(), opts({ lr = 1e30 }))
+  T.eq(kind, "diverged")
+  T.ok(step >= 1 and step <= 4)
+  r, err, kind = train.evaluate(graph(), opts({ dataset = "cifar10", data = "/nonexistent" }))
+  T.eq(kind, "data")
+  T.ok(err:find("not found", 1, true), err)
+end
+
+function tests.bad_arguments_raise()
+  T.raises(function() train.evaluate("graph") end, "llmnas.Graph expected")
+  local g = graph()
+  T.raises(function() train.evaluate(g, { epochs = 0 }) end, "epochs must be an integer")
+  T.raises(function() train.evaluate(g, { lr = "fast" }) end, "lr must be a number")
+  T.raises(function() train.evaluate(g, { progress = 5 }) end, "progress must be a function")
+end
+
+function tests.datasets_lists_the_registry()
+  local d = train.datasets()
+  T.eq(d[1], "fashion-mnist")
+  T.eq(#d, 5)
+end
+
+return tests

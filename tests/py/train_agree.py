@@ -1,0 +1,215 @@
+#!/usr/bin/python3
+"""train_agree.py DIR NAME — check llmnas's trainer against PyTorch.
+
+DIR is written by tests/c/test_train_torch.c: graph.txt (one node a line),
+params.txt, init<i>.bin (initial parameters, PyTorch layouts), x<s>.bin /
+y<s>.bin (batches), mask<node>_<s>.bin (dropout masks llmnas drew),
+logits0.bin, grad<i>.bin (first step), losses.bin (every step), final<i>.bin
+(after the SGD steps), eval_logits.bin (inference mode on batch 0 after
+training).
+
+The network is rebuilt with torch.nn modules from the same weights, trained on
+the same batches with torch.optim.SGD(lr, momentum=0.9, weight_decay=5e-4) and
+CosineAnnealingLR(T_max=steps), dropout replaced by the recorded masks.
+
+Tolerances (float32 on both sides, different kernels and summation orders):
+  logits, eval logits   max|a-b| <= 1e-4 + 1e-3 * max|b|
+  loss (each step)      |a-b| <= 1e-4 + 1e-4 * |b|   (steps >= 1: 1e-3 relative)
+  gradients             max|a-b| <= 1e-5 + 2e-3 * max|b| per tensor
+  weights after steps   ||a-b|| <= 1e-5 + 1e-3 * ||b|| per tensor (L2: a max-pool
+                        window whose two largest inputs differ by float rounding may
+                        route one gradient differently, a sparse, legitimate difference)
+Exit 0 on agreement, 1 on disagreement, 77 if torch is unavailable.
+"""
+import math
+import os
+import sys
+
+try:
+    import numpy as np
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+except ImportError:
+    print("train_agree: torch not available, skipped")
+    sys.exit(77)
+
+torch.set_num_threads(1)
+D, NAME = sys.argv[1], sys.argv[2]
+
+
+def load(name, dtype=np.float32):
+    return np.fromfile(os.path.join(D, name), dtype=dtype)
+
+
+def parse_graph():
+    nodes, output = [], None
+    for line in open(os.path.join(D, "graph.txt")):
+        t = line.split()
+        if t[0] == "output":
+            output = int(t[1])
+            continue
+        k, op, nin = int(t[0]), t[1], int(t[2])
+        ins = [int(v) for v in t[3:3 + nin]]
+        rest = t[3 + nin:]
+        rank = int(rest[1])
+        shape = [int(v) for v in rest[2:1 + rank]]
+        kv = rest[1 + rank:]
+        a, i = {}, 0
+        while i < len(kv):
+            key = kv[i]
+            n = 2 if key in ("k", "s", "p", "d") else 1
+            vals = [float(v) for v in kv[i + 1:i + 1 + n]]
+            a[key] = vals if n == 2 else vals[0]
+            i += 1 + n
+        nodes.append(dict(id=k, op=op, ins=ins, shape=shape, a=a))
+    return nodes, output
+
+
+class Net(nn.Module):
+    def __init__(self, nodes, output):
+        super().__init__()
+        self.nodes, self.output = nodes, output
+        self.mods = nn.ModuleDict()
+        self.masks = {}
+        for n in nodes:
+            a, op = n["a"], n["op"]
+            i2 = lambda key: (int(a[key][0]), int(a[key][1]))
+            if op == "Conv2d":
+                cin = nodes[n["ins"][0]]["shape"][0]
+                m = nn.Conv2d(cin, int(a["out"]), i2("k"), i2("s"), i2("p"), i2("d"),
+                              int(a["g"]), bool(a["bias"]))
+            elif op == "BatchNorm2d":
+                m = nn.BatchNorm2d(n["shape"][0], eps=a["eps"], momentum=a["mom"])
+            elif op == "Linear":
+                m = nn.Linear(nodes[n["ins"][0]]["shape"][0], int(a["out"]), bool(a["bias"]))
+            else:
+                continue
+            self.mods[str(n["id"])] = m
+
+    def forward(self, x):
+        v = {0: x}
+        for n in self.nodes[1:]:
+            a, op, k = n["a"], n["op"], n["id"]
+            i2 = lambda key: (int(a[key][0]), int(a[key][1]))
+            xs = [v[i] for i in n["ins"]]
+            x0 = xs[0]
+            if op in ("Conv2d", "BatchNorm2d", "Linear"):
+                y = self.mods[str(k)](x0)
+            elif op == "ReLU":
+                y = F.relu(x0)
+            elif op == "LeakyReLU":
+                y = F.leaky_relu(x0, a["slope"])
+            elif op == "GELU":
+                y = F.gelu(x0, approximate="tanh" if a["approx"] else "none")
+            elif op == "SiLU":
+                y = F.silu(x0)
+            elif op == "Sigmoid":
+                y = torch.sigmoid(x0)
+            elif op == "Tanh":
+                y = torch.tanh(x0)
+            elif op == "Hardswish":
+                y = F.hardswish(x0)
+            elif op == "MaxPool2d":
+                y = F.max_pool2d(x0, i2("k"), i2("s"), i2("p"), i2("d"), bool(a["ceil"]))
+            elif op == "AvgPool2d":
+                y = F.avg_pool2d(x0, i2("k"), i2("s"), i2("p"), bool(a["ceil"]), bool(a["incl"]))
+            elif op == "AdaptiveAvgPool2d":
+                y = F.adaptive_avg_pool2d(x0, 1)
+            elif op == "Flatten":
+                y = torch.flatten(x0, 1)
+            elif op == "Dropout":
+                y = x0 * self.masks[k] if self.training and a["drop"] > 0 else x0
+            elif op == "Identity":
+                y = x0
+            elif op == "add":
+                y = xs[0] + xs[1]
+            elif op == "mul":
+                y = xs[0] * xs[1]
+            elif op == "cat":
+                y = torch.cat(xs, 1)
+            else:
+                raise SystemExit("train_agree: unknown op " + op)
+            v[k] = y
+        return v[self.output]
+
+
+def main():
+    nodes, output = parse_graph()
+    plines = [l.split() for l in open(os.path.join(D, "params.txt"))]
+    meta = plines[-1]
+    batch, steps = int(meta[1]), int(meta[3])
+    lr, mom, wd = float(meta[5]), float(meta[7]), float(meta[9])
+    c, h, w, classes = int(meta[11]), int(meta[12]), int(meta[13]), int(meta[15])
+    params = [(int(p[0]), int(p[1]), p[2], int(p[3]), int(p[4])) for p in plines[:-1]]
+
+    torch.manual_seed(0)
+    net = Net(nodes, output)
+    tensors = []
+    for i, node, name, count, trainable in params:
+        t = getattr(net.mods[str(node)], name)
+        assert t.numel() == count, (node, name, t.shape, count)
+        with torch.no_grad():
+            t.copy_(torch.from_numpy(load("init%d.bin" % i)).view_as(t))
+        tensors.append((i, node, name, t, trainable))
+    trainable = [t for (_, _, _, t, tr) in tensors if tr]
+    opt = torch.optim.SGD(trainable, lr=lr, momentum=mom, weight_decay=wd)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+    ours_losses = load("losses.bin", np.float64)
+    ok = True
+
+    def check(what, ours, ref, atol, rtol, l2=False):
+        nonlocal ok
+        ref = ref.detach().double().numpy().ravel()
+        ours = np.asarray(ours, dtype=np.float64).ravel()
+        if l2:
+            err, scale = float(np.linalg.norm(ours - ref)), float(np.linalg.norm(ref))
+        else:
+            err = float(np.max(np.abs(ours - ref))) if ref.size else 0.0
+            scale = float(np.max(np.abs(ref))) if ref.size else 0.0
+        good = err <= atol + rtol * scale
+        if not good:
+            ok = False
+            print("  %s %s: max|diff| %.3g, max|ref| %.3g, tolerance %.3g  DISAGREE"
+                  % (NAME, what, err, scale, atol + rtol * scale))
+        return err / (scale or 1.0)
+
+    worst = {"logits": 0.0, "grad": 0.0, "weights": 0.0, "loss": 0.0}
+    net.train()
+    for s in range(steps):
+        x = torch.from_numpy(load("x%d.bin" % s)).view(batch, c, h, w)
+        y = torch.from_numpy(load("y%d.bin" % s, np.int32).astype(np.int64))
+        for n in nodes:
+            if n["op"] == "Dropout" and n["a"]["drop"] > 0:
+                net.masks[n["id"]] = torch.from_numpy(
+                    load("mask%d_%d.bin" % (n["id"], s))).view(batch, *n["shape"])
+        opt.zero_grad()
+        z = net(x)
+        loss = F.cross_entropy(z, y)
+        tol = 1e-4 if s == 0 else 1e-3
+        worst["loss"] = max(worst["loss"], check("loss step %d" % s, [ours_losses[s]],
+                                                 loss.reshape(1), 1e-4, tol))
+        loss.backward()
+        if s == 0:
+            worst["logits"] = check("logits", load("logits0.bin"), z, 1e-4, 1e-3)
+            for i, node, name, t, tr in tensors:
+                if tr:
+                    worst["grad"] = max(worst["grad"], check(
+                        "grad node %d %s" % (node, name), load("grad%d.bin" % i), t.grad, 1e-5, 2e-3))
+        opt.step()
+        sched.step()
+    for i, node, name, t, tr in tensors:
+        worst["weights"] = max(worst["weights"], check(
+            "after %d steps node %d %s" % (steps, node, name), load("final%d.bin" % i), t, 1e-5, 1e-3,
+            l2=True))
+    net.eval()
+    with torch.no_grad():
+        z = net(torch.from_numpy(load("x0.bin")).view(batch, c, h, w))
+    worst["eval"] = check("eval logits", load("eval_logits.bin"), z, 1e-4, 1e-3)
+    print("train_agree %s: %s; worst relative error: %s" % (
+        NAME, "agree" if ok else "DISAGREE",
+        ", ".join("%s %.2g" % (k, v) for k, v in worst.items())))
+    sys.exit(0 if ok else 1)
+
+
+main()

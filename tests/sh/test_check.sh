@@ -1,0 +1,81 @@
+# test_check.sh: `llmnas check` — summary, exit codes, options, error and kind.
+. "$(dirname "$0")/lib.sh"
+
+small="$ROOT/examples/nets/bench_small.lua"
+
+run "$LLMNAS" check "$small"
+expect_rc 0 "check a valid candidate"
+expect_out "Layer (type)" "Keras-style header"
+expect_out "conv2d_1 (Conv2d)" "a layer row"
+expect_out "[B, 32, 28, 28]" "output shapes"
+expect_out "Total params: 50,282" "total params"
+expect_out "Forward FLOPs per image: 7,739,648 (7.74 MFLOP" "FLOPs"
+expect_out "Activation memory per image:" "activation memory"
+expect_out "Graph hash: " "the hash"
+
+run "$LLMNAS" check --input 3x32x32 --classes 10 "$small"
+expect_rc 0 "--input 3x32x32"
+expect_out "Total params: 60,458" "params at 3x32x32"
+run "$LLMNAS" check "$small" --input=3x32x32 --classes=10
+expect_rc 0 "options after the file, with ="
+expect_out "Total params: 60,458" "same figures"
+
+run "$LLMNAS" check "$ROOT/examples/nets/bench_vgg.lua"
+expect_out "Total params: 1,147,722" "vgg params"
+expect_out "(232.12 MFLOP" "vgg FLOPs"
+run "$LLMNAS" check "$ROOT/examples/nets/bench_resnet.lua"
+expect_out "Total params: 696,042" "resnet params"
+expect_out "(161.02 MFLOP" "resnet FLOPs"
+
+cat >"$T/bad.lua" <<'LUA'
+function Net(x, classes)
+  x = nn.Conv2d(x, 32, 3, {padding = 1})
+  x = nn.MaxPool2d(x, 2)
+  x = nn.Conv2d(x, 32, 3, {padding = 1})
+  x = nn.MaxPool2d(x, 2)
+  x = nn.Flatten(x)
+  return nn.Linear(x, 3136, classes)
+end
+LUA
+run "$LLMNAS" check "$T/bad.lua"
+expect_rc 65 "a shape error"
+expect_err "bad.lua: shape error" "names the kind"
+expect_err "bad.lua:7: Linear: expected 3136 input features, got 1568 (input shape [B, 32, 7, 7])" \
+    "names the line and shapes"
+
+printf 'function Net(x, classes)\n  return nn.Linear(nn.Flatten(x), 10)\nend\n' >"$T/ten.lua"
+run "$LLMNAS" check --classes 100 "$T/ten.lua"
+expect_rc 65 "wrong number of classes"
+expect_err "ten.lua: shape error" "kind shape"
+expect_err "ten.lua:2: the network's output must be [B, 100], got [B, 10]" "output check"
+run "$LLMNAS" check --classes 0 "$T/ten.lua"
+expect_rc 0 "--classes 0 leaves the output unchecked"
+
+printf 'function Net(x, c)\n  return nn.Linear(x c)\nend\n' >"$T/syntax.lua"
+run "$LLMNAS" check "$T/syntax.lua"
+expect_rc 65 "syntax error"
+expect_err "syntax.lua: syntax error" "kind syntax"
+
+run "$LLMNAS" check "$T/missing.lua"
+expect_rc 66 "missing file"
+expect_err "cannot read" "says why"
+
+run "$LLMNAS" check
+expect_rc 64 "no file"
+run "$LLMNAS" check --bogus "$small"
+expect_rc 64 "unknown option"
+expect_err "unknown option '--bogus'" "names it"
+run "$LLMNAS" check --input 3x32 "$small"
+expect_rc 64 "bad --input"
+run "$LLMNAS" check --classes ten "$small"
+expect_rc 64 "bad --classes"
+run "$LLMNAS" check "$small" "$small"
+expect_rc 64 "two files"
+run "$LLMNAS" check --help
+expect_rc 0 "--help"
+expect_out "usage: llmnas check" "help text"
+
+"$LLMNAS" export "$small" --format json >"$T/small.json"
+run "$LLMNAS" check "$T/small.json"
+expect_rc 0 "a graph .json checks too"
+expect_out "Total params: 50,282" "same figures from JSON"
