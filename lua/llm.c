@@ -42,6 +42,7 @@ typedef struct lstate {
     llm_cache_mode want_mode;  /* --llm-cache or cache_mode, applied once a cache is set */
     int have_cache;
     int applied;               /* the cache and mode in the client are the ones above */
+    int options_applied;       /* llmnas.options read (at the first call) */
     llm_cache cache;           /* the callbacks of the cache set by llm.configure */
     char *cache_dir;           /* a directory cache (cache = "path") */
     int cache_ref;             /* registry ref keeping the memory store alive */
@@ -90,22 +91,58 @@ static const char *option(lua_State *L, const char *name)
     return v;
 }
 
-static lstate *get_state(lua_State *L)
+/* The key, once taken out of the environment. Process-wide, so that another Lua state
+ * of this process (whose client reads an environment without the key) still finds it. */
+static char *taken_name, *taken_key;
+
+/* Move the key the client read out of the environment: unset the variable after
+ * zeroing its bytes in place (they are also what /proc/self/environ shows), so neither
+ * the script (os.getenv) nor forked workers can read it. */
+static void take_key(lstate *s)
 {
-    if (lua_getfield(L, LUA_REGISTRYINDEX, STATE_KEY) == LUA_TUSERDATA) {
-        lstate *s = lua_touserdata(L, -1);
-        lua_pop(L, 1);
-        return s;
+    const char *src = llm_client_key_source(s->c);
+    char *v = *src ? getenv(src) : NULL;
+    if (!v)
+        return;
+    char *name = strdup(src), *key = strdup(v);
+    if (!name || !key) {
+        free(name), free(key);
+        return; /* out of memory: leave the environment as it is */
     }
-    lua_pop(L, 1);
-    llm_cache_mode mode = LLM_CACHE_OFF;
-    const char *m = option(L, "llm_cache");
-    if (m && llm_cache_mode_parse(m, &mode) != 0)
-        luaL_error(L, "llm: --llm-cache must be record, replay or off, got '%s'", m);
+    if (taken_key)
+        memset(taken_key, 0, strlen(taken_key));
+    free(taken_name), free(taken_key);
+    taken_name = name, taken_key = key;
+    memset(v, 0, strlen(v));
+    unsetenv(name);
+}
+
+/* A client without a key that looks for the variable already taken gets its key. */
+static void give_taken_key(lstate *s)
+{
+    llm_config cfg;
+    llm_client_get_config(s->c, &cfg);
+    if (llm_client_has_key(s->c) || !taken_name)
+        return;
+    int wanted = cfg.api_key_env ? strcmp(cfg.api_key_env, taken_name) == 0
+                                 : strcmp(taken_name, "LLMNAS_API_KEY") == 0 ||
+                                       strcmp(taken_name, "OPENAI_API_KEY") == 0;
+    if (wanted)
+        llm_client_set_key(s->c, taken_key);
+}
+
+static void settle_key(lstate *s)
+{
+    take_key(s);
+    give_taken_key(s);
+}
+
+/* Create this state's client from the environment (at module load, before the script
+ * runs, so the key leaves the environment at once). */
+static lstate *new_state(lua_State *L)
+{
     llm_config cfg;
     llm_config_defaults(&cfg);
-    cfg.base_url = option(L, "base_url");
-    cfg.model = option(L, "model");
     llm_config_from_env(&cfg);
     llm_client *c;
     int rc = llm_client_new(&cfg, &c);
@@ -115,12 +152,44 @@ static lstate *get_state(lua_State *L)
     memset(s, 0, sizeof *s);
     s->c = c;
     s->cache_ref = LUA_NOREF;
-    s->want_mode = mode;
     luaL_setmetatable(L, STATE_MT);
     lua_setfield(L, LUA_REGISTRYINDEX, STATE_KEY);
     const char *lv = getenv("LLMNAS_LLM_LOG");
     s->log_level = parse_level(lv) >= 0 ? parse_level(lv) : LLM_LOG_WARN;
     llm_client_set_log(s->c, log_sink, s);
+    settle_key(s);
+    return s;
+}
+
+/* The state's client, with the options of `llmnas run` (set after the module was
+ * loaded) applied at the first call: they beat the environment, and llm.configure
+ * beats them. */
+static lstate *get_state(lua_State *L)
+{
+    lstate *s;
+    if (lua_getfield(L, LUA_REGISTRYINDEX, STATE_KEY) == LUA_TUSERDATA) {
+        s = lua_touserdata(L, -1);
+        lua_pop(L, 1);
+    } else {
+        lua_pop(L, 1);
+        s = new_state(L);
+    }
+    if (s->options_applied)
+        return s;
+    s->options_applied = 1;
+    const char *m = option(L, "llm_cache");
+    if (m && llm_cache_mode_parse(m, &s->want_mode) != 0)
+        luaL_error(L, "llm: --llm-cache must be record, replay or off, got '%s'", m);
+    llm_config cfg;
+    llm_client_get_config(s->c, &cfg);
+    const char *base = option(L, "base_url"), *model = option(L, "model");
+    if (base || model) {
+        cfg.base_url = base ? base : cfg.base_url;
+        cfg.model = model ? model : cfg.model;
+        int rc = llm_client_configure(s->c, &cfg);
+        if (rc)
+            luaL_error(L, "llm: %s", llm_strerror(rc));
+    }
     return s;
 }
 
@@ -324,6 +393,7 @@ static int l_configure(lua_State *L)
     int rc = llm_client_configure(s->c, &cfg);
     if (rc)
         luaL_error(L, "llm.configure: %s", llm_strerror(rc));
+    settle_key(s);
     apply_mode(s); /* a missing store is reported by the next call */
     return 0;
 }
@@ -523,8 +593,8 @@ static void read_request(lua_State *L, int idx, int keep, llm_request *r, const 
     if (lua_getfield(L, idx, "seed") != LUA_TNIL) {
         int isint;
         lua_Integer seed = lua_tointegerx(L, -1, &isint);
-        if (!isint)
-            req_error(L, who, "%s must be an integer", "seed");
+        if (!isint || seed > ((lua_Integer)1 << 53) || seed < -((lua_Integer)1 << 53))
+            req_error(L, who, "%s must be an integer within +-2^53 (JSON numbers)", "seed");
         r->has_seed = 1, r->seed = (long long)seed;
     }
     if (lua_getfield(L, idx, "stream") != LUA_TNIL)
@@ -712,5 +782,8 @@ int luaopen_llmnas_llm(lua_State *L)
         {"configure", l_configure}, {"config", l_config},
         {"request_key", l_request_key}, {NULL, NULL}};
     luaL_newlib(L, funcs);
+    if (lua_getfield(L, LUA_REGISTRYINDEX, STATE_KEY) != LUA_TUSERDATA)
+        new_state(L); /* now: the key leaves the environment before any script runs */
+    lua_pop(L, 1);
     return 1;
 }

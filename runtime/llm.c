@@ -31,6 +31,8 @@ struct llm_client {
     char *base_url, *model, *api_key_env;
     char *url;                 /* base_url + "/chat/completions" */
     char *key;                 /* NULL when none; wiped on change and free */
+    char key_source[128];      /* the variable the key came from ("" if none / set in C) */
+    int configured;            /* configure ran once: the key was read */
     llm_log_fn log;
     void *log_user;
     llm_cache cache;
@@ -277,16 +279,30 @@ int llm_client_configure(llm_client *c, const llm_config *cfg)
         free(base), free(model), free(env), free(url);
         return LLM_ENOMEM;
     }
+    int reread = !c->configured || (env == NULL) != (c->api_key_env == NULL) ||
+                 (env && strcmp(env, c->api_key_env) != 0);
     free(c->base_url), free(c->model), free(c->api_key_env), free(c->url);
     c->base_url = base, c->model = model, c->api_key_env = env, c->url = url;
     c->cfg = *cfg;
     c->cfg.base_url = base, c->cfg.model = model, c->cfg.api_key_env = env;
     if (c->cfg.parallel == 0)
         c->cfg.parallel = 8;
-    const char *key = env ? env_nonempty(env) : env_nonempty("LLMNAS_API_KEY");
+    c->configured = 1;
+    if (!reread)
+        return 0; /* the key was read when api_key_env last changed */
+    const char *src = env ? env : "LLMNAS_API_KEY";
+    const char *key = env_nonempty(src);
     if (!env && !key)
-        key = env_nonempty("OPENAI_API_KEY");
-    return llm_client_set_key(c, key);
+        key = env_nonempty(src = "OPENAI_API_KEY");
+    int rc = llm_client_set_key(c, key);
+    if (rc == 0 && key)
+        snprintf(c->key_source, sizeof c->key_source, "%s", src);
+    return rc;
+}
+
+const char *llm_client_key_source(const llm_client *c)
+{
+    return c->key_source;
 }
 
 void llm_client_get_config(const llm_client *c, llm_config *out)
@@ -303,6 +319,7 @@ int llm_client_set_key(llm_client *c, const char *key)
         return LLM_ENOMEM;
     wipe_free(c->key);
     c->key = k;
+    c->key_source[0] = '\0';
     return 0;
 }
 
@@ -629,6 +646,11 @@ static int xfer_setup(xfer *x)
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect must not carry the key */
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, ""); /* the size cap counts decoded bytes */
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->cfg.connect_timeout * 1000));
+    /* A non-streamed reply can be minutes of silence: keepalive probes notice a dead
+     * peer (and keep NAT and proxies from dropping the connection) meanwhile. */
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 30L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 15L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(x->timeout * 1000));
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
@@ -841,7 +863,7 @@ static void xfer_finish(xfer *x, CURLcode cc, double now)
     int code;
     r->http_status = (int)x->status;
     if (x->abort_code) {
-        code = x->abort_code;
+        code = x->abort_code == LLM_ESTREAM && x->sse.quota ? LLM_EQUOTA : x->abort_code;
         abort_message(x, msg, sizeof msg);
     } else if (cc != CURLE_OK && x->req->stream && x->headers_done &&
                x->status >= 200 && x->status < 300 && cc != CURLE_OPERATION_TIMEDOUT) {

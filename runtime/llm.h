@@ -103,7 +103,8 @@ typedef struct llm_client llm_client;
  * A missing base URL or model is reported by the first call (LLM_ECONFIG), not here. */
 int llm_client_new(const llm_config *cfg, llm_client **out);
 
-/* Replace the configuration (strings copied; the key re-read from the environment).
+/* Replace the configuration (strings copied). The key is read from the environment
+ * again only when api_key_env changes (so a host may remove the variable once read).
  * Usage totals, cache and log callbacks are kept. Returns 0, LLM_EARG or LLM_ENOMEM. */
 int llm_client_configure(llm_client *c, const llm_config *cfg);
 
@@ -116,6 +117,11 @@ int llm_client_set_key(llm_client *c, const char *key);
 
 /* Nonzero when a key is set. The key itself cannot be read back. */
 int llm_client_has_key(const llm_client *c);
+
+/* The environment variable the key was read from ("" when there is no key or it was
+ * set with llm_client_set_key), so the host can unset it: lua/llm.c does, so neither
+ * scripts (os.getenv) nor forked workers ever see the key. */
+const char *llm_client_key_source(const llm_client *c);
 
 /* Free the client (NULL is fine); wipes the key. */
 void llm_client_free(llm_client *c);
@@ -143,8 +149,9 @@ typedef enum { LLM_CACHE_OFF = 0, LLM_CACHE_RECORD = 1, LLM_CACHE_REPLAY = 2 } l
 /* Install (cache != NULL, copied) or remove (NULL) the cache and set the mode.
  * RECORD: a call whose request was recorded before is answered from the cache; any
  * other goes to the network and its reply is stored (a failed store is a warning), so a
- * run resumed after a crash gets the replies the crashed process already received. REPLAY: calls are answered from the cache only; a miss is LLM_ECACHEMISS
- * and nothing touches the network. OFF: the cache is not used.
+ * run resumed after a crash gets the replies the crashed process already received.
+ * REPLAY: calls are answered from the cache only; a miss is LLM_ECACHEMISS and nothing
+ * touches the network. OFF: the cache is not used.
  * Occurrences of repeated requests (llm_request_key) are counted afresh from here.
  * Returns LLM_EARG for RECORD/REPLAY without a cache. */
 int llm_client_set_cache(llm_client *c, const llm_cache *cache, llm_cache_mode mode);

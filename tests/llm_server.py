@@ -56,7 +56,8 @@ Faults (NAME and its optional fields):
     oversized         a 200 body of `bytes` bytes (default 9 MiB), valid JSON
     stall             status line and headers, then silence for `seconds` (default 30)
     slow              answer normally after `seconds` (default 5), nothing sent before
-    stream_error      (stream) a content chunk, then an error event, then the end
+    stream_error      (stream) a content chunk, then an error event (message, type),
+                      then the end
     stream_cut        (stream) a content chunk, then the connection is dropped
                       without [DONE]
     no_stream         answer a stream request with a plain JSON completion (servers
@@ -374,7 +375,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 return  # no terminating chunk: the client sees a cut transfer
             self.event({"error": {"message": item.get("message", "injected error mid-stream"),
-                                  "type": "server_error", "code": None}})
+                                  "type": item.get("type", "server_error"), "code": None}})
             self.chunk(b"")
             return
         for p in pieces:
@@ -404,6 +405,7 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # the default 5 drops the SYNs of a wide chat_many (1 s stalls)
 
     def handle_error(self, request, client_address):
         # Clients that hang up (a cap, a stall detector, a timeout) are part of the tests.

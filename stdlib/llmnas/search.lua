@@ -34,9 +34,9 @@ M.PROPOSE_RETRIES = 3       -- transient LLM failures retried before an iteratio
 M.DEFAULT_DB = "llmnas.db"
 
 -- LLM failures that no retry fixes: the run stops with the message.
--- (llm_http is a 403/404: a wrong base URL or model name.)
+-- (llm_not_found: a wrong base URL or model name; llm_http: another unexpected status.)
 M.FATAL_KINDS = {
-  llm_auth = true, llm_quota = true, llm_bad_request = true, llm_http = true, llm_arg = true,
+  llm_auth = true, llm_quota = true, llm_bad_request = true, llm_not_found = true, llm_http = true, llm_arg = true,
   llm_config = true, llm_cache_miss = true, interrupted = true,
 }
 -- LLM failures worth a retry of the whole proposal (the client already retried the call).

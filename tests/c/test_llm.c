@@ -738,6 +738,11 @@ static void test_stream_faults(void **state)
     assert_int_equal(one_call(cut, 1, &res, &calls, no_retries), LLM_ESTREAM);
     assert_non_null(strstr(res.message, "[DONE]"));
     llm_result_free(&res);
+    const char *quota[] = {"{\"fault\": \"stream_error\", \"type\": \"insufficient_quota\"}",
+                           "\"never\"", NULL};
+    assert_int_equal(one_call(quota, 1, &res, &calls, NULL), LLM_EQUOTA);
+    assert_int_equal(calls, 1); /* a quota error in the stream is not retried either */
+    llm_result_free(&res);
     /* Both are worth a retry. */
     const char *retry[] = {"{\"fault\": \"stream_error\"}", "{\"fault\": \"stream_cut\"}",
                            "\"whole\"", NULL};
@@ -800,6 +805,23 @@ static void test_timeout_and_refused(void **state)
     assert_int_equal(res.retries, 1);
     assert_int_equal(calls, 2);
     llm_result_free(&res);
+
+    /* The request's own timeout beats the client's (10 s here). */
+    const char *slow1[] = {"{\"fault\": \"slow\", \"seconds\": 20}", NULL};
+    server s1;
+    server_start(&s1, slow1);
+    llm_config cfg1 = test_config(s1.url);
+    cfg1.max_retries = 0;
+    llm_client *c1;
+    assert_int_equal(llm_client_new(&cfg1, &c1), 0);
+    llm_request r1 = hello_request();
+    r1.timeout = 0.4;
+    t0 = rt_now();
+    assert_int_equal(llm_chat(c1, &r1, &res), LLM_ETIMEOUT);
+    assert_true(rt_now() - t0 < 2);
+    llm_result_free(&res);
+    llm_client_free(c1);
+    server_stop(&s1);
 
     /* A port nobody listens on (the server's, after it stopped). */
     server s;
@@ -909,6 +931,42 @@ static void test_chat_many(void **state)
     assert_true(dt < 1.8); /* 4 x 0.6 s served at once, not one after the other */
     assert_int_equal(server_calls(&s), 4);
     assert_int_equal(llm_usage_count(c), 2);
+    llm_client_free(c);
+    server_stop(&s);
+}
+
+static void test_chat_many_parallel_cap(void **state)
+{
+    (void)state;
+    /* 10 requests, at most 4 in flight, 0.3 s each: three waves (0.9 s), not one. */
+    const char *replies[] = {"{\"echo\": true, \"delay\": 0.3, \"repeat\": 10}", NULL};
+    server s;
+    server_start(&s, replies);
+    llm_config cfg = test_config(s.url);
+    cfg.parallel = 4;
+    llm_client *c;
+    assert_int_equal(llm_client_new(&cfg, &c), 0);
+    llm_message msgs[10][1];
+    llm_request reqs[10];
+    char text[10][16];
+    for (int i = 0; i < 10; i++) {
+        snprintf(text[i], sizeof text[i], "q%d", i);
+        msgs[i][0] = (llm_message){"user", text[i]};
+        llm_request_init(&reqs[i]);
+        reqs[i].messages = msgs[i];
+        reqs[i].n_messages = 1;
+    }
+    llm_result res[10];
+    double t0 = rt_now();
+    assert_int_equal(llm_chat_many(c, reqs, 10, res), 0);
+    double dt = rt_now() - t0;
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(res[i].status, 0);
+        assert_string_equal(res[i].content, text[i]);
+        llm_result_free(&res[i]);
+    }
+    if (dt < 0.85 || dt > 2.5)
+        fail_msg("10 calls, 4 at a time, 0.3 s each took %.2f s (expected about 0.9)", dt);
     llm_client_free(c);
     server_stop(&s);
 }
@@ -1037,6 +1095,47 @@ static void test_record_replay(void **state)
         free(mc.vals[i]);
 }
 
+static void test_record_reads_through(void **state)
+{
+    (void)state;
+    /* A resumed run in record mode: what was recorded comes from the cache, only the
+     * new question reaches the server (and is recorded in turn). */
+    memcache mc = {0};
+    llm_cache cache = {mc_get, mc_put, &mc};
+    const char *first[] = {"\"recorded\"", NULL};
+    server s;
+    server_start(&s, first);
+    llm_client *c = client_for(&s);
+    assert_int_equal(llm_client_set_cache(c, &cache, LLM_CACHE_RECORD), 0);
+    llm_request r = hello_request();
+    llm_result res;
+    assert_int_equal(llm_chat(c, &r, &res), 0);
+    llm_result_free(&res);
+    llm_client_free(c);
+    server_stop(&s);
+
+    const char *second[] = {"\"fresh\"", NULL};
+    server_start(&s, second);
+    c = client_for(&s);
+    assert_int_equal(llm_client_set_cache(c, &cache, LLM_CACHE_RECORD), 0);
+    assert_int_equal(llm_chat(c, &r, &res), 0);
+    assert_string_equal(res.content, "recorded");
+    assert_int_equal(res.cached, 1);
+    llm_result_free(&res);
+    llm_request q = hello_request();
+    q.seed = 5, q.has_seed = 1;
+    assert_int_equal(llm_chat(c, &q, &res), 0);
+    assert_string_equal(res.content, "fresh");
+    assert_int_equal(res.cached, 0);
+    llm_result_free(&res);
+    assert_int_equal(server_calls(&s), 1);
+    assert_int_equal(mc.n, 2);
+    llm_client_free(c);
+    server_stop(&s);
+    for (int i = 0; i < mc.n; i++)
+        free(mc.vals[i]);
+}
+
 static void *interrupt_later(void *arg)
 {
     (void)arg;
@@ -1066,6 +1165,35 @@ static void test_interrupt(void **state)
     assert_true(rt_now() - t0 < 2.5); /* not 20 s */
     assert_string_equal(llm_kind(rc), "interrupted");
     llm_result_free(&res);
+}
+
+static void test_interrupt_many(void **state)
+{
+    (void)state;
+    const char *replies[] = {"{\"fault\": \"retry_after\", \"seconds\": 20}",
+                             "{\"fault\": \"slow\", \"seconds\": 20}", NULL};
+    server s;
+    server_start(&s, replies);
+    llm_config cfg = test_config(s.url);
+    cfg.retry_after_cap = 60, cfg.timeout = 60;
+    llm_client *c;
+    assert_int_equal(llm_client_new(&cfg, &c), 0);
+    llm_request reqs[2] = {hello_request(), hello_request()};
+    llm_result res[2];
+    pthread_t th;
+    double t0 = rt_now();
+    pthread_create(&th, NULL, interrupt_later, NULL);
+    int rc = llm_chat_many(c, reqs, 2, res);
+    pthread_join(th, NULL);
+    rt_interrupt_flag = 0;
+    assert_int_equal(rc, LLM_EINTR);
+    assert_true(rt_now() - t0 < 2.5); /* one waiting, one in flight: both stopped */
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(res[i].status, LLM_EINTR);
+        llm_result_free(&res[i]);
+    }
+    llm_client_free(c);
+    server_stop(&s);
 }
 
 static char logged[8192];
@@ -1138,9 +1266,12 @@ int main(void)
         cmocka_unit_test(test_context_warning),
         cmocka_unit_test(test_usage_roles),
         cmocka_unit_test(test_chat_many),
+        cmocka_unit_test(test_chat_many_parallel_cap),
         cmocka_unit_test(test_chat_many_mixed),
         cmocka_unit_test(test_record_replay),
+        cmocka_unit_test(test_record_reads_through),
         cmocka_unit_test(test_interrupt),
+        cmocka_unit_test(test_interrupt_many),
         cmocka_unit_test(test_canary_never_leaks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

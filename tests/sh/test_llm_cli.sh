@@ -122,6 +122,10 @@ for i = 1, 7 do
 end
 print(table.concat(kinds, " "))
 print(json.encode(llm.config()))
+local environ = assert(io.open("/proc/self/environ")):read("a")
+local child = assert(io.popen("env")):read("a")
+print("key visible to the script: " .. tostring(os.getenv("LLMNAS_API_KEY") ~= nil
+  or environ:find("sk%-canary") ~= nil or child:find("sk%-canary") ~= nil))
 EOF
 run env LLMNAS_API_KEY="$CANARY" LLMNAS_LLM_LOG=debug ASK_CACHE="$T/cache2" LLMNAS_MODEL=m \
     "$LLMNAS" run "$T/faults.lua" --base-url "$URL" --llm-cache record
@@ -129,6 +133,8 @@ expect_out "llm_auth llm_auth llm_quota ok llm_truncated ok llm_bad_request" "ev
 expect_err "retry 1/2" "retries were logged"
 expect_err "[redacted]" "the echoed key was scrubbed from messages"
 expect_out '"has_key":true' "config says a key is set"
+expect_out "key visible to the script: false" \
+    "the key left the environment (os.getenv, /proc/self/environ, child processes)"
 if grep -rqF "$CANARY" "$T/out" "$T/err" "$T/cache2" "$T/canary.log"; then
     fail "the canary key leaked into $(grep -rlF "$CANARY" "$T/out" "$T/err" "$T/cache2" "$T/canary.log")"
 else
@@ -204,3 +210,26 @@ expect_rc 130 "Ctrl-C during a Retry-After wait stops the run"
 [ "$secs" -le 2 ] && pass "it stops promptly (${secs}s)" || fail "it took ${secs}s to stop"
 expect_err "interrupted" "the run says it was interrupted"
 stop_servers
+
+# ---- the test server keeps to loopback and ends on its own -------------------------
+"$PY" "$ROOT/tests/llm_server.py" --port-file "$T/life.port" --lifetime 1 >/dev/null 2>&1 &
+life=$!
+i=0
+while [ ! -s "$T/life.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+lport=$(cat "$T/life.port")
+hexport=$(printf '%04X' "$lport")
+# /proc/net/tcp: local address as hex IP:port, state 0A = LISTEN; 0100007F is 127.0.0.1.
+listen=$(awk -v p=":$hexport" '$4 == "0A" && substr($2, 9) == p { print $2 }' /proc/net/tcp /proc/net/tcp6)
+if [ "$listen" = "0100007F:$hexport" ]; then
+    pass "the test server listens on 127.0.0.1 only"
+else
+    fail "the test server listens on '$listen' for port $lport"
+fi
+sleep 2
+if kill -0 "$life" 2>/dev/null; then
+    fail "the test server outlived --lifetime 1"
+    kill "$life"
+else
+    pass "the test server exits on its own after --lifetime"
+fi
+wait "$life" 2>/dev/null

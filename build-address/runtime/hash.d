@@ -1,2 +1,0 @@
-build-address/runtime/hash.o: runtime/hash.c runtime/hash.h
-runtime/hash.h:

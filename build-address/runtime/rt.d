@@ -1,2 +1,0 @@
-build-address/runtime/rt.o: runtime/rt.c runtime/rt.h
-runtime/rt.h:
