@@ -26,7 +26,7 @@ static const char export_help[] =
     "  -o, --output FILE  write there instead of stdout\n"
     "  --input CxHxW      input shape without the batch (default 1x28x28)\n"
     "  --classes N        required output features, 0 = unchecked (default 10)\n"
-    "  --time-limit S     CPU seconds for compiling (default 10; wall clock +1 s)\n"
+    "  --time-limit S     CPU seconds for compiling (default 10; wall clock 2x)\n"
     "  -h, --help         this help\n"
     "\n"
     "exit codes: 0 written, 64 bad usage, 65 the candidate does not compile,\n"

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define HOOK_EVERY 1000
 #define REP_MAX ((size_t)1 << 20)  /* string.rep result cap */
@@ -73,6 +74,13 @@ static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     return p;
 }
 
+static double thread_cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static void sb_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
@@ -84,7 +92,11 @@ static void sb_hook(lua_State *L, lua_Debug *ar)
         lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
         luaL_error(L, "not enough memory");
     }
-    if (s->spent > s->budget || s->budget_hit || rt_interrupted()) {
+    /* few instructions can still cost much CPU in C (coroutine switches,
+     * allocations): the time is checked too, every HOOK_EVERY instructions */
+    if (s->cpu_limit > 0 && !s->budget_hit && thread_cpu() - s->cpu_start > s->cpu_limit)
+        s->cpu_hit = 1;
+    if (s->spent > s->budget || s->budget_hit || s->cpu_hit || rt_interrupted()) {
         if (!s->budget_hit) {
             s->budget_hit = 1;
             luaL_where(L, 0);
@@ -183,10 +195,22 @@ static int ro_newindex(lua_State *L)
                       lua_tostring(L, lua_upvalueindex(1)));
 }
 
+/* pairs(proxy) iterates the private table without handing it out (pairs
+ * returning `next, T` would let the candidate write to T). */
+static int ro_next(lua_State *L)
+{
+    lua_settop(L, 2);
+    if (lua_next(L, lua_upvalueindex(1)))
+        return 2;
+    lua_pushnil(L);
+    return 1;
+}
+
 static int ro_pairs(lua_State *L)
 {
-    lua_getglobal(L, "next");  /* our own next, from E */
     lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushcclosure(L, ro_next, 1);
+    lua_pushvalue(L, 1);
     lua_pushnil(L);
     return 3;
 }
@@ -384,6 +408,12 @@ static void fail_from_stack(lua_State *L, sb *s, int status, outcome *r)
         set_msg(s, r, "limit_memory", buf, strlen(buf));
         return;
     }
+    if (s->budget_hit && s->cpu_hit) {
+        rt_fmt(buf, sizeof buf, "%s%sCPU time limit of %g s exceeded (an endless loop?)",
+               s->where[0] ? s->where : name, s->where[0] ? "" : ": ", s->o->time_limit);
+        set_msg(s, r, "limit_cpu", buf, strlen(buf));
+        return;
+    }
     if (s->budget_hit) {
         rt_fmt(buf, sizeof buf, "%s%sinstruction budget of %lld exceeded (an endless loop?)",
                s->where[0] ? s->where : name, s->where[0] ? "" : ": ", s->budget);
@@ -429,8 +459,9 @@ static int call_net(lua_State *L)
     }
     if (lua_type(L, 1) != LUA_TFUNCTION)
         return sb_raise(L, "runtime", 0,
-                        "%s: the program must define function Net(x, classes) "
-                        "(or return such a function), found none",
+                        "%s: the program must define a global function Net(x, classes) "
+                        "or return such a function, found none (a 'local function Net' "
+                        "is not visible: drop 'local' or end with 'return Net')",
                         s->o->name ? s->o->name : "candidate");
     sb_push_node(L, 0);
     if (s->o->classes > 0)
@@ -504,8 +535,11 @@ int sandbox_compile(const char *src, size_t len, const sandbox_opts *opts, graph
         o = *opts;
     else
         sandbox_opts_default(&o);
+    /* Lua code stops at 80% of time_limit, cleanly, before the worker's
+     * RLIMIT_CPU (time_limit rounded up), which is for C code */
     sb s = {.cap = o.mem_limit ? o.mem_limit : (size_t)256 << 20,
-            .budget = o.instructions > 0 ? o.instructions : 50000000, .o = &o};
+            .budget = o.instructions > 0 ? o.instructions : 50000000, .o = &o,
+            .cpu_start = thread_cpu(), .cpu_limit = o.time_limit > 0 ? 0.8 * o.time_limit : 0};
     outcome r = {kind, msg, msglen};
     *out = NULL;
     kind[0] = msg[0] = '\0';
@@ -584,9 +618,10 @@ int sandbox_compile_isolated(const char *src, size_t len, const sandbox_opts *op
     job j = {src, len, &o};
     double tl = o.time_limit > 0 ? o.time_limit : 10;
     size_t mem = o.mem_limit ? o.mem_limit : (size_t)256 << 20;
-    /* CPU time is the limit; the wall-clock deadline a second later catches
-     * what uses no CPU (or a machine too loaded to give it) */
-    worker_opts wo = {.deadline = tl + 1, .cpu_seconds = tl, .mem_bytes = mem + ((size_t)64 << 20),
+    /* CPU time is the limit; the wall-clock deadline, twice that (and at
+     * least a second more), catches what uses no CPU, while a busy machine
+     * that gives the worker half a core still sees limit_cpu */
+    worker_opts wo = {.deadline = tl * 2 > tl + 1 ? tl * 2 : tl + 1, .cpu_seconds = tl, .mem_bytes = mem + ((size_t)64 << 20),
                       .max_result = (size_t)64 << 20};
     worker_result res;
     *out = NULL;

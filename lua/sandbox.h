@@ -42,8 +42,11 @@ typedef struct sandbox_opts {
     size_t max_source;        /* source size cap in bytes (default 256 KiB) */
     int max_nodes;            /* node-count cap (default GRAPH_DEFAULT_MAX_NODES) */
     size_t max_message;       /* error message cap in bytes (default 2000) */
-    double time_limit;        /* isolated: CPU seconds (rounded up); the wall-clock
-                                 deadline is one second later (default 10) */
+    double time_limit;        /* CPU seconds (default 10): Lua code is stopped at 80%
+                                 of it (limit_cpu); isolated, the worker's RLIMIT_CPU
+                                 is time_limit rounded up (for C code) and the
+                                 wall-clock deadline twice time_limit, at least
+                                 one second more (timeout) */
 } sandbox_opts;
 
 void sandbox_opts_default(sandbox_opts *o);
@@ -58,7 +61,7 @@ int sandbox_compile(const char *src, size_t len, const sandbox_opts *o, graph **
 
 /*
  * Compile in a forked worker: time_limit is the CPU limit (rounded up to whole
- * seconds), the wall-clock deadline one second later, the address-space headroom is mem_limit plus
+ * seconds), the wall-clock deadline twice that, the address-space headroom is mem_limit plus
  * 64 MiB. Returns 0 with *out as above, or -1 with kind and msg filled
  * (kind "interrupted" after Ctrl-C). Also returns the worker's wall time.
  */

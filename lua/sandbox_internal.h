@@ -17,6 +17,8 @@ typedef struct sb {
     int mem_hit;                 /* an allocation was refused */
     long long budget, spent;     /* instruction budget */
     int budget_hit;
+    double cpu_start, cpu_limit; /* thread CPU seconds; limit 0 = none */
+    int cpu_hit;
     char where[128];             /* "candidate:12:" where the budget ran out */
     graph *g;                    /* the network being built */
     const sandbox_opts *o;

@@ -3,8 +3,9 @@
  * functions that add nodes to the candidate's graph, with argument checks in
  * PyTorch's words and shape errors naming the candidate's line.
  *
- *   nn.Conv2d(x, out_channels, kernel_size [, stride [, padding]] [, opts])
- *   nn.MaxPool2d / nn.AvgPool2d(x, kernel_size [, stride [, padding]] [, opts])
+ *   nn.Conv2d(x, out_channels, kernel_size [, stride, padding, dilation, groups, bias] [, opts])
+ *   nn.MaxPool2d(x, kernel_size [, stride, padding, dilation] [, opts])
+ *   nn.AvgPool2d(x, kernel_size [, stride, padding, ceil_mode, count_include_pad] [, opts])
  *   nn.Linear(x, [in_features,] out_features [, opts])
  *   nn.BatchNorm2d(x [, num_features] [, opts]), nn.LeakyReLU(x [, slope | opts]),
  *   nn.GELU(x [, "tanh" | opts]), nn.Dropout(x [, p | opts]),
@@ -329,8 +330,9 @@ static int nn_conv2d(lua_State *L)
     if (lua_isnoneornil(L, 3))
         argerr(L, 3, c.op, "runtime", "kernel_size expected");
     get_pair(&c, 3, "kernel_size", 1, K_MAX, a.kernel);
-    static const unsigned pos[] = {O_STRIDE, O_PADDING};
-    read_rest(L, &c, 4, pos, 2, O_STRIDE | O_PADDING | O_DILATION | O_GROUPS | O_BIAS, &a);
+    /* PyTorch's positional order after kernel_size */
+    static const unsigned pos[] = {O_STRIDE, O_PADDING, O_DILATION, O_GROUPS, O_BIAS};
+    read_rest(L, &c, 4, pos, 5, O_STRIDE | O_PADDING | O_DILATION | O_GROUPS | O_BIAS, &a);
     for (int i = 0; i < 2; i++) {
         if (a.padding[i] != -1)
             continue;
@@ -354,8 +356,11 @@ static int pool(lua_State *L, graph_op op, const char *name, unsigned extra)
     if (lua_isnoneornil(L, 2))
         argerr(L, 2, name, "runtime", "kernel_size expected");
     get_pair(&c, 2, "kernel_size", 1, K_MAX, a.kernel);
-    static const unsigned pos[] = {O_STRIDE, O_PADDING};
-    read_rest(L, &c, 3, pos, 2, O_STRIDE | O_PADDING | O_CEIL | extra, &a);
+    /* PyTorch's positional order after kernel_size */
+    static const unsigned max_pos[] = {O_STRIDE, O_PADDING, O_DILATION};
+    static const unsigned avg_pos[] = {O_STRIDE, O_PADDING, O_CEIL, O_CIP};
+    read_rest(L, &c, 3, op == GRAPH_OP_MAXPOOL2D ? max_pos : avg_pos,
+              op == GRAPH_OP_MAXPOOL2D ? 3 : 4, O_STRIDE | O_PADDING | O_CEIL | extra, &a);
     if (a.padding[0] < 0 || a.padding[1] < 0)
         argerr(L, 1, name, "runtime", "padding='same' is not supported by %s", name);
     return push_added(L, op, &a, &x, 1);

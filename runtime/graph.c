@@ -610,15 +610,139 @@ static uint64_t node_key(const graph *g, int i, const uint64_t *keys)
     return h;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int count_distinct(const uint64_t *v, const int *ids, int m, uint64_t *tmp)
+{
+    for (int i = 0; i < m; i++)
+        tmp[i] = v[ids[i]];
+    qsort(tmp, (size_t)m, sizeof *tmp, cmp_u64);
+    int d = m > 0;
+    for (int i = 1; i < m; i++)
+        d += tmp[i] != tmp[i - 1];
+    return d;
+}
+
+/*
+ * Colour refinement (1-dimensional Weisfeiler-Leman) over the live nodes:
+ * starting from the structural keys, a node's colour is repeatedly rehashed
+ * with its inputs' colours (wiring order; sorted for add/mul) and the sorted
+ * multiset of its users' colours and input positions, until the number of
+ * colours stops growing. Two operands of one add/mul with equal keys are then
+ * told apart by everything around them — how the rest of the network uses
+ * them and their ancestors. Only nodes the output depends on count, so an
+ * unused layer cannot change the order. It runs only while some add/mul has
+ * tied operands, at most REFINE_ROUNDS rounds (each O(E log E)), so its cost
+ * stays bounded: operands still equal after it are, in all but contrived
+ * graphs (a difference more than REFINE_ROUNDS layers away), interchangeable.
+ */
+#define REFINE_ROUNDS 64
+static int refine_colours(const graph *g, const uint64_t *keys, uint64_t *col)
+{
+    int n = g->n, edges = 0, rc = GRAPH_ENOMEM;
+    int *start = calloc((size_t)n + 1, sizeof *start);
+    char *live = calloc((size_t)n, 1);
+    for (int i = 0; start && i < n; i++)
+        for (int k = 0; k < g->nodes[i].n_inputs; k++, edges++)
+            start[g->nodes[i].inputs[k] + 1]++;
+    int *user = malloc(((size_t)edges + 1) * sizeof *user);
+    int *pos = malloc(((size_t)edges + 1) * sizeof *pos);
+    int *fill = malloc(((size_t)n + 1) * sizeof *fill);
+    int *ids = malloc(((size_t)n + 1) * sizeof *ids);
+    uint64_t *c = malloc(((size_t)edges + 1) * sizeof *c);
+    uint64_t *next = malloc(((size_t)n + 1) * sizeof *next);
+    uint64_t *tmp = malloc(((size_t)n + 1) * sizeof *tmp);
+    if (!start || !live || !user || !pos || !fill || !ids || !c || !next || !tmp)
+        goto done;
+    for (int i = 0; i < n; i++)
+        start[i + 1] += start[i];
+    memcpy(fill, start, ((size_t)n + 1) * sizeof *fill);
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < g->nodes[i].n_inputs; k++) {
+            int v = g->nodes[i].inputs[k];
+            user[fill[v]] = i;
+            pos[fill[v]++] = k;
+        }
+    live[g->output] = 1;  /* inputs precede users: one backward sweep marks them */
+    for (int i = g->output; i >= 0; i--)
+        if (live[i])
+            for (int k = 0; k < g->nodes[i].n_inputs; k++)
+                live[g->nodes[i].inputs[k]] = 1;
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        col[i] = keys[i];
+        if (live[i])
+            ids[m++] = i;
+    }
+    /* only the add/mul nodes whose operands tie need the refinement */
+    int *tied = fill, nt = 0;
+    for (int j = 0; j < m; j++) {
+        const graph_node *nd = &g->nodes[ids[j]];
+        if ((nd->op == GRAPH_OP_ADD || nd->op == GRAPH_OP_MUL) &&
+            col[nd->inputs[0]] == col[nd->inputs[1]])
+            tied[nt++] = ids[j];
+    }
+    int distinct = nt ? count_distinct(col, ids, m, tmp) : 0;
+    for (int round = 0; nt > 0 && round < REFINE_ROUNDS; round++) {
+        for (int j = 0; j < m; j++) {
+            int v = ids[j], k = 0;
+            const graph_node *nd = &g->nodes[v];
+            int commut = nd->op == GRAPH_OP_ADD || nd->op == GRAPH_OP_MUL;
+            uint64_t h = fnv_i(0xcbf29ce484222325ULL, (int64_t)col[v]);
+            if (commut) {
+                uint64_t x = col[nd->inputs[0]], y = col[nd->inputs[1]];
+                h = fnv_i(fnv_i(h, (int64_t)(x < y ? x : y)), (int64_t)(x < y ? y : x));
+            } else {
+                for (int q = 0; q < nd->n_inputs; q++)
+                    h = fnv_i(h, (int64_t)col[nd->inputs[q]]);
+            }
+            for (int e = start[v]; e < start[v + 1]; e++) {
+                int u = user[e];
+                if (!live[u])
+                    continue;
+                int uc = g->nodes[u].op == GRAPH_OP_ADD || g->nodes[u].op == GRAPH_OP_MUL;
+                c[k++] = fnv_i(fnv_i(0x84222325cbf29ce4ULL, (int64_t)col[u]), uc ? -1 : pos[e]);
+            }
+            qsort(c, (size_t)k, sizeof *c, cmp_u64);
+            h = fnv_i(h, k);
+            for (int q = 0; q < k; q++)
+                h = fnv_i(h, (int64_t)c[q]);
+            next[v] = h;
+        }
+        for (int j = 0; j < m; j++)
+            col[ids[j]] = next[ids[j]];
+        int left = 0;
+        for (int j = 0; j < nt; j++) {
+            const graph_node *nd = &g->nodes[tied[j]];
+            if (col[nd->inputs[0]] == col[nd->inputs[1]])
+                tied[left++] = tied[j];
+        }
+        nt = left;
+        int d = count_distinct(col, ids, m, tmp);
+        if (d <= distinct)
+            break;
+        distinct = d;
+    }
+    rc = GRAPH_OK;
+done:
+    free(start), free(live), free(user), free(pos), free(fill), free(ids), free(c);
+    free(next), free(tmp);
+    return rc;
+}
+
 /* The k-th input of node n in visiting order. */
-static int visit_input(const graph *g, const graph_node *n, int k, const uint64_t *keys)
+static int visit_input(const graph_node *n, int k, const uint64_t *keys, const uint64_t *down)
 {
     if ((n->op == GRAPH_OP_ADD || n->op == GRAPH_OP_MUL)) {
         int x = n->inputs[0], y = n->inputs[1];
-        int swap = keys[y] < keys[x] || (keys[y] == keys[x] && y < x);
+        uint64_t kx = keys[x], ky = keys[y], dx = down[x], dy = down[y];
+        int swap = ky < kx || (ky == kx && (dy < dx || (dy == dx && y < x)));
         return (k == 0) != swap ? x : y;
     }
-    (void)g;
     return n->inputs[k];
 }
 
@@ -628,15 +752,20 @@ int graph_canonical_order(const graph *g, int *order, int *count)
     if (g->output < 0 || g->output >= g->n)
         return GRAPH_ESTATE;
     uint64_t *keys = malloc((size_t)g->n * sizeof *keys);
+    uint64_t *down = malloc((size_t)g->n * sizeof *down);
     char *state = calloc((size_t)g->n, 1);  /* 0 new, 1 on stack, 2 done */
     int *stack = malloc((size_t)g->n * sizeof *stack);
     int *next = calloc((size_t)g->n, sizeof *next);
-    if (!keys || !state || !stack || !next) {
-        free(keys), free(state), free(stack), free(next);
+    if (!keys || !down || !state || !stack || !next) {
+        free(keys), free(down), free(state), free(stack), free(next);
         return GRAPH_ENOMEM;
     }
     for (int i = 0; i < g->n; i++)
         keys[i] = node_key(g, i, keys);
+    if (refine_colours(g, keys, down)) {
+        free(keys), free(down), free(state), free(stack), free(next);
+        return GRAPH_ENOMEM;
+    }
     int sp = 0, m = 0;
     stack[sp++] = g->output;
     state[g->output] = 1;
@@ -644,7 +773,7 @@ int graph_canonical_order(const graph *g, int *order, int *count)
         int v = stack[sp - 1];
         const graph_node *n = &g->nodes[v];
         if (next[v] < n->n_inputs) {
-            int u = visit_input(g, n, next[v]++, keys);
+            int u = visit_input(n, next[v]++, keys, down);
             if (state[u] == 0) {
                 state[u] = 1;
                 stack[sp++] = u;
@@ -655,7 +784,7 @@ int graph_canonical_order(const graph *g, int *order, int *count)
             sp--;
         }
     }
-    free(keys), free(state), free(stack), free(next);
+    free(keys), free(down), free(state), free(stack), free(next);
     *count = m;
     return GRAPH_OK;
 }

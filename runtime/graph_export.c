@@ -63,6 +63,21 @@ static char *sb_done(sbuf *b)
     return b->s;
 }
 
+/* The shortest decimal that reads back as v ("1e-05", not 1.0000000000000001e-05);
+ * a ring of buffers so one printf can take several. */
+static const char *num(double v)
+{
+    static _Thread_local char ring[4][32];
+    static _Thread_local int next;
+    char *buf = ring[next++ % 4];
+    for (int prec = 6; prec <= 17; prec++) {
+        snprintf(buf, 32, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    return buf;
+}
+
 /* 1234567 -> "1,234,567" */
 static char *commas(int64_t v, char *buf, size_t len)
 {
@@ -246,7 +261,7 @@ static void lua_expr(sbuf *b, const graph *g, const graph_node *n, char names[][
     case GRAPH_OP_BATCHNORM2D:
         sb_printf(b, "nn.BatchNorm2d(%s", x);
         if (a->eps != 1e-5 || a->momentum != 0.1)
-            sb_printf(b, ", {eps = %.17g, momentum = %.17g}", a->eps, a->momentum);
+            sb_printf(b, ", {eps = %s, momentum = %s}", num(a->eps), num(a->momentum));
         sb_printf(b, ")");
         break;
     case GRAPH_OP_LINEAR:
@@ -257,13 +272,13 @@ static void lua_expr(sbuf *b, const graph *g, const graph_node *n, char names[][
         sb_printf(b, "%s)", a->bias ? "" : ", {bias = false}");
         break;
     case GRAPH_OP_LEAKYRELU:
-        sb_printf(b, "nn.LeakyReLU(%s, %.17g)", x, a->negative_slope);
+        sb_printf(b, "nn.LeakyReLU(%s, %s)", x, num(a->negative_slope));
         break;
     case GRAPH_OP_GELU:
         sb_printf(b, "nn.GELU(%s%s)", x, a->approximate_tanh ? ", \"tanh\"" : "");
         break;
     case GRAPH_OP_DROPOUT:
-        sb_printf(b, "nn.Dropout(%s, %.17g)", x, a->p);
+        sb_printf(b, "nn.Dropout(%s, %s)", x, num(a->p));
         break;
     case GRAPH_OP_ADAPTIVEAVGPOOL2D:
         sb_printf(b, "nn.AdaptiveAvgPool2d(%s, 1)", x);
@@ -378,11 +393,11 @@ static void py_module(sbuf *b, const graph *g, const graph_node *n)
         sb_printf(b, ", groups=%d, bias=%s)", a->groups, a->bias ? "True" : "False");
         break;
     case GRAPH_OP_BATCHNORM2D:
-        sb_printf(b, "nn.BatchNorm2d(%lld, eps=%.17g, momentum=%.17g)", (long long)cin, a->eps,
-                  a->momentum);
+        sb_printf(b, "nn.BatchNorm2d(%lld, eps=%s, momentum=%s)", (long long)cin, num(a->eps),
+                  num(a->momentum));
         break;
     case GRAPH_OP_LEAKYRELU:
-        sb_printf(b, "nn.LeakyReLU(negative_slope=%.17g)", a->negative_slope);
+        sb_printf(b, "nn.LeakyReLU(negative_slope=%s)", num(a->negative_slope));
         break;
     case GRAPH_OP_GELU:
         sb_printf(b, "nn.GELU(approximate='%s')", a->approximate_tanh ? "tanh" : "none");
@@ -414,7 +429,7 @@ static void py_module(sbuf *b, const graph *g, const graph_node *n)
                   a->bias ? "True" : "False");
         break;
     case GRAPH_OP_DROPOUT:
-        sb_printf(b, "nn.Dropout(p=%.17g)", a->p);
+        sb_printf(b, "nn.Dropout(p=%s)", num(a->p));
         break;
     default:
         sb_printf(b, "nn.%s()", graph_op_name(n->op));

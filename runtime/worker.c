@@ -462,8 +462,11 @@ static int step(worker *w, worker_result *res)
         kill_group(w);
     }
     if (w->reason || w->have_final || w->eof) {
-        reap(w, 0);
-        /* after a result or EOF the child is exiting; wait for it briefly */
+        /* with the result in hand the child is exiting (it calls _exit right
+         * after sending): wait for it, rather than poll a pipe that already
+         * reports hang-up, which would spin and starve the exiting child */
+        reap(w, w->have_final && !w->reason);
+        /* after a result or EOF alone the child is exiting; wait for it briefly */
         if (!w->reaped && (w->have_final || w->eof) && !w->reason)
             return 1;
         finish(w);

@@ -10,9 +10,9 @@
  *
  * In the child: its own process group (the parent kills the whole group, so
  * Ctrl-C on the terminal reaches only the parent, which then kills the child);
- * RLIMIT_AS = the address space mapped at fork + mem_bytes (skipped under AddressSanitizer, which needs a huge
- * address space), RLIMIT_CPU = cpu_seconds (SIGXCPU, then SIGKILL one second
- * later), RLIMIT_CORE = 0; stdin and stdout are /dev/null (stderr is kept for
+ * RLIMIT_AS = the address space mapped at fork + mem_bytes (skipped under
+ * AddressSanitizer, which needs a huge address space), RLIMIT_CPU =
+ * cpu_seconds (SIGXCPU, then SIGKILL one second later), RLIMIT_CORE = 0; stdin and stdout are /dev/null (stderr is kept for
  * diagnostics); descriptors >= 3 other than the result pipe are closed unless
  * keep_fds is set.
  *
@@ -74,7 +74,7 @@ typedef void (*worker_progress_fn)(void *ud, const char *msg, size_t len);
 typedef struct worker_opts {
     double deadline;       /* wall-clock seconds, 0 = none */
     double cpu_seconds;    /* RLIMIT_CPU, 0 = none (rounded up to whole seconds) */
-    size_t mem_bytes;      /* RLIMIT_AS, 0 = none */
+    size_t mem_bytes;      /* RLIMIT_AS headroom above what the child inherits, 0 = none */
     size_t max_result;     /* largest result/message accepted, 0 = 256 MiB */
     int keep_fds;          /* 1 = do not close inherited descriptors in the child */
     worker_progress_fn on_progress;  /* may be NULL */

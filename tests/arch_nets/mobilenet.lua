@@ -2,7 +2,8 @@
 -- MobileNet-like: depthwise 3x3 (groups = channels) + pointwise 1x1, Hardswish, ReLU6-free
 local function dw_sep(x, out, stride)
   local c = x.shape[2]
-  x = nn.Hardswish(nn.BatchNorm2d(nn.Conv2d(x, c, 3, {stride = stride, padding = 1, groups = c, bias = false})))
+  x = nn.Conv2d(x, c, 3, {stride = stride, padding = 1, groups = c, bias = false})
+  x = nn.Hardswish(nn.BatchNorm2d(x))
   return nn.Hardswish(nn.BatchNorm2d(nn.Conv2d(x, out, 1, {bias = false})))
 end
 

@@ -359,6 +359,205 @@ static void test_names(void **state)
     assert_non_null(strstr(graph_strerror(GRAPH_ESHAPE), "GRAPH_ESHAPE"));
 }
 
+/* ---- randomized: the same DAG created in different topological orders ---- */
+
+typedef struct spec {
+    graph_op op;
+    int out;          /* conv channels */
+    int in[3], n_in;
+} spec;
+
+static unsigned rnd(unsigned *st)
+{
+    *st = *st * 1103515245u + 12345u;
+    return (*st >> 16) & 0x7fff;
+}
+
+/* Channels of spec node i (inputs have smaller ids). */
+static int spec_channels(const spec *sp, int i)
+{
+    switch (sp[i].op) {
+    case GRAPH_OP_INPUT: return 3;
+    case GRAPH_OP_CONV2D: return sp[i].out;
+    case GRAPH_OP_CAT: {
+        int c = 0;
+        for (int k = 0; k < sp[i].n_in; k++)
+            c += spec_channels(sp, sp[i].in[k]);
+        return c;
+    }
+    default: return spec_channels(sp, sp[i].in[0]);
+    }
+}
+
+static int random_spec(spec *sp, int n, unsigned *st)
+{
+    sp[0].op = GRAPH_OP_INPUT;
+    for (int i = 1; i < n; i++) {
+        spec *s = &sp[i];
+        int r = (int)(rnd(st) % 4);
+        int a = (int)(rnd(st) % (unsigned)(rnd(st) % 2 ? i : (i < 3 ? i : 3)));
+        s->in[0] = a;
+        s->n_in = 1;
+        s->op = GRAPH_OP_RELU;
+        if (r == 0) {
+            s->op = GRAPH_OP_CONV2D;
+            s->out = 4 + 4 * (int)(rnd(st) % 2);
+        } else if (r == 1) {
+            for (int b = i - 1; b >= 0; b--)
+                if (b != a && spec_channels(sp, b) == spec_channels(sp, a) && rnd(st) % 2) {
+                    s->op = GRAPH_OP_ADD;
+                    s->in[1] = b;
+                    s->n_in = 2;
+                    break;
+                }
+        } else if (r == 2 && i > 2) {
+            s->op = GRAPH_OP_CAT;
+            s->n_in = 2 + (int)(rnd(st) % 2);
+            for (int k = 1; k < s->n_in; k++)
+                s->in[k] = (int)(rnd(st) % (unsigned)i);
+        }
+    }
+    return n;
+}
+
+/* Build sp in a random topological order (seed), output = cat of the sinks,
+ * pooled; the add operands swapped when swap_add. */
+static void build_spec(const spec *sp, int n, unsigned seed, int swap_add, int tweak,
+                       char hash[GRAPH_HASH_HEX])
+{
+    graph *g;
+    assert_int_equal(graph_new(&g, 3, 8, 8), 0);
+    int id[64], done[64] = {0}, made = 1;
+    id[0] = 0;
+    done[0] = 1;
+    while (made < n) {
+        int ready[64], nr = 0;
+        for (int i = 1; i < n; i++) {
+            int ok = !done[i];
+            for (int k = 0; ok && k < sp[i].n_in; k++)
+                ok = done[sp[i].in[k]];
+            if (ok)
+                ready[nr++] = i;
+        }
+        int i = ready[rnd(&seed) % (unsigned)nr];
+        int in[3];
+        for (int k = 0; k < sp[i].n_in; k++)
+            in[k] = id[sp[i].in[k]];
+        if (swap_add && sp[i].op == GRAPH_OP_ADD) {
+            int t = in[0];
+            in[0] = in[1];
+            in[1] = t;
+        }
+        graph_attrs a;
+        graph_attrs_default(sp[i].op, &a);
+        a.out = sp[i].out;
+        if (tweak == i)
+            a.bias = 0;
+        int rc = graph_add(g, sp[i].op, &a, in, sp[i].n_in, 0, &id[i], err, sizeof err);
+        if (rc)
+            fail_msg("%s", err);
+        done[i] = 1;
+        made++;
+    }
+    /* the output: cat of the sinks (nodes nobody uses), in spec order */
+    int all[64], used[64] = {0}, ns = 0, c;
+    for (int i = 1; i < n; i++)
+        for (int k = 0; k < sp[i].n_in; k++)
+            used[sp[i].in[k]] = 1;
+    for (int i = 0; i < n; i++)
+        if (!used[i])
+            all[ns++] = id[i];
+    if (ns == 1)
+        all[ns++] = id[0];
+    assert_int_equal(graph_add(g, GRAPH_OP_CAT, NULL, all, ns, 0, &c, err, sizeof err), 0);
+    int x = add1(g, GRAPH_OP_ADAPTIVEAVGPOOL2D, NULL, c);
+    x = linear(g, add1(g, GRAPH_OP_FLATTEN, NULL, x), 10);
+    assert_int_equal(graph_set_output(g, x, 10, err, sizeof err), 0);
+    assert_int_equal(graph_finalize(g), 0);
+    assert_int_equal(graph_hash(g, hash), 0);
+    char *j = graph_to_json(g);
+    graph *back;
+    assert_int_equal(graph_from_json(j, &back, err, sizeof err), 0);
+    char h2[GRAPH_HASH_HEX];
+    assert_int_equal(graph_hash(back, h2), 0);
+    assert_string_equal(hash, h2);
+    graph_free(back);
+    free(j);
+    graph_free(g);
+}
+
+static void test_random_creation_orders(void **state)
+{
+    (void)state;
+    unsigned st = 43;
+    for (int trial = 0; trial < 2000; trial++) {
+        spec sp[40];
+        int n = random_spec(sp, 8 + (int)(rnd(&st) % 30), &st);
+        char h0[GRAPH_HASH_HEX], h1[GRAPH_HASH_HEX], h2[GRAPH_HASH_HEX];
+        build_spec(sp, n, 1000u + (unsigned)trial, 0, -1, h0);
+        build_spec(sp, n, 7u * (unsigned)trial + 5u, 1, -1, h1);
+        if (strcmp(h0, h1) != 0)
+            fail_msg("trial %d: same DAG, other creation order: %s vs %s", trial, h0, h1);
+        int conv = -1;
+        for (int i = 1; i < n && conv < 0; i++)
+            if (sp[i].op == GRAPH_OP_CONV2D)
+                conv = i;
+        if (conv > 0) {
+            build_spec(sp, n, 99u, 0, conv, h2);
+            if (strcmp(h0, h2) == 0)
+                fail_msg("trial %d: dropping one conv bias left the hash unchanged", trial);
+        }
+    }
+}
+
+/* Mutated JSON never crashes the reader (run under SANITIZER=address too), and
+ * whatever it accepts writes back canonically. */
+static void test_json_mutations(void **state)
+{
+    (void)state;
+    char h[GRAPH_HASH_HEX];
+    char *base = branches_json(0, 0, h);
+    size_t n = strlen(base);
+    char *buf = malloc(n + 16);
+    static const char alphabet[] = "{}[]\",:0123456789-.eE truefalsnul\\";
+    unsigned st = 7;
+    int accepted = 0;
+    for (int trial = 0; trial < 20000; trial++) {
+        memcpy(buf, base, n + 1);
+        int edits = 1 + (int)(rnd(&st) % 4);
+        for (int e = 0; e < edits; e++) {
+            size_t at = rnd(&st) % n;
+            int what = (int)(rnd(&st) % 3);
+            if (what == 0)
+                buf[at] = alphabet[rnd(&st) % (sizeof alphabet - 1)];
+            else if (what == 1 && at + 1 < n)
+                memmove(buf + at, buf + at + 1, n - at);  /* delete */
+            else
+                buf[at] = (char)('0' + rnd(&st) % 10);
+        }
+        graph *g = NULL;
+        int rc = graph_from_json(buf, &g, err, sizeof err);
+        if (rc == 0) {
+            accepted++;
+            char *j = graph_to_json(g);
+            graph *g2;
+            assert_non_null(j);
+            assert_int_equal(graph_from_json(j, &g2, err, sizeof err), 0);
+            char *j2 = graph_to_json(g2);
+            assert_string_equal(j, j2);
+            free(j), free(j2);
+            graph_free(g2);
+            graph_free(g);
+        } else {
+            assert_null(g);
+            assert_true(err[0] != '\0');
+        }
+    }
+    assert_true(accepted > 0);  /* some edits (e.g. another channel count) stay valid */
+    free(buf);
+    free(base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -372,6 +571,8 @@ int main(void)
         cmocka_unit_test(test_json_roundtrip),
         cmocka_unit_test(test_json_rejects),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_random_creation_orders),
+        cmocka_unit_test(test_json_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,7 +7,7 @@ For each network (a candidate file with a "-- input: CxHxW classes: N" line):
   2. this script builds the network independently from the graph JSON with torch.nn
      modules, runs a forward pass and compares each node's real output shape, each
      module's parameter count and the conv/linear FLOPs computed from torch's shapes;
-  3. the PyTorch export is executed: same parameter count and output shape;
+  3. the PyTorch export is executed (its class Net): same parameter count and output shape;
   4. the Lua export is compiled again: same graph hash.
 Run with Debian's /usr/bin/python3 (python3-torch). Prints "N passed, M failed".
 Usage: arch_reference.py LLMNAS FILE...
@@ -109,18 +109,14 @@ def reference(graph):
     return result
 
 
-def run_export(source):
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
-        f.write(source)
-        name = f.name
-    try:
-        out = subprocess.run([sys.executable, name], capture_output=True, text=True, timeout=120)
-    finally:
-        os.unlink(name)
-    if out.returncode != 0:
-        raise RuntimeError("exported PyTorch failed: " + out.stderr.strip()[-500:])
-    params, shape = out.stdout.strip().split(" ", 1)
-    return int(params), shape
+def run_export(source, input_shape):
+    """Execute the exported module in this interpreter (torch is already loaded)."""
+    namespace = {"__name__": "llmnas_export"}
+    exec(compile(source, "<pytorch export>", "exec"), namespace)
+    net = namespace["Net"]().eval()
+    with torch.no_grad():
+        out = net(torch.zeros(2, *input_shape))
+    return sum(p.numel() for p in net.parameters()), str(tuple(out.shape))
 
 
 def check(llmnas, path):
@@ -142,7 +138,7 @@ def check(llmnas, path):
     if (d["params"], d["flops"]) != (total_p, total_f):
         problems.append("totals llmnas %d params %d flops, torch %d / %d"
                         % (d["params"], d["flops"], total_p, total_f))
-    p, shape = run_export(d["pytorch"])
+    p, shape = run_export(d["pytorch"], graph["input"])
     if p != total_p or shape != "(2, %d)" % classes:
         problems.append("PyTorch export: %d params, output %s" % (p, shape))
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:

@@ -79,3 +79,53 @@ expect_out "usage: llmnas check" "help text"
 run "$LLMNAS" check "$T/small.json"
 expect_rc 0 "a graph .json checks too"
 expect_out "Total params: 50,282" "same figures from JSON"
+
+# Ctrl-C while a worker is stuck in C code: the worker is killed, exit 130
+"$LLMNAS" check --time-limit 20 "$ROOT/tests/hostile/c_loop_table_remove.lua" >"$T/out" 2>"$T/err" &
+pid=$!
+sleep 0.5
+kill -INT "$pid"
+start=$(date +%s)
+wait "$pid"
+rc=$?
+expect_rc 130 "interrupted by SIGINT"
+expect_err "interrupted" "says so"
+[ $(($(date +%s) - start)) -le 2 ] && pass "stops at once" || fail "took too long to stop"
+if pgrep -f "check --time-limit 20 .*c_loop_table_remove" >/dev/null; then
+    fail "the worker survived the interrupt"
+else
+    pass "no worker left behind"
+fi
+
+# the same through arch.compile in a strategy
+cat >"$T/strategy.lua" <<LUA
+local f = assert(io.open("$ROOT/tests/hostile/c_loop_table_remove.lua"))
+local src = f:read("a")
+f:close()
+local g, err, kind = arch.compile(src, {time_limit = 20})
+print("not reached", g, err, kind)
+LUA
+"$LLMNAS" run "$T/strategy.lua" >"$T/out" 2>"$T/err" &
+pid=$!
+sleep 0.5
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+expect_rc 130 "arch.compile interrupted by SIGINT"
+expect_err "interrupted" "the strategy stops with 'interrupted'"
+if grep -q "not reached" "$T/out"; then fail "the script went on"; else pass "the script stopped"; fi
+
+# --json: one machine-readable line
+run "$LLMNAS" check --json "$small"
+expect_rc 0 "--json"
+if /usr/bin/python3 -c '
+import json, sys
+d = json.loads(open(sys.argv[1]).read())
+assert d["status"] == "ok" and d["params"] == 50282 and d["flops"] == 7739648, d
+assert d["layers"] == 10 and len(d["nodes"]) == 11 and d["output"] == [10], d
+assert d["graph"]["nodes"][1]["op"] == "Conv2d" and len(d["graph_hash"]) == 32
+' "$T/out"; then pass "--json carries the figures, nodes and graph"; else fail "--json content"; fi
+run "$LLMNAS" check --json "$T/bad.lua"
+expect_rc 65 "--json on a bad candidate"
+expect_out '"status":"shape"' "status is the kind"
+expect_out '"message":"' "and the message"
