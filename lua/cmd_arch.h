@@ -19,4 +19,9 @@ int arch_cli_option(const char *cmd, const char *usage, int argc, char **argv, i
  * 130 interrupted. */
 int arch_cli_load(const char *cmd, const char *path, sandbox_opts *o, graph **out);
 
+/* The same without printing a compile error: returns 0, 66 (printed), 130, or
+ * 65 with kind and msg filled for the caller to report. */
+int arch_cli_compile(const char *cmd, const char *path, sandbox_opts *o, graph **out,
+                     char kind[SANDBOX_KIND_LEN], char *msg, size_t msglen);
+
 #endif

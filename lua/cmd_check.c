@@ -7,6 +7,7 @@
 #include "cmd_arch.h"
 #include "rt.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,7 +15,7 @@
 #include <string.h>
 
 static const char check_usage[] =
-    "llmnas check ARCH.lua [--input CxHxW] [--classes N] [--time-limit S]";
+    "llmnas check ARCH.lua [--input CxHxW] [--classes N] [--time-limit S] [--json]";
 
 static const char check_help[] =
     "usage: llmnas check ARCH.lua [OPTIONS]\n"
@@ -27,6 +28,9 @@ static const char check_help[] =
     "  --input CxHxW      input shape without the batch (default 1x28x28)\n"
     "  --classes N        required output features, 0 = unchecked (default 10)\n"
     "  --time-limit S     CPU seconds for compiling (default 10; wall clock 2x)\n"
+    "  --json             one line of JSON on stdout instead: status (ok or the error\n"
+    "                     kind), message, graph_hash, params, flops, act_bytes,\n"
+    "                     layers, input, output, nodes, graph\n"
     "  -h, --help         this help\n"
     "\n"
     "exit codes: 0 valid, 64 bad usage, 65 the candidate does not compile (the\n"
@@ -124,7 +128,8 @@ static void on_sigint(int sig)
     rt_interrupt_flag = 1;
 }
 
-int arch_cli_load(const char *cmd, const char *path, sandbox_opts *o, graph **out)
+int arch_cli_compile(const char *cmd, const char *path, sandbox_opts *o, graph **out,
+                     char kind[SANDBOX_KIND_LEN], char *msg, size_t msglen)
 {
     size_t len = 0;
     char *src = read_file(path, &len, o->max_source + 1);
@@ -133,11 +138,10 @@ int arch_cli_load(const char *cmd, const char *path, sandbox_opts *o, graph **ou
         return EX_NOINPUT;
     }
     size_t pl = strlen(path);
-    char kind[SANDBOX_KIND_LEN], msg[4096];
     int rc;
     if (pl > 5 && strcmp(path + pl - 5, ".json") == 0) {
-        rc = graph_from_json(src, out, msg, sizeof msg);
-        rt_fmt(kind, sizeof kind, "json");
+        rc = graph_from_json(src, out, msg, msglen);
+        rt_fmt(kind, SANDBOX_KIND_LEN, "json");
     } else {
         struct sigaction sa, old;
         memset(&sa, 0, sizeof sa);
@@ -145,7 +149,7 @@ int arch_cli_load(const char *cmd, const char *path, sandbox_opts *o, graph **ou
         sigemptyset(&sa.sa_mask);
         sigaction(SIGINT, &sa, &old);
         o->name = path;
-        rc = sandbox_compile_isolated(src, len, o, out, kind, msg, sizeof msg, NULL);
+        rc = sandbox_compile_isolated(src, len, o, out, kind, msg, msglen, NULL);
         sigaction(SIGINT, &old, NULL);
     }
     free(src);
@@ -155,8 +159,66 @@ int arch_cli_load(const char *cmd, const char *path, sandbox_opts *o, graph **ou
         fprintf(stderr, "llmnas %s: interrupted\n", cmd);
         return 130;
     }
-    fprintf(stderr, "llmnas %s: %s: %s error\n%s\n", cmd, path, kind, msg);
     return EX_DATAERR;
+}
+
+int arch_cli_load(const char *cmd, const char *path, sandbox_opts *o, graph **out)
+{
+    char kind[SANDBOX_KIND_LEN], msg[4096];
+    int rc = arch_cli_compile(cmd, path, o, out, kind, msg, sizeof msg);
+    if (rc == EX_DATAERR)
+        fprintf(stderr, "llmnas %s: %s: %s error\n%s\n", cmd, path, kind, msg);
+    return rc;
+}
+
+static cJSON *int_array(const int64_t *v, int n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; a && i < n; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateNumber((double)v[i]));
+    return a;
+}
+
+/* --json: one line on stdout, the figures or the error. */
+static void print_json(const graph *g, const char *kind, const char *msg)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "status", g ? "ok" : kind);
+    if (!g) {
+        cJSON_AddStringToObject(j, "message", msg);
+    } else {
+        char h[GRAPH_HASH_HEX] = "";
+        graph_stats s;
+        graph_hash(g, h);
+        graph_stats_get(g, &s);
+        cJSON_AddStringToObject(j, "graph_hash", h);
+        cJSON_AddNumberToObject(j, "params", (double)s.params);
+        cJSON_AddNumberToObject(j, "flops", (double)s.flops);
+        cJSON_AddNumberToObject(j, "act_bytes", (double)s.act_bytes);
+        cJSON_AddNumberToObject(j, "layers", s.layers);
+        cJSON_AddItemToObject(j, "input", int_array(g->nodes[0].shape.dim + 1, 3));
+        const graph_shape *o = &g->nodes[g->output].shape;
+        cJSON_AddItemToObject(j, "output", int_array(o->dim + 1, o->rank - 1));
+        cJSON *nodes = cJSON_AddArrayToObject(j, "nodes");
+        for (int i = 0; nodes && i < g->n; i++) {
+            const graph_node *n = &g->nodes[i];
+            cJSON *x = cJSON_CreateObject();
+            cJSON_AddStringToObject(x, "op", graph_op_name(n->op));
+            cJSON_AddItemToObject(x, "shape", int_array(n->shape.dim + 1, n->shape.rank - 1));
+            cJSON_AddNumberToObject(x, "params", (double)n->params);
+            cJSON_AddNumberToObject(x, "flops", (double)n->flops);
+            cJSON_AddNumberToObject(x, "act_bytes", (double)n->act_bytes);
+            cJSON_AddItemToArray(nodes, x);
+        }
+        char *gj = graph_to_json(g);
+        cJSON_AddItemToObject(j, "graph", gj ? cJSON_Parse(gj) : cJSON_CreateNull());
+        free(gj);
+    }
+    char *s = cJSON_PrintUnformatted(j);
+    if (s)
+        puts(s);
+    free(s);
+    cJSON_Delete(j);
 }
 
 int cmd_check(int argc, char **argv);
@@ -165,10 +227,15 @@ int cmd_check(int argc, char **argv)
     sandbox_opts o;
     sandbox_opts_default(&o);
     const char *path = NULL;
+    int json = 0;
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
             fputs(check_help, stdout);
             return EX_OK;
+        }
+        if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
+            continue;
         }
         int r = arch_cli_option("check", check_usage, argc, argv, &i, &o);
         if (r < 0)
@@ -185,9 +252,19 @@ int cmd_check(int argc, char **argv)
     if (!path)
         return cli_usage_error("check", check_usage, "no file given");
     graph *g;
-    int rc = arch_cli_load("check", path, &o, &g);
+    char kind[SANDBOX_KIND_LEN], msg[4096];
+    int rc = arch_cli_compile("check", path, &o, &g, kind, msg, sizeof msg);
+    if (rc == EX_DATAERR && json)
+        print_json(NULL, kind, msg);
+    else if (rc == EX_DATAERR)
+        fprintf(stderr, "llmnas check: %s: %s error\n%s\n", path, kind, msg);
     if (rc)
         return rc;
+    if (json) {
+        print_json(g, NULL, NULL);
+        graph_free(g);
+        return EX_OK;
+    }
     char *s = graph_summary(g);
     char h[GRAPH_HASH_HEX] = "";
     graph_hash(g, h);

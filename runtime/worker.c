@@ -462,9 +462,10 @@ static int step(worker *w, worker_result *res)
         kill_group(w);
     }
     if (w->reason || w->have_final || w->eof) {
-        /* result and EOF: the child closed the pipe by exiting (it calls _exit
-         * right after sending), so waiting for it blocks only briefly */
-        reap(w, w->have_final && w->eof && !w->reason);
+        /* with the result in hand the child is exiting (it calls _exit right
+         * after sending): wait for it, rather than poll a pipe that already
+         * reports hang-up, which would spin and starve the exiting child */
+        reap(w, w->have_final && !w->reason);
         /* after a result or EOF alone the child is exiting; wait for it briefly */
         if (!w->reaped && (w->have_final || w->eof) && !w->reason)
             return 1;

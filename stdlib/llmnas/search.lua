@@ -185,7 +185,8 @@ local function evaluate(run, code)
   if res.kind ~= "timeout" and res.kind ~= "interrupted" and res.kind ~= "crashed" then
     local entry = copy(res)
     entry.compile_seconds, entry.cache_hit = nil, nil
-    run.db:put_hash(key, entry)
+    local ok, msg = run.db:put_hash(key, entry)
+    if not ok then progress.note(run, "evaluation cache not updated: " .. tostring(msg)) end
   end
   return res
 end
@@ -273,9 +274,13 @@ local function iterate(run)
   run.loop.iteration = it
   run.loop.seconds = run.loop.seconds + record.seconds
   run.loop.strategy = ctx.state
-  local saved = run.db:append(run.id, record, run.loop)
-  assert(saved == nil or saved == it or saved == true,
-    ("memory: appended iteration %s, expected %d"):format(tostring(saved), it))
+  -- A record that cannot be saved (disk full, ...) stops the run: nothing committed is
+  -- lost, and --resume continues from the last saved iteration once the cause is gone.
+  local saved, msg, kind = run.db:append(run.id, record, run.loop)
+  if not saved then
+    error(("memory: iteration %d was not saved (%s): %s\n%s"):format(it, tostring(kind), tostring(msg),
+      "fix the cause, then continue with --resume"), 0)
+  end
   if run.strategy.on_iteration then call_hook(run, "on_iteration", ctx, record) end
   progress.iteration(run, record)
   return record
@@ -301,8 +306,10 @@ local function open_run(run, opts)
     run.id, run.loop, run.resumed = id, loop, true
     return
   end
-  run.id = db:begin_run({ name = run.strategy.name or "search", script = opts.script,
+  local id_or_nil, msg = db:begin_run({ name = run.strategy.name or "search", script = opts.script,
     settings = opts.set, task = run.task, recipe = run.recipe, started = os.time() })
+  if not id_or_nil then error("memory: cannot begin a run: " .. tostring(msg), 0) end
+  run.id = id_or_nil
   run.loop = { iteration = 0, valid = 0, tokens = 0, seconds = 0, best = nil, strategy = run.strategy.state or {} }
 end
 

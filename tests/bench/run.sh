@@ -9,6 +9,7 @@ export LLMNAS BUILD
 found=0
 for b in "$BUILD"/bench/bench_* tests/bench/bench_*.sh; do
     [ -e "$b" ] || continue
+    case "$b" in *.d | *.o) continue ;; esac  # the compiler's dependency files beside C benches
     case "$(basename "$b")" in *"$filter"*) ;; *) continue ;; esac
     found=1
     echo "== $(basename "$b")"

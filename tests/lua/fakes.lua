@@ -45,7 +45,7 @@ function F.db()
     return #r.records
   end
   function D:by_hash(key) return self.hashes[key] and json.decode(self.hashes[key]) end
-  function D:put_hash(key, v) self.hashes[key] = json.encode(v) end
+  function D:put_hash(key, v) self.hashes[key] = json.encode(v); return true end
   function D:latest_run() return #self.runs > 0 and #self.runs or nil end
   function D:state(run) return self.runs[run] and self.runs[run].state end
   return D

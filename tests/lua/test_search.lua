@@ -157,4 +157,17 @@ function tests.transient_llm_errors_are_retried_fatal_ones_stop()
   T.raises(function() search.search(s) end, "invalid api key (llm_auth): stopping the run")
 end
 
+function tests.a_record_that_cannot_be_saved_stops_the_run()
+  local s = strategy({ "net a 0.5", "net b 0.6", "net c 0.7" })
+  local db = s.env.db
+  local append = db.append
+  db.append = function(self, run, record, state)
+    if record.iter == 2 then return nil, "MEM_ENOSPC: the disk is full", "disk_full" end
+    return append(self, run, record, state)
+  end
+  local err = T.raises(function() search.search(s) end, "memory: iteration 2 was not saved (disk_full)")
+  T.ok(err:find("continue with --resume", 1, true), err)
+  T.eq(#db.runs[1].records, 1, "iteration 1 stays; nothing after the failure ran")
+end
+
 return tests

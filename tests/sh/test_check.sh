@@ -114,3 +114,18 @@ rc=$?
 expect_rc 130 "arch.compile interrupted by SIGINT"
 expect_err "interrupted" "the strategy stops with 'interrupted'"
 if grep -q "not reached" "$T/out"; then fail "the script went on"; else pass "the script stopped"; fi
+
+# --json: one machine-readable line
+run "$LLMNAS" check --json "$small"
+expect_rc 0 "--json"
+if /usr/bin/python3 -c '
+import json, sys
+d = json.loads(open(sys.argv[1]).read())
+assert d["status"] == "ok" and d["params"] == 50282 and d["flops"] == 7739648, d
+assert d["layers"] == 10 and len(d["nodes"]) == 11 and d["output"] == [10], d
+assert d["graph"]["nodes"][1]["op"] == "Conv2d" and len(d["graph_hash"]) == 32
+' "$T/out"; then pass "--json carries the figures, nodes and graph"; else fail "--json content"; fi
+run "$LLMNAS" check --json "$T/bad.lua"
+expect_rc 65 "--json on a bad candidate"
+expect_out '"status":"shape"' "status is the kind"
+expect_out '"message":"' "and the message"
