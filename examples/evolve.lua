@@ -14,7 +14,7 @@ local rng_mod = require "llmnas.rng"
 local set = llmnas.options().set
 local POPULATION = set.population or 8   -- the ageing population's size
 local SAMPLE = set.sample or 3           -- tournament size
-local WIDTHS = { 8, 16, 24, 32, 48, 64, 96 }
+local WIDTHS = { 8, 16, 24, 32, 48, 64 }
 local KERNELS = { 3, 5 }
 local ACTS = { "ReLU", "SiLU", "GELU", "Hardswish" }
 
@@ -79,12 +79,14 @@ local function render(g)
     "end",
     "function Net(x, classes)",
     ("  x = act(nn.BatchNorm2d(nn.Conv2d(x, %d, 3, {padding = 1, bias = false})))"):format(g.stem),
+    "  x = nn.MaxPool2d(x, 2)",
   }
+  -- Stages halve the resolution between them, so a deep genome stays cheap to train.
   for i, st in ipairs(g.stages) do
+    if i > 1 then lines[#lines + 1] = "  x = nn.MaxPool2d(x, 2)" end
     for _ = 1, st.blocks do
       lines[#lines + 1] = ("  x = block(x, %d, %d, %s)"):format(st.width, st.kernel, tostring(st.skip))
     end
-    if i < #g.stages or #g.stages == 1 then lines[#lines + 1] = "  x = nn.MaxPool2d(x, 2)" end
   end
   lines[#lines + 1] = "  return nn.Linear(nn.Flatten(nn.AdaptiveAvgPool2d(x, 1)), classes)"
   lines[#lines + 1] = "end"
@@ -122,7 +124,7 @@ end
 
 llmnas.search {
   name = "evolve",
-  task = { dataset = "fashion-mnist", subset = set.subset or 4000, val_fraction = 0.2 },
+  task = { dataset = "fashion-mnist", subset = set.subset or 6000, val_fraction = 0.2 },
   budget = { iterations = set.iterations or 16 },
   train = { time_limit = set.time_limit or 300 },
   propose = propose,

@@ -61,7 +61,8 @@ function M.iteration(run, r)
   end
   local best = loop.best and ("%s (it %d)"):format(pct(loop.best.val_acc), loop.best.iteration) or "-"
   local budget = run.budget.iterations and ("/%d"):format(run.budget.iterations) or ""
-  local line = ("iter %d%s  %s  acc %-7s  best %s%s  valid %d%%  %.1f s/it  tokens %s"):format(
+  local width = #tostring(run.budget.iterations or 0)
+  local line = ("iter %" .. width .. "d%s  %s  acc %-7s  best %s%s  valid %d%%  %.1f s/it  tokens %s"):format(
     r.iter, budget, status, pct(r.metrics.val_acc), best, r.accepted and paint("1", " *") or "",
     math.floor(100 * loop.valid / math.max(1, loop.iteration) + 0.5), loop.seconds / math.max(1, loop.iteration),
     tokens(loop.tokens))

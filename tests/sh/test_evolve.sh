@@ -1,0 +1,21 @@
+# test_evolve.sh: the main job (`make demo`: examples/evolve.lua on its embedded defaults,
+# offline) runs from any directory, improves on its first candidate within its budget, and
+# ends with the best architecture's summary and where its records and exports are.
+. "$(dirname "$0")/lib.sh"
+
+cd "$T" || exit 1
+run "$LLMNAS" run "$ROOT/examples/evolve.lua"
+expect_rc 0 "evolve.lua runs on its defaults"
+expect_out "iter 16/16" "it spends its whole budget"
+expect_out "best: iteration" "it reports the best"
+expect_out "Total params" "it prints the best architecture's summary"
+expect_out "exports: llmnas.db/exports/run-1/best.lua" "it says where the exports are"
+expect_out "llmnas show --db llmnas.db 1" "it says how to see the records"
+for f in best.lua best.json best.py; do
+    [ -s "llmnas.db/exports/run-1/$f" ] && pass "export $f written" || fail "export $f missing"
+done
+run "$LLMNAS" check "llmnas.db/exports/run-1/best.lua"
+expect_rc 0 "the exported best compiles again"
+run "$LLMNAS" run "$ROOT/tests/e2e/check_evolve.lua" llmnas.db
+expect_rc 0 "the search improves on its first candidate"
+cat "$T/out"
