@@ -185,8 +185,8 @@ local function evaluate(run, code)
   if res.kind ~= "timeout" and res.kind ~= "interrupted" and res.kind ~= "crashed" then
     local entry = copy(res)
     entry.compile_seconds, entry.cache_hit = nil, nil
-    local ok, msg = run.db:put_hash(key, entry)
-    if not ok then progress.note(run, "evaluation cache not updated: " .. tostring(msg)) end
+    local ok, why = run.db:put_hash(key, entry)
+    if not ok then progress.note(run, "evaluation cache not updated: " .. tostring(why)) end
   end
   return res
 end
@@ -276,9 +276,9 @@ local function iterate(run)
   run.loop.strategy = ctx.state
   -- A record that cannot be saved (disk full, ...) stops the run: nothing committed is
   -- lost, and --resume continues from the last saved iteration once the cause is gone.
-  local saved, msg, kind = run.db:append(run.id, record, run.loop)
+  local saved, why, why_kind = run.db:append(run.id, record, run.loop)
   if not saved then
-    error(("memory: iteration %d was not saved (%s): %s\n%s"):format(it, tostring(kind), tostring(msg),
+    error(("memory: iteration %d was not saved (%s): %s\n%s"):format(it, tostring(why_kind), tostring(why),
       "fix the cause, then continue with --resume"), 0)
   end
   if run.strategy.on_iteration then call_hook(run, "on_iteration", ctx, record) end
