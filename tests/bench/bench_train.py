@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """bench_train.py — llmnas's trainer against PyTorch, side by side, same run.
 
-For each reference network (tests/bench/nets: small, vgg, resnet) and each
+For each reference network (examples/nets/bench_{small,vgg,resnet}.lua) and each
 input kind (Fashion-MNIST 28x28x1; CIFAR-shaped 32x32x3 — random pixels in
 CIFAR-10 binary files, with the crop + flip augmentation on both sides) it
 trains the same fixed subset with the same recipe (batch 128, SGD lr 0.01,
@@ -193,7 +193,7 @@ def main():
             continue
         shape, data = ("1x28x28", []) if ds == "fashion-mnist" else ("3x32x32", ["--data", tmp])
         for net in a.nets.split(","):
-            src = os.path.join(ROOT, "tests", "bench", "nets", net + ".lua")
+            src = os.path.join(ROOT, "examples", "nets", "bench_" + net + ".lua")
             gj, mp = os.path.join(tmp, net + ds + ".json"), os.path.join(tmp, net + ds + ".py")
             for fmt, out in (("json", gj), ("pytorch", mp)):
                 subprocess.run([llmnas, "export", src, "--format", fmt, "--input", shape,

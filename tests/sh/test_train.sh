@@ -3,7 +3,7 @@
 # timeout), CIFAR-format data with --data, the worker and in-process paths.
 . "$(dirname "$0")/lib.sh"
 
-NET="$ROOT/tests/bench/nets/small.lua"
+NET="$ROOT/examples/nets/bench_small.lua"
 FM=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
 run "$LLMNAS" train --help

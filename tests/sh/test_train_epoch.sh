@@ -9,7 +9,7 @@ if [ ! -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
     echo "skip: Fashion-MNIST not installed"
     exit 0
 fi
-run "$LLMNAS" train "$ROOT/tests/bench/nets/small.lua" --threads 2 --test --json
+run "$LLMNAS" train "$ROOT/examples/nets/bench_small.lua" --threads 2 --test --json
 expect_rc 0 "one epoch of small"
 expect_out '"ntrain":54000' "the full training split minus 10%"
 val=$(sed -n 's/.*"val_acc":\([0-9.]*\).*/\1/p' "$T/out")
