@@ -1,6 +1,6 @@
 #!/bin/sh
 # run.sh — runs every test suite and ends with one summary line
-# ("total: N passed, M failed"). Called by `make test`.
+# ("total: N passed, M failed[, K skipped]"). Called by `make test`.
 #   env BUILD   build directory (build, build-address, ...)
 #   env LLMNAS  the llmnas binary under test
 #   $1          optional: run only suites whose file name contains it
@@ -16,6 +16,7 @@ export LLMNAS BUILD
 export LLMNAS_TEST_ROOT="$PWD"
 total_pass=0
 total_fail=0
+total_skip=0
 suite_timeout=${LLMNAS_SUITE_TIMEOUT:-1200}
 
 # Counts from a suite log: cmocka's "[  PASSED  ] N test(s)." / "[  FAILED  ] N
@@ -29,7 +30,10 @@ count() {
         sed -E 's/^([a-z]+: )?([0-9]+) passed.*/\2/' | awk '{s+=$1} END {print s+0}')))
     f=$((f + $(grep -E '^([a-z]+: )?[0-9]+ passed, [0-9]+ failed' "$log" |
         sed -E 's/.* ([0-9]+) failed.*/\1/' | awk '{s+=$1} END {print s+0}')))
-    echo "$p $f"
+    s=$(grep -E '^([a-z]+: )?[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped' "$log" |
+        sed -E 's/.* ([0-9]+) skipped.*/\1/' | awk '{s+=$1} END {print s+0}')
+    s=$((s + $(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')))
+    echo "$p $f $s"
 }
 
 run_suite() {
@@ -44,15 +48,17 @@ run_suite() {
     set -- $(count "$log")
     p=$1
     f=$2
+    s=$3
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
         f=1  # crashed, timed out or failed before counting
         [ "$rc" -eq 124 ] && echo "  ($name timed out after ${suite_timeout}s)" >>"$log"
     fi
-    [ "$p" -eq 0 ] && [ "$f" -eq 0 ] && [ "$rc" -eq 0 ] && p=1
+    [ "$p" -eq 0 ] && [ "$f" -eq 0 ] && [ "$s" -eq 0 ] && [ "$rc" -eq 0 ] && p=1
     total_pass=$((total_pass + p))
     total_fail=$((total_fail + f))
+    total_skip=$((total_skip + s))
     if [ "$f" -eq 0 ]; then
-        printf 'PASS %-28s %4d passed  %4ss\n' "$name" "$p" "$secs"
+        printf 'PASS %-28s %4d passed  %4ss%s\n' "$name" "$p" "$secs" "$([ "$s" -gt 0 ] && echo "  ($s skipped)")"
     else
         printf 'FAIL %-28s %4d passed, %d failed (exit %d)  %ss — %s\n' \
             "$name" "$p" "$f" "$rc" "$secs" "$log"
@@ -73,5 +79,9 @@ for t in tests/lua/test_*.lua; do
     run_suite "$(basename "$t" .lua)" "$LLMNAS" run tests/lua/runner.lua "$t"
 done
 
-echo "total: $total_pass passed, $total_fail failed"
+if [ "$total_skip" -gt 0 ]; then
+    echo "total: $total_pass passed, $total_fail failed, $total_skip skipped"
+else
+    echo "total: $total_pass passed, $total_fail failed"
+fi
 [ "$total_fail" -eq 0 ]

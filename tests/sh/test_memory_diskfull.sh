@@ -8,7 +8,7 @@ MNT=$T/mnt
 mkdir -p "$MNT"
 if [ "$(id -u)" -ne 0 ] || ! mount -t tmpfs -o size=1m llmnas-test "$MNT" 2>"$T/mount.err"; then
     echo "skip: needs root and mount (tmpfs): $(cat "$T/mount.err" 2>/dev/null)"
-    pass "skipped: no tmpfs mount here"
+    skip "disk full: no tmpfs mount here"
     exit 0
 fi
 trap 'umount "$MNT" 2>/dev/null; _finish' EXIT
