@@ -175,6 +175,8 @@ local function evaluate(run, code)
   end
   progress.phase(run, "training")
   local m, tmsg, tkind = env.train.evaluate(g, run.recipe)
+  -- A dataset that cannot be read fails every candidate alike: stop with its message.
+  if not m and tkind == "data" then error("training data: " .. tostring(tmsg), 0) end
   if m then
     merge(res, m)
     res.status = "ok"

@@ -157,6 +157,13 @@ function tests.transient_llm_errors_are_retried_fatal_ones_stop()
   T.raises(function() search.search(s) end, "invalid api key (llm_auth): stopping the run")
 end
 
+function tests.unreadable_training_data_stops_the_run()
+  local s = strategy({ "net a 0.5", "net b 0.6" })
+  s.env.train.evaluate = function() return nil, "cannot open /nope/train-images-idx3-ubyte.gz", "data" end
+  T.raises(function() search.search(s) end, "training data: cannot open /nope/train-images-idx3-ubyte.gz")
+  T.eq(#s.env.db.runs[1].records, 0, "no iteration was spent on it")
+end
+
 function tests.a_record_that_cannot_be_saved_stops_the_run()
   local s = strategy({ "net a 0.5", "net b 0.6", "net c 0.7" })
   local db = s.env.db
