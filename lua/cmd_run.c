@@ -32,7 +32,6 @@ static const char run_help[] =
     "  --iterations N     iteration budget\n"
     "  --dataset NAME     fashion-mnist (default), mnist, cifar10, cifar100\n"
     "  --data DIR         dataset directory (default: LLMNAS_DATA or the system's)\n"
-    "  --workers N        candidates evaluated at once\n"
     "  --set KEY=VALUE    a strategy setting (repeatable), e.g. --set k=5\n"
     "  --llm-cache MODE   record, replay or off\n"
     "  --base-url URL     OpenAI-compatible endpoint (e.g. http://127.0.0.1:11434/v1)\n"
@@ -46,7 +45,7 @@ static const char run_help[] =
 static const struct { const char *flag, *key; int integer; } value_opts[] = {
     {"--db", "db", 0},           {"--run", "run", 0},
     {"--iterations", "iterations", 1}, {"--dataset", "dataset", 0},
-    {"--data", "data", 0},       {"--workers", "workers", 1},
+    {"--data", "data", 0},
     {"--llm-cache", "llm_cache", 0}, {"--base-url", "base_url", 0},
     {"--model", "model", 0},     {NULL, NULL, 0}};
 

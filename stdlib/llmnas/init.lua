@@ -6,7 +6,7 @@ local core = require "core"
 local M = { version = core.version }
 
 --- The options `llmnas run` was given (db, resume, run, iterations, dataset, data,
--- workers, llm_cache, base_url, model, script, set = {key = value}).
+-- llm_cache, base_url, model, script, set = {key = value}).
 function M.options()
   return package.loaded["llmnas.options"] or { set = {} }
 end
