@@ -615,9 +615,13 @@ int mem_begin_run(mem_store *s, const char *meta_json, uint32_t *run_out)
     return rc;
 }
 
-int mem_run_get(mem_store *s, uint32_t run, char **json_out)
+/* One value keyed by run id from db (runs or states), in its own snapshot.
+ * kind names the envelope kind; what ("run 3", "state of run 3") goes into
+ * messages. Returns MEM_NOTFOUND without a message: the caller says why. */
+static int get_by_run(mem_store *s, int db, uint32_t run, const char *kind, const char *what,
+                      char **json_out)
 {
-    if (!json_out) return fail(s, MEM_EINVAL, "run: no output");
+    if (!json_out) return fail(s, MEM_EINVAL, "%s: no output", kind);
     *json_out = NULL;
     MDB_txn *txn;
     int rc = read_begin(s, &txn);
@@ -625,11 +629,17 @@ int mem_run_get(mem_store *s, uint32_t run, char **json_out)
     unsigned char k[4];
     be32(k, run);
     MDB_val key = {4, k};
+    rc = get_value(s, txn, db, &key, kind, what, json_out);
+    read_end(s, txn);
+    return rc;
+}
+
+int mem_run_get(mem_store *s, uint32_t run, char **json_out)
+{
     char what[64];
     snprintf(what, sizeof what, "run %u", run);
-    rc = get_value(s, txn, DB_RUNS, &key, "run", what, json_out);
+    int rc = get_by_run(s, DB_RUNS, run, "run", what, json_out);
     if (rc == MEM_NOTFOUND) fail(s, rc, "no run %u in %s", run, s->path);
-    read_end(s, txn);
     return rc;
 }
 
@@ -1033,19 +1043,10 @@ done:
 
 int mem_state_get(mem_store *s, uint32_t run, char **json_out)
 {
-    if (!json_out) return fail(s, MEM_EINVAL, "state: no output");
-    *json_out = NULL;
-    MDB_txn *txn;
-    int rc = read_begin(s, &txn);
-    if (rc) return rc;
-    unsigned char k[4];
-    be32(k, run);
-    MDB_val key = {4, k};
     char what[64];
     snprintf(what, sizeof what, "state of run %u", run);
-    rc = get_value(s, txn, DB_STATES, &key, "state", what, json_out);
+    int rc = get_by_run(s, DB_STATES, run, "state", what, json_out);
     if (rc == MEM_NOTFOUND) fail(s, rc, "run %u has no stored strategy state", run);
-    read_end(s, txn);
     return rc;
 }
 
