@@ -20,7 +20,9 @@
 #include "rt.h"
 #include "sandbox.h"
 
+#include <float.h>
 #include <lauxlib.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -266,36 +268,6 @@ static int g_eq(lua_State *L)
 
 /* ---- module functions ------------------------------------------------------ */
 
-static lua_Integer opt_int(lua_State *L, int t, const char *k, lua_Integer def, lua_Integer lo,
-                           lua_Integer hi)
-{
-    lua_getfield(L, t, k);
-    lua_Integer v = def;
-    if (!lua_isnil(L, -1)) {
-        int ok;
-        v = lua_tointegerx(L, -1, &ok);
-        if (!ok || v < lo || v > hi)
-            luaL_error(L, "bad argument #2 to 'compile' (%s must be an integer in [%I, %I])",
-                       k, lo, hi);
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
-static double opt_num(lua_State *L, int t, const char *k, double def)
-{
-    lua_getfield(L, t, k);
-    double v = def;
-    if (!lua_isnil(L, -1)) {
-        int ok;
-        v = lua_tonumberx(L, -1, &ok);
-        if (!ok || !(v > 0))
-            luaL_error(L, "bad argument #2 to 'compile' (%s must be a positive number)", k);
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
 /* Read arch.compile's options table at idx into o (name points into the
  * Lua string, valid while it stays on the stack). */
 static void read_compile_opts(lua_State *L, int idx, sandbox_opts *o)
@@ -320,16 +292,19 @@ static void read_compile_opts(lua_State *L, int idx, sandbox_opts *o)
         }
     }
     lua_pop(L, 1);
-    o->classes = (int)opt_int(L, idx, "classes", o->classes, 0, 1 << 24);
+    o->classes = (int)host_opt_int(L, idx, 2, "compile", "classes", o->classes, 0, 1 << 24);
     lua_getfield(L, idx, "name");
     if (lua_isstring(L, -1))
         o->name = lua_tostring(L, -1);
     lua_replace(L, idx + 1);  /* keep the name string alive in a spare slot */
-    o->time_limit = opt_num(L, idx, "time_limit", o->time_limit);
-    o->mem_limit = (size_t)opt_num(L, idx, "memory_limit", (double)o->mem_limit);
-    o->instructions = (long long)opt_num(L, idx, "instructions", (double)o->instructions);
-    o->max_nodes = (int)opt_int(L, idx, "max_nodes", o->max_nodes, 1, GRAPH_DEFAULT_MAX_NODES);
-    o->max_source = (size_t)opt_num(L, idx, "max_source", (double)o->max_source);
+#define POSITIVE(k, def) host_opt_num(L, idx, 2, "compile", k, (double)(def), DBL_MIN, HUGE_VAL)
+    o->time_limit = POSITIVE("time_limit", o->time_limit);
+    o->mem_limit = (size_t)POSITIVE("memory_limit", o->mem_limit);
+    o->instructions = (long long)POSITIVE("instructions", o->instructions);
+    o->max_nodes = (int)host_opt_int(L, idx, 2, "compile", "max_nodes", o->max_nodes, 1,
+                                     GRAPH_DEFAULT_MAX_NODES);
+    o->max_source = (size_t)POSITIVE("max_source", o->max_source);
+#undef POSITIVE
 }
 
 static int arch_compile(lua_State *L)

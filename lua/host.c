@@ -8,6 +8,7 @@
 #include "rt.h"
 
 #include <lualib.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,6 +105,41 @@ int host_fail(lua_State *L, const char *message, const char *kind)
     lua_pushstring(L, message);
     lua_pushstring(L, kind);
     return 3;
+}
+
+lua_Integer host_opt_int(lua_State *L, int t, int arg, const char *fname, const char *k,
+                         lua_Integer def, lua_Integer lo, lua_Integer hi)
+{
+    lua_getfield(L, t, k);
+    lua_Integer v = def;
+    if (!lua_isnil(L, -1)) {
+        int ok;
+        v = lua_tointegerx(L, -1, &ok);
+        if (!ok || v < lo || v > hi)
+            luaL_error(L, "bad argument #%d to '%s' (%s must be an integer in [%I, %I])", arg, fname,
+                       k, lo, hi);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+double host_opt_num(lua_State *L, int t, int arg, const char *fname, const char *k, double def,
+                    double lo, double hi)
+{
+    lua_getfield(L, t, k);
+    double v = def;
+    if (!lua_isnil(L, -1)) {
+        int ok;
+        v = lua_tonumberx(L, -1, &ok);
+        if (!ok || !(v >= lo && v <= hi)) {
+            if (lo > 0 && hi == HUGE_VAL)
+                luaL_error(L, "bad argument #%d to '%s' (%s must be a positive number)", arg, fname, k);
+            luaL_error(L, "bad argument #%d to '%s' (%s must be a number in [%f, %f])", arg, fname, k,
+                       lo, hi);
+        }
+    }
+    lua_pop(L, 1);
+    return v;
 }
 
 /* package.path = "DIR/?.lua;DIR/?/init.lua;" .. package.path */

@@ -26,6 +26,15 @@ int host_pcall(lua_State *L, int nargs, int nresults);
 /* Push nil, message, kind; return 3 (use as `return host_fail(L, msg, kind)`). */
 int host_fail(lua_State *L, const char *message, const char *kind);
 
+/* Field k of the options table at index t, argument #arg of function fname:
+ * def when absent, else an integer (a number) within [lo, hi]; anything else
+ * raises "bad argument #2 to 'evaluate' (lr must be a number in [0, 1])".
+ * host_opt_num with lo > 0 and hi = HUGE_VAL says "a positive number". */
+lua_Integer host_opt_int(lua_State *L, int t, int arg, const char *fname, const char *k,
+                         lua_Integer def, lua_Integer lo, lua_Integer hi);
+double host_opt_num(lua_State *L, int t, int arg, const char *fname, const char *k, double def,
+                    double lo, double hi);
+
 /* Install / remove the SIGINT handler that sets rt_interrupt_flag and makes
  * the Lua state raise "interrupted" at its next instruction (a hook that stays
  * on, so pcall cannot swallow it). */

@@ -32,37 +32,6 @@
 #include <math.h>
 #include <string.h>
 
-static lua_Integer opt_int(lua_State *L, int t, const char *k, lua_Integer def, lua_Integer lo,
-                           lua_Integer hi)
-{
-    lua_getfield(L, t, k);
-    lua_Integer v = def;
-    if (!lua_isnil(L, -1)) {
-        int ok;
-        v = lua_tointegerx(L, -1, &ok);
-        if (!ok || v < lo || v > hi)
-            luaL_error(L, "bad argument #2 to 'evaluate' (%s must be an integer in [%I, %I])", k,
-                       lo, hi);
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
-static double opt_num(lua_State *L, int t, const char *k, double def, double lo, double hi)
-{
-    lua_getfield(L, t, k);
-    double v = def;
-    if (!lua_isnil(L, -1)) {
-        int ok;
-        v = lua_tonumberx(L, -1, &ok);
-        if (!ok || !(v >= lo && v <= hi))
-            luaL_error(L, "bad argument #2 to 'evaluate' (%s must be a number in [%f, %f])", k, lo,
-                       hi);
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
 static int opt_bool(lua_State *L, int t, const char *k, int def)
 {
     lua_getfield(L, t, k);
@@ -124,30 +93,30 @@ static void read_opts(lua_State *L, int t, train_opts *o, int *worker, train_iso
     luaL_checktype(L, t, LUA_TTABLE);
     o->dataset = opt_str(L, t, "dataset", o->dataset);
     o->data_dir = opt_str(L, t, "data", NULL);
-    o->epochs = (int)opt_int(L, t, "epochs", o->epochs, 1, 10000);
-    o->batch = (int)opt_int(L, t, "batch", o->batch, 1, 65536);
-    o->subset = (int)opt_int(L, t, "subset", 0, 0, 1 << 30);
+    o->epochs = (int)host_opt_int(L, t, 2, "evaluate", "epochs", o->epochs, 1, 10000);
+    o->batch = (int)host_opt_int(L, t, 2, "evaluate", "batch", o->batch, 1, 65536);
+    o->subset = (int)host_opt_int(L, t, 2, "evaluate", "subset", 0, 0, 1 << 30);
     o->stratified = opt_bool(L, t, "stratified", 0);
-    o->val_fraction = opt_num(L, t, "val_fraction", o->val_fraction, 0, 0.99);
-    o->val_subset = (int)opt_int(L, t, "val_subset", 0, 0, 1 << 30);
-    o->lr = opt_num(L, t, "lr", o->lr, 1e-12, 1e30);
-    o->momentum = opt_num(L, t, "momentum", o->momentum, 0, 1);
-    o->weight_decay = opt_num(L, t, "weight_decay", o->weight_decay, 0, 1);
+    o->val_fraction = host_opt_num(L, t, 2, "evaluate", "val_fraction", o->val_fraction, 0, 0.99);
+    o->val_subset = (int)host_opt_int(L, t, 2, "evaluate", "val_subset", 0, 0, 1 << 30);
+    o->lr = host_opt_num(L, t, 2, "evaluate", "lr", o->lr, 1e-12, 1e30);
+    o->momentum = host_opt_num(L, t, 2, "evaluate", "momentum", o->momentum, 0, 1);
+    o->weight_decay = host_opt_num(L, t, 2, "evaluate", "weight_decay", o->weight_decay, 0, 1);
     o->cosine = opt_bool(L, t, "cosine", 1);
     lua_getfield(L, t, "augment");
     o->augment = lua_isnil(L, -1) ? -1 : lua_toboolean(L, -1);
     lua_pop(L, 1);
-    o->seed = (uint64_t)opt_int(L, t, "seed", 43, 0, LUA_MAXINTEGER);
-    o->threads = (int)opt_int(L, t, "threads", 0, 0, 1024);
-    o->time_limit = opt_num(L, t, "time_limit", 0, 0, 1e7);
+    o->seed = (uint64_t)host_opt_int(L, t, 2, "evaluate", "seed", 43, 0, LUA_MAXINTEGER);
+    o->threads = (int)host_opt_int(L, t, 2, "evaluate", "threads", 0, 0, 1024);
+    o->time_limit = host_opt_num(L, t, 2, "evaluate", "time_limit", 0, 0, 1e7);
     o->test = opt_bool(L, t, "test", 0);
     o->winograd = opt_bool(L, t, "winograd", 0);
-    o->max_params = (int64_t)opt_num(L, t, "max_params", 0, 0, 1e15);
-    o->max_flops = (int64_t)opt_num(L, t, "max_flops", 0, 0, 1e18);
-    o->max_act_bytes = (int64_t)opt_num(L, t, "max_act_bytes", 0, 0, 1e18);
+    o->max_params = (int64_t)host_opt_num(L, t, 2, "evaluate", "max_params", 0, 0, 1e15);
+    o->max_flops = (int64_t)host_opt_num(L, t, 2, "evaluate", "max_flops", 0, 0, 1e18);
+    o->max_act_bytes = (int64_t)host_opt_num(L, t, 2, "evaluate", "max_act_bytes", 0, 0, 1e18);
     *worker = opt_bool(L, t, "worker", 1);
-    iso->mem_bytes = (size_t)opt_num(L, t, "memory_limit", 0, 0, 1e15);
-    iso->deadline = opt_num(L, t, "deadline", 0, 0, 1e7);
+    iso->mem_bytes = (size_t)host_opt_num(L, t, 2, "evaluate", "memory_limit", 0, 0, 1e15);
+    iso->deadline = host_opt_num(L, t, 2, "evaluate", "deadline", 0, 0, 1e7);
     lua_getfield(L, t, "progress");
     if (!lua_isnil(L, -1)) {
         luaL_argcheck(L, lua_isfunction(L, -1), t, "progress must be a function");
