@@ -44,30 +44,36 @@
 
 /* ---- bookkeeping: memories, primitives, steps ---- */
 
+/* Room for element `used` of array v (capacity *cap, elements of `size` bytes):
+ * v itself while it fits, else v grown by doubling (from `first`), or NULL
+ * (v untouched) when out of memory. */
+static void *tn_room(void *v, int used, int *cap, size_t size, int first)
+{
+    if (used < *cap)
+        return v;
+    int c = *cap ? *cap * 2 : first;
+    void *g = realloc(v, size * (size_t)c);
+    if (g)
+        *cap = c;
+    return g;
+}
+
 static int track_mem(train_net *n, dnnl_memory_t m)
 {
-    if (n->nmems == n->capmems) {
-        int cap = n->capmems ? n->capmems * 2 : 64;
-        dnnl_memory_t *v = realloc(n->mems, sizeof *v * (size_t)cap);
-        if (!v)
-            return TRAIN_ENOMEM;
-        n->mems = v;
-        n->capmems = cap;
-    }
+    dnnl_memory_t *v = tn_room(n->mems, n->nmems, &n->capmems, sizeof *v, 64);
+    if (!v)
+        return TRAIN_ENOMEM;
+    n->mems = v;
     n->mems[n->nmems++] = m;
     return 0;
 }
 
 static int defer_mem(train_net *n, dnnl_memory_t m, dnnl_memory_t base, size_t size)
 {
-    if (n->ndm == n->capdm) {
-        int cap = n->capdm ? n->capdm * 2 : 64;
-        struct deferred *v = realloc(n->dm, sizeof *v * (size_t)cap);
-        if (!v)
-            return TRAIN_ENOMEM;
-        n->dm = v;
-        n->capdm = cap;
-    }
+    struct deferred *v = tn_room(n->dm, n->ndm, &n->capdm, sizeof *v, 64);
+    if (!v)
+        return TRAIN_ENOMEM;
+    n->dm = v;
     n->dm[n->ndm++] = (struct deferred){m, base, size, -1, -1, -1, -1, -1};
     return 0;
 }
@@ -260,14 +266,10 @@ const dnnl_memory_desc_t *mem_md(dnnl_memory_t m)
 
 int tn_push_step(train_net *n, steplist *l, const step *s)
 {
-    if (l->n == l->cap) {
-        int cap = l->cap ? l->cap * 2 : 32;
-        step *v = realloc(l->v, sizeof *v * (size_t)cap);
-        if (!v)
-            return TRAIN_ENOMEM;
-        l->v = v;
-        l->cap = cap;
-    }
+    step *v = tn_room(l->v, l->n, &l->cap, sizeof *v, 32);
+    if (!v)
+        return TRAIN_ENOMEM;
+    l->v = v;
     l->v[l->n++] = *s;
     return 0;
 }
@@ -312,16 +314,12 @@ int tn_make_prim(train_net *n, dnnl_primitive_desc_t pd, const char *what, step 
     }
     dnnl_primitive_desc_destroy(pd);
     CK(st, what);
-    if (n->nprims == n->capprims) {
-        int cap = n->capprims ? n->capprims * 2 : 64;
-        dnnl_primitive_t *v = realloc(n->prims, sizeof *v * (size_t)cap);
-        if (!v) {
-            dnnl_primitive_destroy(p);
-            return TRAIN_ENOMEM;
-        }
-        n->prims = v;
-        n->capprims = cap;
+    dnnl_primitive_t *v = tn_room(n->prims, n->nprims, &n->capprims, sizeof *v, 64);
+    if (!v) {
+        dnnl_primitive_destroy(p);
+        return TRAIN_ENOMEM;
     }
+    n->prims = v;
     n->prims[n->nprims++] = p;
     s->prim = p;
     return 0;
@@ -329,12 +327,10 @@ int tn_make_prim(train_net *n, dnnl_primitive_desc_t pd, const char *what, step 
 
 int grow_scratch(train_net *n)
 {
-    int cap = n->capscratch ? n->capscratch * 2 : 64;
-    dnnl_memory_t *v = realloc(n->scratch, sizeof *v * (size_t)cap);
+    dnnl_memory_t *v = tn_room(n->scratch, n->nscratch, &n->capscratch, sizeof *v, 64);
     if (!v)
         return TRAIN_ENOMEM;
     n->scratch = v;
-    n->capscratch = cap;
     return 0;
 }
 
@@ -442,14 +438,10 @@ int tn_grad_route(train_net *n, dnnl_memory_t m, int t)
 int tn_add_param(train_net *n, int node, const char *name, int trainable,
                      const dnnl_memory_desc_t *master, int ndims, const dnnl_dims_t dims, int *idx)
 {
-    if (n->np == n->capp) {
-        int cap = n->capp ? n->capp * 2 : 32;
-        param *v = realloc(n->P, sizeof *v * (size_t)cap);
-        if (!v)
-            return TRAIN_ENOMEM;
-        n->P = v;
-        n->capp = cap;
-    }
+    param *v = tn_room(n->P, n->np, &n->capp, sizeof *v, 32);
+    if (!v)
+        return TRAIN_ENOMEM;
+    n->P = v;
     param *p = &n->P[n->np];
     memset(p, 0, sizeof *p);
     p->node = node;
