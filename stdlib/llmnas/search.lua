@@ -23,7 +23,6 @@
 -- line, fails its iteration (recorded with the error), and stops the run only
 -- after MAX_HOOK_FAILURES failures of the same hook in a row.
 local core = require "core"
-local llmnas_options = function() return package.loaded["llmnas.options"] or { set = {} } end
 local accept_rules = require "llmnas.accept"
 local progress = require "llmnas.progress"
 
@@ -319,7 +318,7 @@ end
 function M.search(strategy)
   assert(type(strategy) == "table", "llmnas.search: expected a strategy table")
   assert(type(strategy.propose) == "function", "llmnas.search: the strategy needs a propose(ctx) function")
-  local opts = llmnas_options()
+  local opts = require("llmnas").options()
   strategy.accept = strategy.accept or accept_rules.better
   local env = merge({ arch = _G.arch, train = _G.train, memory = _G.memory, llm = _G.llm }, strategy.env)
   local task, recipe = recipe_for(strategy, opts)
