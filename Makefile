@@ -8,8 +8,10 @@
 #   make check                linters: cppcheck on C, luacheck on Lua
 #   make demo                 the main job on its embedded defaults
 #
-# Sources are found by wildcard: runtime/*.c and memory/*.c are Lua-free libraries,
-# lua/*.c is the Lua host and the command line, stdlib/**/*.lua is embedded in the binary.
+# Sources are found by wildcard: runtime/*/*.c (one folder per subsystem: base, graph,
+# llm, train, worker) and memory/*.c are Lua-free libraries; lua/*/*.c is the Lua side
+# (host, bind, sandbox, cli); stdlib/**/*.lua is embedded in the binary. Includes name
+# the subsystem: #include "graph/graph.h", "sandbox/sandbox.h", "store.h" (memory/).
 # Tests: tests/c/test_*.c (cmocka, one binary each), tests/lua/test_*.lua (run inside
 # llmnas), tests/sh/test_*.sh (the command line end to end). tests/run.sh runs them all.
 
@@ -32,9 +34,9 @@ ALLCFLAGS := -std=c11 -D_GNU_SOURCE -DLLMNAS_VERSION='"$(VERSION)"' $(WARN) $(CF
 LDLIBS    := -llua5.4 -lcurl -lcjson -llmdb -ldnnl -lcrypto -lz -lm -lpthread
 LDFLAGS   += $(SANFLAGS) -fopenmp
 
-RT_SRC    := $(wildcard runtime/*.c)
+RT_SRC    := $(wildcard runtime/*/*.c)
 MEM_SRC   := $(wildcard memory/*.c)
-LUA_SRC   := $(wildcard lua/*.c)
+LUA_SRC   := $(filter-out lua/tools/%,$(wildcard lua/*/*.c))
 STDLIB    := $(shell find stdlib -name '*.lua' | sort)
 RT_OBJ    := $(RT_SRC:%.c=$(BUILD)/%.o)
 MEM_OBJ   := $(MEM_SRC:%.c=$(BUILD)/%.o)

@@ -11,7 +11,7 @@
 #include "store.h"
 #include "envelope.h"
 #include "record.h"
-#include "rt.h"
+#include "base/rt.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

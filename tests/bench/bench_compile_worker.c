@@ -4,8 +4,8 @@
  * from a small process and from one holding 256 MiB (as a parent with a
  * dataset loaded would), side by side with calling the callback directly.
  */
-#include "rt.h"
-#include "worker.h"
+#include "base/rt.h"
+#include "worker/worker.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -8,8 +8,8 @@
  *   3. replay: calls answered from an in-memory cache, no network.
  * Figures only; nothing is asserted.
  */
-#include "llm.h"
-#include "rt.h"
+#include "llm/llm.h"
+#include "base/rt.h"
 
 #include <curl/curl.h>
 #include <signal.h>

@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dnnl_ops.h"
-#include "graph.h"
-#include "rt.h"
+#include "train/dnnl_ops.h"
+#include "graph/graph.h"
+#include "base/rt.h"
 
 #define CHECK(x)                                                              \
     do {                                                                      \

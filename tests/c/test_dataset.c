@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "dataset.h"
+#include "train/dataset.h"
 
 static char tmpdir[256];
 

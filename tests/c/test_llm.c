@@ -1,5 +1,5 @@
 /*
- * test_llm.c — the LLM client (runtime/llm.h) against tests/llm_server.py.
+ * test_llm.c — the LLM client (runtime/llm/llm.h) against tests/llm_server.py.
  *
  * Each test writes a reply script, starts the server on a free loopback port, makes
  * calls, then checks results, call counts and waits from the server's request log.
@@ -12,10 +12,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "hash.h"
-#include "llm.h"
-#include "llm_wire.h"
-#include "rt.h"
+#include "base/hash.h"
+#include "llm/llm.h"
+#include "llm/llm_wire.h"
+#include "base/rt.h"
 
 #include <pthread.h>
 #include <signal.h>

@@ -6,8 +6,8 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "hash.h"
-#include "rt.h"
+#include "base/hash.h"
+#include "base/rt.h"
 
 static void sha256_vectors(void **state)
 {

@@ -13,8 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "dataset.h"
-#include "train.h"
+#include "train/dataset.h"
+#include "train/train.h"
 #include "train_nets.h"
 
 static int have_fmnist(void)

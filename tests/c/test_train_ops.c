@@ -13,8 +13,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "dataset.h"
-#include "train_net.h"
+#include "train/dataset.h"
+#include "train/train_net.h"
 #include "train_nets.h"
 
 #define B 4

@@ -20,8 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "dataset.h"
-#include "train_net.h"
+#include "train/dataset.h"
+#include "train/train_net.h"
 #include "train_nets.h"
 
 #define STEPS 10

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "rt.h"
-#include "worker.h"
+#include "base/rt.h"
+#include "worker/worker.h"
 
 static int fn_ok(void *arg, worker_ctx *ctx, char **result, char kind[WORKER_KIND_LEN],
                  char *msg, size_t msglen)

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "graph.h"
+#include "graph/graph.h"
 
 static int tn_add(graph *g, graph_op op, const graph_attrs *a, const int *in, int nin)
 {

@@ -1,0 +1,369 @@
+/*
+ * arch.c — the `arch` module: compile candidate programs (in a forked,
+ * sandboxed worker) and the llmnas.Graph userdata.
+ *
+ *   local g, err, kind = arch.compile(source, {input = {1, 28, 28}, classes = 10,
+ *                                              name = "candidate", time_limit = 10,
+ *                                              memory_limit = 256 * 2^20})
+ *   (isolated = false compiles in this process: the Lua sandbox without the
+ *   worker's CPU, address-space and wall-clock limits — for trusted sources)
+ *   g:hash() g:params() g:flops() g:act_bytes() g:summary() g:to_json()
+ *   g:to_lua() g:to_pytorch() g:layers() g:input_shape() g:output_shape()
+ *   arch.from_json(text) → graph | nil, message, "json"
+ *
+ * Two error channels: wrong arguments raise; a candidate that does not compile
+ * returns nil, message, kind (sandbox.h lists the kinds).
+ */
+#include "bind/arch.h"
+
+#include "host/host.h"
+#include "base/rt.h"
+#include "sandbox/sandbox.h"
+
+#include <float.h>
+#include <lauxlib.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GRAPH_MT "llmnas.Graph"
+
+typedef struct graph_ud {
+    graph *g;
+} graph_ud;
+
+graph *arch_check_graph(lua_State *L, int idx)
+{
+    graph_ud *u = luaL_checkudata(L, idx, GRAPH_MT);
+    if (!u->g)
+        luaL_argerror(L, idx, "graph has been closed");
+    return u->g;
+}
+
+void arch_push_graph(lua_State *L, graph *g)
+{
+    graph_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
+    u->g = g;
+    luaL_setmetatable(L, GRAPH_MT);
+}
+
+static int graph_close(lua_State *L)
+{
+    graph_ud *u = luaL_checkudata(L, 1, GRAPH_MT);
+    graph_free(u->g);
+    u->g = NULL;
+    return 0;
+}
+
+static void push_owned_string(lua_State *L, char *s)
+{
+    if (!s) {
+        luaL_error(L, "out of memory");
+        return;
+    }
+    lua_pushstring(L, s);
+    free(s);
+}
+
+static int g_hash(lua_State *L)
+{
+    char h[GRAPH_HASH_HEX];
+    if (graph_hash(arch_check_graph(L, 1), h))
+        return luaL_error(L, "graph hash failed");
+    lua_pushstring(L, h);
+    return 1;
+}
+
+static int g_stat(lua_State *L, int which)
+{
+    graph_stats s;
+    graph_stats_get(arch_check_graph(L, 1), &s);
+    lua_pushinteger(L, which == 0 ? s.params : which == 1 ? s.flops : which == 2 ? s.act_bytes
+                                                                             : s.layers);
+    return 1;
+}
+
+static int g_params(lua_State *L) { return g_stat(L, 0); }
+static int g_flops(lua_State *L) { return g_stat(L, 1); }
+static int g_act_bytes(lua_State *L) { return g_stat(L, 2); }
+static int g_len(lua_State *L) { return g_stat(L, 3); }
+
+static int g_to_json(lua_State *L)
+{
+    push_owned_string(L, graph_to_json(arch_check_graph(L, 1)));
+    return 1;
+}
+
+static int g_to_lua(lua_State *L)
+{
+    push_owned_string(L, graph_to_lua(arch_check_graph(L, 1)));
+    return 1;
+}
+
+static int g_to_pytorch(lua_State *L)
+{
+    push_owned_string(L, graph_to_pytorch(arch_check_graph(L, 1)));
+    return 1;
+}
+
+static int g_summary(lua_State *L)
+{
+    push_owned_string(L, graph_summary(arch_check_graph(L, 1)));
+    return 1;
+}
+
+static void push_shape(lua_State *L, const graph_shape *s)
+{
+    lua_createtable(L, s->rank, 0);
+    lua_pushliteral(L, "B");
+    lua_rawseti(L, -2, 1);
+    for (int i = 1; i < s->rank; i++) {
+        lua_pushinteger(L, s->dim[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
+static void set_pair(lua_State *L, const char *k, const int v[2])
+{
+    lua_createtable(L, 2, 0);
+    lua_pushinteger(L, v[0]);
+    lua_rawseti(L, -2, 1);
+    lua_pushinteger(L, v[1]);
+    lua_rawseti(L, -2, 2);
+    lua_setfield(L, -2, k);
+}
+
+static void set_int(lua_State *L, const char *k, int64_t v)
+{
+    lua_pushinteger(L, v);
+    lua_setfield(L, -2, k);
+}
+
+/* The attributes an op reads, named as in the canonical JSON. */
+static void push_attrs(lua_State *L, const graph_node *n)
+{
+    const graph_attrs *a = &n->a;
+    lua_newtable(L);
+    switch (n->op) {
+    case GRAPH_OP_CONV2D:
+        set_int(L, "out", a->out);
+        set_pair(L, "kernel", a->kernel);
+        set_pair(L, "stride", a->stride);
+        set_pair(L, "padding", a->padding);
+        set_pair(L, "dilation", a->dilation);
+        set_int(L, "groups", a->groups);
+        lua_pushboolean(L, a->bias);
+        lua_setfield(L, -2, "bias");
+        break;
+    case GRAPH_OP_MAXPOOL2D:
+    case GRAPH_OP_AVGPOOL2D:
+        set_pair(L, "kernel", a->kernel);
+        set_pair(L, "stride", a->stride);
+        set_pair(L, "padding", a->padding);
+        if (n->op == GRAPH_OP_MAXPOOL2D)
+            set_pair(L, "dilation", a->dilation);
+        else {
+            lua_pushboolean(L, a->count_include_pad);
+            lua_setfield(L, -2, "count_include_pad");
+        }
+        lua_pushboolean(L, a->ceil_mode);
+        lua_setfield(L, -2, "ceil_mode");
+        break;
+    case GRAPH_OP_LINEAR:
+        set_int(L, "out", a->out);
+        lua_pushboolean(L, a->bias);
+        lua_setfield(L, -2, "bias");
+        break;
+    case GRAPH_OP_BATCHNORM2D:
+        lua_pushnumber(L, a->eps);
+        lua_setfield(L, -2, "eps");
+        lua_pushnumber(L, a->momentum);
+        lua_setfield(L, -2, "momentum");
+        break;
+    case GRAPH_OP_LEAKYRELU:
+        lua_pushnumber(L, a->negative_slope);
+        lua_setfield(L, -2, "negative_slope");
+        break;
+    case GRAPH_OP_GELU:
+        lua_pushstring(L, a->approximate_tanh ? "tanh" : "none");
+        lua_setfield(L, -2, "approximate");
+        break;
+    case GRAPH_OP_DROPOUT:
+        lua_pushnumber(L, a->p);
+        lua_setfield(L, -2, "p");
+        break;
+    default:
+        break;
+    }
+}
+
+/* g:layers() → {{id = 0, op = "Input", inputs = {}, shape = {"B", 1, 28, 28},
+ * params = 0, flops = 0, act_bytes = 3136, attrs = {...}}, ...}; ids are the
+ * canonical node numbers (0 = the input), as in the JSON. */
+static int g_layers(lua_State *L)
+{
+    graph *g = arch_check_graph(L, 1);
+    lua_createtable(L, g->n, 0);
+    for (int i = 0; i < g->n; i++) {
+        const graph_node *n = &g->nodes[i];
+        lua_createtable(L, 0, 8);
+        set_int(L, "id", i);
+        lua_pushstring(L, graph_op_name(n->op));
+        lua_setfield(L, -2, "op");
+        lua_createtable(L, n->n_inputs, 0);
+        for (int k = 0; k < n->n_inputs; k++) {
+            lua_pushinteger(L, n->inputs[k]);
+            lua_rawseti(L, -2, k + 1);
+        }
+        lua_setfield(L, -2, "inputs");
+        push_shape(L, &n->shape);
+        lua_setfield(L, -2, "shape");
+        set_int(L, "params", n->params);
+        set_int(L, "flops", n->flops);
+        set_int(L, "act_bytes", n->act_bytes);
+        push_attrs(L, n);
+        lua_setfield(L, -2, "attrs");
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+static int g_input_shape(lua_State *L)
+{
+    push_shape(L, &arch_check_graph(L, 1)->nodes[0].shape);
+    return 1;
+}
+
+static int g_output_shape(lua_State *L)
+{
+    graph *g = arch_check_graph(L, 1);
+    push_shape(L, &g->nodes[g->output].shape);
+    return 1;
+}
+
+static int g_tostring(lua_State *L)
+{
+    graph_ud *u = luaL_checkudata(L, 1, GRAPH_MT);
+    if (!u->g) {
+        lua_pushliteral(L, "llmnas.Graph (closed)");
+        return 1;
+    }
+    char h[GRAPH_HASH_HEX];
+    graph_stats s;
+    graph_stats_get(u->g, &s);
+    graph_hash(u->g, h);
+    lua_pushfstring(L, "llmnas.Graph %s (%d layers, %I params)", h, s.layers,
+                    (lua_Integer)s.params);
+    return 1;
+}
+
+static int g_eq(lua_State *L)
+{
+    char a[GRAPH_HASH_HEX], b[GRAPH_HASH_HEX];
+    graph_hash(arch_check_graph(L, 1), a);
+    graph_hash(arch_check_graph(L, 2), b);
+    lua_pushboolean(L, strcmp(a, b) == 0);
+    return 1;
+}
+
+/* ---- module functions ------------------------------------------------------ */
+
+/* Read arch.compile's options table at idx into o (name points into the
+ * Lua string, valid while it stays on the stack). */
+static void read_compile_opts(lua_State *L, int idx, sandbox_opts *o)
+{
+    sandbox_opts_default(o);
+    if (lua_isnoneornil(L, idx))
+        return;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    lua_getfield(L, idx, "input");
+    if (!lua_isnil(L, -1)) {
+        if (!lua_istable(L, -1) || lua_rawlen(L, -1) != 3)
+            luaL_argerror(L, idx, "input must be {C, H, W}");
+        int64_t *d[3] = {&o->c, &o->h, &o->w};
+        for (int i = 0; i < 3; i++) {
+            lua_rawgeti(L, -1, i + 1);
+            int ok;
+            lua_Integer v = lua_tointegerx(L, -1, &ok);
+            if (!ok || v < 1 || v > 65536)
+                luaL_argerror(L, idx, "input must be {C, H, W} with positive integers");
+            *d[i] = v;
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    o->classes = (int)host_opt_int(L, idx, 2, "compile", "classes", o->classes, 0, 1 << 24);
+    lua_getfield(L, idx, "name");
+    if (lua_isstring(L, -1))
+        o->name = lua_tostring(L, -1);
+    lua_replace(L, idx + 1);  /* keep the name string alive in a spare slot */
+#define POSITIVE(k, def) host_opt_num(L, idx, 2, "compile", k, (double)(def), DBL_MIN, HUGE_VAL)
+    o->time_limit = POSITIVE("time_limit", o->time_limit);
+    o->mem_limit = (size_t)POSITIVE("memory_limit", o->mem_limit);
+    o->instructions = (long long)POSITIVE("instructions", o->instructions);
+    o->max_nodes = (int)host_opt_int(L, idx, 2, "compile", "max_nodes", o->max_nodes, 1,
+                                     GRAPH_DEFAULT_MAX_NODES);
+    o->max_source = (size_t)POSITIVE("max_source", o->max_source);
+#undef POSITIVE
+}
+
+static int arch_compile(lua_State *L)
+{
+    size_t len;
+    const char *src = luaL_checklstring(L, 1, &len);
+    lua_settop(L, 3);
+    sandbox_opts o;
+    read_compile_opts(L, 2, &o);
+    int isolated = 1;
+    if (lua_istable(L, 2)) {
+        lua_getfield(L, 2, "isolated");
+        isolated = lua_isnil(L, -1) || lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    }
+    graph *g;
+    char kind[SANDBOX_KIND_LEN], msg[4096];
+    double secs = 0;
+    int rc = isolated ? sandbox_compile_isolated(src, len, &o, &g, kind, msg, sizeof msg, &secs)
+                      : sandbox_compile(src, len, &o, &g, kind, msg, sizeof msg);
+    if (rc) {
+        if (strcmp(kind, "interrupted") == 0)
+            return host_raise_interrupt(L);
+        return host_fail(L, msg, kind);
+    }
+    arch_push_graph(L, g);
+    return 1;
+}
+
+static int arch_from_json(lua_State *L)
+{
+    const char *s = luaL_checkstring(L, 1);
+    graph *g;
+    char err[512];
+    if (graph_from_json(s, &g, err, sizeof err))
+        return host_fail(L, err, "json");
+    arch_push_graph(L, g);
+    return 1;
+}
+
+int luaopen_llmnas_arch(lua_State *L)
+{
+    static const luaL_Reg meth[] = {
+        {"hash", g_hash}, {"params", g_params}, {"flops", g_flops},
+        {"act_bytes", g_act_bytes}, {"summary", g_summary}, {"to_json", g_to_json},
+        {"to_lua", g_to_lua}, {"to_pytorch", g_to_pytorch}, {"layers", g_layers},
+        {"input_shape", g_input_shape}, {"output_shape", g_output_shape},
+        {"close", graph_close}, {NULL, NULL}};
+    static const luaL_Reg metameth[] = {
+        {"__gc", graph_close}, {"__close", graph_close}, {"__tostring", g_tostring},
+        {"__eq", g_eq}, {"__len", g_len}, {"__index", NULL}, {NULL, NULL}};
+    static const luaL_Reg funcs[] = {
+        {"compile", arch_compile}, {"from_json", arch_from_json}, {NULL, NULL}};
+    luaL_newmetatable(L, GRAPH_MT);
+    luaL_setfuncs(L, metameth, 0);
+    luaL_newlibtable(L, meth);
+    luaL_setfuncs(L, meth, 0);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+    luaL_newlib(L, funcs);
+    return 1;
+}

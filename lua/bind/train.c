@@ -1,0 +1,225 @@
+/*
+ * train.c — the `train` Lua module: train a candidate graph and measure it.
+ *
+ *   local r, err, kind = train.evaluate(graph, {
+ *       dataset = "fashion-mnist", data = nil, epochs = 1, batch = 128,
+ *       subset = 0, stratified = false, val_fraction = 0.1, val_subset = 0,
+ *       lr = 0.01, momentum = 0.9, weight_decay = 5e-4, cosine = true,
+ *       augment = nil (dataset default), seed = 43, threads = 0,
+ *       time_limit = 0, test = false, worker = true, winograd = false,
+ *       memory_limit = 0 (worker address-space headroom, bytes), deadline = 0 (worker
+ *       wall clock, s; default time_limit * 1.25 + 120 when time_limit is set),
+ *       max_params = ..., max_flops = ..., max_act_bytes = ...,
+ *       progress = function(p) end})   -- p: epoch, epochs, step, steps, loss, images_per_s, seconds
+ *   → {val_acc, val_loss, train_loss, seconds, eval_seconds, images_per_s, steps,
+ *      epochs_done, ntrain, nval, params, flops, peak_rss_mib [, test_acc, test_loss]}
+ *   | nil, message, kind [, step] (step: where a diverged run stopped; kind: too_large, diverged, timeout, interrupted, data,
+ *                           unsupported, crashed, limit_memory, limit_cpu, error)
+ *   train.datasets() → {"fashion-mnist", ...}
+ *   train.memory_limit_enforced → false in AddressSanitizer builds
+ *
+ * With worker = true (the default) training runs in a forked worker
+ * (runtime/worker.h), so a crash or a hang costs one candidate. Wrong
+ * arguments raise; a candidate that fails to train returns nil, msg, kind.
+ */
+#include "bind/arch.h"
+#include "train/dataset.h"
+#include "host/host.h"
+#include "base/rt.h"
+#include "train/train.h"
+
+#include <lauxlib.h>
+#include <math.h>
+#include <string.h>
+
+static int opt_bool(lua_State *L, int t, const char *k, int def)
+{
+    lua_getfield(L, t, k);
+    int v = lua_isnil(L, -1) ? def : lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+/* A string option; the value stays referenced by the options table. */
+static const char *opt_str(lua_State *L, int t, const char *k, const char *def)
+{
+    lua_getfield(L, t, k);
+    const char *v = def;
+    if (!lua_isnil(L, -1)) {
+        if (!lua_isstring(L, -1))
+            luaL_error(L, "bad argument #2 to 'evaluate' (%s must be a string)", k);
+        v = lua_tostring(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+typedef struct progress_ud {
+    lua_State *L;
+    int fn;      /* stack index of the progress function */
+    int failed;  /* the hook raised: stop calling it */
+    char err[512];
+} progress_ud;
+
+static void on_progress(const train_progress *p, void *ud)
+{
+    progress_ud *u = ud;
+    lua_State *L = u->L;
+    if (u->failed)
+        return;
+    lua_pushvalue(L, u->fn);
+    lua_createtable(L, 0, 7);
+    lua_pushinteger(L, p->epoch), lua_setfield(L, -2, "epoch");
+    lua_pushinteger(L, p->epochs), lua_setfield(L, -2, "epochs");
+    lua_pushinteger(L, p->step), lua_setfield(L, -2, "step");
+    lua_pushinteger(L, p->steps), lua_setfield(L, -2, "steps");
+    lua_pushnumber(L, p->loss), lua_setfield(L, -2, "loss");
+    lua_pushnumber(L, p->images_per_s), lua_setfield(L, -2, "images_per_s");
+    lua_pushnumber(L, p->seconds), lua_setfield(L, -2, "seconds");
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+        u->failed = 1;
+        rt_fmt(u->err, sizeof u->err, "in progress hook: %s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+}
+
+static void read_opts(lua_State *L, int t, train_opts *o, int *worker, train_isolation *iso,
+                      progress_ud *pu)
+{
+    train_opts_default(o);
+    *worker = 1;
+    if (lua_isnoneornil(L, t))
+        return;
+    luaL_checktype(L, t, LUA_TTABLE);
+    o->dataset = opt_str(L, t, "dataset", o->dataset);
+    o->data_dir = opt_str(L, t, "data", NULL);
+    o->epochs = (int)host_opt_int(L, t, 2, "evaluate", "epochs", o->epochs, 1, 10000);
+    o->batch = (int)host_opt_int(L, t, 2, "evaluate", "batch", o->batch, 1, 65536);
+    o->subset = (int)host_opt_int(L, t, 2, "evaluate", "subset", 0, 0, 1 << 30);
+    o->stratified = opt_bool(L, t, "stratified", 0);
+    o->val_fraction = host_opt_num(L, t, 2, "evaluate", "val_fraction", o->val_fraction, 0, 0.99);
+    o->val_subset = (int)host_opt_int(L, t, 2, "evaluate", "val_subset", 0, 0, 1 << 30);
+    o->lr = host_opt_num(L, t, 2, "evaluate", "lr", o->lr, 1e-12, 1e30);
+    o->momentum = host_opt_num(L, t, 2, "evaluate", "momentum", o->momentum, 0, 1);
+    o->weight_decay = host_opt_num(L, t, 2, "evaluate", "weight_decay", o->weight_decay, 0, 1);
+    o->cosine = opt_bool(L, t, "cosine", 1);
+    lua_getfield(L, t, "augment");
+    o->augment = lua_isnil(L, -1) ? -1 : lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    o->seed = (uint64_t)host_opt_int(L, t, 2, "evaluate", "seed", 43, 0, LUA_MAXINTEGER);
+    o->threads = (int)host_opt_int(L, t, 2, "evaluate", "threads", 0, 0, 1024);
+    o->time_limit = host_opt_num(L, t, 2, "evaluate", "time_limit", 0, 0, 1e7);
+    o->test = opt_bool(L, t, "test", 0);
+    o->winograd = opt_bool(L, t, "winograd", 0);
+    o->max_params = (int64_t)host_opt_num(L, t, 2, "evaluate", "max_params", 0, 0, 1e15);
+    o->max_flops = (int64_t)host_opt_num(L, t, 2, "evaluate", "max_flops", 0, 0, 1e18);
+    o->max_act_bytes = (int64_t)host_opt_num(L, t, 2, "evaluate", "max_act_bytes", 0, 0, 1e18);
+    *worker = opt_bool(L, t, "worker", 1);
+    iso->mem_bytes = (size_t)host_opt_num(L, t, 2, "evaluate", "memory_limit", 0, 0, 1e15);
+    iso->deadline = host_opt_num(L, t, 2, "evaluate", "deadline", 0, 0, 1e7);
+    lua_getfield(L, t, "progress");
+    if (!lua_isnil(L, -1)) {
+        luaL_argcheck(L, lua_isfunction(L, -1), t, "progress must be a function");
+        pu->fn = lua_gettop(L);  /* stays on the stack during the call */
+        pu->L = L;
+        o->progress = on_progress;
+        o->progress_ud = pu;
+        return;
+    }
+    lua_pop(L, 1);
+}
+
+static void set_num(lua_State *L, const char *k, double v)
+{
+    if (isfinite(v)) {
+        lua_pushnumber(L, v);
+        lua_setfield(L, -2, k);
+    }
+}
+
+static void set_int(lua_State *L, const char *k, lua_Integer v)
+{
+    lua_pushinteger(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static int l_evaluate(lua_State *L)
+{
+    graph *g = arch_check_graph(L, 1);
+    lua_settop(L, 2);
+    train_opts o;
+    int worker;
+    train_isolation iso = {0};
+    progress_ud pu = {0};
+    read_opts(L, 2, &o, &worker, &iso, &pu);
+    train_result r;
+    char err[1024], kind[32];
+    int rc;
+    if (worker) {
+        rc = train_evaluate_isolated(g, &o, &iso, &r, kind, sizeof kind, err, sizeof err);
+    } else {
+        rc = train_evaluate(g, &o, &r, err, sizeof err);
+        rt_fmt(kind, sizeof kind, "%s", train_kind(rc));
+    }
+    if (rc == TRAIN_EINTERRUPTED || rt_interrupted())
+        return host_raise_interrupt(L);
+    if (pu.failed)
+        return luaL_error(L, "%s", pu.err);
+    if (rc) {
+        lua_pushnil(L);
+        lua_pushstring(L, err[0] ? err : train_strerror(rc));
+        lua_pushstring(L, kind);
+        if (r.diverged_step > 0) {
+            /* the step goes with the message; callers that want it parse nothing */
+            lua_pushinteger(L, r.diverged_step);
+            return 4;
+        }
+        return 3;
+    }
+    lua_createtable(L, 0, 16);
+    set_num(L, "val_acc", r.val_acc);
+    set_num(L, "val_loss", r.val_loss);
+    set_num(L, "train_loss", r.train_loss);
+    set_num(L, "test_acc", r.test_acc);
+    set_num(L, "test_loss", r.test_loss);
+    set_num(L, "seconds", r.seconds);
+    set_num(L, "eval_seconds", r.eval_seconds);
+    set_num(L, "images_per_s", r.images_per_s);
+    set_num(L, "peak_rss_mib", r.peak_rss_mib);
+    set_int(L, "steps", r.steps);
+    set_int(L, "epochs_done", r.epochs_done);
+    set_int(L, "ntrain", r.ntrain);
+    set_int(L, "nval", r.nval);
+    set_int(L, "params", r.params);
+    set_int(L, "flops", r.flops);
+    lua_pushstring(L, o.dataset);
+    lua_setfield(L, -2, "dataset");
+    return 1;
+}
+
+static int l_datasets(lua_State *L)
+{
+    static const char *const names[] = {"fashion-mnist", "mnist", "cifar10", "cifar100",
+                                        "cifar100-coarse"};
+    lua_createtable(L, 5, 0);
+    for (int i = 0; i < 5; i++) {
+        lua_pushstring(L, names[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+int luaopen_llmnas_train(lua_State *L);
+int luaopen_llmnas_train(lua_State *L)
+{
+    static const luaL_Reg fns[] = {{"evaluate", l_evaluate}, {"datasets", l_datasets}, {NULL, NULL}};
+    luaL_newlib(L, fns);
+    /* The worker cannot cap the address space under AddressSanitizer. */
+#if defined(__SANITIZE_ADDRESS__)
+    lua_pushboolean(L, 0);
+#else
+    lua_pushboolean(L, 1);
+#endif
+    lua_setfield(L, -2, "memory_limit_enforced");
+    return 1;
+}

@@ -1,0 +1,235 @@
+/*
+ * cmd_run.c — `llmnas run SCRIPT.lua [ARGS...]`: runs a strategy script in the
+ * Lua host. Options of llmnas are accepted before or after the script (so
+ * `llmnas run paper.lua --resume` works); everything else after the script,
+ * and everything after `--`, goes to the script in `arg`. The parsed options
+ * are the table `require "llmnas.options"`.
+ */
+#include "cli/cli.h"
+#include "host/core.h"
+#include "host/host.h"
+#include "base/rt.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char run_usage[] =
+    "llmnas run [OPTIONS] SCRIPT.lua [ARGS...] [OPTIONS]";
+
+static const char run_help[] =
+    "usage: llmnas run [OPTIONS] SCRIPT.lua [ARGS...]\n"
+    "\n"
+    "Runs a search strategy written in Lua. ARGS are the script's `arg` table;\n"
+    "the options below may stand before or after the script (use -- to pass\n"
+    "an argument that looks like an option to the script).\n"
+    "\n"
+    "options:\n"
+    "  --db DIR           feedback memory directory (default ./llmnas.db)\n"
+    "  --resume           continue the latest run where it stopped\n"
+    "  --run ID           continue run ID\n"
+    "  --iterations N     iteration budget\n"
+    "  --dataset NAME     fashion-mnist (default), mnist, cifar10, cifar100\n"
+    "  --data DIR         dataset directory (default: LLMNAS_DATA or the system's)\n"
+    "  --set KEY=VALUE    a strategy setting (repeatable), e.g. --set k=5\n"
+    "  --llm-cache MODE   record, replay or off\n"
+    "  --base-url URL     OpenAI-compatible endpoint (e.g. http://127.0.0.1:11434/v1)\n"
+    "  --model NAME       model name for the endpoint\n"
+    "  -h, --help         this help\n"
+    "\n"
+    "exit codes: 0 done, 64 bad usage, 65 script syntax error, 66 script not\n"
+    "readable, 70 error escaping the script, 130 interrupted (Ctrl-C)\n";
+
+/* Options with a value, stored under the key of the same name (dashes -> _). */
+static const struct { const char *flag, *key; int integer; } value_opts[] = {
+    {"--db", "db", 0},           {"--run", "run", 0},
+    {"--iterations", "iterations", 1}, {"--dataset", "dataset", 0},
+    {"--data", "data", 0},
+    {"--llm-cache", "llm_cache", 0}, {"--base-url", "base_url", 0},
+    {"--model", "model", 0},     {NULL, NULL, 0}};
+
+/* --set value: "true"/"false" become booleans, numerals numbers, the rest strings. */
+static void push_setting(lua_State *L, const char *v)
+{
+    if (strcmp(v, "true") == 0 || strcmp(v, "on") == 0)
+        lua_pushboolean(L, 1);
+    else if (strcmp(v, "false") == 0 || strcmp(v, "off") == 0)
+        lua_pushboolean(L, 0);
+    else if (lua_stringtonumber(L, v) == 0)
+        lua_pushstring(L, v);
+}
+
+/* Parses one option at argv[*i] into the options table at the top of the
+ * stack. Returns 1 if consumed, 0 if not an llmnas option, or -EX_USAGE. */
+static int parse_option(lua_State *L, int argc, char **argv, int *i)
+{
+    const char *a = argv[*i];
+    if (strcmp(a, "--resume") == 0) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "resume");
+        return 1;
+    }
+    for (int k = 0; value_opts[k].flag; k++) {
+        size_t fl = strlen(value_opts[k].flag);
+        const char *val = NULL;
+        if (strcmp(a, value_opts[k].flag) == 0) {
+            if (*i + 1 >= argc)
+                return -cli_usage_error("run", run_usage, "option %s needs a value", a);
+            val = argv[++*i];
+        } else if (strncmp(a, value_opts[k].flag, fl) == 0 && a[fl] == '=') {
+            val = a + fl + 1;
+        } else {
+            continue;
+        }
+        if (value_opts[k].integer) {
+            char *end;
+            errno = 0;
+            long long n = strtoll(val, &end, 10);
+            if (errno || *end || end == val || n <= 0)
+                return -cli_usage_error("run", run_usage,
+                                        "option %s needs a positive integer, got '%s'",
+                                        value_opts[k].flag, val);
+            lua_pushinteger(L, (lua_Integer)n);
+        } else {
+            if (strcmp(value_opts[k].key, "llm_cache") == 0 && strcmp(val, "record") != 0 &&
+                strcmp(val, "replay") != 0 && strcmp(val, "off") != 0)
+                return -cli_usage_error("run", run_usage,
+                                        "--llm-cache must be record, replay or off, got '%s'",
+                                        val);
+            lua_pushstring(L, val);
+        }
+        lua_setfield(L, -2, value_opts[k].key);
+        return 1;
+    }
+    if (strcmp(a, "--set") == 0 || strncmp(a, "--set=", 6) == 0) {
+        const char *kv = a[5] == '=' ? a + 6 : (*i + 1 < argc ? argv[++*i] : NULL);
+        const char *eq = kv ? strchr(kv, '=') : NULL;
+        if (eq == NULL || eq == kv)
+            return -cli_usage_error("run", run_usage, "--set needs KEY=VALUE, got '%s'",
+                                    kv ? kv : "nothing");
+        lua_getfield(L, -1, "set");
+        lua_pushlstring(L, kv, (size_t)(eq - kv));
+        push_setting(L, eq + 1);
+        lua_settable(L, -3);
+        lua_pop(L, 1);
+        return 1;
+    }
+    return 0;
+}
+
+/* Builds the options table and the script's arg table. Returns the index in
+ * argv of the script, or -exit_code. Leaves options, args on the stack. */
+static int parse_args(lua_State *L, int argc, char **argv)
+{
+    int script = 0, nargs = 0, dashdash = 0;
+    lua_newtable(L);                  /* options */
+    lua_newtable(L);
+    lua_setfield(L, -2, "set");
+    lua_newtable(L);                  /* arg */
+    lua_insert(L, -2);                /* arg, options */
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!dashdash && strcmp(a, "--") == 0) {
+            dashdash = 1;
+            continue;
+        }
+        if (!dashdash && a[0] == '-' && a[1] != '\0') {
+            if (cli_is_help(a) && script == 0) {
+                fputs(run_help, stdout);
+                return -EX_OK;
+            }
+            int r = parse_option(L, argc, argv, &i);
+            if (r < 0)
+                return r;
+            if (r == 1)
+                continue;
+            if (script == 0)
+                return -cli_usage_error("run", run_usage, "unknown option '%s'", a);
+        }
+        if (script == 0) {
+            script = i;
+            lua_pushstring(L, a);
+            lua_rawseti(L, -3, 0);
+        } else {
+            lua_pushstring(L, a);
+            lua_rawseti(L, -3, ++nargs);
+        }
+    }
+    if (script == 0)
+        return -cli_usage_error("run", run_usage, "no script given");
+    lua_pushstring(L, argv[script]);
+    lua_setfield(L, -2, "script");
+    return script;
+}
+
+static int report_error(lua_State *L, int status)
+{
+    const char *msg = lua_tostring(L, -1);
+    if (rt_interrupted()) {
+        /* First line of the message says where the script stopped. */
+        const char *nl = msg ? strchr(msg, '\n') : NULL;
+        fprintf(stderr, "llmnas: %.*s\n", nl ? (int)(nl - msg) : (int)strlen(msg ? msg : ""),
+                msg ? msg : "interrupted");
+        if (core_resume_hint())
+            fprintf(stderr, "llmnas: %s\n", core_resume_hint());
+        return 130;
+    }
+    fprintf(stderr, "llmnas: %s\n", msg ? msg : "(error object is not a string)");
+    if (status == LUA_ERRMEM)
+        fprintf(stderr, "llmnas: the strategy ran out of memory\n");
+    return EX_SOFTWARE;
+}
+
+int cmd_run(int argc, char **argv);
+int cmd_run(int argc, char **argv)
+{
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++)  /* the first non-option word, for package.path */
+        if (argv[i][0] != '-') { path = argv[i]; break; }
+    lua_State *L = host_new_state(path);
+    if (L == NULL) {
+        cli_error("cannot create the Lua state (out of memory)");
+        return EX_OSERR;
+    }
+    int script = parse_args(L, argc, argv);
+    if (script <= 0) {
+        lua_close(L);
+        return -script;
+    }
+    /* stack: arg, options */
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "loaded");
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "llmnas.options");
+    lua_pop(L, 3);
+    lua_setglobal(L, "arg");
+
+    path = argv[script];
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        cli_error("cannot open script '%s': %s", path, strerror(errno));
+        lua_close(L);
+        return EX_NOINPUT;
+    }
+    fclose(f);
+    int rc = EX_OK;
+    int status = luaL_loadfilex(L, path, "t");
+    if (status == LUA_ERRSYNTAX) {
+        cli_error("%s", lua_tostring(L, -1));
+        rc = EX_DATAERR;
+    } else if (status != LUA_OK) {
+        cli_error("cannot read script '%s': %s", path, lua_tostring(L, -1));
+        rc = status == LUA_ERRFILE ? EX_NOINPUT : EX_SOFTWARE;
+    } else {
+        host_catch_interrupt(L);
+        status = host_pcall(L, 0, 0);
+        host_release_interrupt();
+        if (status != LUA_OK)
+            rc = report_error(L, status);
+        else if (rt_interrupted())
+            rc = 130;  /* Ctrl-C during the script's last C call */
+    }
+    lua_close(L);
+    return rc;
+}

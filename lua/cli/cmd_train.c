@@ -1,0 +1,303 @@
+/*
+ * cmd_train.c — `llmnas train ARCH.lua`: train one candidate network on a
+ * dataset with the paper's recipe (or the options given) and print its
+ * metrics; a progress line on a terminal. Compiling goes through the sandbox
+ * (lua/cmd_arch.h), training through a forked worker unless --in-process.
+ */
+#include "cli/cli.h"
+#include "cli/cmd_arch.h"
+#include "train/dataset.h"
+#include "base/rt.h"
+#include "train/train.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char train_usage[] =
+    "llmnas train ARCH.lua [--dataset NAME] [--data DIR] [--epochs N] [--subset N] [--lr X] "
+    "[--test] [--json]";
+
+static const char train_help[] =
+    "usage: llmnas train ARCH.lua [OPTIONS]\n"
+    "\n"
+    "Trains one candidate network (the candidate language, or a graph .json) and\n"
+    "prints validation accuracy and loss, training loss, time and throughput.\n"
+    "Defaults are the paper's proxy recipe: 1 epoch, batch 128, SGD lr 0.01,\n"
+    "momentum 0.9, weight decay 5e-4, per-step cosine schedule, seed 43, 10% of\n"
+    "the training set held out for validation.\n"
+    "\n"
+    "options:\n"
+    "  --dataset NAME     fashion-mnist (default), mnist, cifar10, cifar100, cifar100-coarse\n"
+    "  --data DIR         dataset directory (default: $LLMNAS_DATA, else ./data;\n"
+    "                     Fashion-MNIST falls back to /usr/share/datasets/fashion-mnist)\n"
+    "  --epochs N         epochs (default 1)\n"
+    "  --batch N          batch size (default 128)\n"
+    "  --subset N         train on N images of the training split (default all)\n"
+    "  --stratified       the subset has the same number of images per class\n"
+    "  --val-fraction X   share held out for validation (default 0.1)\n"
+    "  --lr X             learning rate (default 0.01)\n"
+    "  --momentum X       (default 0.9)\n"
+    "  --weight-decay X   (default 5e-4)\n"
+    "  --no-cosine        constant learning rate\n"
+    "  --augment on|off   random crop + flip (default: on for CIFAR, off otherwise)\n"
+    "  --seed N           (default 43)\n"
+    "  --threads N        OpenMP threads (default: OMP_NUM_THREADS or all cores)\n"
+    "  --time-limit S     stop training after S seconds (status timeout)\n"
+    "  --test             also evaluate on the test split\n"
+    "  --json             print the result as one JSON object\n"
+    "  --in-process       train in this process, not in a forked worker\n"
+    "  --winograd         Winograd convolutions where oneDNN has them (AVX-512): faster,\n"
+    "                     less precise\n"
+    "  -h, --help         this help\n"
+    "\n"
+    "exit codes: 0 trained, 64 bad usage, 65 the candidate does not compile or\n"
+    "did not train (too_large, diverged, timeout, crashed...), 66 file or dataset\n"
+    "not readable, 70 internal error, 130 interrupted\n";
+
+typedef struct progress_state {
+    int tty;
+    int shown;
+} progress_state;
+
+static void on_progress(const train_progress *p, void *ud)
+{
+    progress_state *s = ud;
+    if (!s->tty)
+        return;
+    fprintf(stderr, "\r\033[Kepoch %d/%d  step %d/%d  loss %.4f  %.0f images/s  %.0f s", p->epoch,
+            p->epochs, p->step, p->steps, p->loss, p->images_per_s, p->seconds);
+    fflush(stderr);
+    s->shown = 1;
+}
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    rt_interrupt_flag = 1;
+}
+
+/* Parse a number option value; returns 0 or prints usage and returns EX_USAGE. */
+static int num_arg(const char *flag, const char *v, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || end == v || *end || !(x >= lo && x <= hi))
+        return cli_usage_error("train", train_usage, "%s needs a number in [%g, %g], got '%s'",
+                               flag, lo, hi, v);
+    *out = x;
+    return 0;
+}
+
+static void print_text(const train_result *r, const train_opts *o, const char *path)
+{
+    printf("%s on %s: %d epoch%s, %d training images, %d validation images\n", path, o->dataset,
+           r->epochs_done, r->epochs_done == 1 ? "" : "s", r->ntrain, r->nval);
+    printf("  val_acc      %.4f\n  val_loss     %.4f\n  train_loss   %.4f\n", r->val_acc,
+           r->val_loss, r->train_loss);
+    if (o->test)
+        printf("  test_acc     %.4f\n  test_loss    %.4f\n", r->test_acc, r->test_loss);
+    printf("  params       %lld\n  flops        %lld per image\n", (long long)r->params,
+           (long long)r->flops);
+    printf("  seconds      %.2f training, %.2f evaluation\n  images/s     %.0f\n", r->seconds,
+           r->eval_seconds, r->images_per_s);
+    printf("  peak RSS     %.0f MiB\n", r->peak_rss_mib);
+}
+
+static void jnum(cJSON *j, const char *k, double v)
+{
+    if (isfinite(v))
+        cJSON_AddNumberToObject(j, k, v);
+    else
+        cJSON_AddNullToObject(j, k);
+}
+
+static void print_json(const train_result *r, const train_opts *o, const char *kind,
+                       const char *msg, const graph *g)
+{
+    cJSON *j = cJSON_CreateObject();
+    char h[GRAPH_HASH_HEX] = "";
+    graph_hash(g, h);
+    cJSON_AddStringToObject(j, "status", kind);
+    if (msg && *msg)
+        cJSON_AddStringToObject(j, "message", msg);
+    cJSON_AddStringToObject(j, "dataset", o->dataset);
+    cJSON_AddStringToObject(j, "graph_hash", h);
+    jnum(j, "val_acc", r->val_acc);
+    jnum(j, "val_loss", r->val_loss);
+    jnum(j, "train_loss", r->train_loss);
+    if (o->test) {
+        jnum(j, "test_acc", r->test_acc);
+        jnum(j, "test_loss", r->test_loss);
+    }
+    jnum(j, "seconds", r->seconds);
+    jnum(j, "eval_seconds", r->eval_seconds);
+    jnum(j, "images_per_s", r->images_per_s);
+    jnum(j, "steps", r->steps);
+    jnum(j, "epochs_done", r->epochs_done);
+    jnum(j, "ntrain", r->ntrain);
+    jnum(j, "nval", r->nval);
+    jnum(j, "params", (double)r->params);
+    jnum(j, "flops", (double)r->flops);
+    jnum(j, "peak_rss_mib", r->peak_rss_mib);
+    if (r->diverged_step)
+        jnum(j, "diverged_step", r->diverged_step);
+    char *s = cJSON_PrintUnformatted(j);
+    if (s)
+        puts(s);
+    free(s);
+    cJSON_Delete(j);
+}
+
+/* Options with a value: returns 1 consumed, 0 not ours, or -EX_USAGE. */
+static int parse_value_opt(int argc, char **argv, int *i, train_opts *o)
+{
+    static const char *const names[] = {"--dataset", "--data", "--epochs", "--subset", "--lr",
+                                        "--batch", "--val-fraction", "--momentum",
+                                        "--weight-decay", "--seed", "--threads", "--time-limit",
+                                        "--augment", NULL};
+    const char *a = argv[*i], *v = NULL;
+    int k;
+    for (k = 0; names[k]; k++) {
+        size_t n = strlen(names[k]);
+        if (strcmp(a, names[k]) == 0) {
+            if (*i + 1 >= argc)
+                return -cli_usage_error("train", train_usage, "option %s needs a value", a);
+            v = argv[++*i];
+            break;
+        }
+        if (strncmp(a, names[k], n) == 0 && a[n] == '=') {
+            v = a + n + 1;
+            break;
+        }
+    }
+    if (!names[k])
+        return 0;
+    double x = 0;
+    int rc = 0;
+    switch (k) {
+    case 0: o->dataset = v; break;
+    case 1: o->data_dir = v; break;
+    case 2: if (!(rc = num_arg(a, v, 1, 10000, &x))) o->epochs = (int)x; break;
+    case 3: if (!(rc = num_arg(a, v, 0, 1e9, &x))) o->subset = (int)x; break;
+    case 4: if (!(rc = num_arg(a, v, 1e-12, 1e30, &x))) o->lr = x; break;
+    case 5: if (!(rc = num_arg(a, v, 1, 65536, &x))) o->batch = (int)x; break;
+    case 6: if (!(rc = num_arg(a, v, 0, 0.99, &x))) o->val_fraction = x; break;
+    case 7: if (!(rc = num_arg(a, v, 0, 1, &x))) o->momentum = x; break;
+    case 8: if (!(rc = num_arg(a, v, 0, 1, &x))) o->weight_decay = x; break;
+    case 9: if (!(rc = num_arg(a, v, 0, 9.2e18, &x))) o->seed = (uint64_t)x; break;
+    case 10: if (!(rc = num_arg(a, v, 1, 1024, &x))) o->threads = (int)x; break;
+    case 11: if (!(rc = num_arg(a, v, 0.001, 1e7, &x))) o->time_limit = x; break;
+    default:
+        if (strcmp(v, "on") == 0)
+            o->augment = 1;
+        else if (strcmp(v, "off") == 0)
+            o->augment = 0;
+        else
+            rc = cli_usage_error("train", train_usage, "--augment needs on or off, got '%s'", v);
+    }
+    return rc ? -rc : 1;
+}
+
+static int exit_code(int rc, const char *kind)
+{
+    if (rc == 0)
+        return EX_OK;
+    if (rc == TRAIN_EINTERRUPTED || strcmp(kind, "interrupted") == 0)
+        return 130;
+    if (rc == TRAIN_EDATA)
+        return EX_NOINPUT;
+    if (rc == TRAIN_ENOMEM || rc == TRAIN_EDNNL || rc == TRAIN_EARG)
+        return EX_SOFTWARE;
+    return EX_DATAERR;
+}
+
+int cmd_train(int argc, char **argv);
+int cmd_train(int argc, char **argv)
+{
+    train_opts o;
+    train_opts_default(&o);
+    int json = 0, in_process = 0;
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (cli_is_help(a)) {
+            fputs(train_help, stdout);
+            return EX_OK;
+        }
+        int r = parse_value_opt(argc, argv, &i, &o);
+        if (r < 0)
+            return -r;
+        if (r)
+            continue;
+        if (strcmp(a, "--test") == 0)
+            o.test = 1;
+        else if (strcmp(a, "--json") == 0)
+            json = 1;
+        else if (strcmp(a, "--stratified") == 0)
+            o.stratified = 1;
+        else if (strcmp(a, "--no-cosine") == 0)
+            o.cosine = 0;
+        else if (strcmp(a, "--in-process") == 0)
+            in_process = 1;
+        else if (strcmp(a, "--winograd") == 0)
+            o.winograd = 1;
+        else if (a[0] == '-' && a[1])
+            return cli_usage_error("train", train_usage, "unknown option '%s'", a);
+        else if (path)
+            return cli_usage_error("train", train_usage, "one file at a time, got '%s' too", a);
+        else
+            path = a;
+    }
+    if (!path)
+        return cli_usage_error("train", train_usage, "no file given");
+
+    char err[1024], kind[32];
+    const ds_dataset *d;
+    if (train_dataset_get(o.dataset, o.data_dir, &d, err, sizeof err)) {
+        fprintf(stderr, "llmnas train: %s\n", err);
+        return EX_NOINPUT;
+    }
+    sandbox_opts so;
+    sandbox_opts_default(&so);
+    so.c = d->c, so.h = d->h, so.w = d->w, so.classes = d->classes;
+    graph *g;
+    int rc = arch_cli_load("train", path, &so, &g);
+    if (rc)
+        return rc;
+
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old);
+    progress_state ps = {isatty(STDERR_FILENO), 0};
+    o.progress = on_progress;
+    o.progress_ud = &ps;
+    o.progress_every = 0.25;
+    train_result r;
+    if (in_process) {
+        rc = train_evaluate(g, &o, &r, err, sizeof err);
+        rt_fmt(kind, sizeof kind, "%s", train_kind(rc));
+    } else {
+        rc = train_evaluate_isolated(g, &o, NULL, &r, kind, sizeof kind, err, sizeof err);
+    }
+    sigaction(SIGINT, &old, NULL);
+    if (ps.shown)
+        fputs("\r\033[K", stderr);
+    if (json)
+        print_json(&r, &o, kind, rc ? err : NULL, g);
+    else if (!rc)
+        print_text(&r, &o, path);
+    if (rc)
+        fprintf(stderr, "llmnas train: %s: %s (%s)\n", path, err[0] ? err : train_strerror(rc), kind);
+    graph_free(g);
+    train_cache_clear();
+    return exit_code(rc, kind);
+}

@@ -1,0 +1,199 @@
+/*
+ * host.c — the strategy's Lua state (see host.h): trusted user code with the
+ * standard libraries, the built-in modules, the embedded stdlib, protected
+ * calls with tracebacks, and Ctrl-C turned into a Lua error at a safe point.
+ */
+#include "host/host.h"
+
+#include "base/rt.h"
+
+#include <lualib.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LLMNAS_MODULE(name, fn) int fn(lua_State *L);
+#include "host/modules.h"
+#undef LLMNAS_MODULE
+
+static const luaL_Reg builtin_modules[] = {
+#define LLMNAS_MODULE(name, fn) {name, fn},
+#include "host/modules.h"
+#undef LLMNAS_MODULE
+    {NULL, NULL}};
+
+static lua_State *interrupt_L;  /* the state the SIGINT handler stops */
+static struct sigaction old_sigint;
+
+static void stop_hook(lua_State *L, lua_Debug *ar)
+{
+    /* The hook stays installed: a pcall in the script cannot swallow the stop,
+     * because the next instruction after it raises again. */
+    if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0)
+        luaL_error(L, "%s:%d: interrupted", ar->short_src, ar->currentline);
+    luaL_error(L, "interrupted");
+}
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    if (rt_interrupt_flag) {
+        /* Second Ctrl-C: the user wants out now. */
+        sigaction(SIGINT, &old_sigint, NULL);
+        raise(SIGINT);
+        return;
+    }
+    rt_interrupt_flag = 1;
+    if (interrupt_L)  /* lua_sethook is safe to call from a signal handler */
+        lua_sethook(interrupt_L, stop_hook, LUA_MASKCOUNT, 1);
+}
+
+void host_catch_interrupt(lua_State *L)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    interrupt_L = L;
+    sigaction(SIGINT, &sa, &old_sigint);
+}
+
+void host_release_interrupt(void)
+{
+    if (interrupt_L) {
+        lua_sethook(interrupt_L, NULL, 0, 0);
+        sigaction(SIGINT, &old_sigint, NULL);
+        interrupt_L = NULL;
+    }
+}
+
+int host_raise_interrupt(lua_State *L)
+{
+    return luaL_error(L, "interrupted");
+}
+
+/* Message handler: the error as text (never calling a metamethod of a table
+ * error object other than __tostring), plus a traceback. */
+static int message_handler(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    if (msg == NULL) {
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+            msg = lua_tostring(L, -1);
+        else
+            msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    }
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+int host_pcall(lua_State *L, int nargs, int nresults)
+{
+    int base = lua_gettop(L) - nargs;
+    lua_pushcfunction(L, message_handler);
+    lua_insert(L, base);
+    int status = lua_pcall(L, nargs, nresults, base);
+    lua_remove(L, base);
+    return status;
+}
+
+int host_fail(lua_State *L, const char *message, const char *kind)
+{
+    luaL_pushfail(L);
+    lua_pushstring(L, message);
+    lua_pushstring(L, kind);
+    return 3;
+}
+
+lua_Integer host_opt_int(lua_State *L, int t, int arg, const char *fname, const char *k,
+                         lua_Integer def, lua_Integer lo, lua_Integer hi)
+{
+    lua_getfield(L, t, k);
+    lua_Integer v = def;
+    if (!lua_isnil(L, -1)) {
+        int ok;
+        v = lua_tointegerx(L, -1, &ok);
+        if (!ok || v < lo || v > hi)
+            luaL_error(L, "bad argument #%d to '%s' (%s must be an integer in [%I, %I])", arg, fname,
+                       k, lo, hi);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+double host_opt_num(lua_State *L, int t, int arg, const char *fname, const char *k, double def,
+                    double lo, double hi)
+{
+    lua_getfield(L, t, k);
+    double v = def;
+    if (!lua_isnil(L, -1)) {
+        int ok;
+        v = lua_tonumberx(L, -1, &ok);
+        if (!ok || !(v >= lo && v <= hi)) {
+            if (lo > 0 && hi == HUGE_VAL)
+                luaL_error(L, "bad argument #%d to '%s' (%s must be a positive number)", arg, fname, k);
+            luaL_error(L, "bad argument #%d to '%s' (%s must be a number in [%f, %f])", arg, fname, k,
+                       lo, hi);
+        }
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* package.path = "DIR/?.lua;DIR/?/init.lua;" .. package.path */
+static void prepend_script_dir(lua_State *L, const char *script_path)
+{
+    const char *slash = strrchr(script_path, '/');
+    lua_getglobal(L, "package");
+    if (slash)
+        lua_pushlstring(L, script_path, (size_t)(slash - script_path));
+    else
+        lua_pushliteral(L, ".");
+    const char *dir = lua_tostring(L, -1);
+    lua_getfield(L, -2, "path");
+    lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s", dir, dir, lua_tostring(L, -1));
+    lua_setfield(L, -4, "path");
+    lua_pop(L, 3);
+}
+
+static void *host_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    (void)ud;
+    (void)osize;
+    if (nsize == 0) {
+        free(ptr);
+        return NULL;
+    }
+    return realloc(ptr, nsize);
+}
+
+static int open_all(lua_State *L)
+{
+    const char *script_path = lua_touserdata(L, 1);
+    luaL_openlibs(L);
+    host_open_stdlib(L);
+    if (script_path)
+        prepend_script_dir(L, script_path);
+    for (const luaL_Reg *m = builtin_modules; m->name; m++) {
+        luaL_requiref(L, m->name, m->func, 1);
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+lua_State *host_new_state(const char *script_path)
+{
+    lua_State *L = lua_newstate(host_alloc, NULL);
+    if (L == NULL)
+        return NULL;
+    lua_pushcfunction(L, open_all);
+    lua_pushlightuserdata(L, (void *)script_path);
+    if (host_pcall(L, 1, 0) != LUA_OK) {
+        fprintf(stderr, "llmnas: cannot set up Lua: %s\n", lua_tostring(L, -1));
+        lua_close(L);
+        return NULL;
+    }
+    return L;
+}

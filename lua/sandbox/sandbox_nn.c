@@ -1,0 +1,585 @@
+/*
+ * sandbox_nn.c — the `nn` builder of the candidate language: PyTorch-named
+ * functions that add nodes to the candidate's graph, with argument checks in
+ * PyTorch's words and shape errors naming the candidate's line.
+ *
+ *   nn.Conv2d(x, out_channels, kernel_size [, stride, padding, dilation, groups, bias] [, opts])
+ *   nn.MaxPool2d(x, kernel_size [, stride, padding, dilation] [, opts])
+ *   nn.AvgPool2d(x, kernel_size [, stride, padding, ceil_mode, count_include_pad] [, opts])
+ *   nn.Linear(x, [in_features,] out_features [, opts])
+ *   nn.BatchNorm2d(x [, num_features] [, opts]), nn.LeakyReLU(x [, slope | opts]),
+ *   nn.GELU(x [, "tanh" | opts]), nn.Dropout(x [, p | opts]),
+ *   nn.AdaptiveAvgPool2d(x [, 1]), nn.Flatten(x), nn.ReLU(x) ... nn.Identity(x),
+ *   nn.add(a, b), nn.mul(a, b), nn.cat({a, b, ...} [, 1]); a + b, a * b; x.shape
+ *
+ * Nodes are userdata holding a graph node id; the graph is the sandbox's (sb).
+ */
+#include "sandbox/sandbox_internal.h"
+
+#include "base/rt.h"
+
+#include <lauxlib.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define NODE_MT "llmnas.Node"
+#define CH_MAX ((int64_t)1 << 24)   /* channels / features */
+#define K_MAX ((int64_t)1 << 16)    /* kernel, stride, padding, dilation */
+
+typedef struct nodeud {
+    int id;
+} nodeud;
+
+int sb_raise(lua_State *L, const char *kind, int where, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    sb *s = sb_get(L);
+    if (where)
+        luaL_where(L, 1);
+    else
+        lua_pushliteral(L, "");
+    lua_pushstring(L, buf);
+    lua_concat(L, 2);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, SB_LASTERR);
+    rt_fmt(s->kind, sizeof s->kind, "%s", kind);
+    return lua_error(L);
+}
+
+static int argerr(lua_State *L, int arg, const char *op, const char *kind, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static int argerr(lua_State *L, int arg, const char *op, const char *kind, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return sb_raise(L, kind, 1, "bad argument #%d to '%s' (%s)", arg, op, buf);
+}
+
+void sb_push_node(lua_State *L, int id)
+{
+    nodeud *n = lua_newuserdatauv(L, sizeof *n, 0);
+    n->id = id;
+    luaL_setmetatable(L, NODE_MT);
+}
+
+int sb_node_id(lua_State *L, int idx)
+{
+    nodeud *n = luaL_testudata(L, idx, NODE_MT);
+    return n ? n->id : -1;
+}
+
+static int check_node(lua_State *L, int arg, const char *op)
+{
+    int id = sb_node_id(L, arg);
+    if (id < 0)
+        argerr(L, arg, op, "runtime", "node expected, got %s", luaL_typename(L, arg));
+    return id;
+}
+
+static int caller_line(lua_State *L)
+{
+    lua_Debug ar;
+    if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "l", &ar) && ar.currentline > 0)
+        return ar.currentline;
+    return 0;
+}
+
+/* ---- argument values ---------------------------------------------------------- */
+
+typedef struct argctx {
+    lua_State *L;
+    const char *op;
+    int arg;        /* argument number for messages */
+} argctx;
+
+static int64_t get_int(argctx *c, int idx, const char *what, int64_t lo, int64_t hi)
+{
+    lua_State *L = c->L;
+    int t = lua_type(L, idx);
+    int64_t v;
+    if (t == LUA_TBOOLEAN || t != LUA_TNUMBER)
+        argerr(L, c->arg, c->op, "runtime", "%s must be a number, got %s", what,
+               lua_typename(L, t));
+    if (lua_isinteger(L, idx)) {
+        v = lua_tointeger(L, idx);
+    } else {
+        double d = lua_tonumber(L, idx);
+        if (isnan(d))
+            argerr(L, c->arg, c->op, "runtime", "%s must be an integer, got nan", what);
+        if (!isfinite(d) || d != floor(d))
+            argerr(L, c->arg, c->op, "runtime", "%s must be an integer, got %g", what, d);
+        if (d > 9e18 || d < -9e18)
+            argerr(L, c->arg, c->op, d > 0 ? "too_large" : "runtime",
+                   "%s must be at most %lld, got %g", what, (long long)hi, d);
+        v = (int64_t)d;
+    }
+    if (v < lo)
+        argerr(L, c->arg, c->op, "runtime", "%s must be %s, got %lld", what,
+               lo == 1 ? "positive" : "non-negative", (long long)v);
+    if (v > hi)
+        argerr(L, c->arg, c->op, "too_large", "%s must be at most %lld, got %lld", what,
+               (long long)hi, (long long)v);
+    return v;
+}
+
+static int is_pair_table(lua_State *L, int idx)
+{
+    return lua_type(L, idx) == LUA_TTABLE && lua_rawlen(L, idx) > 0;
+}
+
+/* A number or {h, w}. */
+static void get_pair(argctx *c, int idx, const char *what, int64_t lo, int64_t hi, int out[2])
+{
+    lua_State *L = c->L;
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) == LUA_TTABLE) {
+        if (lua_rawlen(L, idx) != 2)
+            argerr(L, c->arg, c->op, "runtime", "%s must be a number or {h, w}", what);
+        for (int i = 0; i < 2; i++) {
+            lua_rawgeti(L, idx, i + 1);
+            out[i] = (int)get_int(c, -1, what, lo, hi);
+            lua_pop(L, 1);
+        }
+        return;
+    }
+    out[0] = out[1] = (int)get_int(c, idx, what, lo, hi);
+}
+
+static int get_bool(argctx *c, int idx, const char *what)
+{
+    if (lua_type(c->L, idx) != LUA_TBOOLEAN)
+        argerr(c->L, c->arg, c->op, "runtime", "%s must be true or false, got %s", what,
+               luaL_typename(c->L, idx));
+    return lua_toboolean(c->L, idx);
+}
+
+static double get_double(argctx *c, int idx, const char *what)
+{
+    if (lua_type(c->L, idx) != LUA_TNUMBER)
+        argerr(c->L, c->arg, c->op, "runtime", "%s must be a number, got %s", what,
+               luaL_typename(c->L, idx));
+    double d = lua_tonumber(c->L, idx);
+    if (!isfinite(d))
+        argerr(c->L, c->arg, c->op, "runtime", "%s must be finite, got %g", what, d);
+    return d;
+}
+
+/* padding: a number, {h, w}, "valid" or "same" (resolved later: -1). */
+static void get_padding(argctx *c, int idx, int same_ok, int out[2])
+{
+    if (lua_type(c->L, idx) == LUA_TSTRING) {
+        const char *s = lua_tostring(c->L, idx);
+        if (strcmp(s, "valid") == 0) {
+            out[0] = out[1] = 0;
+            return;
+        }
+        if (same_ok && strcmp(s, "same") == 0) {
+            out[0] = out[1] = -1;
+            return;
+        }
+        argerr(c->L, c->arg, c->op, "runtime", "padding must be a number, {h, w}%s",
+               same_ok ? ", 'valid' or 'same'" : "");
+    }
+    get_pair(c, idx, "padding", 0, K_MAX, out);
+}
+
+/* ---- options tables ------------------------------------------------------------ */
+
+enum { O_STRIDE = 1, O_PADDING = 2, O_DILATION = 4, O_GROUPS = 8, O_BIAS = 16, O_CEIL = 32,
+       O_CIP = 64, O_EPS = 128, O_MOMENTUM = 256, O_SLOPE = 512, O_P = 1024, O_APPROX = 2048,
+       O_INPLACE = 4096, O_KERNEL = 8192 };
+
+static const struct { const char *name; unsigned bit; } opt_names[] = {
+    {"kernel_size", O_KERNEL}, {"stride", O_STRIDE}, {"padding", O_PADDING},
+    {"dilation", O_DILATION}, {"groups", O_GROUPS}, {"bias", O_BIAS},
+    {"ceil_mode", O_CEIL}, {"count_include_pad", O_CIP}, {"eps", O_EPS},
+    {"momentum", O_MOMENTUM}, {"negative_slope", O_SLOPE}, {"p", O_P},
+    {"approximate", O_APPROX}, {"inplace", O_INPLACE}, {NULL, 0}};
+
+static void unknown_option(argctx *c, const char *key, unsigned allowed)
+{
+    char list[256] = "";
+    size_t n = 0;
+    for (int i = 0; opt_names[i].name; i++)
+        if (allowed & opt_names[i].bit) {
+            int k = snprintf(list + n, sizeof list - n, "%s%s", n ? ", " : "", opt_names[i].name);
+            if (k > 0 && (size_t)k < sizeof list - n)
+                n += (size_t)k;
+        }
+    argerr(c->L, c->arg, c->op, "runtime", "unknown option '%.40s' (options: %s)", key,
+           n ? list : "none");
+}
+
+static void read_option(argctx *c, unsigned bit, graph_attrs *a)
+{
+    lua_State *L = c->L;
+    switch (bit) {
+    case O_KERNEL: get_pair(c, -1, "kernel_size", 1, K_MAX, a->kernel); break;
+    case O_STRIDE: get_pair(c, -1, "stride", 1, K_MAX, a->stride); break;
+    case O_PADDING: get_padding(c, -1, 1, a->padding); break;
+    case O_DILATION: get_pair(c, -1, "dilation", 1, K_MAX, a->dilation); break;
+    case O_GROUPS: a->groups = (int)get_int(c, -1, "groups", 1, CH_MAX); break;
+    case O_BIAS: a->bias = get_bool(c, -1, "bias"); break;
+    case O_CEIL: a->ceil_mode = get_bool(c, -1, "ceil_mode"); break;
+    case O_CIP: a->count_include_pad = get_bool(c, -1, "count_include_pad"); break;
+    case O_EPS: a->eps = get_double(c, -1, "eps"); break;
+    case O_MOMENTUM: a->momentum = get_double(c, -1, "momentum"); break;
+    case O_SLOPE: a->negative_slope = get_double(c, -1, "negative_slope"); break;
+    case O_P: a->p = get_double(c, -1, "p"); break;
+    case O_INPLACE: get_bool(c, -1, "inplace"); break;  /* accepted, meaningless here */
+    case O_APPROX: {
+        const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+        if (strcmp(s, "none") && strcmp(s, "tanh"))
+            argerr(L, c->arg, c->op, "runtime", "approximate must be 'none' or 'tanh'");
+        a->approximate_tanh = strcmp(s, "tanh") == 0;
+        break;
+    }
+    default: break;
+    }
+}
+
+static void read_options(argctx *c, int idx, unsigned allowed, graph_attrs *a)
+{
+    lua_State *L = c->L;
+    idx = lua_absindex(L, idx);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (lua_type(L, -2) != LUA_TSTRING)
+            argerr(L, c->arg, c->op, "runtime", "option names must be strings, got a %s key",
+                   luaL_typename(L, -2));
+        const char *key = lua_tostring(L, -2);
+        unsigned bit = 0;
+        for (int i = 0; opt_names[i].name; i++)
+            if (strcmp(opt_names[i].name, key) == 0)
+                bit = opt_names[i].bit;
+        if (!(bit & allowed))
+            unknown_option(c, key, allowed);
+        read_option(c, bit, a);
+        lua_pop(L, 1);
+    }
+}
+
+/* Positional values after the fixed arguments (e.g. stride, padding), then an
+ * optional options table as the last argument. */
+static void read_rest(lua_State *L, argctx *c, int first, const unsigned *positional,
+                      int npos, unsigned allowed, graph_attrs *a)
+{
+    int top = lua_gettop(L), k = 0;
+    for (int i = first; i <= top; i++) {
+        c->arg = i;
+        if (lua_isnil(L, i))
+            continue;
+        if (lua_type(L, i) == LUA_TTABLE && !is_pair_table(L, i)) {
+            if (i != top)
+                argerr(L, i, c->op, "runtime", "the options table must be the last argument");
+            read_options(c, i, allowed, a);
+            continue;
+        }
+        if (k >= npos)
+            argerr(L, i, c->op, "runtime", "unexpected %s argument", luaL_typename(L, i));
+        lua_pushvalue(L, i);
+        read_option(c, positional[k++], a);
+        lua_pop(L, 1);
+    }
+}
+
+/* ---- adding nodes ---------------------------------------------------------------- */
+
+static int push_added(lua_State *L, graph_op op, const graph_attrs *a, const int *in, int n)
+{
+    sb *s = sb_get(L);
+    char err[512];
+    int id;
+    int rc = graph_add(s->g, op, a, in, n, caller_line(L), &id, err, sizeof err);
+    if (rc == GRAPH_ENOMEM)
+        return luaL_error(L, "not enough memory");
+    if (rc)
+        return sb_raise(L, rc == GRAPH_ESHAPE ? "shape" : rc == GRAPH_ETOOBIG ? "too_large"
+                                                                           : "runtime",
+                        1, "%s", err);
+    sb_push_node(L, id);
+    return 1;
+}
+
+static const graph_shape *shape_of(lua_State *L, int id)
+{
+    return &sb_get(L)->g->nodes[id].shape;
+}
+
+static int nn_conv2d(lua_State *L)
+{
+    argctx c = {L, "Conv2d", 1};
+    int x = check_node(L, 1, c.op);
+    graph_attrs a;
+    graph_attrs_default(GRAPH_OP_CONV2D, &a);
+    c.arg = 2;
+    if (lua_isnoneornil(L, 2))
+        argerr(L, 2, c.op, "runtime", "out_channels expected (input channels are inferred: "
+               "nn.Conv2d(x, out_channels, kernel_size))");
+    a.out = get_int(&c, 2, "out_channels", 1, CH_MAX);
+    c.arg = 3;
+    if (lua_isnoneornil(L, 3))
+        argerr(L, 3, c.op, "runtime", "kernel_size expected");
+    get_pair(&c, 3, "kernel_size", 1, K_MAX, a.kernel);
+    /* PyTorch's positional order after kernel_size */
+    static const unsigned pos[] = {O_STRIDE, O_PADDING, O_DILATION, O_GROUPS, O_BIAS};
+    read_rest(L, &c, 4, pos, 5, O_STRIDE | O_PADDING | O_DILATION | O_GROUPS | O_BIAS, &a);
+    for (int i = 0; i < 2; i++) {
+        if (a.padding[i] != -1)
+            continue;
+        int eff = a.dilation[i] * (a.kernel[i] - 1);
+        if (a.stride[0] != 1 || a.stride[1] != 1 || eff % 2)
+            argerr(L, 1, c.op, "runtime",
+                   "padding='same' needs stride 1 and an odd kernel_size, got kernel_size %d, "
+                   "stride %d", a.kernel[i], a.stride[i]);
+        a.padding[i] = eff / 2;
+    }
+    return push_added(L, GRAPH_OP_CONV2D, &a, &x, 1);
+}
+
+static int pool(lua_State *L, graph_op op, const char *name, unsigned extra)
+{
+    argctx c = {L, name, 1};
+    int x = check_node(L, 1, name);
+    graph_attrs a;
+    graph_attrs_default(op, &a);
+    c.arg = 2;
+    if (lua_isnoneornil(L, 2))
+        argerr(L, 2, name, "runtime", "kernel_size expected");
+    get_pair(&c, 2, "kernel_size", 1, K_MAX, a.kernel);
+    /* PyTorch's positional order after kernel_size */
+    static const unsigned max_pos[] = {O_STRIDE, O_PADDING, O_DILATION};
+    static const unsigned avg_pos[] = {O_STRIDE, O_PADDING, O_CEIL, O_CIP};
+    read_rest(L, &c, 3, op == GRAPH_OP_MAXPOOL2D ? max_pos : avg_pos,
+              op == GRAPH_OP_MAXPOOL2D ? 3 : 4, O_STRIDE | O_PADDING | O_CEIL | extra, &a);
+    if (a.padding[0] < 0 || a.padding[1] < 0)
+        argerr(L, 1, name, "runtime", "padding='same' is not supported by %s", name);
+    return push_added(L, op, &a, &x, 1);
+}
+
+static int nn_maxpool2d(lua_State *L) { return pool(L, GRAPH_OP_MAXPOOL2D, "MaxPool2d", O_DILATION); }
+static int nn_avgpool2d(lua_State *L) { return pool(L, GRAPH_OP_AVGPOOL2D, "AvgPool2d", O_CIP); }
+
+static int nn_adaptive(lua_State *L)
+{
+    argctx c = {L, "AdaptiveAvgPool2d", 2};
+    int x = check_node(L, 1, c.op);
+    graph_attrs a;
+    graph_attrs_default(GRAPH_OP_ADAPTIVEAVGPOOL2D, &a);
+    if (!lua_isnoneornil(L, 2)) {
+        int o[2];
+        get_pair(&c, 2, "output_size", 1, K_MAX, o);
+        if (o[0] != 1 || o[1] != 1)
+            argerr(L, 2, c.op, "runtime", "only output_size 1 is supported, got %d", o[0] != 1 ? o[0] : o[1]);
+    }
+    return push_added(L, GRAPH_OP_ADAPTIVEAVGPOOL2D, &a, &x, 1);
+}
+
+static int nn_flatten(lua_State *L)
+{
+    argctx c = {L, "Flatten", 2};
+    int x = check_node(L, 1, c.op);
+    if (!lua_isnoneornil(L, 2) && get_int(&c, 2, "start_dim", 0, 3) != 1)
+        argerr(L, 2, c.op, "runtime", "only start_dim 1 is supported (the batch stays)");
+    return push_added(L, GRAPH_OP_FLATTEN, NULL, &x, 1);
+}
+
+static int64_t features_of(const graph_shape *s)
+{
+    return s->rank == 2 ? s->dim[1] : s->dim[1] * s->dim[2] * s->dim[3];
+}
+
+static int nn_linear(lua_State *L)
+{
+    argctx c = {L, "Linear", 2};
+    int x = check_node(L, 1, c.op);
+    graph_attrs a;
+    graph_attrs_default(GRAPH_OP_LINEAR, &a);
+    int64_t in = 0;
+    if (lua_isnoneornil(L, 2))
+        argerr(L, 2, c.op, "runtime", "out_features expected: nn.Linear(x, out_features)");
+    if (lua_type(L, 3) == LUA_TNUMBER) {
+        in = get_int(&c, 2, "in_features", 1, CH_MAX * 4096);
+        c.arg = 3;
+        a.out = get_int(&c, 3, "out_features", 1, CH_MAX);
+        read_rest(L, &c, 4, NULL, 0, O_BIAS, &a);
+    } else {
+        a.out = get_int(&c, 2, "out_features", 1, CH_MAX);
+        read_rest(L, &c, 3, NULL, 0, O_BIAS, &a);
+    }
+    const graph_shape *s = shape_of(L, x);
+    if (in > 0 && features_of(s) != in) {
+        const graph_node *n = &sb_get(L)->g->nodes[x];
+        const graph_shape *shown = n->op == GRAPH_OP_FLATTEN ? shape_of(L, n->inputs[0]) : s;
+        char b[96];
+        return sb_raise(L, "shape", 1, "Linear: expected %lld input features, got %lld "
+                        "(input shape %s)", (long long)in, (long long)features_of(s),
+                        graph_shape_str(shown, b, sizeof b));
+    }
+    return push_added(L, GRAPH_OP_LINEAR, &a, &x, 1);
+}
+
+static int nn_batchnorm2d(lua_State *L)
+{
+    argctx c = {L, "BatchNorm2d", 2};
+    int x = check_node(L, 1, c.op);
+    graph_attrs a;
+    graph_attrs_default(GRAPH_OP_BATCHNORM2D, &a);
+    int first = 2;
+    if (lua_type(L, 2) == LUA_TNUMBER) {
+        int64_t nf = get_int(&c, 2, "num_features", 1, CH_MAX);
+        const graph_shape *s = shape_of(L, x);
+        char b[96];
+        if (s->rank == 4 && s->dim[1] != nf)
+            return sb_raise(L, "shape", 1, "BatchNorm2d: expected %lld channels, got %lld "
+                            "(input shape %s)", (long long)nf, (long long)s->dim[1],
+                            graph_shape_str(s, b, sizeof b));
+        first = 3;
+    }
+    read_rest(L, &c, first, NULL, 0, O_EPS | O_MOMENTUM, &a);
+    return push_added(L, GRAPH_OP_BATCHNORM2D, &a, &x, 1);
+}
+
+/* Ops with one input and at most one optional value (or an options table). */
+static int unary(lua_State *L, graph_op op, unsigned value, unsigned allowed)
+{
+    argctx c = {L, graph_op_name(op), 1};
+    int x = check_node(L, 1, c.op);
+    graph_attrs a;
+    graph_attrs_default(op, &a);
+    if (lua_type(L, 2) == LUA_TBOOLEAN && value == 0) {  /* nn.ReLU(x, true): inplace */
+        lua_remove(L, 2);
+    }
+    unsigned pos[1] = {value};
+    read_rest(L, &c, 2, pos, value ? 1 : 0, allowed | value | O_INPLACE, &a);
+    return push_added(L, op, &a, &x, 1);
+}
+
+static int nn_relu(lua_State *L) { return unary(L, GRAPH_OP_RELU, 0, 0); }
+static int nn_silu(lua_State *L) { return unary(L, GRAPH_OP_SILU, 0, 0); }
+static int nn_sigmoid(lua_State *L) { return unary(L, GRAPH_OP_SIGMOID, 0, 0); }
+static int nn_tanh(lua_State *L) { return unary(L, GRAPH_OP_TANH, 0, 0); }
+static int nn_hardswish(lua_State *L) { return unary(L, GRAPH_OP_HARDSWISH, 0, 0); }
+static int nn_identity(lua_State *L) { return unary(L, GRAPH_OP_IDENTITY, 0, 0); }
+static int nn_leakyrelu(lua_State *L) { return unary(L, GRAPH_OP_LEAKYRELU, O_SLOPE, 0); }
+static int nn_gelu(lua_State *L) { return unary(L, GRAPH_OP_GELU, O_APPROX, 0); }
+static int nn_dropout(lua_State *L) { return unary(L, GRAPH_OP_DROPOUT, O_P, 0); }
+
+static int binary(lua_State *L, graph_op op, int meta)
+{
+    const char *name = graph_op_name(op);
+    int in[2];
+    for (int i = 0; i < 2; i++) {
+        in[i] = sb_node_id(L, i + 1);
+        if (in[i] < 0) {
+            if (meta)
+                return sb_raise(L, "runtime", 1, "%s: both operands of '%s' must be nodes, "
+                                "got %s and %s (scalar arithmetic on nodes is not supported)",
+                                name, op == GRAPH_OP_ADD ? "+" : "*", luaL_typename(L, 1),
+                                luaL_typename(L, 2));
+            argerr(L, i + 1, name, "runtime", "node expected, got %s", luaL_typename(L, i + 1));
+        }
+    }
+    return push_added(L, op, NULL, in, 2);
+}
+
+static int nn_add(lua_State *L) { return binary(L, GRAPH_OP_ADD, 0); }
+static int nn_mul(lua_State *L) { return binary(L, GRAPH_OP_MUL, 0); }
+static int node_add(lua_State *L) { return binary(L, GRAPH_OP_ADD, 1); }
+static int node_mul(lua_State *L) { return binary(L, GRAPH_OP_MUL, 1); }
+
+static int nn_cat(lua_State *L)
+{
+    argctx c = {L, "cat", 2};
+    int ids[256], n = 0;
+    if (lua_type(L, 1) == LUA_TTABLE) {
+        if (!lua_isnoneornil(L, 2) && get_int(&c, 2, "dim", 0, 3) != 1)
+            argerr(L, 2, "cat", "runtime", "only dim 1 (channels) is supported");
+        lua_Unsigned len = lua_rawlen(L, 1);
+        if (len > 256)
+            argerr(L, 1, "cat", "too_large", "at most 256 nodes can be concatenated");
+        for (lua_Unsigned i = 1; i <= len; i++) {
+            lua_rawgeti(L, 1, (lua_Integer)i);
+            ids[n] = sb_node_id(L, -1);
+            if (ids[n] < 0)
+                argerr(L, 1, "cat", "runtime", "element %d is not a node (%s)", (int)i,
+                       luaL_typename(L, -1));
+            n++;
+            lua_pop(L, 1);
+        }
+    } else {
+        int top = lua_gettop(L);
+        if (top > 256)
+            argerr(L, 1, "cat", "too_large", "at most 256 nodes can be concatenated");
+        for (int i = 1; i <= top; i++)
+            ids[n++] = check_node(L, i, "cat");
+    }
+    if (n < 2)
+        argerr(L, 1, "cat", "runtime", "at least two nodes expected, got %d", n);
+    return push_added(L, GRAPH_OP_CAT, NULL, ids, n);
+}
+
+/* ---- node metatable ----------------------------------------------------------------- */
+
+static int node_index(lua_State *L)
+{
+    int id = sb_node_id(L, 1);
+    const char *k = lua_tostring(L, 2);
+    if (k && strcmp(k, "shape") == 0) {
+        const graph_shape *s = shape_of(L, id);
+        lua_createtable(L, s->rank, 0);
+        lua_pushliteral(L, "B");
+        lua_rawseti(L, -2, 1);
+        for (int i = 1; i < s->rank; i++) {
+            lua_pushinteger(L, s->dim[i]);
+            lua_rawseti(L, -2, i + 1);
+        }
+        return 1;
+    }
+    return sb_raise(L, "runtime", 1, "a node has no field '%.40s' (nodes have: shape)",
+                    k ? k : luaL_typename(L, 2));
+}
+
+static int node_newindex(lua_State *L)
+{
+    return sb_raise(L, "runtime", 1, "nodes are read-only");
+}
+
+static int node_tostring(lua_State *L)
+{
+    int id = sb_node_id(L, 1);
+    const graph_node *n = &sb_get(L)->g->nodes[id];
+    char b[96];
+    lua_pushfstring(L, "node %s %s", graph_op_name(n->op), graph_shape_str(&n->shape, b, sizeof b));
+    return 1;
+}
+
+void sb_open_nn(lua_State *L)
+{
+    static const luaL_Reg node_meta[] = {
+        {"__index", node_index}, {"__newindex", node_newindex}, {"__add", node_add},
+        {"__mul", node_mul}, {"__tostring", node_tostring}, {NULL, NULL}};
+    static const luaL_Reg fns[] = {
+        {"Conv2d", nn_conv2d}, {"BatchNorm2d", nn_batchnorm2d}, {"ReLU", nn_relu},
+        {"LeakyReLU", nn_leakyrelu}, {"GELU", nn_gelu}, {"SiLU", nn_silu},
+        {"Sigmoid", nn_sigmoid}, {"Tanh", nn_tanh}, {"Hardswish", nn_hardswish},
+        {"MaxPool2d", nn_maxpool2d}, {"AvgPool2d", nn_avgpool2d},
+        {"AdaptiveAvgPool2d", nn_adaptive}, {"Flatten", nn_flatten}, {"Linear", nn_linear},
+        {"Dropout", nn_dropout}, {"Identity", nn_identity}, {"add", nn_add}, {"mul", nn_mul},
+        {"cat", nn_cat}, {NULL, NULL}};
+    luaL_newmetatable(L, NODE_MT);
+    luaL_setfuncs(L, node_meta, 0);
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 1);
+    luaL_newlib(L, fns);
+}

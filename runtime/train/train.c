@@ -1,0 +1,320 @@
+/*
+ * train.c — the training job: dataset, split, the paper's recipe, caps,
+ * divergence / time / interrupt checks, evaluation. See train.h.
+ */
+#include "train/train.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "train/dataset.h"
+#include "base/rt.h"
+
+/* ---- dataset cache (one per process; a forked worker inherits it) ---- */
+
+static ds_dataset *cache;
+static char cache_key[4200];
+
+int train_dataset_get(const char *name, const char *dir, const ds_dataset **out, char *err,
+                      size_t errlen)
+{
+    char key[sizeof cache_key];
+    rt_fmt(key, sizeof key, "%s\n%s", name, ds_data_dir(dir));
+    if (cache && strcmp(key, cache_key) == 0) {
+        *out = cache;
+        return 0;
+    }
+    ds_dataset *d;
+    int rc = ds_load(name, dir, &d, err, errlen);
+    if (rc)
+        return TRAIN_EDATA;
+    ds_free(cache);
+    cache = d;
+    memcpy(cache_key, key, sizeof key);
+    *out = d;
+    return 0;
+}
+
+void train_cache_clear(void)
+{
+    ds_free(cache);
+    cache = NULL;
+    cache_key[0] = '\0';
+}
+
+void train_opts_default(train_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->dataset = "fashion-mnist";
+    o->epochs = 1;
+    o->batch = 128;
+    o->val_fraction = 0.1;
+    o->lr = 0.01;
+    o->momentum = 0.9;
+    o->weight_decay = 5e-4;
+    o->cosine = 1;
+    o->augment = -1;
+    o->seed = 43;
+    o->progress_every = 1.0;
+}
+
+static double peak_rss_mib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0;
+}
+
+/* Too large? Checked before anything is allocated. Activation memory: every
+ * output and its gradient for a batch, plus pooling / BN workspaces (x3). */
+static int check_caps(const graph *g, const train_opts *o, train_result *r, char *err, size_t errlen)
+{
+    graph_stats s;
+    graph_stats_get(g, &s);
+    r->params = s.params;
+    r->flops = s.flops;
+    int64_t mp = o->max_params > 0 ? o->max_params : TRAIN_DEFAULT_MAX_PARAMS;
+    int64_t mf = o->max_flops > 0 ? o->max_flops : TRAIN_DEFAULT_MAX_FLOPS;
+    int64_t ma = o->max_act_bytes > 0 ? o->max_act_bytes : TRAIN_DEFAULT_MAX_ACT_BYTES;
+    int64_t act = s.act_bytes * o->batch * 3;
+    if (s.params > mp) {
+        rt_fmt(err, errlen, "too large: %.2f M parameters (cap %.2f M)", s.params / 1e6, mp / 1e6);
+        return TRAIN_ETOOLARGE;
+    }
+    if (s.flops > mf) {
+        rt_fmt(err, errlen, "too large: %.2f GFLOPs per image (cap %.2f)", s.flops / 1e9, mf / 1e9);
+        return TRAIN_ETOOLARGE;
+    }
+    if (act > ma) {
+        rt_fmt(err, errlen, "too large: about %.2f GiB of activations for a batch of %d (cap %.2f GiB)",
+               act / 1073741824.0, o->batch, ma / 1073741824.0);
+        return TRAIN_ETOOLARGE;
+    }
+    return 0;
+}
+
+static int check_fit(const graph *g, const ds_dataset *d, char *err, size_t errlen)
+{
+    const graph_shape *in = &g->nodes[0].shape, *out = &g->nodes[g->output].shape;
+    if (in->rank != 4 || in->dim[1] != d->c || in->dim[2] != d->h || in->dim[3] != d->w) {
+        char b[64];
+        rt_fmt(err, errlen, "the network's input is %s but %s images are [B, %d, %d, %d]",
+               graph_shape_str(in, b, sizeof b), d->name, d->c, d->h, d->w);
+        return TRAIN_EDATA;
+    }
+    if (out->rank != 2 || out->dim[1] != d->classes) {
+        char b[64];
+        rt_fmt(err, errlen, "the network's output is %s but %s has %d classes",
+               graph_shape_str(out, b, sizeof b), d->name, d->classes);
+        return TRAIN_EDATA;
+    }
+    return 0;
+}
+
+/* Mean loss and accuracy of the net in inference mode over images idx[0..n). */
+static int evaluate(train_net *net, const ds_dataset *d, const ds_split *s, const int *idx, int n,
+                    double *acc, double *loss, char *err, size_t errlen)
+{
+    int B = train_net_batch(net);
+    int32_t *y = malloc(sizeof(int32_t) * (size_t)B);
+    if (!y)
+        return TRAIN_ENOMEM;
+    double total = 0;
+    long hits = 0;
+    int rc = 0;
+    uint64_t unused_rng = 0;  /* no augmentation in evaluation */
+    for (int i = 0; i < n && !rc; i += B) {
+        int rows = n - i < B ? n - i : B;
+        float *x = train_net_input(net);
+        ds_batch_fill(d, s, idx + i, rows, x, y, 0, &unused_rng);
+        /* pad a short last batch: inference is per image */
+        memset(x + (size_t)rows * d->c * d->h * d->w, 0,
+               sizeof(float) * (size_t)(B - rows) * d->c * d->h * d->w);
+        double l;
+        int c;
+        if ((rc = train_net_forward(net, 0)))
+            break;
+        rc = train_net_loss(net, y, rows, 0, &l, &c);
+        if (rc == TRAIN_EDIVERGED) {
+            rt_fmt(err, errlen, "evaluation loss is not finite");
+            break;
+        }
+        total += l * rows;
+        hits += c;
+        if (rt_interrupted())
+            rc = TRAIN_EINTERRUPTED;
+    }
+    free(y);
+    if (!rc) {
+        *acc = n ? (double)hits / n : NAN;
+        *loss = n ? total / n : NAN;
+    }
+    return rc;
+}
+
+typedef struct job {
+    const graph *g;
+    const train_opts *o;
+    const ds_dataset *d;
+    ds_indices ix;
+    train_net *net;
+    train_result *r;
+    char *err;
+    size_t errlen;
+} job;
+
+static int train_loop(job *j)
+{
+    const train_opts *o = j->o;
+    const ds_dataset *d = j->d;
+    train_result *r = j->r;
+    int B = train_net_batch(j->net);
+    int per_epoch = j->ix.ntrain / B, total = per_epoch * o->epochs;
+    int augment = o->augment < 0 ? d->augment : o->augment;
+    int32_t *y = malloc(sizeof(int32_t) * (size_t)B);
+    int *order = malloc(sizeof(int) * (size_t)j->ix.ntrain);
+    if (!y || !order) {
+        free(y);
+        free(order);
+        return TRAIN_ENOMEM;
+    }
+    memcpy(order, j->ix.train, sizeof(int) * (size_t)j->ix.ntrain);
+    uint64_t rng = o->seed * 0x9e3779b97f4a7c15ull + 1;
+    double t0 = rt_now(), last = t0;
+    int rc = 0, step = 0;
+    for (int e = 0; e < o->epochs && !rc; e++) {
+        ds_shuffle(order, j->ix.ntrain, &rng);
+        double sum = 0;
+        int count = 0;
+        for (int s = 0; s < per_epoch && !rc; s++, step++) {
+            ds_batch_fill(d, &d->train, order + (size_t)s * B, B, train_net_input(j->net), y,
+                          augment, &rng);
+            double loss;
+            if ((rc = train_net_forward(j->net, 1)))
+                break;
+            rc = train_net_loss(j->net, y, B, 1, &loss, NULL);
+            if (rc == TRAIN_EDIVERGED) {
+                r->diverged_step = step + 1;
+                rt_fmt(j->err, j->errlen, "diverged: the training loss became %s at step %d of %d",
+                       isnan(loss) ? "NaN" : "infinite", step + 1, total);
+                break;
+            }
+            if ((rc = train_net_backward(j->net)))
+                break;
+            double lr = o->cosine ? o->lr * 0.5 * (1 + cos(M_PI * step / total)) : o->lr;
+            train_sgd sgd = {lr, o->momentum, o->weight_decay};
+            train_net_update(j->net, &sgd);
+            sum += loss;
+            count++;
+            r->train_loss = sum / count;
+            double now = rt_now();
+            r->steps = step + 1;
+            r->seconds = now - t0;
+            if (rt_interrupted()) {
+                rc = TRAIN_EINTERRUPTED;
+                rt_fmt(j->err, j->errlen, "interrupted at step %d of %d", step + 1, total);
+            } else if (o->time_limit > 0 && now - t0 > o->time_limit && step + 1 < total) {
+                rc = TRAIN_ETIMEOUT;
+                rt_fmt(j->err, j->errlen, "timeout: %.0f s limit reached at step %d of %d",
+                       o->time_limit, step + 1, total);
+            }
+            if (o->progress && (now - last >= o->progress_every || step + 1 == total || rc)) {
+                last = now;
+                train_progress p = {e + 1, o->epochs, step + 1, total, r->train_loss,
+                                    (double)(step + 1) * B / (now - t0), now - t0};
+                o->progress(&p, o->progress_ud);
+            }
+        }
+        if (!rc)
+            r->epochs_done = e + 1;
+    }
+    r->seconds = rt_now() - t0;
+    r->images_per_s = r->seconds > 0 ? (double)r->steps * B / r->seconds : 0;
+    free(y);
+    free(order);
+    return rc;
+}
+
+static int run_job(job *j)
+{
+    const train_opts *o = j->o;
+    train_result *r = j->r;
+    int rc = ds_make_split(&j->d->train, o->val_fraction < 0 ? 0 : o->val_fraction, o->seed,
+                           o->subset, o->stratified, &j->ix, j->err, j->errlen);
+    if (rc)
+        return rc == DS_ENOMEM ? TRAIN_ENOMEM : TRAIN_EARG;
+    if (o->val_subset > 0 && o->val_subset < j->ix.nval)
+        j->ix.nval = o->val_subset;
+    r->ntrain = j->ix.ntrain;
+    r->nval = j->ix.nval;
+    int B = o->batch < j->ix.ntrain ? o->batch : j->ix.ntrain;
+    train_net_opts no = {.seed = o->seed, .fuse = 1, .winograd = o->winograd};
+    if ((rc = train_net_build(j->g, B, &no, &j->net, j->err, j->errlen)))
+        return rc;
+    if ((rc = train_loop(j)))
+        return rc;
+    double t0 = rt_now();
+    if (j->ix.nval > 0 &&
+        (rc = evaluate(j->net, j->d, &j->d->train, j->ix.val, j->ix.nval, &r->val_acc,
+                       &r->val_loss, j->err, j->errlen)))
+        return rc;
+    if (o->test) {
+        int *all = malloc(sizeof(int) * (size_t)j->d->test.n);
+        if (!all)
+            return TRAIN_ENOMEM;
+        for (int i = 0; i < j->d->test.n; i++)
+            all[i] = i;
+        rc = evaluate(j->net, j->d, &j->d->test, all, j->d->test.n, &r->test_acc, &r->test_loss,
+                      j->err, j->errlen);
+        free(all);
+    }
+    r->eval_seconds = rt_now() - t0;
+    return rc;
+}
+
+int train_evaluate(const graph *g, const train_opts *opts, train_result *r, char *err,
+                   size_t errlen)
+{
+    train_opts o;
+    if (opts)
+        o = *opts;
+    else
+        train_opts_default(&o);
+    if (!o.dataset)
+        o.dataset = "fashion-mnist";
+    if (o.epochs < 1 || o.batch < 1 || !(o.lr > 0) || o.momentum < 0 || o.weight_decay < 0) {
+        rt_fmt(err, errlen, "bad training options: epochs %d, batch %d, lr %g, momentum %g, weight decay %g",
+               o.epochs, o.batch, o.lr, o.momentum, o.weight_decay);
+        return TRAIN_EARG;
+    }
+    memset(r, 0, sizeof *r);
+    r->val_acc = r->val_loss = r->train_loss = r->test_acc = r->test_loss = NAN;
+    err[0] = '\0';
+    if (!g || g->output < 0) {
+        rt_fmt(err, errlen, "the graph has no output");
+        return r->status = TRAIN_EARG;
+    }
+    int rc = check_caps(g, &o, r, err, errlen);
+    if (rc)
+        return r->status = rc;
+    if (o.threads > 0)
+        omp_set_num_threads(o.threads);
+    const ds_dataset *d;
+    if ((rc = train_dataset_get(o.dataset, o.data_dir, &d, err, errlen)) ||
+        (rc = check_fit(g, d, err, errlen))) {
+        r->peak_rss_mib = peak_rss_mib();
+        return r->status = rc;
+    }
+    job j = {.g = g, .o = &o, .d = d, .r = r, .err = err, .errlen = errlen};
+    rc = run_job(&j);
+    if (rc && !err[0])
+        rt_fmt(err, errlen, "%s", train_strerror(rc));
+    train_net_free(j.net);
+    ds_indices_free(&j.ix);
+    r->peak_rss_mib = peak_rss_mib();
+    return r->status = rc;
+}

@@ -1,0 +1,216 @@
+/*
+ * train.h — training a candidate graph on oneDNN (Lua-free).
+ *
+ * Two levels:
+ *
+ *  1. The network: train_net_build compiles a finalized graph (graph.h) for a
+ *     fixed batch size into oneDNN primitives — forward (training and
+ *     inference), backward, SGD — with memory layouts chosen by oneDNN
+ *     ("any": blocked layouts, kept from the first layer to the last) and
+ *     reorders only where two primitives disagree. Lifecycle as in llm.c:
+ *     build → (fill input → forward → loss → backward → update)* → free.
+ *     Parameters can be read and written in PyTorch's plain layouts
+ *     (tests, exports, the PyTorch agreement check).
+ *
+ *  2. The job: train_evaluate trains a graph on a dataset for some epochs
+ *     with the paper's recipe (SGD lr 0.01, momentum 0.9, weight decay 5e-4,
+ *     per-step cosine schedule, batch 128, seed 43) and measures validation
+ *     (and optionally test) accuracy and loss.
+ *
+ * Shape legend: B batch, C channels, H height, W width, K classes.
+ * Return codes: 0, or a negative TRAIN_E* code; functions taking err/errlen
+ * write a message there. Thread rules: a train_net is used by one thread at a
+ * time; oneDNN itself runs on the OpenMP team (train_opts.threads).
+ * Determinism: the same graph, options, seed and thread count give the same
+ * numbers, bit for bit.
+ */
+#ifndef LLMNAS_TRAIN_H
+#define LLMNAS_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "graph/graph.h"
+
+enum {
+    TRAIN_OK = 0,
+    TRAIN_EARG = -3001,         /* bad option or graph not usable */
+    TRAIN_ENOMEM = -3002,
+    TRAIN_EDNNL = -3003,        /* oneDNN refused a descriptor or a call */
+    TRAIN_EUNSUPPORTED = -3004, /* an op or attribute the trainer cannot run */
+    TRAIN_ETOOLARGE = -3005,    /* over a params / FLOPs / activation cap (before allocation) */
+    TRAIN_EDIVERGED = -3006,    /* loss became NaN or Inf */
+    TRAIN_ETIMEOUT = -3007,     /* over the time limit */
+    TRAIN_EINTERRUPTED = -3008, /* rt_interrupted() */
+    TRAIN_EDATA = -3009,        /* dataset could not be loaded or does not fit the graph */
+    TRAIN_EWORKER = -3010,      /* the training worker died (kind: crashed, limit_memory, ...) */
+};
+
+const char *train_strerror(int code);
+/* The status kind of a code, as results and Lua see it: "ok", "too_large",
+ * "diverged", "timeout", "interrupted", "data", "unsupported", "error". */
+const char *train_kind(int code);
+
+/* ---- level 1: the network ---- */
+
+typedef struct train_net train_net;
+
+typedef struct train_net_opts {
+    uint64_t seed;   /* initial weights and dropout masks */
+    int fuse;        /* 1: fuse BatchNorm + ReLU where the BN output feeds only the ReLU */
+    int winograd;    /* 1: let oneDNN use Winograd convolutions where it has them (AVX-512:
+                        about 1.6x faster 3x3 convs, but less precise: gradients then differ
+                        from PyTorch's by up to a few % of their largest element) */
+    int keep_all;    /* 1: every tensor keeps its own buffer (inspection with
+                        train_net_node_get); 0: activations, gradients and temporaries
+                        whose lifetimes do not overlap share memory */
+} train_net_opts;
+
+/* Compile g (finalized, output [B, K]) for batch size `batch`. Initial
+ * weights follow PyTorch's defaults (kaiming-uniform a = sqrt(5) for Conv2d
+ * and Linear weights, U(+-1/sqrt(fan_in)) biases, BN weight 1, bias 0,
+ * running mean 0, variance 1) drawn from o->seed. *out owned by the caller;
+ * g is borrowed and must outlive the net. o NULL = seed 43, fusion on. */
+int train_net_build(const graph *g, int batch, const train_net_opts *o, train_net **out,
+                    char *err, size_t errlen);
+void train_net_free(train_net *n);
+
+/* The input buffer, [B, C, H, W] float32 plain: fill it before forward. */
+float *train_net_input(train_net *n);
+int train_net_batch(const train_net *n);
+int train_net_classes(const train_net *n);
+
+/* Forward pass; training = 1 uses batch statistics in BN (and updates the
+ * running ones with PyTorch's momentum and unbiased variance) and dropout. */
+int train_net_forward(train_net *n, int training);
+
+/* Softmax cross-entropy of the logits against labels y[0..rows) (rows <= B;
+ * the rest of the batch is ignored): *loss = mean over rows, *correct =
+ * argmax hits. With grad = 1 also writes dL/dlogits (mean reduction) for
+ * train_net_backward. Returns TRAIN_EDIVERGED if the loss is not finite. */
+int train_net_loss(train_net *n, const int32_t *y, int rows, int grad, double *loss,
+                   int *correct);
+
+int train_net_backward(train_net *n);
+
+typedef struct train_sgd {
+    double lr, momentum, weight_decay;
+} train_sgd;
+/* w -= lr * (v = momentum * v + g + weight_decay * w), PyTorch's SGD. */
+int train_net_update(train_net *n, const train_sgd *s);
+
+/* Parameters in PyTorch's order and layouts (Conv2d weight [O, I/G, KH, KW],
+ * bias [O]; BatchNorm2d weight, bias, running_mean, running_var [C]; Linear
+ * weight [O, I], bias [O]). Running statistics are listed but not trained. */
+typedef struct train_param_info {
+    int node;          /* graph node id */
+    const char *name;  /* "weight", "bias", "running_mean", "running_var" */
+    int64_t count;     /* elements */
+    int trainable;
+} train_param_info;
+int train_net_nparams(const train_net *n);
+int train_net_param_info(const train_net *n, int i, train_param_info *info);
+/* Copy a parameter (grad = 0) or its last gradient (grad = 1) into out[count]
+ * in plain layout, or set a parameter from plain values. */
+int train_net_param_get(train_net *n, int i, int grad, float *out);
+int train_net_param_set(train_net *n, int i, const float *in);
+
+/* A node's output (grad = 0) or its gradient (grad = 1) after the last pass,
+ * meaningful for any node only with keep_all (otherwise buffers are reused
+ * within a pass; the output node's value always stays), plain NCHW / NC,
+ * out[B * per-image elements]. Dropout nodes: grad = 2 gives the mask
+ * (0 or 1/(1-p)). Returns TRAIN_EARG if the node keeps no such tensor. */
+int train_net_node_get(train_net *n, int node, int grad, float *out);
+
+/* One line per primitive kind and implementation ("conv fwd: brgconv:avx2"),
+ * for benchmarks and the "no ref: where jit is expected" check. Owned by n. */
+const char *train_net_impls(const train_net *n);
+
+/* ---- level 2: the job ---- */
+
+typedef struct train_progress {
+    int epoch, epochs;       /* 1-based */
+    int step, steps;         /* within the whole run, 1-based */
+    double loss;             /* running mean training loss of this epoch */
+    double images_per_s;
+    double seconds;
+} train_progress;
+
+typedef struct train_opts {
+    const char *dataset;     /* registry name (dataset.h), default "fashion-mnist" */
+    const char *data_dir;    /* NULL: $LLMNAS_DATA or "data" (see ds_data_dir) */
+    int epochs;              /* default 1 */
+    int batch;               /* default 128 */
+    int subset;              /* training images kept, 0 = all */
+    int stratified;          /* subset per class */
+    double val_fraction;     /* default 0.1; < 0 means 0 */
+    int val_subset;          /* validation images used, 0 = all */
+    double lr, momentum, weight_decay;  /* defaults 0.01, 0.9, 5e-4 */
+    int cosine;              /* default 1 (per-step cosine to 0) */
+    int augment;             /* -1 = dataset default (CIFAR: crop + flip), 0 off, 1 on */
+    uint64_t seed;           /* default 43 */
+    int threads;             /* OpenMP threads; 0 = leave as is */
+    double time_limit;       /* seconds of training, 0 = none */
+    int test;                /* 1: also evaluate on the test split */
+    int winograd;            /* see train_net_opts.winograd (default 0) */
+    int64_t max_params, max_flops, max_act_bytes;  /* 0 = defaults below */
+    void (*progress)(const train_progress *p, void *ud);
+    void *progress_ud;
+    double progress_every;   /* seconds between progress calls, default 1 */
+} train_opts;
+
+#define TRAIN_DEFAULT_MAX_PARAMS    50000000LL          /* 50 M */
+#define TRAIN_DEFAULT_MAX_FLOPS     20000000000LL       /* 20 GFLOP per image */
+#define TRAIN_DEFAULT_MAX_ACT_BYTES (6LL << 30)         /* 6 GiB for a batch, fwd + grads */
+
+/* Fill the paper's defaults (zeroes what it does not set). */
+void train_opts_default(train_opts *o);
+
+typedef struct train_result {
+    int status;              /* 0 or a TRAIN_E* code; kind = train_kind(status) */
+    double val_acc, val_loss, train_loss;
+    double test_acc, test_loss;   /* NaN unless opts.test */
+    double seconds;          /* wall time of training (not loading or evaluation) */
+    double eval_seconds;
+    double images_per_s;     /* training images per second */
+    int steps, epochs_done;
+    int diverged_step;       /* step at which the loss became non-finite, else 0 */
+    int ntrain, nval;
+    int64_t params, flops;
+    double peak_rss_mib;     /* of this process, at the end */
+} train_result;
+
+/* Train g with o (NULL = defaults) and measure it. On failure the result still
+ * holds the status and what was measured before it (e.g. diverged_step);
+ * err names the reason. The dataset is loaded and cached per process (the
+ * same name and directory are reused). */
+int train_evaluate(const graph *g, const train_opts *o, train_result *r, char *err,
+                   size_t errlen);
+
+/* train_evaluate in a forked worker (runtime/worker.h): a crash, a hang or
+ * an out-of-memory costs this call only. The dataset is loaded in the calling
+ * process first (and cached there), so workers share it copy-on-write.
+ * Progress callbacks run in the calling process. kind receives the status
+ * kind: train_kind()'s strings, or the worker's own ("crashed",
+ * "limit_memory", "limit_cpu", "timeout", "interrupted"). The child trains
+ * on a fresh thread, so a parent that has run OpenMP work itself is fine
+ * (libgomp's pool is per thread and would not survive the fork). */
+typedef struct train_isolation {
+    double deadline;     /* wall-clock seconds; 0 = time_limit * 1.25 + 120 s, or none */
+    size_t mem_bytes;    /* address-space headroom for the child, 0 = unlimited */
+} train_isolation;
+int train_evaluate_isolated(const graph *g, const train_opts *o, const train_isolation *iso,
+                            train_result *r, char *kind, size_t kindlen, char *err,
+                            size_t errlen);
+
+/* The dataset train_evaluate would use, loaded once per process and cached
+ * (load it before forking workers so they share it copy-on-write). Owned by
+ * the cache. Returns 0 or TRAIN_EDATA with the loader's message. */
+struct ds_dataset;
+int train_dataset_get(const char *name, const char *dir, const struct ds_dataset **out,
+                      char *err, size_t errlen);
+
+/* Free the dataset cache (tests, leak checkers). */
+void train_cache_clear(void);
+
+#endif

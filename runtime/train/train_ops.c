@@ -1,0 +1,756 @@
+/*
+ * train_ops.c — each op of the candidate language compiled into oneDNN
+ * forward (training and inference) and backward steps; train_net.c holds
+ * the bookkeeping they share (buffers, reorders, gradient delivery) and the
+ * build / run lifecycle. Forward functions are fwd_<op>, backward bwd_<op>,
+ * called in node order and in reverse node order.
+ */
+#include "train/train_net.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/dataset.h"
+#include "base/rt.h"
+
+/* ---- forward compilation, one function per op family ---- */
+
+static const graph_shape *in_shape(train_net *n, int k, int j)
+{
+    return &n->g->nodes[n->L[k].in[j]].shape;
+}
+
+static int fwd_input(train_net *n, int k)
+{
+    dnnl_memory_desc_t md;
+    TRY(tn_md_plain(&md, &n->g->nodes[k].shape, n->batch));
+    TRY(tn_private_mem(n, &md, &n->L[k].dst));
+    n->input = mem_ptr(n->L[k].dst);
+    return 0;
+}
+
+static int fwd_conv_or_linear(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    const graph_node *gn = &n->g->nodes[k];
+    const graph_shape *is = in_shape(n, k, 0);
+    int conv = gn->op == GRAPH_OP_CONV2D, G = conv && gn->a.groups > 1 ? gn->a.groups : 1;
+    dnnl_memory_desc_t src, wei, bias, dst;
+    TRY(tn_md_any(&src, is, n->batch));
+    TRY(tn_md_any(&dst, &gn->shape, n->batch));
+    dnnl_dims_t wd;
+    int wnd;
+    int64_t O = gn->a.out, I = is->dim[1];
+    if (conv && G > 1) {
+        wnd = 5;
+        wd[0] = G, wd[1] = O / G, wd[2] = I / G, wd[3] = gn->a.kernel[0], wd[4] = gn->a.kernel[1];
+    } else if (conv) {
+        wnd = 4;
+        wd[0] = O, wd[1] = I, wd[2] = gn->a.kernel[0], wd[3] = gn->a.kernel[1];
+    } else {
+        wnd = 2;
+        wd[0] = O, wd[1] = I;
+    }
+    CK(dop_md(&wei, wnd, wd, dnnl_format_tag_any), "weights layout");
+    dnnl_dims_t bd = {O};
+    CK(dop_md(&bias, 1, bd, dnnl_a), "bias layout");
+    dnnl_primitive_desc_t pd;
+    if (conv) {
+        dnnl_dims_t kernel = {0};
+        tn_geometry(gn, is, &Lk->geo, kernel);
+        Lk->geo.winograd = n->winograd;
+        CK(dop_conv_fwd(&pd, n->eng, &src, &wei, gn->a.bias ? &bias : NULL, &dst, &Lk->geo),
+           "convolution forward");
+    } else {
+        CK(dop_ip_fwd(&pd, n->eng, &src, &wei, gn->a.bias ? &bias : NULL, &dst),
+           "inner product forward");
+    }
+    dnnl_primitive_desc_clone(&Lk->fpd, pd);
+    TRY(tn_bind_input(n, NULL, dop_query_md(pd, DNNL_ARG_SRC), n->L[Lk->in[0]].dst, &Lk->src_bound));
+    TRY(tn_new_mem(n, dop_query_md(pd, DNNL_ARG_DST), &Lk->dst));
+    dnnl_memory_desc_t wmaster = *dop_query_md(pd, DNNL_ARG_WEIGHTS);
+    TRY(tn_add_param(n, k, "weight", 1, &wmaster, wnd, wd, &Lk->p[0]));
+    int64_t fan_in = I / G * (conv ? gn->a.kernel[0] * gn->a.kernel[1] : 1);
+    double bound = 1.0 / sqrt((double)fan_in);
+    TRY(tn_init_uniform(n, Lk->p[0], bound));
+    Lk->p[1] = -1;
+    if (gn->a.bias) {
+        TRY(tn_add_param(n, k, "bias", 1, &bias, 1, bd, &Lk->p[1]));
+        TRY(tn_init_uniform(n, Lk->p[1], bound));
+    }
+    step s;
+    TRY(tn_make_prim(n, pd, conv ? "conv fwd" : "ip fwd", &s));
+    tn_arg(&s, DNNL_ARG_SRC, Lk->src_bound);
+    tn_arg(&s, DNNL_ARG_WEIGHTS, n->P[Lk->p[0]].w);
+    if (gn->a.bias)
+        tn_arg(&s, DNNL_ARG_BIAS, n->P[Lk->p[1]].w);
+    tn_arg(&s, DNNL_ARG_DST, Lk->dst);
+    return tn_push_fwd(n, FWD_BOTH, &s);
+}
+
+static void step_bn_running(train_net *n, step *s)
+{
+    layer *Lk = &n->L[s->node];
+    const graph_node *gn = &n->g->nodes[s->node];
+    double m = gn->a.momentum > 0 ? gn->a.momentum : 0.1;
+    const float *mean = mem_ptr(Lk->mean), *var = mem_ptr(Lk->var);
+    float *rm = mem_ptr(n->P[Lk->p[2]].w), *rv = mem_ptr(n->P[Lk->p[3]].w);
+    double cnt = (double)n->batch * (double)(gn->shape.rank == 4 ? gn->shape.dim[2] * gn->shape.dim[3] : 1);
+    double unbias = cnt > 1 ? cnt / (cnt - 1) : 1;
+    for (int64_t c = 0; c < gn->shape.dim[1]; c++) {
+        rm[c] = (float)((1 - m) * rm[c] + m * mean[c]);
+        rv[c] = (float)((1 - m) * rv[c] + m * var[c] * unbias);
+    }
+}
+
+/* A layout-preserving primitive (BN, pooling) on a layout it has no fast
+ * kernel for (plain NCHW, 4-channel blocks after a grouped conv) gets its
+ * input reordered to 16- or 8-channel blocks when that avoids the reference
+ * implementation. make_pd builds the pd for a source layout; *src is
+ * replaced by the reordered copy (the reorder runs in both forward passes;
+ * backward's tn_grad_out reorders the gradient back). */
+typedef dnnl_status_t (*pd_for_fn)(train_net *n, int k, const dnnl_memory_desc_t *src,
+                                   dnnl_primitive_desc_t *pd);
+
+static int is_slow(const_dnnl_primitive_desc_t pd)
+{
+    const char *impl = dop_impl(pd);
+    return strncmp(impl, "ref", 3) == 0 || strstr(impl, "bnorm_ref") || strstr(impl, "ncsp") ||
+           strstr(impl, "simple_nchw");
+}
+
+static int better_layout(train_net *n, int k, pd_for_fn make_pd, dnnl_memory_t *src,
+                         dnnl_primitive_desc_t *pd)
+{
+    if (!is_slow(*pd) || mem_md(*src)->ndims != 4)
+        return 0;
+    static const dnnl_format_tag_t tags[] = {dnnl_aBcd16b, dnnl_aBcd8b};
+    for (size_t t = 0; t < sizeof tags / sizeof tags[0]; t++) {
+        dnnl_memory_desc_t md;
+        dnnl_primitive_desc_t alt;
+        if (dop_md(&md, 4, mem_md(*src)->dims, tags[t]) != dnnl_success ||
+            make_pd(n, k, &md, &alt) != dnnl_success)
+            continue;
+        if (is_slow(alt)) {
+            dnnl_primitive_desc_destroy(alt);
+            continue;
+        }
+        dnnl_primitive_desc_destroy(*pd);
+        *pd = alt;
+        dnnl_memory_t m;
+        TRY(tn_new_mem(n, &md, &m));
+        TRY(tn_add_reorder(n, NULL, *src, m));
+        *src = m;
+        return 0;
+    }
+    return 0;
+}
+
+static dnnl_status_t bn_pd_for(train_net *n, int k, const dnnl_memory_desc_t *src,
+                               dnnl_primitive_desc_t *pd)
+{
+    const graph_node *gn = &n->g->nodes[k];
+    float eps = (float)(gn->a.eps > 0 ? gn->a.eps : 1e-5);
+    return dop_bn_fwd(pd, n->eng, src, eps, 1, n->L[k].fuse_relu);
+}
+
+static int fwd_bn(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    const graph_node *gn = &n->g->nodes[k];
+    dnnl_memory_t src = n->L[Lk->in[0]].dst;
+    float eps = (float)(gn->a.eps > 0 ? gn->a.eps : 1e-5);
+    dnnl_primitive_desc_t pd, ipd;
+    CK(dop_bn_fwd(&pd, n->eng, mem_md(src), eps, 1, Lk->fuse_relu), "batch norm forward");
+    TRY(better_layout(n, k, bn_pd_for, &src, &pd));
+    Lk->src_bound = src;
+    dnnl_primitive_desc_clone(&Lk->fpd, pd);
+    TRY(tn_new_mem(n, dop_query_md(pd, DNNL_ARG_DST), &Lk->dst));
+    dnnl_dims_t cd = {gn->shape.dim[1]};
+    dnnl_memory_desc_t cmd;
+    CK(dop_md(&cmd, 1, cd, dnnl_a), "layout");
+    TRY(tn_private_mem(n, &cmd, &Lk->mean));
+    TRY(tn_private_mem(n, &cmd, &Lk->var));
+    TRY(tn_add_param(n, k, "weight", 1, &cmd, 1, cd, &Lk->p[0]));
+    TRY(tn_add_param(n, k, "bias", 1, &cmd, 1, cd, &Lk->p[1]));
+    TRY(tn_add_param(n, k, "running_mean", 0, &cmd, 1, cd, &Lk->p[2]));
+    TRY(tn_add_param(n, k, "running_var", 0, &cmd, 1, cd, &Lk->p[3]));
+    TRY(tn_init_const(n, Lk->p[0], 1));
+    TRY(tn_init_const(n, Lk->p[3], 1));
+    if (Lk->fuse_relu)
+        TRY(tn_new_mem(n, dop_query_md(pd, DNNL_ARG_WORKSPACE), &Lk->ws));
+    step s;
+    TRY(tn_make_prim(n, pd, "bnorm fwd", &s));
+    tn_arg(&s, DNNL_ARG_SRC, src);
+    tn_arg(&s, DNNL_ARG_DST, Lk->dst);
+    tn_arg(&s, DNNL_ARG_MEAN, Lk->mean);
+    tn_arg(&s, DNNL_ARG_VARIANCE, Lk->var);
+    tn_arg(&s, DNNL_ARG_SCALE, n->P[Lk->p[0]].w);
+    tn_arg(&s, DNNL_ARG_SHIFT, n->P[Lk->p[1]].w);
+    if (Lk->ws)
+        tn_arg(&s, DNNL_ARG_WORKSPACE, Lk->ws);
+    TRY(tn_push_fwd(n, FWD_TRAIN, &s));
+    step r = {.fn = step_bn_running, .node = k};
+    TRY(tn_push_fwd(n, FWD_TRAIN, &r));
+
+    CK(dop_bn_fwd(&ipd, n->eng, mem_md(src), eps, 0, Lk->fuse_relu), "batch norm inference");
+    TRY(tn_make_prim(n, ipd, "bnorm inf", &s));
+    tn_arg(&s, DNNL_ARG_SRC, src);
+    tn_arg(&s, DNNL_ARG_DST, Lk->dst);
+    tn_arg(&s, DNNL_ARG_MEAN, n->P[Lk->p[2]].w);
+    tn_arg(&s, DNNL_ARG_VARIANCE, n->P[Lk->p[3]].w);
+    tn_arg(&s, DNNL_ARG_SCALE, n->P[Lk->p[0]].w);
+    tn_arg(&s, DNNL_ARG_SHIFT, n->P[Lk->p[1]].w);
+    return tn_push_fwd(n, FWD_EVAL, &s);
+}
+
+static int eltwise_alg(const graph_node *gn, dnnl_alg_kind_t *alg, float *alpha)
+{
+    *alpha = 0;
+    switch (gn->op) {
+    /* from its output: the input then need not live until backward */
+    case GRAPH_OP_RELU: *alg = dnnl_eltwise_relu_use_dst_for_bwd; return 0;
+    case GRAPH_OP_LEAKYRELU: *alg = dnnl_eltwise_relu; *alpha = (float)gn->a.negative_slope; return 0;
+    case GRAPH_OP_GELU: *alg = gn->a.approximate_tanh ? dnnl_eltwise_gelu_tanh : dnnl_eltwise_gelu_erf; return 0;
+    case GRAPH_OP_SILU: *alg = dnnl_eltwise_swish; *alpha = 1; return 0;
+    case GRAPH_OP_SIGMOID: *alg = dnnl_eltwise_logistic; return 0;
+    case GRAPH_OP_TANH: *alg = dnnl_eltwise_tanh; return 0;
+    case GRAPH_OP_HARDSWISH: *alg = dnnl_eltwise_hardswish; return 0;
+    default: return TRAIN_EUNSUPPORTED;
+    }
+}
+
+static int fwd_eltwise(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    dnnl_memory_t src = n->L[Lk->in[0]].dst;
+    dnnl_alg_kind_t alg;
+    float alpha;
+    TRY(eltwise_alg(&n->g->nodes[k], &alg, &alpha));
+    dnnl_primitive_desc_t pd;
+    CK(dop_eltwise_fwd(&pd, n->eng, alg, mem_md(src), alpha, 0), "eltwise forward");
+    dnnl_primitive_desc_clone(&Lk->fpd, pd);
+    TRY(tn_new_mem(n, dop_query_md(pd, DNNL_ARG_DST), &Lk->dst));
+    step s;
+    TRY(tn_make_prim(n, pd, "eltwise fwd", &s));
+    tn_arg(&s, DNNL_ARG_SRC, src);
+    tn_arg(&s, DNNL_ARG_DST, Lk->dst);
+    return tn_push_fwd(n, FWD_BOTH, &s);
+}
+
+static dnnl_alg_kind_t pool_alg(const graph_node *gn, const layer *Lk)
+{
+    if (gn->op == GRAPH_OP_MAXPOOL2D)
+        return dnnl_pooling_max;
+    if (gn->op == GRAPH_OP_AVGPOOL2D && gn->a.count_include_pad && !Lk->avg_exclude)
+        return dnnl_pooling_avg_include_padding;
+    return dnnl_pooling_avg_exclude_padding;
+}
+
+static dnnl_status_t pool_pd_for(train_net *n, int k, const dnnl_memory_desc_t *src,
+                                 dnnl_primitive_desc_t *pd)
+{
+    const graph_node *gn = &n->g->nodes[k];
+    dnnl_memory_desc_t dst;
+    if (tn_md_any(&dst, &gn->shape, n->batch))
+        return dnnl_invalid_arguments;
+    return dop_pool_fwd(pd, n->eng, pool_alg(gn, &n->L[k]), src, &dst, n->L[k].kernel,
+                        &n->L[k].geo, 1);
+}
+
+static int fwd_pool(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    const graph_node *gn = &n->g->nodes[k];
+    const graph_shape *is = in_shape(n, k, 0);
+    dnnl_memory_t src = n->L[Lk->in[0]].dst;
+    dnnl_dims_t kernel = {0};
+    if (gn->op == GRAPH_OP_ADAPTIVEAVGPOOL2D) {
+        Lk->geo = (dop_conv){.stride = {1, 1}, .dilation = {1, 1}};
+        kernel[0] = is->dim[2];
+        kernel[1] = is->dim[3];
+    } else {
+        graph_node g2 = *gn;
+        if (gn->op == GRAPH_OP_AVGPOOL2D)
+            g2.a.dilation[0] = g2.a.dilation[1] = 1;
+        tn_geometry(&g2, is, &Lk->geo, kernel);
+    }
+    memcpy(Lk->kernel, kernel, sizeof kernel);
+    if (gn->op == GRAPH_OP_AVGPOOL2D && gn->a.count_include_pad &&
+        (Lk->geo.pad_r[0] > Lk->geo.pad_l[0] || Lk->geo.pad_r[1] > Lk->geo.pad_l[1])) {
+        /* ceil_mode added padding on the right. PyTorch counts padding in the
+         * divisor only up to the declared padding, oneDNN counts all of it;
+         * without declared padding PyTorch's divisor is the valid count. */
+        if (gn->a.padding[0] || gn->a.padding[1]) {
+            rt_fmt(n->err, sizeof n->err,
+                   "node %d (AvgPool2d): ceil_mode with padding and count_include_pad is not "
+                   "supported; use count_include_pad = false or ceil_mode = false", k);
+            return TRAIN_EUNSUPPORTED;
+        }
+        Lk->avg_exclude = 1;
+    }
+    dnnl_memory_desc_t dst;
+    TRY(tn_md_any(&dst, &gn->shape, n->batch));
+    dnnl_alg_kind_t alg = pool_alg(gn, Lk);
+    dnnl_primitive_desc_t pd, ipd;
+    CK(dop_pool_fwd(&pd, n->eng, alg, mem_md(src), &dst, kernel, &Lk->geo, 1), "pooling forward");
+    TRY(better_layout(n, k, pool_pd_for, &src, &pd));
+    Lk->src_bound = src;
+    dnnl_primitive_desc_clone(&Lk->fpd, pd);
+    TRY(tn_new_mem(n, dop_query_md(pd, DNNL_ARG_DST), &Lk->dst));
+    const dnnl_memory_desc_t *ws = dop_query_md(pd, DNNL_ARG_WORKSPACE);
+    if (ws && dop_md_size(ws) > 0)
+        TRY(tn_new_mem(n, ws, &Lk->ws));
+    step s;
+    TRY(tn_make_prim(n, pd, "pool fwd", &s));
+    tn_arg(&s, DNNL_ARG_SRC, src);
+    tn_arg(&s, DNNL_ARG_DST, Lk->dst);
+    if (Lk->ws)
+        tn_arg(&s, DNNL_ARG_WORKSPACE, Lk->ws);
+    if (!Lk->ws)
+        return tn_push_fwd(n, FWD_BOTH, &s);
+    TRY(tn_push_fwd(n, FWD_TRAIN, &s));
+    /* Inference max pooling needs no workspace and is several times cheaper. */
+    CK(dop_pool_fwd(&ipd, n->eng, alg, mem_md(src), mem_md(Lk->dst), kernel, &Lk->geo, 0),
+       "pooling inference");
+    TRY(tn_make_prim(n, ipd, "pool inf", &s));
+    tn_arg(&s, DNNL_ARG_SRC, src);
+    tn_arg(&s, DNNL_ARG_DST, Lk->dst);
+    return tn_push_fwd(n, FWD_EVAL, &s);
+}
+
+static int fwd_flatten(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    const graph_shape *is = in_shape(n, k, 0);
+    dnnl_memory_desc_t plain, flat;
+    TRY(tn_md_plain(&plain, is, n->batch));
+    TRY(tn_md_plain(&flat, &n->g->nodes[k].shape, n->batch));
+    dnnl_memory_t p;
+    TRY(tn_bind_input(n, NULL, &plain, n->L[Lk->in[0]].dst, &p));
+    return tn_view_mem(n, &flat, p, &Lk->dst);
+}
+
+static void step_dropout_fwd(train_net *n, step *s)
+{
+    layer *Lk = &n->L[s->node];
+    double p = n->g->nodes[s->node].a.p;
+    float keep = (float)(1.0 / (1.0 - p));
+    const float *x = mem_ptr(s->args[0].memory);
+    float *y = mem_ptr(s->args[1].memory), *m = mem_ptr(s->args[2].memory);
+    size_t cnt = dop_md_size(mem_md(Lk->dst)) / sizeof(float);
+    uint64_t threshold = (uint64_t)(p * 18446744073709551616.0);
+    for (size_t i = 0; i < cnt; i++) {
+        if (!n->drop_frozen)
+            m[i] = ds_rand(&n->drop_rng) >= threshold ? keep : 0.0f;
+        y[i] = x[i] * m[i];
+    }
+}
+
+static void step_mul_plain(train_net *n, step *s)
+{
+    /* dst = a * mask element-wise, over equal layouts */
+    const float *a = mem_ptr(s->args[0].memory), *m = mem_ptr(s->args[1].memory);
+    float *d = mem_ptr(s->args[2].memory);
+    size_t cnt = dop_md_size(mem_md(s->args[2].memory)) / sizeof(float);
+    (void)n;
+    for (size_t i = 0; i < cnt; i++)
+        d[i] = a[i] * m[i];
+}
+
+static int fwd_dropout(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    dnnl_memory_t src = n->L[Lk->in[0]].dst;
+    TRY(tn_new_mem(n, mem_md(src), &Lk->dst));
+    TRY(tn_private_mem(n, mem_md(src), &Lk->mask));  /* kept across passes (frozen masks) */
+    step s = {.fn = step_dropout_fwd, .node = k, .nargs = 3};
+    s.args[0].memory = src;  /* listed so buffer lifetimes see them */
+    s.args[1].memory = Lk->dst;
+    s.args[2].memory = Lk->mask;
+    TRY(tn_push_fwd(n, FWD_TRAIN, &s));
+    return tn_add_reorder(n, &n->fwd_eval, src, Lk->dst);
+}
+
+/* Add / mul: the input with the output's full shape goes first (oneDNN
+ * broadcasts only src1). */
+static int binary_order(train_net *n, int k, int *a, int *b)
+{
+    const graph_node *gn = &n->g->nodes[k];
+    const graph_shape *s0 = in_shape(n, k, 0), *s1 = in_shape(n, k, 1);
+    int full0 = 1, full1 = 1;
+    if (s0->rank != gn->shape.rank || s1->rank != gn->shape.rank) {
+        rt_fmt(n->err, sizeof n->err, "node %d (%s): broadcasting between ranks %d and %d is not supported",
+               k, graph_op_name(gn->op), s0->rank, s1->rank);
+        return TRAIN_EUNSUPPORTED;
+    }
+    for (int i = 1; i < gn->shape.rank; i++) {
+        full0 &= s0->dim[i] == gn->shape.dim[i];
+        full1 &= s1->dim[i] == gn->shape.dim[i];
+    }
+    if (!full0 && !full1) {
+        rt_fmt(n->err, sizeof n->err, "node %d (%s): both inputs broadcast; one must have the output's shape",
+               k, graph_op_name(gn->op));
+        return TRAIN_EUNSUPPORTED;
+    }
+    *a = full0 ? n->L[k].in[0] : n->L[k].in[1];
+    *b = full0 ? n->L[k].in[1] : n->L[k].in[0];
+    return 0;
+}
+
+static int fwd_binary(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    int a, b;
+    TRY(binary_order(n, k, &a, &b));
+    dnnl_alg_kind_t alg = n->g->nodes[k].op == GRAPH_OP_ADD ? dnnl_binary_add : dnnl_binary_mul;
+    dnnl_memory_desc_t dst = *mem_md(n->L[a].dst);
+    TRY(tn_new_mem(n, &dst, &Lk->dst));
+    dnnl_primitive_desc_t pd;
+    CK(dop_binary(&pd, n->eng, alg, mem_md(n->L[a].dst), mem_md(n->L[b].dst), &dst), "binary");
+    step s;
+    TRY(tn_make_prim(n, pd, alg == dnnl_binary_add ? "binary add" : "binary mul", &s));
+    tn_arg(&s, DNNL_ARG_SRC_0, n->L[a].dst);
+    tn_arg(&s, DNNL_ARG_SRC_1, n->L[b].dst);
+    tn_arg(&s, DNNL_ARG_DST, Lk->dst);
+    return tn_push_fwd(n, FWD_BOTH, &s);
+}
+
+static int fwd_cat(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    int m = Lk->nin;
+    dnnl_memory_desc_t *srcs = malloc(sizeof *srcs * (size_t)m), dst;
+    if (!srcs)
+        return TRAIN_ENOMEM;
+    for (int j = 0; j < m; j++)
+        srcs[j] = *mem_md(n->L[Lk->in[j]].dst);
+    int rc = tn_md_any(&dst, &n->g->nodes[k].shape, n->batch);
+    dnnl_primitive_desc_t pd;
+    dnnl_status_t st = rc ? dnnl_invalid_arguments : dop_concat(&pd, n->eng, &dst, m, 1, srcs);
+    free(srcs);
+    CK(st, "concat");
+    TRY(tn_new_mem(n, dop_query_md(pd, DNNL_ARG_DST), &Lk->dst));
+    step s;
+    TRY(tn_make_prim(n, pd, "concat", &s));
+    if (m + 2 > STEP_MAX_ARGS) {
+        rt_fmt(n->err, sizeof n->err, "node %d (Cat): at most %d inputs", k, STEP_MAX_ARGS - 2);
+        return TRAIN_EUNSUPPORTED;
+    }
+    for (int j = 0; j < m; j++)
+        tn_arg(&s, DNNL_ARG_MULTIPLE_SRC + j, n->L[Lk->in[j]].dst);
+    tn_arg(&s, DNNL_ARG_DST, Lk->dst);
+    return tn_push_fwd(n, FWD_BOTH, &s);
+}
+
+/* ---- backward compilation (reverse node order) ---- */
+
+static int bwd_conv_or_linear(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    const graph_node *gn = &n->g->nodes[k];
+    int conv = gn->op == GRAPH_OP_CONV2D, in = Lk->in[0];
+    param *W = &n->P[Lk->p[0]], *B = Lk->p[1] >= 0 ? &n->P[Lk->p[1]] : NULL;
+    dnnl_memory_desc_t any_w, any_src, any_ddst;
+    TRY(tn_md_any(&any_src, in_shape(n, k, 0), n->batch));
+    /* The gradient's layout is left to oneDNN too: forcing the forward
+     * output's layout can leave only the reference implementation (e.g.
+     * plain src with a padded blocked diff_dst: 8 channels, 100x slower). */
+    TRY(tn_md_any(&any_ddst, &gn->shape, n->batch));
+    any_w = *mem_md(W->w);
+    any_w.format_kind = dnnl_format_kind_any;
+    dnnl_memory_desc_t wany;
+    CK(dop_md(&wany, any_w.ndims, any_w.dims, dnnl_format_tag_any), "layout");
+    dnnl_primitive_desc_t pd;
+    step s;
+    /* weights (and bias) gradient */
+    if (conv)
+        CK(dop_conv_bwd_weights(&pd, n->eng, &any_src, &wany, B ? mem_md(B->g) : NULL,
+                                &any_ddst, &Lk->geo, Lk->fpd), "conv backward weights");
+    else
+        CK(dop_ip_bwd_weights(&pd, n->eng, &any_src, &wany, B ? mem_md(B->g) : NULL,
+                              &any_ddst, Lk->fpd), "ip backward weights");
+    dnnl_memory_t src, ddst, dw = W->g;
+    TRY(tn_bind_input(n, &n->bwd, dop_query_md(pd, DNNL_ARG_SRC),
+                   dop_md_equal(dop_query_md(pd, DNNL_ARG_SRC), mem_md(Lk->src_bound))
+                       ? Lk->src_bound : n->L[in].dst, &src));
+    TRY(tn_bind_input(n, &n->bwd, dop_query_md(pd, DNNL_ARG_DIFF_DST), Lk->ddst, &ddst));
+    int reorder_dw = !dop_md_equal(dop_query_md(pd, DNNL_ARG_DIFF_WEIGHTS), mem_md(W->g));
+    if (reorder_dw)
+        TRY(tn_new_mem(n, dop_query_md(pd, DNNL_ARG_DIFF_WEIGHTS), &dw));
+    TRY(tn_make_prim(n, pd, conv ? "conv bwd weights" : "ip bwd weights", &s));
+    tn_arg(&s, DNNL_ARG_SRC, src);
+    tn_arg(&s, DNNL_ARG_DIFF_DST, ddst);
+    tn_arg(&s, DNNL_ARG_DIFF_WEIGHTS, dw);
+    if (B)
+        tn_arg(&s, DNNL_ARG_DIFF_BIAS, B->g);
+    TRY(tn_push_step(n, &n->bwd, &s));
+    if (reorder_dw)
+        TRY(tn_add_reorder(n, &n->bwd, dw, W->g));
+    if (!n->L[in].need_grad)
+        return 0;  /* e.g. the first layer: its input needs no gradient */
+    /* data gradient */
+    if (conv)
+        CK(dop_conv_bwd_data(&pd, n->eng, &any_src, &wany, &any_ddst, &Lk->geo, Lk->fpd),
+           "conv backward data");
+    else
+        CK(dop_ip_bwd_data(&pd, n->eng, &any_src, &wany, &any_ddst, Lk->fpd),
+           "ip backward data");
+    dnnl_memory_t w;
+    TRY(tn_bind_input(n, &n->bwd, dop_query_md(pd, DNNL_ARG_WEIGHTS), W->w, &w));
+    TRY(tn_bind_input(n, &n->bwd, dop_query_md(pd, DNNL_ARG_DIFF_DST), Lk->ddst, &ddst));
+    tn_grad_out go;
+    TRY(tn_grad_out_begin(n, dop_query_md(pd, DNNL_ARG_DIFF_SRC), in, &go));
+    TRY(tn_make_prim(n, pd, conv ? "conv bwd data" : "ip bwd data", &s));
+    tn_arg(&s, DNNL_ARG_DIFF_DST, ddst);
+    tn_arg(&s, DNNL_ARG_WEIGHTS, w);
+    tn_arg(&s, DNNL_ARG_DIFF_SRC, go.mem);
+    TRY(tn_push_step(n, &n->bwd, &s));
+    return tn_grad_out_end(n, &go);
+}
+
+static int bwd_bn(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    const graph_node *gn = &n->g->nodes[k];
+    int in = Lk->in[0];
+    dnnl_memory_t src = Lk->src_bound;
+    float eps = (float)(gn->a.eps > 0 ? gn->a.eps : 1e-5);
+    dnnl_primitive_desc_t pd;
+    CK(dop_bn_bwd(&pd, n->eng, mem_md(Lk->ddst), mem_md(src), eps, Lk->fuse_relu, Lk->fpd),
+       "batch norm backward");
+    tn_grad_out go;
+    dnnl_memory_t dsrc;
+    int deliver = n->L[in].need_grad;
+    if (deliver) {
+        TRY(tn_grad_out_begin(n, dop_query_md(pd, DNNL_ARG_DIFF_SRC), in, &go));
+        dsrc = go.mem;
+    } else {
+        TRY(tn_new_mem(n, dop_query_md(pd, DNNL_ARG_DIFF_SRC), &dsrc));
+    }
+    step s;
+    TRY(tn_make_prim(n, pd, "bnorm bwd", &s));
+    tn_arg(&s, DNNL_ARG_SRC, src);
+    tn_arg(&s, DNNL_ARG_MEAN, Lk->mean);
+    tn_arg(&s, DNNL_ARG_VARIANCE, Lk->var);
+    tn_arg(&s, DNNL_ARG_DIFF_DST, Lk->ddst);
+    tn_arg(&s, DNNL_ARG_SCALE, n->P[Lk->p[0]].w);
+    tn_arg(&s, DNNL_ARG_SHIFT, n->P[Lk->p[1]].w);
+    if (Lk->ws)
+        tn_arg(&s, DNNL_ARG_WORKSPACE, Lk->ws);
+    tn_arg(&s, DNNL_ARG_DIFF_SRC, dsrc);
+    tn_arg(&s, DNNL_ARG_DIFF_SCALE, n->P[Lk->p[0]].g);
+    tn_arg(&s, DNNL_ARG_DIFF_SHIFT, n->P[Lk->p[1]].g);
+    TRY(tn_push_step(n, &n->bwd, &s));
+    return deliver ? tn_grad_out_end(n, &go) : 0;
+}
+
+static int bwd_eltwise(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    int in = Lk->in[0];
+    dnnl_alg_kind_t alg;
+    float alpha;
+    TRY(eltwise_alg(&n->g->nodes[k], &alg, &alpha));
+    int from_dst = alg == dnnl_eltwise_relu_use_dst_for_bwd;
+    dnnl_memory_t data = from_dst ? Lk->dst : n->L[in].dst;
+    dnnl_primitive_desc_t pd;
+    CK(dop_eltwise_bwd(&pd, n->eng, alg, mem_md(Lk->ddst), mem_md(data), alpha, 0, Lk->fpd),
+       "eltwise backward");
+    tn_grad_out go;
+    TRY(tn_grad_out_begin(n, dop_query_md(pd, DNNL_ARG_DIFF_SRC), in, &go));
+    step s;
+    TRY(tn_make_prim(n, pd, "eltwise bwd", &s));
+    tn_arg(&s, from_dst ? DNNL_ARG_DST : DNNL_ARG_SRC, data);
+    tn_arg(&s, DNNL_ARG_DIFF_DST, Lk->ddst);
+    tn_arg(&s, DNNL_ARG_DIFF_SRC, go.mem);
+    TRY(tn_push_step(n, &n->bwd, &s));
+    return tn_grad_out_end(n, &go);
+}
+
+static int bwd_pool(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    int in = Lk->in[0];
+    dnnl_primitive_desc_t pd;
+    CK(dop_pool_bwd(&pd, n->eng, pool_alg(&n->g->nodes[k], Lk), mem_md(Lk->src_bound), mem_md(Lk->ddst),
+                    Lk->kernel, &Lk->geo, Lk->fpd), "pooling backward");
+    tn_grad_out go;
+    TRY(tn_grad_out_begin(n, dop_query_md(pd, DNNL_ARG_DIFF_SRC), in, &go));
+    step s;
+    TRY(tn_make_prim(n, pd, "pool bwd", &s));
+    tn_arg(&s, DNNL_ARG_DIFF_DST, Lk->ddst);
+    tn_arg(&s, DNNL_ARG_DIFF_SRC, go.mem);
+    if (Lk->ws)
+        tn_arg(&s, DNNL_ARG_WORKSPACE, Lk->ws);
+    TRY(tn_push_step(n, &n->bwd, &s));
+    return tn_grad_out_end(n, &go);
+}
+
+static int bwd_flatten(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    dnnl_memory_desc_t plain;
+    TRY(tn_md_plain(&plain, in_shape(n, k, 0), n->batch));
+    dnnl_memory_t v;
+    TRY(tn_view_mem(n, &plain, Lk->ddst, &v));
+    return tn_grad_route(n, v, Lk->in[0]);
+}
+
+static int bwd_dropout(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    tn_grad_out go;
+    TRY(tn_grad_out_begin(n, mem_md(Lk->ddst), Lk->in[0], &go));
+    step s = {.fn = step_mul_plain, .node = k, .nargs = 3};
+    s.args[0].memory = Lk->ddst;
+    s.args[1].memory = Lk->mask;
+    s.args[2].memory = go.mem;
+    TRY(tn_push_step(n, &n->bwd, &s));
+    return tn_grad_out_end(n, &go);
+}
+
+/* Sum src over the dimensions where target layer t broadcasts, into t's gradient. */
+static int reduce_into(train_net *n, dnnl_memory_t src, int t)
+{
+    dnnl_memory_desc_t dst;
+    TRY(tn_md_plain(&dst, &n->g->nodes[t].shape, n->batch));
+    dnnl_primitive_desc_t pd;
+    CK(dop_reduce_sum(&pd, n->eng, mem_md(src), &dst), "reduction");
+    tn_grad_out go;
+    TRY(tn_grad_out_begin(n, dop_query_md(pd, DNNL_ARG_DST), t, &go));
+    step s;
+    TRY(tn_make_prim(n, pd, "reduction", &s));
+    tn_arg(&s, DNNL_ARG_SRC, src);
+    tn_arg(&s, DNNL_ARG_DST, go.mem);
+    TRY(tn_push_step(n, &n->bwd, &s));
+    return tn_grad_out_end(n, &go);
+}
+
+static int same_dims(train_net *n, int a, int b)
+{
+    const graph_shape *x = &n->g->nodes[a].shape, *y = &n->g->nodes[b].shape;
+    for (int i = 1; i < x->rank; i++)
+        if (x->dim[i] != y->dim[i])
+            return 0;
+    return 1;
+}
+
+static int bwd_binary(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    int a, b;
+    TRY(binary_order(n, k, &a, &b));
+    int add = n->g->nodes[k].op == GRAPH_OP_ADD;
+    /* full-shape input */
+    if (n->L[a].need_grad) {
+        if (add) {
+            TRY(tn_grad_route(n, Lk->ddst, a));
+        } else {
+            tn_grad_out go;
+            TRY(tn_grad_out_begin(n, mem_md(Lk->ddst), a, &go));
+            TRY(tn_add_binary_step(n, &n->bwd, dnnl_binary_mul, Lk->ddst, n->L[b].dst, go.mem));
+            TRY(tn_grad_out_end(n, &go));
+        }
+    }
+    if (!n->L[b].need_grad)
+        return 0;
+    dnnl_memory_t g = Lk->ddst;
+    if (!add) {
+        TRY(tn_new_mem(n, mem_md(Lk->ddst), &g));
+        TRY(tn_add_binary_step(n, &n->bwd, dnnl_binary_mul, Lk->ddst, n->L[a].dst, g));
+    }
+    if (same_dims(n, b, k))
+        return tn_grad_route(n, g, b);
+    return reduce_into(n, g, b);
+}
+
+static int bwd_cat(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    const graph_shape *os = &n->g->nodes[k].shape;
+    /* Slices of the gradient as sub-memories of its layout; when a slice
+     * does not fall on the layout's channel blocks, slice a plain copy. */
+    dnnl_memory_t base = Lk->ddst;
+    for (int pass = 0; pass < 2; pass++) {
+        int ok = 1;
+        int64_t off = 0;
+        for (int j = 0; j < Lk->nin && ok; j++) {
+            const graph_shape *is = in_shape(n, k, j);
+            dnnl_dims_t d = {n->batch, is->dim[1], os->dim[2], os->dim[3]}, o = {0, off, 0, 0};
+            dnnl_memory_desc_t sub;
+            dnnl_primitive_desc_t pd;
+            off += is->dim[1];
+            if (dop_submemory(&sub, mem_md(base), d, o) != dnnl_success ||
+                dop_reorder(&pd, n->eng, &sub, mem_md(n->L[Lk->in[j]].ddst ? n->L[Lk->in[j]].ddst : base)) != dnnl_success)
+                ok = 0;
+            else
+                dnnl_primitive_desc_destroy(pd);
+        }
+        if (ok || pass == 1)
+            break;
+        dnnl_memory_desc_t plain;
+        TRY(tn_md_plain(&plain, os, n->batch));
+        TRY(tn_new_mem(n, &plain, &base));
+        TRY(tn_add_reorder(n, &n->bwd, Lk->ddst, base));
+    }
+    int64_t off = 0;
+    for (int j = 0; j < Lk->nin; j++) {
+        const graph_shape *is = in_shape(n, k, j);
+        dnnl_dims_t d = {n->batch, is->dim[1], os->dim[2], os->dim[3]}, o = {0, off, 0, 0};
+        off += is->dim[1];
+        if (!n->L[Lk->in[j]].need_grad)
+            continue;
+        dnnl_memory_desc_t sub;
+        CK(dop_submemory(&sub, mem_md(base), d, o), "sub-memory");
+        dnnl_memory_t v;
+        TRY(tn_view_mem(n, &sub, base, &v));
+        TRY(tn_grad_route(n, v, Lk->in[j]));
+    }
+    return 0;
+}
+
+
+/* ---- dispatch ---- */
+
+int tn_compile_fwd(train_net *n, int k)
+{
+    switch (n->g->nodes[k].op) {
+    case GRAPH_OP_INPUT: return fwd_input(n, k);
+    case GRAPH_OP_CONV2D:
+    case GRAPH_OP_LINEAR: return fwd_conv_or_linear(n, k);
+    case GRAPH_OP_BATCHNORM2D: return fwd_bn(n, k);
+    case GRAPH_OP_RELU: case GRAPH_OP_LEAKYRELU: case GRAPH_OP_GELU: case GRAPH_OP_SILU:
+    case GRAPH_OP_SIGMOID: case GRAPH_OP_TANH: case GRAPH_OP_HARDSWISH: return fwd_eltwise(n, k);
+    case GRAPH_OP_MAXPOOL2D: case GRAPH_OP_AVGPOOL2D:
+    case GRAPH_OP_ADAPTIVEAVGPOOL2D: return fwd_pool(n, k);
+    case GRAPH_OP_FLATTEN: return fwd_flatten(n, k);
+    case GRAPH_OP_DROPOUT: return fwd_dropout(n, k);
+    case GRAPH_OP_ADD: case GRAPH_OP_MUL: return fwd_binary(n, k);
+    case GRAPH_OP_CAT: return fwd_cat(n, k);
+    default:
+        rt_fmt(n->err, sizeof n->err, "node %d: op %s is not supported by the trainer", k,
+               graph_op_name(n->g->nodes[k].op));
+        return TRAIN_EUNSUPPORTED;
+    }
+}
+
+int tn_compile_bwd(train_net *n, int k)
+{
+    switch (n->g->nodes[k].op) {
+    case GRAPH_OP_CONV2D:
+    case GRAPH_OP_LINEAR: return bwd_conv_or_linear(n, k);
+    case GRAPH_OP_BATCHNORM2D: return bwd_bn(n, k);
+    case GRAPH_OP_RELU: case GRAPH_OP_LEAKYRELU: case GRAPH_OP_GELU: case GRAPH_OP_SILU:
+    case GRAPH_OP_SIGMOID: case GRAPH_OP_TANH: case GRAPH_OP_HARDSWISH: return bwd_eltwise(n, k);
+    case GRAPH_OP_MAXPOOL2D: case GRAPH_OP_AVGPOOL2D:
+    case GRAPH_OP_ADAPTIVEAVGPOOL2D: return bwd_pool(n, k);
+    case GRAPH_OP_FLATTEN: return bwd_flatten(n, k);
+    case GRAPH_OP_DROPOUT: return bwd_dropout(n, k);
+    case GRAPH_OP_ADD: case GRAPH_OP_MUL: return bwd_binary(n, k);
+    case GRAPH_OP_CAT: return bwd_cat(n, k);
+    default: return 0;
+    }
+}
+

@@ -1,0 +1,237 @@
+/*
+ * train_worker.c — train_evaluate inside a forked worker (runtime/worker.h),
+ * so that a crash, a hang or an out-of-memory in oneDNN costs one candidate.
+ *
+ * The dataset is loaded in the parent first and inherited copy-on-write. The
+ * child sends progress as JSON lines and its result as one JSON object that
+ * always carries the status (so a diverged run still reports its step); the
+ * worker's own failures (crashed, timeout, limit_memory, ...) become the
+ * status kind.
+ */
+#include "train/train.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/dataset.h"
+#include "base/rt.h"
+#include "worker/worker.h"
+
+typedef struct child_arg {
+    const graph *g;
+    const train_opts *o;
+    worker_ctx *ctx;
+} child_arg;
+
+static void child_progress(const train_progress *p, void *ud)
+{
+    char buf[256];
+    rt_fmt(buf, sizeof buf,
+           "{\"epoch\":%d,\"epochs\":%d,\"step\":%d,\"steps\":%d,\"loss\":%.9g,"
+           "\"images_per_s\":%.6g,\"seconds\":%.6g}",
+           p->epoch, p->epochs, p->step, p->steps, isfinite(p->loss) ? p->loss : -1.0,
+           p->images_per_s, p->seconds);
+    worker_send(((child_arg *)ud)->ctx, buf);
+}
+
+static void put(cJSON *o, const char *k, double v)
+{
+    if (isfinite(v))
+        cJSON_AddNumberToObject(o, k, v);
+}
+
+typedef struct run_arg {
+    child_arg *a;
+    train_opts o;
+    train_result r;
+    char err[1024];
+    int rc;
+} run_arg;
+
+static void *run_thread(void *p)
+{
+    run_arg *ra = p;
+    ra->rc = train_evaluate(ra->a->g, &ra->o, &ra->r, ra->err, sizeof ra->err);
+    return NULL;
+}
+
+static int child(void *arg, worker_ctx *ctx, char **result, char kind[WORKER_KIND_LEN], char *msg,
+                 size_t msglen)
+{
+    child_arg *a = arg;
+    a->ctx = ctx;
+    static run_arg ra;
+    ra.a = a;
+    ra.o = *a->o;
+    if (ra.o.progress) {
+        ra.o.progress = child_progress;
+        ra.o.progress_ud = a;
+    }
+    /* libgomp keeps its thread pool per thread and is not fork-safe: if the
+     * parent ever ran a parallel region, the forked child's main thread would
+     * wait forever on pool threads that do not exist. A fresh thread gets a
+     * fresh pool. */
+    pthread_t t;
+    if (pthread_create(&t, NULL, run_thread, &ra) != 0) {
+        rt_fmt(kind, WORKER_KIND_LEN, "error");
+        rt_fmt(msg, msglen, "cannot start the training thread");
+        return 1;
+    }
+    pthread_join(t, NULL);
+    int rc = ra.rc;
+    train_result r = ra.r;
+    const char *err = ra.err;
+    cJSON *j = cJSON_CreateObject();
+    if (!j) {
+        rt_fmt(kind, WORKER_KIND_LEN, "error");
+        rt_fmt(msg, msglen, "out of memory");
+        return 1;
+    }
+    cJSON_AddNumberToObject(j, "status", rc);
+    cJSON_AddStringToObject(j, "kind", train_kind(rc));
+    cJSON_AddStringToObject(j, "message", rc ? err : "");
+    put(j, "val_acc", r.val_acc);
+    put(j, "val_loss", r.val_loss);
+    put(j, "train_loss", r.train_loss);
+    put(j, "test_acc", r.test_acc);
+    put(j, "test_loss", r.test_loss);
+    put(j, "seconds", r.seconds);
+    put(j, "eval_seconds", r.eval_seconds);
+    put(j, "images_per_s", r.images_per_s);
+    put(j, "steps", r.steps);
+    put(j, "epochs_done", r.epochs_done);
+    put(j, "diverged_step", r.diverged_step);
+    put(j, "ntrain", r.ntrain);
+    put(j, "nval", r.nval);
+    put(j, "params", (double)r.params);
+    put(j, "flops", (double)r.flops);
+    put(j, "peak_rss_mib", r.peak_rss_mib);
+    *result = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    return *result ? 0 : 1;
+}
+
+typedef struct parent_ud {
+    const train_opts *o;
+} parent_ud;
+
+static void parent_progress(void *ud, const char *msg, size_t len)
+{
+    const train_opts *o = ((parent_ud *)ud)->o;
+    cJSON *j = cJSON_ParseWithLength(msg, len);
+    if (!j)
+        return;
+    train_progress p = {0};
+    cJSON *v;
+#define GET(field, key) if ((v = cJSON_GetObjectItem(j, key)) && cJSON_IsNumber(v)) p.field = v->valuedouble
+    GET(epoch, "epoch");
+    GET(epochs, "epochs");
+    GET(step, "step");
+    GET(steps, "steps");
+    GET(loss, "loss");
+    GET(images_per_s, "images_per_s");
+    GET(seconds, "seconds");
+#undef GET
+    cJSON_Delete(j);
+    o->progress(&p, o->progress_ud);
+}
+
+static double num(cJSON *j, const char *k)
+{
+    cJSON *v = cJSON_GetObjectItem(j, k);
+    return v && cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static int kind_code(const char *kind)
+{
+    static const int codes[] = {TRAIN_ETOOLARGE, TRAIN_EDIVERGED, TRAIN_ETIMEOUT,
+                                TRAIN_EINTERRUPTED, TRAIN_EDATA, TRAIN_EUNSUPPORTED,
+                                TRAIN_ENOMEM};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        if (strcmp(kind, train_kind(codes[i])) == 0)
+            return codes[i];
+    return TRAIN_EWORKER;
+}
+
+int train_evaluate_isolated(const graph *g, const train_opts *opts, const train_isolation *iso,
+                            train_result *r, char *kind, size_t kindlen, char *err, size_t errlen)
+{
+    train_opts o;
+    if (opts)
+        o = *opts;
+    else
+        train_opts_default(&o);
+    memset(r, 0, sizeof *r);
+    r->val_acc = r->val_loss = r->train_loss = r->test_acc = r->test_loss = NAN;
+    err[0] = '\0';
+    /* Load the dataset here so the child inherits it and a missing file is
+     * reported without forking. */
+    const ds_dataset *d;
+    int rc = train_dataset_get(o.dataset ? o.dataset : "fashion-mnist", o.data_dir, &d, err, errlen);
+    if (rc) {
+        rt_fmt(kind, kindlen, "%s", train_kind(rc));
+        return r->status = rc;
+    }
+    child_arg ca = {g, &o, NULL};
+    parent_ud pu = {&o};
+    worker_opts wo = {0};
+    wo.deadline = iso && iso->deadline > 0 ? iso->deadline
+                  : o.time_limit > 0      ? o.time_limit * 1.25 + 120
+                                          : 0;
+    wo.mem_bytes = iso ? iso->mem_bytes : 0;
+    wo.on_progress = o.progress ? parent_progress : NULL;
+    wo.progress_ud = &pu;
+    worker_result wr;
+    int wrc = worker_run(child, &ca, &wo, &wr);
+    if (wrc && wrc != WORKER_EINTR) {
+        rt_fmt(err, errlen, "could not start the training worker: %s", worker_strerror(wrc));
+        rt_fmt(kind, kindlen, "error");
+        return r->status = TRAIN_EWORKER;
+    }
+    if (!wr.ok) {
+        rt_fmt(kind, kindlen, "%s", wr.kind);
+        rt_fmt(err, errlen, "training worker: %s", wr.message ? wr.message : wr.kind);
+        rc = strcmp(wr.kind, "interrupted") == 0 ? TRAIN_EINTERRUPTED
+             : strcmp(wr.kind, "timeout") == 0   ? TRAIN_ETIMEOUT
+                                                 : TRAIN_EWORKER;
+        r->seconds = wr.seconds;
+        worker_result_free(&wr);
+        return r->status = rc;
+    }
+    cJSON *j = cJSON_Parse(wr.json);
+    worker_result_free(&wr);
+    if (!j) {
+        rt_fmt(kind, kindlen, "error");
+        rt_fmt(err, errlen, "training worker: unreadable result");
+        return r->status = TRAIN_EWORKER;
+    }
+    cJSON *k = cJSON_GetObjectItem(j, "kind"), *m = cJSON_GetObjectItem(j, "message");
+    rt_fmt(kind, kindlen, "%s", cJSON_IsString(k) ? k->valuestring : "error");
+    rt_fmt(err, errlen, "%s", cJSON_IsString(m) ? m->valuestring : "");
+    rc = (int)num(j, "status");
+    if (rc && strcmp(kind, train_kind(rc)) != 0)
+        rc = kind_code(kind);
+    r->val_acc = num(j, "val_acc");
+    r->val_loss = num(j, "val_loss");
+    r->train_loss = num(j, "train_loss");
+    r->test_acc = num(j, "test_acc");
+    r->test_loss = num(j, "test_loss");
+    r->seconds = num(j, "seconds");
+    r->eval_seconds = num(j, "eval_seconds");
+    r->images_per_s = num(j, "images_per_s");
+    r->steps = (int)fmax(0, num(j, "steps"));
+    r->epochs_done = (int)fmax(0, num(j, "epochs_done"));
+    double ds = num(j, "diverged_step");
+    r->diverged_step = isfinite(ds) ? (int)ds : 0;
+    r->ntrain = (int)fmax(0, num(j, "ntrain"));
+    r->nval = (int)fmax(0, num(j, "nval"));
+    r->params = (int64_t)fmax(0, num(j, "params"));
+    r->flops = (int64_t)fmax(0, num(j, "flops"));
+    r->peak_rss_mib = num(j, "peak_rss_mib");
+    cJSON_Delete(j);
+    return r->status = rc;
+}
