@@ -16,6 +16,12 @@
  *   | nil, message, kind [, step] (step: where a diverged run stopped; kind: too_large, diverged, timeout, interrupted, data,
  *                           unsupported, crashed, limit_memory, limit_cpu, error)
  *   train.datasets() → {"fashion-mnist", ...}
+ *   train.submit(graph, opts) → job | nil, message, kind    -- starts a worker, returns at once
+ *   train.wait_any({job, ...}, timeout) → job, result | job, nil, message, kind, info | nil
+ *       (nil: timeout passed; result / info carry wall_seconds and waited_seconds, info.step;
+ *        opts.progress of each job is called here, as its messages arrive)
+ *   job:kill(), job:pid(), job:running()
+ *   train.cores() → CPUs this process may use (for workers x threads <= cores)
  *   train.memory_limit_enforced → false in AddressSanitizer builds
  *
  * With worker = true (the default) training runs in a forked worker
@@ -30,7 +36,9 @@
 
 #include <lauxlib.h>
 #include <math.h>
+#include <sched.h>
 #include <string.h>
+#include <unistd.h>
 
 static int opt_bool(lua_State *L, int t, const char *k, int def)
 {
@@ -143,6 +151,55 @@ static void set_int(lua_State *L, const char *k, lua_Integer v)
     lua_setfield(L, -2, k);
 }
 
+/* evaluate's returns: the result table, or nil, message, kind [, info]. With
+ * t (a job) the times go on the result, or on info for a failure. */
+static int push_result(lua_State *L, int rc, const train_result *r, const char *err,
+                       const char *kind, const char *dataset, const train_job_times *t)
+{
+    if (rc) {
+        lua_pushnil(L);
+        lua_pushstring(L, err[0] ? err : train_strerror(rc));
+        lua_pushstring(L, kind);
+        if (t) {
+            lua_createtable(L, 0, 3);
+            if (r->diverged_step > 0)
+                set_int(L, "step", r->diverged_step);
+            set_num(L, "wall_seconds", t->wall);
+            set_num(L, "waited_seconds", t->waited);
+            return 4;
+        }
+        if (r->diverged_step > 0) {
+            /* the step goes with the message; callers that want it parse nothing */
+            lua_pushinteger(L, r->diverged_step);
+            return 4;
+        }
+        return 3;
+    }
+    lua_createtable(L, 0, 18);
+    set_num(L, "val_acc", r->val_acc);
+    set_num(L, "val_loss", r->val_loss);
+    set_num(L, "train_loss", r->train_loss);
+    set_num(L, "test_acc", r->test_acc);
+    set_num(L, "test_loss", r->test_loss);
+    set_num(L, "seconds", r->seconds);
+    set_num(L, "eval_seconds", r->eval_seconds);
+    set_num(L, "images_per_s", r->images_per_s);
+    set_num(L, "peak_rss_mib", r->peak_rss_mib);
+    set_int(L, "steps", r->steps);
+    set_int(L, "epochs_done", r->epochs_done);
+    set_int(L, "ntrain", r->ntrain);
+    set_int(L, "nval", r->nval);
+    set_int(L, "params", r->params);
+    set_int(L, "flops", r->flops);
+    if (t) {
+        set_num(L, "wall_seconds", t->wall);
+        set_num(L, "waited_seconds", t->waited);
+    }
+    lua_pushstring(L, dataset);
+    lua_setfield(L, -2, "dataset");
+    return 1;
+}
+
 static int l_evaluate(lua_State *L)
 {
     graph *g = arch_check_graph(L, 1);
@@ -165,36 +222,7 @@ static int l_evaluate(lua_State *L)
         return host_raise_interrupt(L);
     if (pu.failed)
         return luaL_error(L, "%s", pu.err);
-    if (rc) {
-        lua_pushnil(L);
-        lua_pushstring(L, err[0] ? err : train_strerror(rc));
-        lua_pushstring(L, kind);
-        if (r.diverged_step > 0) {
-            /* the step goes with the message; callers that want it parse nothing */
-            lua_pushinteger(L, r.diverged_step);
-            return 4;
-        }
-        return 3;
-    }
-    lua_createtable(L, 0, 16);
-    set_num(L, "val_acc", r.val_acc);
-    set_num(L, "val_loss", r.val_loss);
-    set_num(L, "train_loss", r.train_loss);
-    set_num(L, "test_acc", r.test_acc);
-    set_num(L, "test_loss", r.test_loss);
-    set_num(L, "seconds", r.seconds);
-    set_num(L, "eval_seconds", r.eval_seconds);
-    set_num(L, "images_per_s", r.images_per_s);
-    set_num(L, "peak_rss_mib", r.peak_rss_mib);
-    set_int(L, "steps", r.steps);
-    set_int(L, "epochs_done", r.epochs_done);
-    set_int(L, "ntrain", r.ntrain);
-    set_int(L, "nval", r.nval);
-    set_int(L, "params", r.params);
-    set_int(L, "flops", r.flops);
-    lua_pushstring(L, o.dataset);
-    lua_setfield(L, -2, "dataset");
-    return 1;
+    return push_result(L, rc, &r, err, kind, o.dataset, NULL);
 }
 
 static int l_datasets(lua_State *L)
@@ -209,10 +237,193 @@ static int l_datasets(lua_State *L)
     return 1;
 }
 
+/* ---- asynchronous jobs: train.submit, train.wait_any, job:kill ---- */
+
+#define JOB_MT "llmnas.train.job"
+#define MAX_JOBS 64
+
+typedef struct ljob {
+    train_job *j;
+    lua_State *L;      /* the thread inside wait_any, for progress calls */
+    int fn_ref;        /* the progress function, LUA_NOREF if none */
+    int failed;        /* the progress function raised: not called again */
+    char err[512];
+    char dataset[64];
+    int taken;         /* its result was returned */
+} ljob;
+
+static ljob *check_job(lua_State *L, int i) { return luaL_checkudata(L, i, JOB_MT); }
+
+static void job_progress(const train_progress *p, void *ud)
+{
+    ljob *u = ud;
+    lua_State *L = u->L;
+    if (u->failed || !L || u->fn_ref == LUA_NOREF)
+        return;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, u->fn_ref);
+    lua_createtable(L, 0, 7);
+    lua_pushinteger(L, p->epoch), lua_setfield(L, -2, "epoch");
+    lua_pushinteger(L, p->epochs), lua_setfield(L, -2, "epochs");
+    lua_pushinteger(L, p->step), lua_setfield(L, -2, "step");
+    lua_pushinteger(L, p->steps), lua_setfield(L, -2, "steps");
+    lua_pushnumber(L, p->loss), lua_setfield(L, -2, "loss");
+    lua_pushnumber(L, p->images_per_s), lua_setfield(L, -2, "images_per_s");
+    lua_pushnumber(L, p->seconds), lua_setfield(L, -2, "seconds");
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+        u->failed = 1;
+        rt_fmt(u->err, sizeof u->err, "in progress hook: %s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+}
+
+static int l_submit(lua_State *L)
+{
+    graph *g = arch_check_graph(L, 1);
+    lua_settop(L, 2);
+    train_opts o;
+    int worker;
+    train_isolation iso = {0};
+    progress_ud pu = {0};
+    read_opts(L, 2, &o, &worker, &iso, &pu);
+    luaL_argcheck(L, worker, 2, "submit always trains in a worker (worker = false is evaluate's)");
+    ljob *u = lua_newuserdatauv(L, sizeof *u, 0);
+    memset(u, 0, sizeof *u);
+    u->fn_ref = LUA_NOREF;
+    luaL_setmetatable(L, JOB_MT);
+    rt_fmt(u->dataset, sizeof u->dataset, "%s", o.dataset);
+    if (o.progress) {
+        lua_pushvalue(L, pu.fn);
+        u->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        o.progress = job_progress;
+        o.progress_ud = u;
+    }
+    char err[1024], kind[32];
+    int rc = train_job_start(g, &o, &iso, &u->j, kind, sizeof kind, err, sizeof err);
+    if (rc) {
+        train_result r;
+        memset(&r, 0, sizeof r);
+        return push_result(L, rc, &r, err, kind, o.dataset, NULL);
+    }
+    return 1;
+}
+
+static int l_wait_any(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    double timeout = luaL_optnumber(L, 2, -1);
+    int n = (int)luaL_len(L, 1);
+    luaL_argcheck(L, n <= MAX_JOBS, 1, "at most 64 jobs at once");
+    train_job *js[MAX_JOBS];
+    ljob *us[MAX_JOBS];
+    int live = 0;
+    for (int i = 0; i < n; i++) {
+        lua_rawgeti(L, 1, i + 1);
+        ljob *u = check_job(L, -1);
+        lua_pop(L, 1);  /* the table keeps it alive */
+        us[i] = u;
+        js[i] = u->taken || !u->j ? NULL : u->j;
+        live += js[i] != NULL;
+        u->L = L;
+    }
+    if (!live)
+        return luaL_error(L, "train.wait_any: no job in the list is waiting for its result");
+    int which;
+    int rc = train_job_wait_any(js, n, timeout, &which);
+    for (int i = 0; i < n; i++)
+        us[i]->L = NULL;
+    if (rc == TRAIN_EINTERRUPTED || rt_interrupted())
+        return host_raise_interrupt(L);
+    if (rc == 1) {
+        lua_pushnil(L);
+        return 1;
+    }
+    if (rc)
+        return luaL_error(L, "train.wait_any: %s", train_strerror(rc));
+    ljob *u = us[which];
+    train_result r;
+    train_job_times t;
+    char err[1024], kind[32];
+    rc = train_job_result(u->j, &r, &t, kind, sizeof kind, err, sizeof err);
+    u->taken = 1;
+    lua_rawgeti(L, 1, which + 1);
+    if (u->failed && !rc) {
+        /* a raising progress hook fails its candidate, as in evaluate */
+        rt_fmt(err, sizeof err, "%s", u->err);
+        rt_fmt(kind, sizeof kind, "hook");
+        rc = TRAIN_EARG;
+    }
+    return 1 + push_result(L, rc, &r, err, kind, u->dataset, &t);
+}
+
+static int l_job_kill(lua_State *L)
+{
+    ljob *u = check_job(L, 1);
+    train_job_kill(u->j);
+    return 0;
+}
+
+static int l_job_pid(lua_State *L)
+{
+    ljob *u = check_job(L, 1);
+    lua_pushinteger(L, u->j ? train_job_pid(u->j) : -1);
+    return 1;
+}
+
+static int l_job_running(lua_State *L)
+{
+    ljob *u = check_job(L, 1);
+    lua_pushboolean(L, u->j && !u->taken && train_job_running(u->j));
+    return 1;
+}
+
+static int l_job_gc(lua_State *L)
+{
+    ljob *u = check_job(L, 1);
+    train_job_free(u->j);
+    u->j = NULL;
+    luaL_unref(L, LUA_REGISTRYINDEX, u->fn_ref);
+    u->fn_ref = LUA_NOREF;
+    return 0;
+}
+
+static int l_job_tostring(lua_State *L)
+{
+    ljob *u = check_job(L, 1);
+    lua_pushfstring(L, "train.job (pid %d, %s)", (int)(u->j ? train_job_pid(u->j) : -1),
+                    u->taken ? "done" : "in flight");
+    return 1;
+}
+
+/* CPUs this process may run on (its affinity mask), for workers x threads. */
+static int l_cores(lua_State *L)
+{
+    cpu_set_t set;
+    int n = 0;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        n = CPU_COUNT(&set);
+    if (n <= 0)
+        n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    lua_pushinteger(L, n > 0 ? n : 1);
+    return 1;
+}
+
 int luaopen_llmnas_train(lua_State *L);
 int luaopen_llmnas_train(lua_State *L)
 {
-    static const luaL_Reg fns[] = {{"evaluate", l_evaluate}, {"datasets", l_datasets}, {NULL, NULL}};
+    static const luaL_Reg fns[] = {{"evaluate", l_evaluate}, {"datasets", l_datasets},
+                                   {"submit", l_submit},     {"wait_any", l_wait_any},
+                                   {"cores", l_cores},       {NULL, NULL}};
+    static const luaL_Reg job_methods[] = {{"kill", l_job_kill}, {"pid", l_job_pid},
+                                           {"running", l_job_running}, {NULL, NULL}};
+    if (luaL_newmetatable(L, JOB_MT)) {
+        luaL_newlib(L, job_methods);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, l_job_gc);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, l_job_tostring);
+        lua_setfield(L, -2, "__tostring");
+    }
+    lua_pop(L, 1);
     luaL_newlib(L, fns);
     /* The worker cannot cap the address space under AddressSanitizer. */
 #if defined(__SANITIZE_ADDRESS__)

@@ -29,6 +29,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "graph/graph.h"
 
@@ -202,6 +203,52 @@ typedef struct train_isolation {
 int train_evaluate_isolated(const graph *g, const train_opts *o, const train_isolation *iso,
                             train_result *r, char *kind, size_t kindlen, char *err,
                             size_t errlen);
+
+/*
+ * Asynchronous jobs: train_evaluate_isolated split into start / wait / take,
+ * so that several candidates train at once, each in its own worker, while the
+ * caller does other work (asks the LLM for the next proposals). The caller
+ * owns each job (train_job_free, which kills a child still running). Progress
+ * callbacks of o run in the calling process, inside train_job_wait_any, with
+ * the job's own o->progress_ud: one callback per job in flight. Set
+ * o->threads so that jobs x threads stays within the cores (oversubscribed
+ * OpenMP teams wait on each other). A job is used by one thread.
+ */
+typedef struct train_job train_job;
+
+/* Where a job's time went, in seconds: wall = from start until the child sent
+ * its result (or died); waited = from then until train_job_wait_any handed it
+ * to the caller (the result waited while the caller was busy). */
+typedef struct train_job_times {
+    double wall, waited;
+} train_job_times;
+
+/* Start training g with o in a forked worker. The dataset is loaded here
+ * first (a missing file returns TRAIN_EDATA without forking). g and o are
+ * needed only during the call (the child has its own copy). Returns 0, or a
+ * TRAIN_E* code with kind and err filled. */
+int train_job_start(const graph *g, const train_opts *o, const train_isolation *iso,
+                    train_job **out, char *kind, size_t kindlen, char *err, size_t errlen);
+
+/* Wait until one of jobs[0..n) (n <= 64; NULL entries and jobs whose result
+ * was taken are skipped) has finished, or timeout seconds (< 0: no limit).
+ * Returns 0 with *which its index (take its result with train_job_result), 1
+ * on timeout, TRAIN_EINTERRUPTED on rt_interrupted() (every job of the list is
+ * killed), TRAIN_EARG if none is left to wait for. */
+int train_job_wait_any(train_job **jobs, int n, double timeout, int *which);
+
+/* The finished job's result, as train_evaluate_isolated returns it (once;
+ * later calls return TRAIN_EARG). t may be NULL. */
+int train_job_result(train_job *j, train_result *r, train_job_times *t, char *kind,
+                     size_t kindlen, char *err, size_t errlen);
+
+/* 1 while the job has no result yet (running, or finished but not yet seen). */
+int train_job_running(const train_job *j);
+/* The worker's process id (its process group has the same id). */
+pid_t train_job_pid(const train_job *j);
+/* Kill the worker now: its result becomes kind "killed" unless one arrived. */
+void train_job_kill(train_job *j);
+void train_job_free(train_job *j);
 
 /* The dataset train_evaluate would use, loaded once per process and cached
  * (load it before forking workers so they share it copy-on-write). Owned by

@@ -110,6 +110,9 @@ static int child(void *arg, worker_ctx *ctx, char **result, char kind[WORKER_KIN
     put(j, "params", (double)r.params);
     put(j, "flops", (double)r.flops);
     put(j, "peak_rss_mib", r.peak_rss_mib);
+    /* CLOCK_MONOTONIC is system-wide: the parent subtracts this from the time it
+     * took the result, to know how long a finished result waited for it */
+    put(j, "ended_at", rt_now());
     *result = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     return *result ? 0 : 1;
@@ -157,53 +160,33 @@ static int kind_code(const char *kind)
     return TRAIN_EWORKER;
 }
 
-int train_evaluate_isolated(const graph *g, const train_opts *opts, const train_isolation *iso,
-                            train_result *r, char *kind, size_t kindlen, char *err, size_t errlen)
+/* The worker's deadline: the caller's, or time_limit * 1.25 + 120 s, or none. */
+static double deadline_of(const train_opts *o, const train_isolation *iso)
 {
-    train_opts o;
-    if (opts)
-        o = *opts;
-    else
-        train_opts_default(&o);
-    memset(r, 0, sizeof *r);
-    r->val_acc = r->val_loss = r->train_loss = r->test_acc = r->test_loss = NAN;
-    err[0] = '\0';
-    /* Load the dataset here so the child inherits it and a missing file is
-     * reported without forking. */
-    const ds_dataset *d;
-    int rc = train_dataset_get(o.dataset ? o.dataset : "fashion-mnist", o.data_dir, &d, err, errlen);
-    if (rc) {
-        rt_fmt(kind, kindlen, "%s", train_kind(rc));
+    return iso && iso->deadline > 0 ? iso->deadline
+           : o->time_limit > 0      ? o->time_limit * 1.25 + 120
+                                    : 0;
+}
+
+/* A finished worker's result as a train_result (wr is consumed). */
+static int from_worker(worker_result *wr, train_result *r, double *ended_at, char *kind,
+                       size_t kindlen, char *err, size_t errlen)
+{
+    int rc;
+    if (ended_at)
+        *ended_at = NAN;
+    if (!wr->ok) {
+        rt_fmt(kind, kindlen, "%s", wr->kind);
+        rt_fmt(err, errlen, "training worker: %s", wr->message ? wr->message : wr->kind);
+        rc = strcmp(wr->kind, "interrupted") == 0 ? TRAIN_EINTERRUPTED
+             : strcmp(wr->kind, "timeout") == 0   ? TRAIN_ETIMEOUT
+                                                  : TRAIN_EWORKER;
+        r->seconds = wr->seconds;
+        worker_result_free(wr);
         return r->status = rc;
     }
-    child_arg ca = {g, &o, NULL};
-    parent_ud pu = {&o};
-    worker_opts wo = {0};
-    wo.deadline = iso && iso->deadline > 0 ? iso->deadline
-                  : o.time_limit > 0      ? o.time_limit * 1.25 + 120
-                                          : 0;
-    wo.mem_bytes = iso ? iso->mem_bytes : 0;
-    wo.on_progress = o.progress ? parent_progress : NULL;
-    wo.progress_ud = &pu;
-    worker_result wr;
-    int wrc = worker_run(child, &ca, &wo, &wr);
-    if (wrc && wrc != WORKER_EINTR) {
-        rt_fmt(err, errlen, "could not start the training worker: %s", worker_strerror(wrc));
-        rt_fmt(kind, kindlen, "error");
-        return r->status = TRAIN_EWORKER;
-    }
-    if (!wr.ok) {
-        rt_fmt(kind, kindlen, "%s", wr.kind);
-        rt_fmt(err, errlen, "training worker: %s", wr.message ? wr.message : wr.kind);
-        rc = strcmp(wr.kind, "interrupted") == 0 ? TRAIN_EINTERRUPTED
-             : strcmp(wr.kind, "timeout") == 0   ? TRAIN_ETIMEOUT
-                                                 : TRAIN_EWORKER;
-        r->seconds = wr.seconds;
-        worker_result_free(&wr);
-        return r->status = rc;
-    }
-    cJSON *j = cJSON_Parse(wr.json);
-    worker_result_free(&wr);
+    cJSON *j = cJSON_Parse(wr->json);
+    worker_result_free(wr);
     if (!j) {
         rt_fmt(kind, kindlen, "error");
         rt_fmt(err, errlen, "training worker: unreadable result");
@@ -232,6 +215,183 @@ int train_evaluate_isolated(const graph *g, const train_opts *opts, const train_
     r->params = (int64_t)fmax(0, num(j, "params"));
     r->flops = (int64_t)fmax(0, num(j, "flops"));
     r->peak_rss_mib = num(j, "peak_rss_mib");
+    if (ended_at)
+        *ended_at = num(j, "ended_at");
     cJSON_Delete(j);
     return r->status = rc;
+}
+
+/* Load the dataset in the calling process so that children inherit it and a
+ * missing file is reported without forking. */
+static int preload(const train_opts *o, char *kind, size_t kindlen, char *err, size_t errlen)
+{
+    const ds_dataset *d;
+    int rc = train_dataset_get(o->dataset ? o->dataset : "fashion-mnist", o->data_dir, &d, err, errlen);
+    if (rc)
+        rt_fmt(kind, kindlen, "%s", train_kind(rc));
+    return rc;
+}
+
+int train_evaluate_isolated(const graph *g, const train_opts *opts, const train_isolation *iso,
+                            train_result *r, char *kind, size_t kindlen, char *err, size_t errlen)
+{
+    train_opts o;
+    if (opts)
+        o = *opts;
+    else
+        train_opts_default(&o);
+    memset(r, 0, sizeof *r);
+    r->val_acc = r->val_loss = r->train_loss = r->test_acc = r->test_loss = NAN;
+    err[0] = '\0';
+    int rc = preload(&o, kind, kindlen, err, errlen);
+    if (rc)
+        return r->status = rc;
+    child_arg ca = {g, &o, NULL};
+    parent_ud pu = {&o};
+    worker_opts wo = {0};
+    wo.deadline = deadline_of(&o, iso);
+    wo.mem_bytes = iso ? iso->mem_bytes : 0;
+    wo.on_progress = o.progress ? parent_progress : NULL;
+    wo.progress_ud = &pu;
+    worker_result wr;
+    int wrc = worker_run(child, &ca, &wo, &wr);
+    if (wrc && wrc != WORKER_EINTR) {
+        rt_fmt(err, errlen, "could not start the training worker: %s", worker_strerror(wrc));
+        rt_fmt(kind, kindlen, "error");
+        return r->status = TRAIN_EWORKER;
+    }
+    return from_worker(&wr, r, NULL, kind, kindlen, err, errlen);
+}
+
+/* ---- asynchronous jobs ---- */
+
+struct train_job {
+    worker *w;
+    train_opts o;          /* the parent's copy: progress callback and its ud */
+    parent_ud pu;
+    double started;
+    int done;              /* the result was handed out */
+    worker_result wr;      /* filled when the worker finished */
+    int have;              /* wr holds the finished result */
+    double seen_at;        /* when the parent took the result */
+};
+
+int train_job_start(const graph *g, const train_opts *opts, const train_isolation *iso,
+                    train_job **out, char *kind, size_t kindlen, char *err, size_t errlen)
+{
+    *out = NULL;
+    err[0] = '\0';
+    train_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        rt_fmt(kind, kindlen, "error");
+        rt_fmt(err, errlen, "out of memory");
+        return TRAIN_ENOMEM;
+    }
+    if (opts)
+        j->o = *opts;
+    else
+        train_opts_default(&j->o);
+    int rc = preload(&j->o, kind, kindlen, err, errlen);
+    if (rc) {
+        free(j);
+        return rc;
+    }
+    /* The child gets a copy of this address space at fork, so the argument may
+     * live on this stack: only the parent's copy goes away. */
+    child_arg ca = {g, &j->o, NULL};
+    j->pu.o = &j->o;
+    worker_opts wo = {0};
+    wo.deadline = deadline_of(&j->o, iso);
+    wo.mem_bytes = iso ? iso->mem_bytes : 0;
+    wo.on_progress = j->o.progress ? parent_progress : NULL;
+    wo.progress_ud = &j->pu;
+    j->started = rt_now();
+    int wrc = worker_spawn(&j->w, child, &ca, &wo);
+    if (wrc) {
+        free(j);
+        rt_fmt(kind, kindlen, "error");
+        rt_fmt(err, errlen, "could not start the training worker: %s", worker_strerror(wrc));
+        return TRAIN_EWORKER;
+    }
+    *out = j;
+    return 0;
+}
+
+int train_job_wait_any(train_job **jobs, int n, double timeout, int *which)
+{
+    worker *ws[64];
+    *which = -1;
+    if (n > 64)
+        return TRAIN_EARG;
+    int live = 0;
+    for (int i = 0; i < n; i++) {
+        ws[i] = jobs[i] && !jobs[i]->have ? jobs[i]->w : NULL;
+        live += ws[i] != NULL;
+        if (jobs[i] && jobs[i]->have && !jobs[i]->done) {
+            *which = i;  /* finished earlier, not yet taken */
+            return 0;
+        }
+    }
+    if (!live)
+        return TRAIN_EARG;
+    worker_result wr;
+    int k;
+    int rc = worker_wait_any(ws, n, timeout, &k, &wr);
+    if (rc == WORKER_EINTR) {
+        for (int i = 0; i < n; i++)
+            if (ws[i])
+                train_job_kill(jobs[i]);
+        return TRAIN_EINTERRUPTED;
+    }
+    if (rc == 1)
+        return 1;
+    if (rc)
+        return TRAIN_EARG;
+    jobs[k]->wr = wr;
+    jobs[k]->have = 1;
+    jobs[k]->seen_at = rt_now();
+    *which = k;
+    return 0;
+}
+
+int train_job_result(train_job *j, train_result *r, train_job_times *t, char *kind,
+                     size_t kindlen, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    r->val_acc = r->val_loss = r->train_loss = r->test_acc = r->test_loss = NAN;
+    err[0] = '\0';
+    if (!j || !j->have || j->done) {
+        rt_fmt(kind, kindlen, "error");
+        rt_fmt(err, errlen, "the job has no result to take");
+        return TRAIN_EARG;
+    }
+    j->done = 1;
+    double ended = NAN;
+    int rc = from_worker(&j->wr, r, &ended, kind, kindlen, err, errlen);
+    if (t) {
+        /* a child that died sent no end time: it ended when the parent noticed */
+        if (!isfinite(ended) || ended > j->seen_at)
+            ended = j->seen_at;
+        t->wall = ended - j->started;
+        t->waited = j->seen_at - ended;
+    }
+    return rc;
+}
+
+int train_job_running(const train_job *j) { return j && !j->have; }
+pid_t train_job_pid(const train_job *j) { return j ? worker_pid(j->w) : -1; }
+
+void train_job_kill(train_job *j)
+{
+    if (j && !j->have)
+        worker_kill(j->w);
+}
+
+void train_job_free(train_job *j)
+{
+    if (!j)
+        return;
+    worker_free(j->w);
+    worker_result_free(&j->wr);
+    free(j);
 }

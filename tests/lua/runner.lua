@@ -2,7 +2,7 @@
 --   llmnas run tests/lua/runner.lua tests/lua/test_json.lua [more files] [-- only-name]
 -- A test file returns a table of named test functions; they run in name order,
 -- each in its own protected call. Ends with "N passed, M failed"; exit 1 on failure.
-local passed, failed = 0, 0
+local passed, failed, skipped = 0, 0, 0
 local files, only = {}, nil
 for i = 1, #arg do
   if arg[i]:match("^name=") then only = arg[i]:sub(6) else files[#files + 1] = arg[i] end
@@ -26,8 +26,14 @@ for _, file in ipairs(files) do
     for _, name in ipairs(names) do
       if not only or name:find(only, 1, true) then
         local t0 = os.clock()
-        local ok2, e = xpcall(tests[name], debug.traceback)
-        if ok2 then
+        local ok2, e = xpcall(tests[name], function(x)
+          if type(x) == "table" and x.skip then return x end
+          return debug.traceback(x)
+        end)
+        if not ok2 and type(e) == "table" and e.skip then
+          skipped = skipped + 1
+          print(("skip %s: %s"):format(name, tostring(e.skip)))
+        elseif ok2 then
           passed = passed + 1
           print(("ok   %s (%.2fs)"):format(name, os.clock() - t0))
         else
@@ -38,5 +44,9 @@ for _, file in ipairs(files) do
     end
   end
 end
-print(("%d passed, %d failed"):format(passed, failed))
+if skipped > 0 then
+  print(("%d passed, %d failed, %d skipped"):format(passed, failed, skipped))
+else
+  print(("%d passed, %d failed"):format(passed, failed))
+end
 if failed > 0 then os.exit(1, true) end

@@ -55,6 +55,15 @@ function T.raises(fn, substring)
   return err
 end
 
+-- Ends the current test as skipped (the runner counts it as a skip, not a pass).
+function T.skip(why) error({ skip = why }, 0) end
+
+-- Skips the current test unless `cond`; returns true when it may go on.
+function T.need(cond, what)
+  if not cond then T.skip("needs " .. what) end
+  return true
+end
+
 -- A fresh empty directory (removed by the OS's tmp cleaning, not by us).
 function T.tmpdir()
   local p = os.tmpname()
