@@ -8,6 +8,10 @@
 --
 --   llmnas run examples/evolve.lua [--iterations N] [--set subset=N] [--set population=N]
 --                                  [--set sample=N] [--set seed=N] [--dataset NAME]
+--                                  [--workers N]
+-- With --workers N it is steady-state, as regularised evolution was published: N
+-- children train at once and a new child is bred from the population as it stands
+-- whenever a worker frees (the population ages in the order results arrive).
 local llmnas = require "llmnas"
 local rng_mod = require "llmnas.rng"
 
@@ -108,7 +112,10 @@ local function propose(ctx)
     end
     genome = mutate(parent.genome, rng)
   end
-  st.rng, st.pending = rng.state, genome
+  -- the genome travels with its own candidate: with several in flight (--workers N,
+  -- steady state: a child is bred whenever a worker frees) reflect sees its own
+  st.rng = rng.state
+  ctx.proposal.genome = genome
   return render(genome)
 end
 
@@ -116,9 +123,9 @@ end
 local function reflect(ctx, result)
   local st = ctx.state
   local pop = st.population or json.array()
-  pop[#pop + 1] = { genome = st.pending, acc = result.val_acc or 0, iteration = ctx.iteration }
+  pop[#pop + 1] = { genome = ctx.proposal.genome, acc = result.val_acc or 0, iteration = ctx.iteration }
   if #pop > POPULATION then table.remove(pop, 1) end
-  st.population, st.pending = pop, nil
+  st.population = pop
   return { genome = pop[#pop].genome }
 end
 

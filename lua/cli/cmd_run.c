@@ -32,6 +32,11 @@ static const char run_help[] =
     "  --iterations N     iteration budget\n"
     "  --dataset NAME     fashion-mnist (default), mnist, cifar10, cifar100\n"
     "  --data DIR         dataset directory (default: LLMNAS_DATA or the system's)\n"
+    "  --workers N        candidates training at once, each in its own worker\n"
+    "                     (default 1: the serial loop)\n"
+    "  --threads N        OpenMP threads per training worker (default: cores / workers)\n"
+    "  --order MODE       with --workers: arrival (default) or iteration (commit in\n"
+    "                     proposal order: reproducible, the default with --llm-cache)\n"
     "  --set KEY=VALUE    a strategy setting (repeatable), e.g. --set k=5\n"
     "  --llm-cache MODE   record, replay or off\n"
     "  --base-url URL     OpenAI-compatible endpoint (e.g. http://127.0.0.1:11434/v1)\n"
@@ -47,7 +52,10 @@ static const struct { const char *flag, *key; int integer; } value_opts[] = {
     {"--iterations", "iterations", 1}, {"--dataset", "dataset", 0},
     {"--data", "data", 0},
     {"--llm-cache", "llm_cache", 0}, {"--base-url", "base_url", 0},
-    {"--model", "model", 0},     {NULL, NULL, 0}};
+    {"--model", "model", 0},
+    {"--workers", "workers", 1}, {"--threads", "threads", 1},
+    {"--order", "order", 0},
+    {NULL, NULL, 0}};
 
 /* --set value: "true"/"false" become booleans, numerals numbers, the rest strings. */
 static void push_setting(lua_State *L, const char *v)
@@ -92,6 +100,10 @@ static int parse_option(lua_State *L, int argc, char **argv, int *i)
                                         value_opts[k].flag, val);
             lua_pushinteger(L, (lua_Integer)n);
         } else {
+            if (strcmp(value_opts[k].key, "order") == 0 && strcmp(val, "arrival") != 0 &&
+                strcmp(val, "iteration") != 0)
+                return -cli_usage_error("run", run_usage,
+                                        "--order must be arrival or iteration, got '%s'", val);
             if (strcmp(value_opts[k].key, "llm_cache") == 0 && strcmp(val, "record") != 0 &&
                 strcmp(val, "replay") != 0 && strcmp(val, "off") != 0)
                 return -cli_usage_error("run", run_usage,

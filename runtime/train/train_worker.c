@@ -11,6 +11,7 @@
 #include "train/train.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -76,9 +77,12 @@ static int child(void *arg, worker_ctx *ctx, char **result, char kind[WORKER_KIN
      * wait forever on pool threads that do not exist. A fresh thread gets a
      * fresh pool. */
     pthread_t t;
-    if (pthread_create(&t, NULL, run_thread, &ra) != 0) {
-        rt_fmt(kind, WORKER_KIND_LEN, "error");
-        rt_fmt(msg, msglen, "cannot start the training thread");
+    int prc = pthread_create(&t, NULL, run_thread, &ra);
+    if (prc != 0) {
+        /* under an address-space limit the thread's stack is the first thing
+         * that does not fit: that is the candidate's memory limit, not a bug */
+        rt_fmt(kind, WORKER_KIND_LEN, "%s", prc == EAGAIN || prc == ENOMEM ? "limit_memory" : "error");
+        rt_fmt(msg, msglen, "cannot start the training thread: %s", strerror(prc));
         return 1;
     }
     pthread_join(t, NULL);

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -175,6 +176,11 @@ static void child_main(int fd, worker_fn fn, void *arg, const worker_opts *o)
     char kind[WORKER_KIND_LEN] = "";
     char *result = NULL;
     setpgid(0, 0);
+    /* a parent killed with SIGKILL cannot kill its workers: they die with it
+     * rather than train on for nobody (the parent's resume re-runs them) */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != o->parent)
+        _exit(1);  /* the parent died before the line above */
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     signal(SIGPIPE, SIG_DFL);
@@ -212,6 +218,7 @@ int worker_spawn(worker **out, worker_fn fn, void *arg, const worker_opts *opts)
         w->o = *opts;
     if (w->o.max_result == 0)
         w->o.max_result = DEFAULT_MAX_RESULT;
+    w->o.parent = getpid();
     if (pipe2(p, O_CLOEXEC) < 0) {
         free(w);
         return WORKER_EFORK;

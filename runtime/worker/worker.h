@@ -8,7 +8,8 @@
  * once is shared copy-on-write), runs the callback, sends one result message
  * and exits with _exit (no atexit handlers, no double-flushed stdio).
  *
- * In the child: its own process group (the parent kills the whole group, so
+ * In the child: PR_SET_PDEATHSIG = SIGKILL (a parent killed with kill -9 takes
+ * its workers with it); its own process group (the parent kills the whole group, so
  * Ctrl-C on the terminal reaches only the parent, which then kills the child);
  * RLIMIT_AS = the address space mapped at fork + mem_bytes (skipped under
  * AddressSanitizer, which needs a huge address space), RLIMIT_CPU =
@@ -79,6 +80,7 @@ typedef struct worker_opts {
     int keep_fds;          /* 1 = do not close inherited descriptors in the child */
     worker_progress_fn on_progress;  /* may be NULL */
     void *progress_ud;
+    pid_t parent;          /* set by worker_spawn (the child dies with its parent) */
 } worker_opts;
 
 typedef struct worker_result {

@@ -151,12 +151,14 @@ end
 -- The evaluation-cache key: the graph's hash and everything that changes the result.
 local function cache_key(hash, recipe)
   local r = copy(recipe)
-  r.data, r.time_limit, r.threads = nil, nil, nil
+  r.data, r.time_limit, r.threads, r.deadline, r.memory_limit, r.progress = nil, nil, nil, nil, nil, nil
   return hash .. "@" .. core.sha256(json.encode(r, { canonical = true })):sub(1, 16)
 end
 
--- Compile, then train or reuse the cache. Returns the result table.
-local function evaluate(run, code)
+-- Compile and look the graph up in the evaluation cache. Returns the result
+-- table when it is already known (a compile failure, a cache hit), else nil and
+-- the graph and its cache key, to be trained.
+local function prepare(run, code, recipe)
   local env, t0 = run.env, core.now()
   local g, msg, kind = env.arch.compile(code, { input = run.task.input, classes = run.task.classes })
   local res = { compile_seconds = core.now() - t0 }
@@ -165,15 +167,18 @@ local function evaluate(run, code)
     return res
   end
   res.hash, res.params, res.flops = g:hash(), g:params(), g:flops()
-  local key = cache_key(res.hash, run.recipe)
+  local key = cache_key(res.hash, recipe or run.recipe)
   local cached = run.db:by_hash(key)
   if cached then
     merge(res, cached)
     res.cache_hit = true
     return res
   end
-  progress.phase(run, "training")
-  local m, tmsg, tkind = env.train.evaluate(g, run.recipe)
+  return nil, g, key, res
+end
+
+-- Fold a training outcome (train.evaluate's returns) into res and cache it.
+local function trained(run, key, res, m, tmsg, tkind)
   -- A dataset that cannot be read fails every candidate alike: stop with its message.
   if not m and tkind == "data" then error("training data: " .. tostring(tmsg), 0) end
   if m then
@@ -182,22 +187,32 @@ local function evaluate(run, code)
   else
     res.status, res.error, res.kind = "failed", tmsg, tkind or "train"
   end
-  -- Deterministic outcomes are cached; a timeout or an interrupt may differ next time.
-  if res.kind ~= "timeout" and res.kind ~= "interrupted" and res.kind ~= "crashed" then
+  -- Deterministic outcomes are cached; a timeout, an interrupt, a crash or a
+  -- candidate stopped on purpose may differ next time.
+  if res.kind ~= "timeout" and res.kind ~= "interrupted" and res.kind ~= "crashed" and res.kind ~= "killed" then
     local entry = copy(res)
-    entry.compile_seconds, entry.cache_hit = nil, nil
+    entry.compile_seconds, entry.cache_hit, entry.wall_seconds, entry.waited_seconds = nil, nil, nil, nil
     local ok, why = run.db:put_hash(key, entry)
     if not ok then progress.note(run, "evaluation cache not updated: " .. tostring(why)) end
   end
   return res
 end
 
+-- Compile, then train or reuse the cache. Returns the result table.
+local function evaluate(run, code, recipe)
+  local res, g, key, partial = prepare(run, code, recipe)
+  if res then return res end
+  progress.phase(run, "training")
+  return trained(run, key, partial, run.env.train.evaluate(g, recipe or run.recipe))
+end
+
 local function propose(run, ctx)
   for attempt = 1, M.PROPOSE_RETRIES do
     local ok, code, msg, kind = call_hook(run, "propose", ctx)
     if not ok then return nil, code, "hook" end
-    if type(code) == "table" then code = code.code end
-    if type(code) == "string" then return code end
+    local train
+    if type(code) == "table" then code, train = code.code, code.train end
+    if type(code) == "string" then return code, nil, nil, train end
     kind = kind or "propose"
     if M.FATAL_KINDS[kind] then
       error(("propose: %s (%s): stopping the run"):format(tostring(msg), kind), 0)
@@ -213,26 +228,12 @@ local function new_record(it)
   return { iter = it, llm = {}, prompts = json.array() }
 end
 
--- One iteration; returns the record.
-local function iterate(run)
-  local it = run.loop.iteration + 1
-  local t_start = core.now()
-  local record = new_record(it)
-  local ctx = run.ctx
-  ctx.iteration, ctx.record, ctx.current = it, record, nil
-  progress.phase(run, "proposing")
-
-  local code, msg, kind = propose(run, ctx)
-  local result
-  if code then
-    record.code = code
-    progress.phase(run, "compiling")
-    result = evaluate(run, code)
-  else
-    result = { status = "failed", error = msg, kind = kind }
-  end
+-- Accept, reflect and commit one evaluated candidate (ctx is its context,
+-- ctx.iteration its number); returns the record. The serial loop and the
+-- asynchronous one (llmnas.async) both end a candidate here.
+local function conclude(run, ctx, record, code, result, t_start)
+  local it = run.loop.iteration + 1   -- the store numbers records in commit order
   ctx.current = result
-
   local accepted = false
   if result.status == "ok" then
     local ok, acc = call_hook(run, "accept", run.loop.best, result, ctx)
@@ -242,8 +243,8 @@ local function iterate(run)
   if accepted then
     run.loop.best = { iteration = it, code = code, hash = result.hash, val_acc = result.val_acc,
       params = result.params, flops = result.flops }
-    ctx.best = run.loop.best
   end
+  ctx.best = run.loop.best
   run.loop.valid = run.loop.valid + (result.status == "ok" and 1 or 0)
   if run.strategy.reflect then
     progress.phase(run, "reflecting")
@@ -257,8 +258,10 @@ local function iterate(run)
   end
   run.loop.last = { iteration = it, code = code, status = result.status, val_acc = result.val_acc,
     error = result.error, kind = result.kind }
+  run.ctx.best, run.ctx.last = run.loop.best, run.loop.last
   ctx.last = run.loop.last
 
+  record.iter = it
   record.status = result.status
   record.error_kind = result.kind
   record.error = result.error and tostring(result.error):sub(1, 4000)
@@ -285,6 +288,27 @@ local function iterate(run)
   if run.strategy.on_iteration then call_hook(run, "on_iteration", ctx, record) end
   progress.iteration(run, record)
   return record
+end
+
+-- One iteration; returns the record.
+local function iterate(run)
+  local it = run.loop.iteration + 1
+  local t_start = core.now()
+  local record = new_record(it)
+  local ctx = run.ctx
+  ctx.iteration, ctx.record, ctx.current, ctx.proposal = it, record, nil, {}
+  progress.phase(run, "proposing")
+
+  local code, msg, kind, train = propose(run, ctx)
+  local result
+  if code then
+    record.code = code
+    progress.phase(run, "compiling")
+    result = evaluate(run, code, M.recipe_with(run, train))
+  else
+    result = { status = "failed", error = msg, kind = kind }
+  end
+  return conclude(run, ctx, record, code, result, t_start)
 end
 
 local function budget_left(run)
@@ -325,6 +349,18 @@ function M.search(strategy)
   local run = { strategy = strategy, env = env, task = task, recipe = recipe, hook_failures = {},
     started = core.now(), budget = merge({}, strategy.budget), quiet = strategy.quiet }
   if opts.iterations then run.budget.iterations = opts.iterations end
+  run.workers = opts.workers or strategy.workers or 1
+  run.order = opts.order or strategy.order
+  if math.type(run.workers) ~= "integer" or run.workers < 1 or run.workers > 64 then
+    error(("workers: expected an integer from 1 to 64, got %s"):format(tostring(run.workers)), 0)
+  end
+  -- Threads per training worker: workers x threads <= cores unless overridden,
+  -- since oversubscribed OpenMP teams wait on each other. One worker keeps
+  -- OpenMP's default, as before.
+  if opts.threads then recipe.threads = opts.threads end
+  if not recipe.threads and run.workers > 1 and env.train.cores then
+    recipe.threads = math.max(1, env.train.cores() // run.workers)
+  end
   run.db_path = opts.db or strategy.db or M.DEFAULT_DB
   run.db = env.db or assert(env.memory.open(run.db_path))
   -- --llm-cache record|replay keeps the LLM's replies in the same memory as the records.
@@ -339,10 +375,15 @@ function M.search(strategy)
   local hint = ("resume with: llmnas run %s --resume --db %s"):format(opts.script or "STRATEGY.lua", run.db_path)
   core.set_resume_hint(hint)
   progress.start(run)
-  while true do
-    local more, why = budget_left(run)
-    if not more then run.stopped_by = why break end
-    iterate(run)
+  -- A run stopped with candidates in flight resumes them in the asynchronous loop.
+  if run.workers > 1 or (run.loop.pending and #run.loop.pending > 0) then
+    require("llmnas.async").loop(run, M.internal)
+  else
+    while true do
+      local more, why = budget_left(run)
+      if not more then run.stopped_by = why break end
+      iterate(run)
+    end
   end
   progress.finish(run)
   if strategy.summarise then
@@ -354,5 +395,17 @@ function M.search(strategy)
 end
 
 M.cache_key = cache_key
+
+--- The run's recipe with a candidate's own training overrides (propose may return
+-- {code = ..., train = {...}}), or the run's recipe itself when there are none.
+function M.recipe_with(run, train)
+  if not train then return nil end
+  if type(train) ~= "table" then error("propose: train must be a table of recipe fields", 0) end
+  return merge(copy(run.recipe), train)
+end
+-- The loop's parts, for llmnas.async (not a stable interface for strategies).
+M.internal = { call_hook = call_hook, propose = propose, prepare = prepare, trained = trained,
+  conclude = conclude, new_record = new_record, budget_left = budget_left, make_chat = make_chat,
+  book = book, copy = copy, FATAL_KINDS = M.FATAL_KINDS, recipe_with = function(...) return M.recipe_with(...) end }
 M.hook_error = hook_error
 return M

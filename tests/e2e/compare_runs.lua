@@ -9,7 +9,9 @@ local ignore_cache = arg[5] == "ignore-cache-hits"
 
 -- Wall-clock fields differ between any two runs; everything else must not.
 local TIMING = { seconds = true, compile_seconds = true, images_per_s = true, t = true, started = true,
-  run = true, latency = true, committed_at = true }
+  run = true, latency = true, committed_at = true,
+  -- with --workers: which worker trained a candidate and how long it queued
+  times = true, worker = true }
 
 local function strip(v)
   if type(v) ~= "table" then return v end
