@@ -54,6 +54,7 @@ CBENCHES  := $(CBENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 DEPS      := gcc make pkg-config liblua5.4-dev libcurl4-openssl-dev libcjson-dev liblmdb-dev \
              lmdb-utils libdnnl-dev libssl-dev zlib1g-dev dataset-fashion-mnist libcmocka-dev lua-check \
              cppcheck python3 python3-torch python3-numpy procps psmisc
+DEPS      += libopenmpi-dev openmpi-bin   # mpirun -n N llmnas run: evaluator ranks (issue 11); the plugin build/llmnas_mpi.so
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps test bench check demo clean
@@ -91,6 +92,15 @@ $(BUILD)/tests/%: tests/c/%.c $(CTEST_AUX) $(LIBMEM) $(LIBRT)
 $(BUILD)/bench/%: tests/bench/%.c $(LIBMEM) $(LIBRT)
 	@mkdir -p $(@D)
 	$(CC) $(ALLCFLAGS) -o $@ $< $(LIBMEM) $(LIBRT) $(LDFLAGS) $(LDLIBS)
+
+# MPI (issue 11): the plugin that `mpirun -n N llmnas run` loads (runtime/mpi/mpi_api.h).
+# llmnas never links MPI; the plugin is built when Open MPI's headers are installed.
+MPI_PLUGIN := $(if $(shell pkg-config --exists ompi-c 2>/dev/null && echo y),$(BUILD)/llmnas_mpi.so)
+all: $(MPI_PLUGIN)
+$(BUILD)/llmnas_mpi.so: runtime/mpi/plugin/llmnas_mpi.c runtime/mpi/mpi_api.h
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC -shared -Iruntime \
+	  $$(pkg-config --cflags ompi-c) -o $@ $< $$(pkg-config --libs ompi-c)
 
 deps:
 	@missing=$$(for p in $(DEPS); do \

@@ -12,6 +12,8 @@
 --   --set history=off     no history in the improver's prompt
 --   --set improver=off    no Prompt Improver: the generator never gets a suggestion
 --   --set reference=off   no best network in the generator's prompt
+--   --set islands=M       M independent trajectories sharing the cache and the best
+--                         (run them side by side with --workers N; 1 = the paper)
 -- and: --iterations N, --dataset NAME, --set subset=N (train on the first N images).
 local llmnas = require "llmnas"
 local paper = require "llmnas.paper"
@@ -23,6 +25,7 @@ llmnas.search(paper.strategy {
   history = set.history,
   improver = set.improver,
   reference = set.reference,
+  islands = set.islands,
   task = { dataset = "fashion-mnist", subset = set.subset },
   budget = { iterations = 2000 },
 })

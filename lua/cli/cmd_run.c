@@ -9,6 +9,7 @@
 #include "host/core.h"
 #include "host/host.h"
 #include "base/rt.h"
+#include "mpi/mpi_api.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -193,6 +194,26 @@ static int report_error(lua_State *L, int status)
     return EX_SOFTWARE;
 }
 
+/* Calls require("llmnas.mpi")[fn]() protected; *flag = its boolean result. On an
+ * error the message is left on the stack. */
+static int mpi_step(lua_State *L, const char *fn, int *flag)
+{
+    *flag = 0;
+    lua_getglobal(L, "require");
+    lua_pushstring(L, "llmnas.mpi");
+    int status = host_pcall(L, 1, 1);
+    if (status != LUA_OK)
+        return status;
+    lua_getfield(L, -1, fn);
+    lua_remove(L, -2);
+    status = host_pcall(L, 0, 1);
+    if (status != LUA_OK)
+        return status;
+    *flag = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return LUA_OK;
+}
+
 int cmd_run(int argc, char **argv);
 int cmd_run(int argc, char **argv)
 {
@@ -235,12 +256,27 @@ int cmd_run(int argc, char **argv)
         rc = status == LUA_ERRFILE ? EX_NOINPUT : EX_SOFTWARE;
     } else {
         host_catch_interrupt(L);
-        status = host_pcall(L, 0, 0);
-        host_release_interrupt();
+        int evaluator = 0;
+        status = LUA_OK;
+        if (mpi_launched()) {
+            /* rank 0 goes on to the script; the others evaluate until told to stop */
+            status = mpi_step(L, "boot", &evaluator);
+        }
+        if (status == LUA_OK && !evaluator)
+            status = host_pcall(L, 0, 0);
+        else
+            lua_remove(L, status == LUA_OK ? -1 : -2);  /* the script's chunk */
         if (status != LUA_OK)
             rc = report_error(L, status);
         else if (rt_interrupted())
             rc = 130;  /* Ctrl-C during the script's last C call */
+        if (mpi_launched() && !evaluator) {
+            int ignored;
+            lua_settop(L, 0);
+            if (mpi_step(L, "shutdown", &ignored) != LUA_OK)
+                lua_pop(L, 1);
+        }
+        host_release_interrupt();
     }
     lua_close(L);
     return rc;

@@ -488,6 +488,66 @@ static cJSON *fetch_best(mem_store *s, show_opts *o, uint32_t run, unsigned n, c
     return a ? a : cJSON_CreateArray();
 }
 
+/* ---- utilisation of a run with --workers (records carry times and workers) ---- */
+
+typedef struct util {
+    double workers, train, propose, queue, first, last;
+    int trained;
+} util;
+
+static int util_visit(void *ud, uint32_t iter, int rc, const char *text, size_t len)
+{
+    util *u = ud;
+    (void)iter;
+    if (rc) return 0;  /* the history pass reports damage */
+    cJSON *rec = cJSON_ParseWithLength(text, len);
+    if (!rec) return 0;
+    double v;
+    if (jnum(rec, "workers", &v) && v > u->workers) u->workers = v;
+    if (jnum(rec, "times.train", &v)) u->train += v, u->trained++;
+    if (jnum(rec, "times.propose", &v)) u->propose += v;
+    if (jnum(rec, "times.queue", &v)) u->queue += v;
+    if (jnum(rec, "committed_at", &v)) {
+        if (u->first == 0 || v < u->first) u->first = v;
+        if (v > u->last) u->last = v;
+    }
+    cJSON_Delete(rec);
+    return 0;
+}
+
+/* Busy fraction of the workers over the run's wall time (start to last commit), and
+ * the time spent waiting for the LLM in propose. 0 if the run has no worker times. */
+static int util_get(mem_store *s, uint32_t run, const cJSON *r, util *u)
+{
+    memset(u, 0, sizeof *u);
+    if (mem_scan(s, run, 1, util_visit, u) != 0 || u->workers < 1 || u->last <= 0) return 0;
+    double started = 0;
+    if (jnum(r, "started", &started) && started > 0 && started < u->first) u->first = started;
+    return u->last > u->first;
+}
+
+static void util_table(const util *u)
+{
+    char b1[32], b2[32], b3[32], b4[32];
+    double wall = u->last - u->first;
+    printf("  %-15s%.0f: busy %.0f%% (training %s of %.0f x %s wall), LLM wait %s in propose, "
+           "results queued %s\n", "workers", u->workers, 100 * u->train / (u->workers * wall),
+           fmt_secs(b1, sizeof b1, u->train), u->workers, fmt_secs(b2, sizeof b2, wall),
+           fmt_secs(b3, sizeof b3, u->propose), fmt_secs(b4, sizeof b4, u->queue));
+}
+
+static void util_json(cJSON *out, const util *u)
+{
+    double wall = u->last - u->first;
+    cJSON *j = cJSON_AddObjectToObject(out, "utilisation");
+    cJSON_AddNumberToObject(j, "workers", u->workers);
+    cJSON_AddNumberToObject(j, "wall_seconds", wall);
+    cJSON_AddNumberToObject(j, "train_seconds", u->train);
+    cJSON_AddNumberToObject(j, "busy", u->train / (u->workers * wall));
+    cJSON_AddNumberToObject(j, "llm_wait_seconds", u->propose);
+    cJSON_AddNumberToObject(j, "queue_seconds", u->queue);
+}
+
 static int show_run(mem_store *s, show_opts *o, uint32_t run)
 {
     char *text;
@@ -510,6 +570,8 @@ static int show_run(mem_store *s, show_opts *o, uint32_t run)
         cJSON_AddItemToObject(out, "leaderboard", fetch_best(s, o, run, o->top, o->metric));
         h.json = cJSON_AddArrayToObject(out, "history");
         rc = mem_scan(s, run, from, history_visit, &h);
+        util u;
+        if (rc == 0 && util_get(s, run, r, &u)) util_json(out, &u);
         if (rc == 0) print_json(out);
         r = NULL;
         cJSON_Delete(out);
@@ -532,6 +594,8 @@ static int show_run(mem_store *s, show_opts *o, uint32_t run)
         cJSON *best = fetch_best(s, o, run, 1, "val_acc");
         totals_table(r, cJSON_GetArrayItem(best, 0));
         cJSON_Delete(best);
+        util u;
+        if (rc == 0 && util_get(s, run, r, &u)) util_table(&u);
     }
     cJSON_Delete(r);
     if (rc) return store_error(s, rc);

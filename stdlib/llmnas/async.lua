@@ -120,8 +120,9 @@ function M.loop(run, I)
         done(cand, I.trained(run, cand.key, cand.partial, nil, msg, kind))
       else
         cand.job, cand.slot, cand.submitted = job, slot, core.now()
-        cand.ctx.pid = job:pid()
+        cand.ctx.pid = job.pid and job:pid()   -- a local worker's process id (nil for a rank)
         cand.record.worker = slot
+        cand.record.rank = job.rank   -- the evaluator rank under mpirun
         slots[slot], by_job[job] = cand, cand
       end
     end
@@ -342,6 +343,16 @@ function M.loop(run, I)
         else
           progress.phase(run, ("training %d"):format(#jobs))
           arrived(env.train.wait_any(jobs))
+          -- and every other result already in: the workers they free are then
+          -- filled by one batch of proposals, not one LLM round trip each
+          while true do
+            local rest = {}
+            for _, cand in pairs(slots) do rest[#rest + 1] = cand.job end
+            if #rest == 0 then break end
+            local job, r, msg, kind, info = env.train.wait_any(rest, 0)
+            if not job then break end
+            arrived(job, r, msg, kind, info)
+          end
         end
       end
     end

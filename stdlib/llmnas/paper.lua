@@ -15,8 +15,14 @@
 --   local paper = require "llmnas.paper"
 --   llmnas.search(paper.strategy{k = 5, history = true, improver = true, reference = true})
 --
--- Options: k (window size, integer or "all"), history / improver / reference (the ablation
--- switches), generator / improver_prompt (llmnas.template objects with the same slots as
+-- Islands (opts.islands = M, `--set islands=M` in examples/paper.lua): M independent
+-- trajectories of the method, each with its own suggestion, K-window and previous
+-- candidate, sharing the evaluation cache and the global best; proposal n belongs to
+-- island (n - 1) % M + 1, so with --workers N they run side by side. One island is the
+-- paper exactly (its state is kept where it always was: ctx.state.suggestion, .history).
+--
+-- Options: k (window size, integer or "all"), islands (default 1), history / improver /
+-- reference (the ablation switches), generator / improver_prompt (llmnas.template objects with the same slots as
 -- llmnas.prompts), sampling ({temperature, top_p, max_tokens}), window (a function(ctx, h)
 -- returning the history text, to replace the sliding window), plus any llmnas.search field.
 -- The strategy also carries generator_request(ctx), the Code Generator's request, for
@@ -40,7 +46,24 @@ function M.strategy(opts)
   local gen_template = opts.generator or prompts.generator
   local imp_template = opts.improver_prompt or prompts.improver
   local sampling = opts.sampling or M.SAMPLING
+  local islands = opts.islands or 1
+  if math.type(islands) ~= "integer" or islands < 1 then
+    error(("islands: expected a positive integer, got %s"):format(tostring(islands)), 0)
+  end
   history.new(k)  -- validates k before the first iteration
+
+  -- The trajectory a candidate belongs to: its suggestion, window and previous
+  -- candidate. One island keeps the paper's own places (ctx.state, ctx.last).
+  local function island(ctx)
+    if islands == 1 then return ctx.state, ctx.last end
+    local i = ctx.proposal and ctx.proposal.island or (ctx.iteration - 1) % islands + 1
+    if ctx.proposal then ctx.proposal.island = i end
+    ctx.state.islands = ctx.state.islands or {}
+    local key = tostring(i)  -- JSON object keys: the state is saved as JSON
+    ctx.state.islands[key] = ctx.state.islands[key] or {}
+    local st = ctx.state.islands[key]
+    return st, st.last, i
+  end
 
   local function request(role, system, user)
     return { role = role, temperature = sampling.temperature, top_p = sampling.top_p,
@@ -50,7 +73,8 @@ function M.strategy(opts)
 
   -- Step 1: the Code Generator's request.
   local function generator_request(ctx)
-    local i, best, last = ctx.task.input, ctx.best, ctx.last
+    local st, last = island(ctx)
+    local i, best = ctx.task.input, ctx.best
     return request("generator", prompts.generator_system, gen_template:render({
       dataset = ctx.task.dataset, input = ("%dx%dx%d"):format(i[1], i[2], i[3]), classes = ctx.task.classes,
       reference = reference.text,
@@ -58,7 +82,7 @@ function M.strategy(opts)
       best_acc = (use_reference and best) and pct(best.val_acc) or "none",
       last_code = last and last.code or prompts.NO_REFERENCE,
       last_outcome = not last and "none" or last.val_acc and pct(last.val_acc) or "failed",
-      suggestion = ctx.state.suggestion or prompts.NO_SUGGESTION,
+      suggestion = st.suggestion or prompts.NO_SUGGESTION,
     }))
   end
 
@@ -73,7 +97,8 @@ function M.strategy(opts)
 
   -- Steps 5 and 7.
   local function reflect(ctx, result)
-    local h = history.load(ctx.state.history or history.new(k):save())
+    local st, _, isl = island(ctx)
+    local h = history.load(st.history or history.new(k):save())
     local notes = { triple = h:close(history.outcome(result)) }
     if use_improver then
       local best = ctx.best
@@ -92,13 +117,17 @@ function M.strategy(opts)
       if type(suggestion) == "table" then suggestion = table.concat(suggestion, "\n") end
       if type(suggestion) == "string" and suggestion ~= "" then
         h:open(advice.reason, suggestion)
-        ctx.state.suggestion = suggestion
+        st.suggestion = suggestion
         notes.improver = { reason = advice.reason, inspiration = advice.inspiration, suggestion = suggestion }
       else
         notes.improver_error = reply and "unparsable improver reply: the old suggestion stays" or err
       end
     end
-    ctx.state.history = h:save()
+    st.history = h:save()
+    if isl then
+      st.last = { code = ctx.record.code, val_acc = result.val_acc }
+      notes.island = isl
+    end
     return notes
   end
 

@@ -350,6 +350,9 @@ function M.search(strategy)
     started = core.now(), budget = merge({}, strategy.budget), quiet = strategy.quiet }
   if opts.iterations then run.budget.iterations = opts.iterations end
   run.workers = opts.workers or strategy.workers or 1
+  -- Under mpirun, rank 0's workers are the evaluator ranks (llmnas.mpi).
+  local pool, ranks = require("llmnas.mpi").pool()
+  if pool then env.train, run.workers, run.mpi = pool, ranks, true end
   run.order = opts.order or strategy.order
   if math.type(run.workers) ~= "integer" or run.workers < 1 or run.workers > 64 then
     error(("workers: expected an integer from 1 to 64, got %s"):format(tostring(run.workers)), 0)
@@ -376,7 +379,7 @@ function M.search(strategy)
   core.set_resume_hint(hint)
   progress.start(run)
   -- A run stopped with candidates in flight resumes them in the asynchronous loop.
-  if run.workers > 1 or (run.loop.pending and #run.loop.pending > 0) then
+  if run.workers > 1 or run.mpi or (run.loop.pending and #run.loop.pending > 0) then
     require("llmnas.async").loop(run, M.internal)
   else
     while true do

@@ -11,7 +11,7 @@ local ignore_cache = arg[5] == "ignore-cache-hits"
 local TIMING = { seconds = true, compile_seconds = true, images_per_s = true, t = true, started = true,
   run = true, latency = true, committed_at = true,
   -- with --workers: which worker trained a candidate and how long it queued
-  times = true, worker = true }
+  times = true, worker = true, rank = true }
 
 local function strip(v)
   if type(v) ~= "table" then return v end

@@ -41,6 +41,11 @@ fi
 [ "$(cut -d: -f4 "$T/st" | sort -u | grep -c '^[1-4]$')" -ge 3 ] && pass "several workers were used" ||
     fail "workers: $(cut -d: -f4 "$T/st" | tr '\n' ' ')"
 
+run "$LLMNAS" show --db "$T/faults" 1
+expect_out "workers        4: busy" "llmnas show reports the workers' utilisation"
+busy=$(json_of "$T/faults" | /usr/bin/python3 -c 'import json,sys; u=json.load(sys.stdin)["utilisation"]; print(int(0 < u["busy"] <= 1 and u["train_seconds"] > 0))')
+[ "$busy" = 1 ] && pass "the JSON has the busy fraction" || fail "utilisation: $busy"
+
 # ---- kill -9 with candidates in flight, then --resume ------------------------------
 EVOLVE="examples/evolve.lua --workers 2 --order iteration --iterations 6 --set subset=600 --set population=3"
 run "$LLMNAS" run $EVOLVE --db "$T/whole"
