@@ -11,7 +11,8 @@ REPEATS=${BENCH_REPEATS:-3}
 T=$(mktemp -d)
 trap 'kill $srv 2>/dev/null; rm -rf "$T"' EXIT
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores," \
-    "isa: $(grep -m1 -o 'avx512f\|avx2' /proc/cpuinfo | head -1 || echo baseline), load $(cut -d' ' -f1 /proc/loadavg)"
+    "isa: $(if grep -qw avx512f /proc/cpuinfo; then echo avx512f; elif grep -qw avx2 /proc/cpuinfo; then echo avx2; else echo baseline; fi)," \
+    "load $(cut -d' ' -f1 /proc/loadavg)"
 train_s=$("$LLMNAS" run tests/bench/bench_parallel.lua calibrate)
 echo "training one candidate: ${train_s} s (median of 3); LLM latency set to the same"
 /usr/bin/python3 - "$T/replies.jsonl" "$train_s" "$N" <<'PY'
