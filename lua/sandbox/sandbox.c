@@ -245,11 +245,18 @@ static int nn_index(lua_State *L)
     lua_pushvalue(L, 2);
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
         return 1;
-    if (lua_type(L, 2) == LUA_TSTRING)
-        return luaL_error(L, "nn has no op '%s' (ops: Conv2d, BatchNorm2d, ReLU, LeakyReLU, "
-                          "GELU, SiLU, Sigmoid, Tanh, Hardswish, MaxPool2d, AvgPool2d, "
-                          "AdaptiveAvgPool2d, Flatten, Linear, Dropout, Identity, add, mul, cat)",
-                          lua_tostring(L, 2));
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        for (int op = GRAPH_OP_INPUT + 1; op < GRAPH_OP_COUNT; op++) {
+            if (op > GRAPH_OP_INPUT + 1)
+                luaL_addstring(&b, ", ");
+            luaL_addstring(&b, graph_op_name((graph_op)op));
+        }
+        luaL_pushresult(&b);
+        return luaL_error(L, "nn has no op '%s' (ops: %s)", lua_tostring(L, 2),
+                          lua_tostring(L, -1));
+    }
     return luaL_error(L, "nn has no such field");
 }
 

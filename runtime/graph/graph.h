@@ -38,6 +38,14 @@ enum {
     GRAPH_ESTATE = -1006,   /* call out of order (e.g. no output set) */
 };
 
+/*
+ * The ops. Their names, inputs, attributes and properties are one table,
+ * graph_op_info() (graph_ops.c); every layer (the sandbox's nn builder, JSON,
+ * the hash, the Lua view, the exports) iterates it. JSON names an op by its
+ * name, but the canonical order folds the enum value into each node's
+ * structural key, so existing values never change: new ops go at the end,
+ * before GRAPH_OP_COUNT. Adding one: runtime/graph/ADDING-AN-OP.md.
+ */
 typedef enum graph_op {
     GRAPH_OP_INPUT = 0,
     GRAPH_OP_CONV2D,
@@ -87,6 +95,123 @@ typedef struct graph_attrs {
     double p;           /* Dropout probability (0.5) */
     int approximate_tanh;  /* GELU: 0 = exact erf, 1 = tanh approximation */
 } graph_attrs;
+
+/* ---- the op table ------------------------------------------------------------
+ *
+ * Attributes are named once (graph_attr_info) and each op lists the ones it
+ * reads (graph_op_info.attrs). Iteration is always in attribute-id order: the
+ * hash folds attributes in that order, so new attributes go at the end of
+ * graph_attr_id and existing graphs keep their hashes.
+ */
+typedef enum graph_attr_id {
+    GRAPH_A_NONE = 0,       /* terminates the positional lists */
+    GRAPH_A_OUT,            /* Conv2d out_channels, Linear out_features, AdaptiveAvgPool2d size */
+    GRAPH_A_KERNEL,
+    GRAPH_A_STRIDE,
+    GRAPH_A_PADDING,
+    GRAPH_A_DILATION,
+    GRAPH_A_GROUPS,
+    GRAPH_A_BIAS,
+    GRAPH_A_CEIL_MODE,
+    GRAPH_A_COUNT_INCLUDE_PAD,
+    GRAPH_A_EPS,
+    GRAPH_A_MOMENTUM,
+    GRAPH_A_NEGATIVE_SLOPE,
+    GRAPH_A_P,
+    GRAPH_A_APPROXIMATE,
+    GRAPH_A_COUNT
+} graph_attr_id;
+
+#define GRAPH_ATTR_BIT(id) (1u << (id))
+
+typedef enum graph_attr_type {
+    GRAPH_T_COUNT,   /* int64_t: a size (JSON accepts up to 2^40) */
+    GRAPH_T_INT,     /* int (JSON accepts up to 2^30) */
+    GRAPH_T_PAIR,    /* int[2], {h, w}; a candidate may give one number for both */
+    GRAPH_T_BOOL,    /* int, 0 or 1; true / false in JSON and Lua */
+    GRAPH_T_NUM,     /* double */
+    GRAPH_T_ENUM,    /* int index into choices; its name in JSON and Lua */
+} graph_attr_type;
+
+typedef struct graph_attr_info {
+    const char *key;      /* canonical JSON key and Lua view key ("kernel") */
+    const char *option;   /* the candidate language's (PyTorch's) name ("kernel_size") */
+    graph_attr_type type;
+    size_t offset;        /* of the field in graph_attrs */
+    double def;           /* default (both elements of a pair); an op may override it */
+    double lo, hi;        /* range a candidate may give (inclusive); graph_add enforces
+                             it for GRAPH_T_NUM, the nn builder for every type */
+    const char *const *choices;  /* GRAPH_T_ENUM: the names, NULL-terminated */
+} graph_attr_info;
+
+/* How an op's output shape follows from its inputs (graph.c, infer_*). */
+typedef enum graph_shape_rule {
+    GRAPH_SHAPE_NONE,       /* the input node */
+    GRAPH_SHAPE_SAME,       /* elementwise: the input's shape, any rank */
+    GRAPH_SHAPE_CHANNELS,   /* the input's shape, which must be [B, C, H, W]; C params x 2 */
+    GRAPH_SHAPE_CONV,       /* Conv2d */
+    GRAPH_SHAPE_POOL,       /* MaxPool2d / AvgPool2d windows */
+    GRAPH_SHAPE_GLOBAL_POOL,/* [B, C, H, W] -> [B, C, 1, 1] */
+    GRAPH_SHAPE_FLATTEN,    /* [B, C, H, W] -> [B, C*H*W] */
+    GRAPH_SHAPE_LINEAR,     /* [B, F] -> [B, out] */
+    GRAPH_SHAPE_BROADCAST,  /* two inputs, PyTorch broadcasting */
+    GRAPH_SHAPE_CAT,        /* rank-4 inputs concatenated along C */
+} graph_shape_rule;
+
+enum {
+    GRAPH_OPF_COMMUTATIVE = 1u << 0,  /* operands are unordered (hash, canonical order) */
+    GRAPH_OPF_INPLACE = 1u << 1,      /* the nn builder accepts PyTorch's inplace (ignored) */
+    GRAPH_OPF_LUA_ALL_OPTS = 1u << 2, /* the Lua export writes every option once one differs */
+};
+
+#define GRAPH_OP_MAX_POSITIONAL 6
+
+typedef struct graph_op_info {
+    const char *name;       /* PyTorch's name: the nn function, the JSON "op", messages */
+    int min_inputs;         /* 0 only for the input node */
+    int max_inputs;         /* 0 = any number (variadic) */
+    unsigned attrs;         /* GRAPH_ATTR_BIT set: the attributes the op reads */
+    unsigned fixed;         /* of those, the required arguments after the inputs
+                               (nn.Conv2d(x, out, kernel)); the others are options */
+    unsigned char positional[GRAPH_OP_MAX_POSITIONAL]; /* options that may also be given
+                               by position after the fixed ones, PyTorch's order,
+                               GRAPH_A_NONE-terminated */
+    struct { unsigned char attr; double value; } defaults[2]; /* the op's own defaults */
+    unsigned flags;         /* GRAPH_OPF_* */
+    graph_shape_rule shape;
+    /* Export templates: $name the op's name, $0 $1 the inputs, $inputs all of
+     * them, $in the first input's channels (PyTorch), $KEY an attribute,
+     * $opts the Lua options table of the attributes that differ from their
+     * default (", {k = v}"), $?KEY ", value" when KEY differs from its default.
+     * NULL: "nn.$name($0)" in Lua, a module "nn.$name()" in PyTorch. */
+    const char *lua;
+    const char *py_module;  /* PyTorch module built in __init__ */
+    const char *py_call;    /* or a functional expression in forward (no module) */
+} graph_op_info;
+
+/* The table entry of op; NULL when op is out of range. */
+const graph_op_info *graph_op_info_get(graph_op op);
+
+/* The attribute id's description; NULL when id is out of range. */
+const graph_attr_info *graph_attr_info_get(int id);
+
+/* Element k (0 or 1; only pairs have 1) of attribute id in a, as an integer
+ * (GRAPH_T_NUM truncated), and as a double. */
+int64_t graph_attr_int(const graph_attrs *a, int id, int k);
+double graph_attr_num(const graph_attrs *a, int id);
+
+/* Set element k of attribute id (GRAPH_T_NUM: v converted; pairs: k = -1 sets
+ * both). */
+void graph_attr_set_int(graph_attrs *a, int id, int k, int64_t v);
+void graph_attr_set_num(graph_attrs *a, int id, double v);
+
+/* 1 if attribute id of node attributes a equals op's default (pool strides:
+ * the kernel). The exports leave such attributes out. */
+int graph_attr_is_default(graph_op op, const graph_attrs *a, int id);
+
+/* "'none' or 'tanh'": an enum attribute's choices for messages, quoted with
+ * q; returns buf. */
+char *graph_attr_choices_str(const graph_attr_info *ai, char q, char *buf, size_t len);
 
 typedef struct graph_node {
     graph_op op;
