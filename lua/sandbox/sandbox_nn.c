@@ -12,9 +12,11 @@
  *   nn.AdaptiveAvgPool2d(x [, 1]), nn.Flatten(x), nn.ReLU(x) ... nn.Identity(x),
  *   nn.add(a, b), nn.mul(a, b), nn.cat({a, b, ...} [, 1]); a + b, a * b; x.shape
  *
- * Nodes are userdata holding a graph node id; the graph is the sandbox's (sb).
+ * Nodes are userdata holding a graph node id; the graph is the sandbox's
+ * (sandbox_env.h).
  */
-#include "sandbox/sandbox_internal.h"
+#include "sandbox/sandbox_nn.h"
+#include "sandbox/sandbox_env.h"
 
 #include "base/rt.h"
 
@@ -32,26 +34,6 @@ typedef struct nodeud {
     int id;
 } nodeud;
 
-int sb_raise(lua_State *L, const char *kind, int where, const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    sb *s = sb_get(L);
-    if (where)
-        luaL_where(L, 1);
-    else
-        lua_pushliteral(L, "");
-    lua_pushstring(L, buf);
-    lua_concat(L, 2);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, LUA_REGISTRYINDEX, SB_LASTERR);
-    rt_fmt(s->kind, sizeof s->kind, "%s", kind);
-    return lua_error(L);
-}
-
 static int argerr(lua_State *L, int arg, const char *op, const char *kind, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 static int argerr(lua_State *L, int arg, const char *op, const char *kind, const char *fmt, ...)
@@ -61,6 +43,10 @@ static int argerr(lua_State *L, int arg, const char *op, const char *kind, const
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    /* Lua's own form, "bad argument #3 to 'Conv2d' (...)", named as the
+     * candidate called the function; kinds other than runtime are recorded */
+    if (strcmp(kind, "runtime") == 0)
+        return luaL_argerror(L, arg, buf);
     return sb_raise(L, kind, 1, "bad argument #%d to '%s' (%s)", arg, op, buf);
 }
 
@@ -317,7 +303,7 @@ static void read_rest(lua_State *L, argctx *c, int first, graph_op op, graph_att
 
 static int push_added(lua_State *L, graph_op op, const graph_attrs *a, const int *in, int n)
 {
-    sb *s = sb_get(L);
+    sb_env *s = sb_env_get(L);
     char err[512];
     int id;
     int rc = graph_add(s->g, op, a, in, n, caller_line(L), &id, err, sizeof err);
@@ -333,7 +319,7 @@ static int push_added(lua_State *L, graph_op op, const graph_attrs *a, const int
 
 static const graph_shape *shape_of(lua_State *L, int id)
 {
-    return &sb_get(L)->g->nodes[id].shape;
+    return &sb_env_get(L)->g->nodes[id].shape;
 }
 
 static int nn_conv2d(lua_State *L)
@@ -434,7 +420,7 @@ static int nn_linear(lua_State *L)
     }
     const graph_shape *s = shape_of(L, x);
     if (in > 0 && features_of(s) != in) {
-        const graph_node *n = &sb_get(L)->g->nodes[x];
+        const graph_node *n = &sb_env_get(L)->g->nodes[x];
         const graph_shape *shown = n->op == GRAPH_OP_FLATTEN ? shape_of(L, n->inputs[0]) : s;
         char b[96];
         return sb_raise(L, "shape", 1, "Linear: expected %lld input features, got %lld "
@@ -515,7 +501,7 @@ static int nn_cat(lua_State *L)
     if (table && !lua_isnoneornil(L, 2) && get_int(&c, 2, "dim", 0, 3) != 1)
         argerr(L, 2, name, "runtime", "only dim 1 (channels) is supported");
     lua_Unsigned n = table ? lua_rawlen(L, 1) : (lua_Unsigned)lua_gettop(L);
-    sb *s = sb_get(L);
+    sb_env *s = sb_env_get(L);
     lua_Unsigned cap = (lua_Unsigned)(s->g->max_nodes > 0 ? s->g->max_nodes
                                                           : GRAPH_DEFAULT_MAX_NODES);
     if (n > cap)
@@ -537,6 +523,28 @@ static int nn_cat(lua_State *L)
         lua_pop(L, 1);
     }
     return push_added(L, GRAPH_OP_CAT, NULL, ids, (int)n);
+}
+
+/* ---- the nn table ------------------------------------------------------------------ */
+
+int sb_nn_index(lua_State *L)
+{
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
+        return 1;
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        for (int op = GRAPH_OP_INPUT + 1; op < GRAPH_OP_COUNT; op++) {
+            if (op > GRAPH_OP_INPUT + 1)
+                luaL_addstring(&b, ", ");
+            luaL_addstring(&b, graph_op_name((graph_op)op));
+        }
+        luaL_pushresult(&b);
+        return luaL_error(L, "nn has no op '%s' (ops: %s)", lua_tostring(L, 2),
+                          lua_tostring(L, -1));
+    }
+    return luaL_error(L, "nn has no such field");
 }
 
 /* ---- node metatable ----------------------------------------------------------------- */
@@ -568,7 +576,7 @@ static int node_newindex(lua_State *L)
 static int node_tostring(lua_State *L)
 {
     int id = sb_node_id(L, 1);
-    const graph_node *n = &sb_get(L)->g->nodes[id];
+    const graph_node *n = &sb_env_get(L)->g->nodes[id];
     char b[96];
     lua_pushfstring(L, "node %s %s", graph_op_name(n->op), graph_shape_str(&n->shape, b, sizeof b));
     return 1;

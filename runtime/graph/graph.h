@@ -245,33 +245,47 @@ typedef struct graph_stats {
 /* Create a graph whose input node 0 has shape [B, c, h, w]. *out owned by the
  * caller, freed with graph_free. Returns 0, GRAPH_EARG or GRAPH_ENOMEM. */
 int graph_new(graph **out, int64_t c, int64_t h, int64_t w);
+
+/* Free g, its nodes and their input lists; NULL is accepted. */
 void graph_free(graph *g);
 
-/* PyTorch's defaults for op's attributes. */
+/* PyTorch's defaults for op's attributes: every field gets its attribute's
+ * default from the op table, then op's own (Conv2d stride 1, pools stride 0
+ * meaning "the kernel", resolved by graph_add). */
 void graph_attrs_default(graph_op op, graph_attrs *a);
 
-/* Append a node. Checks attributes and input shapes, infers the output shape
- * and counts. *id receives the new node's id. On failure nothing is added and
- * err holds e.g. "Linear: expected 3136 input features, got 1568 (input shape
- * [B, 32, 7, 7])". `line` is stored for messages and exports. */
+/* Append a node of op with attributes a (NULL: the defaults) reading the n_inputs
+ * nodes inputs[] (ids of existing nodes; the arity is the op table's). Checks the
+ * attributes (ranges of the op table, then the shape rule's) and the input shapes,
+ * infers the output shape and counts. *id (may be NULL) receives the new node's id.
+ * inputs is copied. Returns 0, GRAPH_EARG (bad attribute or arity), GRAPH_ESHAPE,
+ * GRAPH_ETOOBIG (node cap, sizes that overflow) or GRAPH_ENOMEM; on failure nothing
+ * is added and err holds e.g. "Linear: expected 3136 input features, got 1568 (input
+ * shape [B, 32, 7, 7])". `line` is stored for messages and exports. */
 int graph_add(graph *g, graph_op op, const graph_attrs *a, const int *inputs,
               int n_inputs, int line, int *id, char *err, size_t errlen);
 
-/* Mark the output node; with classes > 0 it must be [B, classes]. */
+/* Mark node id as the output; with classes > 0 it must be [B, classes] (else
+ * GRAPH_ESHAPE, err says how to end the network). Returns 0, GRAPH_EARG for an id
+ * that does not exist, or GRAPH_ESHAPE. Records classes (or the output's features)
+ * in g->classes for the exports. */
 int graph_set_output(graph *g, int id, int classes, char *err, size_t errlen);
 
 /* Drop nodes the output does not depend on and renumber the rest in canonical
- * order (independent of creation order of independent branches). Idempotent. */
+ * order (independent of creation order of independent branches). Idempotent.
+ * Returns 0, GRAPH_ESTATE without an output, or GRAPH_ENOMEM (g unchanged). */
 int graph_finalize(graph *g);
 
+/* Totals over every node of g (finalize first to count only used ones). */
 void graph_stats_get(const graph *g, graph_stats *s);
 
-/* "Conv2d", "BatchNorm2d", ... (PyTorch names); graph_op_from_name returns -1
- * for an unknown name. */
+/* The op table's name of op ("Conv2d", "add"; "?" when out of range);
+ * graph_op_from_name is its inverse and returns -1 for an unknown name. Both are
+ * case-sensitive. */
 const char *graph_op_name(graph_op op);
 int graph_op_from_name(const char *name);
 
-/* "[B, 32, 7, 7]" into buf; returns buf. */
+/* "[B, 32, 7, 7]" or "[B, 10]" into buf (truncated to len); returns buf. */
 char *graph_shape_str(const graph_shape *s, char *buf, size_t len);
 
 /* Canonical JSON of a finalized graph (keys sorted, no whitespace, node order
@@ -279,22 +293,33 @@ char *graph_shape_str(const graph_shape *s, char *buf, size_t len);
  * same network give the same bytes. */
 char *graph_to_json(const graph *g);
 
-/* Inverse of graph_to_json (shapes re-inferred and checked). */
+/* Inverse of graph_to_json: parses, re-infers and checks every node (unknown
+ * keys, ops and attributes are errors), finalizes. Returns 0 with *out owned by
+ * the caller, GRAPH_EJSON (err: "graph JSON: node 3: ..."), another GRAPH_E*
+ * of graph_add (err names the node) or GRAPH_ENOMEM. */
 int graph_from_json(const char *json, graph **out, char *err, size_t errlen);
 
-/* 128-bit hash of the canonical JSON as 32 lowercase hex digits + NUL. */
+/* 128-bit hash of the canonical JSON (the first 32 hex digits of its SHA-256)
+ * into out, NUL-terminated. The memory's evaluation cache is keyed by it: it
+ * must not change for an existing graph. Returns 0, GRAPH_ESTATE without an
+ * output or GRAPH_ENOMEM (out is then ""). */
 #define GRAPH_HASH_HEX 33
 int graph_hash(const graph *g, char out[GRAPH_HASH_HEX]);
 
-/* Exports, malloc'd strings (caller frees), NULL on ENOMEM. */
-char *graph_to_lua(const graph *g);      /* candidate program: function Net(x, classes) */
-char *graph_to_pytorch(const graph *g);  /* class Net(nn.Module) with __init__ and forward */
+/* Exports, in canonical order, from the op table's templates; malloc'd strings
+ * (caller frees), NULL on ENOMEM or without an output. graph_to_lua writes a
+ * candidate program (function Net(x, classes)) that compiles back to the same
+ * hash; graph_to_pytorch a runnable module (class Net(nn.Module)). */
+char *graph_to_lua(const graph *g);
+char *graph_to_pytorch(const graph *g);
 
 /* Keras-style table (layer, output shape, params, FLOPs, inputs) and totals;
  * malloc'd, caller frees; NULL on ENOMEM or without an output. (Added by the
  * candidate-language work; not in the first contract.) */
 char *graph_summary(const graph *g);
 
+/* A static string for a GRAPH_E* code, beginning with the code's name
+ * ("GRAPH_ESHAPE: shapes do not fit the op"). */
 const char *graph_strerror(int code);
 
 #endif
