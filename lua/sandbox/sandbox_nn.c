@@ -27,8 +27,9 @@
 #include <string.h>
 
 #define NODE_MT "llmnas.Node"
-#define CH_MAX ((int64_t)1 << 24)   /* channels / features */
-#define K_MAX ((int64_t)1 << 16)    /* kernel, stride, padding, dilation */
+/* The op table's range of an attribute, for the fixed arguments. */
+#define LO(id) ((int64_t)graph_attr_info_get(GRAPH_A_##id)->lo)
+#define HI(id) ((int64_t)graph_attr_info_get(GRAPH_A_##id)->hi)
 
 typedef struct nodeud {
     int id;
@@ -175,7 +176,7 @@ static void get_padding(argctx *c, int idx, int same_ok, int out[2])
         argerr(c->L, c->arg, c->op, "runtime", "padding must be a number, {h, w}%s",
                same_ok ? ", 'valid' or 'same'" : "");
     }
-    get_pair(c, idx, "padding", 0, K_MAX, out);
+    get_pair(c, idx, "padding", LO(PADDING), HI(PADDING), out);
 }
 
 /* ---- options tables ------------------------------------------------------------ */
@@ -332,11 +333,11 @@ static int nn_conv2d(lua_State *L)
     if (lua_isnoneornil(L, 2))
         argerr(L, 2, c.op, "runtime", "out_channels expected (input channels are inferred: "
                "nn.Conv2d(x, out_channels, kernel_size))");
-    a.out = get_int(&c, 2, "out_channels", 1, CH_MAX);
+    a.out = get_int(&c, 2, "out_channels", LO(OUT), HI(OUT));
     c.arg = 3;
     if (lua_isnoneornil(L, 3))
         argerr(L, 3, c.op, "runtime", "kernel_size expected");
-    get_pair(&c, 3, "kernel_size", 1, K_MAX, a.kernel);
+    get_pair(&c, 3, "kernel_size", LO(KERNEL), HI(KERNEL), a.kernel);
     read_rest(L, &c, 4, GRAPH_OP_CONV2D, &a);
     for (int i = 0; i < 2; i++) {
         if (a.padding[i] != -1)
@@ -361,7 +362,7 @@ static int pool(lua_State *L, graph_op op)
     c.arg = 2;
     if (lua_isnoneornil(L, 2))
         argerr(L, 2, name, "runtime", "kernel_size expected");
-    get_pair(&c, 2, "kernel_size", 1, K_MAX, a.kernel);
+    get_pair(&c, 2, "kernel_size", LO(KERNEL), HI(KERNEL), a.kernel);
     read_rest(L, &c, 3, op, &a);
     if (a.padding[0] < 0 || a.padding[1] < 0)
         argerr(L, 1, name, "runtime", "padding='same' is not supported by %s", name);
@@ -379,7 +380,7 @@ static int nn_adaptive(lua_State *L)
     graph_attrs_default(GRAPH_OP_ADAPTIVEAVGPOOL2D, &a);
     if (!lua_isnoneornil(L, 2)) {
         int o[2];
-        get_pair(&c, 2, "output_size", 1, K_MAX, o);
+        get_pair(&c, 2, "output_size", LO(KERNEL), HI(KERNEL), o);
         if (o[0] != 1 || o[1] != 1)
             argerr(L, 2, c.op, "runtime", "only output_size 1 is supported, got %d", o[0] != 1 ? o[0] : o[1]);
     }
@@ -410,12 +411,12 @@ static int nn_linear(lua_State *L)
     if (lua_isnoneornil(L, 2))
         argerr(L, 2, c.op, "runtime", "out_features expected: nn.Linear(x, out_features)");
     if (lua_type(L, 3) == LUA_TNUMBER) {
-        in = get_int(&c, 2, "in_features", 1, CH_MAX * 4096);
+        in = get_int(&c, 2, "in_features", 1, HI(OUT) * 4096);
         c.arg = 3;
-        a.out = get_int(&c, 3, "out_features", 1, CH_MAX);
+        a.out = get_int(&c, 3, "out_features", LO(OUT), HI(OUT));
         read_rest(L, &c, 4, GRAPH_OP_LINEAR, &a);
     } else {
-        a.out = get_int(&c, 2, "out_features", 1, CH_MAX);
+        a.out = get_int(&c, 2, "out_features", LO(OUT), HI(OUT));
         read_rest(L, &c, 3, GRAPH_OP_LINEAR, &a);
     }
     const graph_shape *s = shape_of(L, x);
@@ -438,7 +439,7 @@ static int nn_batchnorm2d(lua_State *L)
     graph_attrs_default(GRAPH_OP_BATCHNORM2D, &a);
     int first = 2;
     if (lua_type(L, 2) == LUA_TNUMBER) {
-        int64_t nf = get_int(&c, 2, "num_features", 1, CH_MAX);
+        int64_t nf = get_int(&c, 2, "num_features", LO(OUT), HI(OUT));
         const graph_shape *s = shape_of(L, x);
         char b[96];
         if (s->rank == 4 && s->dim[1] != nf)
@@ -502,7 +503,8 @@ static int nn_cat(lua_State *L)
         argerr(L, 2, name, "runtime", "only dim 1 (channels) is supported");
     lua_Unsigned n = table ? lua_rawlen(L, 1) : (lua_Unsigned)lua_gettop(L);
     sb_env *s = sb_env_get(L);
-    lua_Unsigned cap = (lua_Unsigned)(s->g->max_nodes > 0 ? s->g->max_nodes
+    /* the graph's cap counts the input node too */
+    lua_Unsigned cap = (lua_Unsigned)(s->g->max_nodes > 1 ? s->g->max_nodes - 1
                                                           : GRAPH_DEFAULT_MAX_NODES);
     if (n > cap)
         argerr(L, 1, name, "too_large", "at most %llu nodes can be concatenated, got %llu",

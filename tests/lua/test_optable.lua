@@ -210,4 +210,37 @@ function tests.json_attribute_errors_come_from_the_table()
   T.ok(g == nil and err:find("unknown or misplaced key eps", 1, true), tostring(err))
 end
 
+-- nn.cat takes any number of inputs up to the layer cap (it stopped at 256 in the builder
+-- and at 14 in the trainer; tests/c/test_train_ops.c trains a cat of 34).
+function tests.cat_takes_many_inputs()
+  local src = [[
+function Net(x, classes)
+  local t = {}
+  for i = 1, @N@ do t[i] = nn.Conv2d(x, 1, 1) end
+  return nn.Linear(nn.Flatten(nn.AdaptiveAvgPool2d(nn.cat(t), 1)), classes)
+end
+]]
+  for _, n in ipairs({32, 300}) do
+    local g = compile((src:gsub("@N@", n)))
+    local l = node_of(g, "cat")
+    T.eq(#l.inputs, n)
+    T.eq(l.shape, {"B", n, 28, 28})
+    T.eq(compile(g:to_lua()):hash(), g:hash(), n .. " inputs: the export compiles back")
+  end
+  local args = {}
+  for i = 1, 40 do args[i] = "x" end
+  local g = compile("function Net(x, classes) return nn.Linear(nn.Flatten(nn.cat("
+    .. table.concat(args, ", ") .. ")), classes) end")
+  T.eq(#node_of(g, "cat").inputs, 40, "40 arguments")
+  -- the cap is the layer cap (max_nodes), even when the inputs repeat one node
+  local many = "function Net(x, classes)\n  local t = {}\n  for i = 1, @N@ do t[i] = x end\n"
+    .. "  return nn.Linear(nn.Flatten(nn.cat(t)), classes)\nend\n"
+  T.ok(arch.compile((many:gsub("@N@", 40)), {isolated = false, max_nodes = 40}))
+  local bad, err, kind = arch.compile((many:gsub("@N@", 41)), {isolated = false, max_nodes = 40})
+  T.ok(bad == nil)
+  T.eq(kind, "too_large", err)
+  T.eq(err, "building the network: candidate:4: bad argument #1 to 'cat' (at most 40 nodes "
+    .. "can be concatenated, got 41)")
+end
+
 return tests
