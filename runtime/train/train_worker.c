@@ -230,7 +230,7 @@ static int from_worker(worker_result *wr, train_result *r, double *ended_at, cha
 static int preload(const train_opts *o, char *kind, size_t kindlen, char *err, size_t errlen)
 {
     const ds_dataset *d;
-    int rc = train_dataset_get(o->dataset ? o->dataset : "fashion-mnist", o->data_dir, &d, err, errlen);
+    int rc = train_dataset_get(o->dataset ? o->dataset : ds_default_name(), o->data_dir, &d, err, errlen);
     if (rc)
         rt_fmt(kind, kindlen, "%s", train_kind(rc));
     return rc;
