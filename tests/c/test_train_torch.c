@@ -82,6 +82,8 @@ static void dump_params(train_net *n, const char *prefix, int grad)
 
 static void agree(int net, int fuse, int c, int h, int w, int classes, int batch, double lr)
 {
+    if (access("/usr/bin/python3", X_OK) != 0)
+        skip();  /* counted as skipped: tests/run.sh fails the run unless SKIP_OK=1 */
     snprintf(dir, sizeof dir, "/tmp/test_train_torch.XXXXXX");
     assert_non_null(mkdtemp(dir));
     graph *g = tn_build(net, c, h, w, classes);
@@ -184,8 +186,6 @@ static void test_torch_wide(void **s) { (void)s; agree(8, 1, 3, 16, 16, 5, 32, 0
 
 int main(void)
 {
-    if (access("/usr/bin/python3", X_OK) != 0)
-        return 0;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_torch_cbrp),
         cmocka_unit_test(test_torch_grouped_dropout),
