@@ -6,7 +6,8 @@
 #   env SKIP_OK=1  skipped checks do not fail the run (a machine without, e.g., PyTorch).
 #                  Without it a skip fails the run: `make deps` installs everything every
 #                  check needs, so a skip on such a machine is a missing install step.
-#   $1             optional: run only suites whose file name contains it
+#   $1             optional: run only suites whose file name contains it, or, given as
+#                  KIND/NAME (c/test_train, sh/test_train, lua/test_train), that one suite
 # Each suite's output goes to its own $BUILD/test-logs/KIND-NAME.log (KIND c, sh or lua:
 # test_train exists as all three); a failing suite's log tail is
 # printed. A suite passes only if it prints counts (cmocka's, or our "N passed, M failed[,
@@ -47,7 +48,10 @@ run_suite() {  # KIND NAME CMD...
     kind=$1
     name=$2
     shift 2
-    case "$name" in *"$filter"*) ;; *) return 0 ;; esac
+    case "$filter" in
+        */*) [ "$filter" = "$kind/$name" ] || return 0 ;;  # kind/name: that suite only
+        *) case "$name" in *"$filter"*) ;; *) return 0 ;; esac ;;
+    esac
     log="$logs/$kind-$name.log"
     start=$(date +%s)
     timeout -k 10 "$suite_timeout" "$@" >"$log" 2>&1

@@ -40,7 +40,7 @@ end
 
 -- NaN is never near anything (|NaN - b| <= tol is false).
 function T.near(a, b, tol, msg)
-  if type(a) ~= "number" or type(b) ~= "number" or not (math.abs(a - b) <= tol) then
+  if type(a) ~= "number" or type(b) ~= "number" or not (a == b or math.abs(a - b) <= tol) then
     error(("%sgot %s, expected %s within %g"):format(msg and msg .. ": " or "", show(a), show(b), tol), 2)
   end
 end
