@@ -993,7 +993,7 @@ static void test_chat_many_mixed(void **state)
 {
     (void)state;
     /* Served in arrival order; which request gets which line is not fixed, so every
-     * line is answerable: one 429 retry, one 401, the rest replies. */
+     * line is answerable: one 429 (Retry-After) retried, the rest replies. */
     const char *replies[] = {"{\"fault\": \"retry_after\", \"seconds\": 1}", "\"a\"", "\"b\"",
                              "\"c\"", NULL};
     server s;
