@@ -1255,6 +1255,9 @@ static void test_canary_never_leaks(void **state)
 
 int main(void)
 {
+    /* LLMNAS_TEST_ONLY=pattern (cmocka's wildcards): only the matching tests (make mutants) */
+    if (getenv("LLMNAS_TEST_ONLY"))
+        cmocka_set_test_filter(getenv("LLMNAS_TEST_ONLY"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_retry_after_parse),

@@ -240,6 +240,9 @@ static void test_torch_pools(void **s) { (void)s; agree(9, 1, 3, 8, 8, 5, 8, 0.0
 
 int main(void)
 {
+    /* LLMNAS_TEST_ONLY=pattern (cmocka's wildcards): only the matching tests (make mutants) */
+    if (getenv("LLMNAS_TEST_ONLY"))
+        cmocka_set_test_filter(getenv("LLMNAS_TEST_ONLY"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_torch_cosine_schedule),
         cmocka_unit_test(test_torch_cbrp),

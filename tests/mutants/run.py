@@ -72,13 +72,18 @@ def build(tree, log):
 
 
 def run_suite(tree, suite, log):
-    """(failed, passed) of tests/run.sh on one suite ('kind/name', matched exactly)."""
+    """(failed, passed) of tests/run.sh on one suite: 'kind/name' (matched exactly), or
+    'c/name:pattern' for only the cmocka tests matching pattern (LLMNAS_TEST_ONLY)."""
     env = dict(os.environ, BUILD="build", LLMNAS=os.path.join(tree, "build", "llmnas"))
     env.pop("SKIP_OK", None)
+    env.pop("LLMNAS_TEST_ONLY", None)
+    name, _, only = suite.partition(":")
+    if only:
+        env["LLMNAS_TEST_ONLY"] = only
     with open(log, "a") as f:
         f.write("=== %s\n" % suite)
         f.flush()
-        subprocess.run(["sh", "tests/run.sh", suite], cwd=tree, env=env, stdout=f,
+        subprocess.run(["sh", "tests/run.sh", name], cwd=tree, env=env, stdout=f,
                        stderr=subprocess.STDOUT)
     text = open(log).read().split("=== %s\n" % suite)[-1]
     m = re.search(r"^total: (\d+) passed, (\d+) failed, (\d+) skipped$", text, re.M)
