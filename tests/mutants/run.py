@@ -41,7 +41,7 @@ def parse(path):
             continue
         key, _, val = line.partition(":")
         val = val[1:] if val.startswith(" ") else val
-        if key in ("from", "to"):
+        if key.rstrip("23456789") in ("from", "to"):
             val = val.replace("\\n", "\n").replace("\\t", "\t")
         cur[key.strip()] = val
     if cur:
@@ -123,13 +123,19 @@ def main():
         log = os.path.join(work, m["name"] + ".log")
         path = os.path.join(base, m["file"])
         src = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
-        n = src.count(m["from"])
-        if n != 1:
-            verdict, by = "stale", "'from' found %d times in %s" % (n, m["file"])
+        # from/to, then from2/to2, ...: every edit's text exactly once
+        edits = [(m["from"], m["to"])] + [(m["from%d" % k], m["to%d" % k])
+                                          for k in range(2, 10) if "from%d" % k in m]
+        stale = ["'%s' found %d times in %s" % (a.split("\n")[0][:40], src.count(a), m["file"])
+                 for a, _ in edits if src.count(a) != 1]
+        if stale:
+            verdict, by = "stale", "; ".join(stale)
         else:
+            for a, b in edits:
+                src = src.replace(a, b)
             shutil.copytree(base, tree, symlinks=True)
             with open(os.path.join(tree, m["file"]), "w", encoding="utf-8") as f:
-                f.write(src.replace(m["from"], m["to"]))
+                f.write(src)
             if not build(tree, log):
                 verdict, by = "broken", "does not build: " + log
             else:
