@@ -112,7 +112,8 @@ test: $(BIN) llmnas $(CTESTS)
 	@BUILD=$(BUILD) LLMNAS=$(abspath $(BIN)) sh tests/run.sh $(TEST)
 
 # Deliberate bugs (tests/mutants/mutants.txt), each applied to a scratch copy of the tree and
-# checked to be caught by its suites; not part of `make test` (about 10 minutes).
+# checked to be caught by its suites; not part of `make test` (26 min on the shared two-core
+# machine at load 33, its first run).
 .PHONY: mutants
 mutants: $(BIN) llmnas $(CTESTS)
 	@/usr/bin/python3 tests/mutants/run.py $(MUTANT)
