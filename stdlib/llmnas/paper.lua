@@ -103,8 +103,9 @@ function M.strategy(opts)
   end
 
   local s = { name = "paper", propose = propose, reflect = reflect, accept = require("llmnas.accept").better,
-    generator_request = generator_request }
-  for _, key in ipairs({ "name", "task", "train", "budget", "accept", "on_iteration", "summarise", "env", "quiet" }) do
+    generator_request = generator_request, uses_llm = true }
+  for _, key in ipairs({ "name", "task", "train", "budget", "accept", "on_iteration", "summarise", "env", "quiet",
+    "preflight", "unreachable_stop" }) do
     if opts[key] ~= nil then s[key] = opts[key] end
   end
   return s
