@@ -16,6 +16,7 @@
  *   | nil, message, kind [, step] (step: where a diverged run stopped; kind: too_large, diverged, timeout, interrupted, data,
  *                           unsupported, crashed, limit_memory, limit_cpu, error)
  *   train.datasets() → {"fashion-mnist", ...}
+ *   train.defaults() → {epochs, batch, lr, ..., val_fraction, max_params, max_flops, ...}
  *   train.memory_limit_enforced → false in AddressSanitizer builds
  *
  * With worker = true (the default) training runs in a forked worker
@@ -209,10 +210,33 @@ static int l_datasets(lua_State *L)
     return 1;
 }
 
+/* train.defaults(): the recipe and caps train.evaluate applies when not told otherwise,
+ * so that prompts state what the engine runs (one place: train_opts_default). */
+static int l_defaults(lua_State *L)
+{
+    train_opts o;
+    train_opts_default(&o);
+    lua_createtable(L, 0, 12);
+    set_int(L, "epochs", o.epochs);
+    set_int(L, "batch", o.batch);
+    set_num(L, "lr", o.lr);
+    set_num(L, "momentum", o.momentum);
+    set_num(L, "weight_decay", o.weight_decay);
+    lua_pushboolean(L, o.cosine);
+    lua_setfield(L, -2, "cosine");
+    set_num(L, "val_fraction", o.val_fraction);
+    set_int(L, "seed", (lua_Integer)o.seed);
+    set_int(L, "max_params", o.max_params ? o.max_params : TRAIN_DEFAULT_MAX_PARAMS);
+    set_int(L, "max_flops", o.max_flops ? o.max_flops : TRAIN_DEFAULT_MAX_FLOPS);
+    set_int(L, "max_act_bytes", o.max_act_bytes ? o.max_act_bytes : TRAIN_DEFAULT_MAX_ACT_BYTES);
+    return 1;
+}
+
 int luaopen_llmnas_train(lua_State *L);
 int luaopen_llmnas_train(lua_State *L)
 {
-    static const luaL_Reg fns[] = {{"evaluate", l_evaluate}, {"datasets", l_datasets}, {NULL, NULL}};
+    static const luaL_Reg fns[] = {{"evaluate", l_evaluate}, {"datasets", l_datasets},
+                                   {"defaults", l_defaults}, {NULL, NULL}};
     luaL_newlib(L, fns);
     /* The worker cannot cap the address space under AddressSanitizer. */
 #if defined(__SANITIZE_ADDRESS__)

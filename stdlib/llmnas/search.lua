@@ -44,12 +44,17 @@ M.TRANSIENT_KINDS = {
   llm_stream = true, llm_protocol = true,
 }
 
+-- train_images: the training split's size (the validation split is held out of it);
+-- augment: the trainer's default augmentation (stdlib/doc/training.md).
 local DATASETS = {
-  ["fashion-mnist"] = { input = { 1, 28, 28 }, classes = 10 },
-  mnist = { input = { 1, 28, 28 }, classes = 10 },
-  cifar10 = { input = { 3, 32, 32 }, classes = 10 },
-  cifar100 = { input = { 3, 32, 32 }, classes = 100 },
+  ["fashion-mnist"] = { input = { 1, 28, 28 }, classes = 10, train_images = 60000 },
+  mnist = { input = { 1, 28, 28 }, classes = 10, train_images = 60000 },
+  cifar10 = { input = { 3, 32, 32 }, classes = 10, train_images = 50000,
+    augment = "random crop 32 with zero padding 4 and horizontal flip (p = 0.5)" },
+  cifar100 = { input = { 3, 32, 32 }, classes = 100, train_images = 50000,
+    augment = "random crop 32 with zero padding 4 and horizontal flip (p = 0.5)" },
 }
+M.DATASETS = DATASETS
 
 -- The training recipe of the paper (DESIGN §1 step 4), overridable per strategy.
 M.RECIPE = { epochs = 1, lr = 0.01, momentum = 0.9, weight_decay = 5e-4, batch = 128, seed = 43 }
