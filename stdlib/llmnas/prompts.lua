@@ -167,7 +167,9 @@ function M.feedback(result, sizes)
   local pruned = result.pruned
   if pruned then
     local why = type(pruned) == "table" and (pruned.reason or json.encode(pruned)) or tostring(pruned)
-    add("stopped early (pruned): %s", why)
+    local at = type(pruned) == "table" and pruned.step and pruned.steps
+      and (" at step %d of %d"):format(pruned.step, pruned.steps) or ""
+    add("stopped early (pruned)%s: %s", at, why)
   end
   return table.concat(lines, "\n")
 end

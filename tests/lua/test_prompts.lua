@@ -132,8 +132,11 @@ function tests.improver_feedback_fields()
   has(imp[1], "FLOPs per image: 6.7 M", "flops")
   has(imp[1], "training time: 0.0 s (1500 images/s)", "time")
   has(imp[2], "failed (shape): Linear: expected [B, F], got [B, C, H, W]", "failure kind and message")
-  has(prompts.feedback({ val_acc = 0.5, pruned = { reason = "below the median at step 10" } }),
-    "stopped early (pruned): below the median at step 10", "pruned reason")
+  has(prompts.feedback({ val_acc = 0.5, pruned = { reason = "below the median" } }),
+    "stopped early (pruned): below the median", "pruned reason")
+  has(prompts.feedback({ status = "pruned", kind = "pruned", error = "below the median",
+    pruned = { step = 10, steps = 42, reason = "below the median" } }),
+    "stopped early (pruned) at step 10 of 42: below the median", "pruned step")
 end
 
 function tests.history_keeps_whole_words_and_the_network()
