@@ -33,13 +33,19 @@ static const char run_help[] =
     "  --resume           continue the latest run where it stopped\n"
     "  --run ID           continue run ID\n"
     "  --iterations N     iteration budget\n"
-    "  --dataset NAME     fashion-mnist (default), mnist, cifar10, cifar100\n"
-    "  --data DIR         dataset directory (default: LLMNAS_DATA or the system's)\n"
+    "  --dataset NAME     one of the datasets below (default: the strategy's task,\n"
+    "                     else @DEFAULT_DATASET@)\n"
+    "  --data DIR         dataset directory (default: $LLMNAS_DATA, else ./data; a dataset\n"
+    "                     with a system copy, such as Debian's Fashion-MNIST, uses it only\n"
+    "                     when no directory was chosen)\n"
     "  --set KEY=VALUE    a strategy setting (repeatable), e.g. --set k=5\n"
     "  --llm-cache MODE   record, replay or off\n"
     "  --base-url URL     OpenAI-compatible endpoint (e.g. http://127.0.0.1:11434/v1)\n"
     "  --model NAME       model name for the endpoint\n"
     "  -h, --help         this help\n"
+    "\n"
+    "datasets:\n"
+    "@DATASETS@\n"
     "\n"
     "exit codes: 0 done, 64 bad usage, 65 script syntax error, 66 script not\n"
     "readable, 69 LLM server unreachable, 70 error escaping the script,\n"
@@ -204,7 +210,7 @@ static int unknown_option(const char *a, const script_options *decl)
 /* run --help, with the options the script declares. */
 static void print_help(const char *script, const script_options *decl)
 {
-    fputs(run_help, stdout);
+    cli_print_help(run_help, NULL);
     if (!script)
         return;
     printf("\noptions of %s:\n", script);

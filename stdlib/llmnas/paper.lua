@@ -86,17 +86,19 @@ function M.strategy(opts)
 
   -- The task's facts as the engine will run them (prompts.sizes and friends).
   local function facts(ctx)
-    local datasets = require("llmnas.search").DATASETS
-    local defaults = (_G.train and _G.train.defaults) and _G.train.defaults() or {}
+    -- The real train module's registry and defaults, whatever env.train a test substitutes.
+    local train_module = require "train"
+    local ds = train_module.dataset(ctx.task.dataset) or {}
+    local defaults = train_module.defaults()
     local recipe = ctx.recipe or {}
-    local sizes = prompts.sizes(ctx.task, recipe, datasets, defaults)
+    local sizes = prompts.sizes(ctx.task, recipe, ds, defaults)
     if sizes and measured then
       sizes.ntrain, sizes.nval, sizes.steps = measured.ntrain, measured.nval, measured.steps
     end
     local i = ctx.task.input
     return {
       dataset = ctx.task.dataset, input = ("%dx%dx%d"):format(i[1], i[2], i[3]), classes = ctx.task.classes,
-      recipe = prompts.recipe_text(ctx.task, recipe, sizes, datasets, defaults),
+      recipe = prompts.recipe_text(ctx.task, recipe, sizes, ds, defaults),
       scoring = prompts.scoring_text(sizes, ctx.best and ctx.best.val_acc),
       caps = prompts.caps_text(recipe, defaults),
       sizes = sizes,

@@ -73,30 +73,41 @@ end
 M.count = count
 
 --- The sizes of a run: training images, validation images, optimiser steps.
--- task: {dataset, subset, val_fraction}; recipe: the run's recipe; datasets: the
--- loop's table (llmnas.search DATASETS); defaults: train.defaults().
-function M.sizes(task, recipe, datasets, defaults)
-  local ds = datasets[task.dataset] or {}
-  local total = ds.train_images
+-- task: {dataset, subset, val_fraction}; recipe: the run's recipe; ds: the dataset's
+-- registry entry (train.dataset(name)); defaults: train.defaults().
+function M.sizes(task, recipe, ds, defaults)
+  local total = ds and ds.splits and ds.splits.train
   if not total then return nil end
   local vf = recipe.val_fraction or task.val_fraction or defaults.val_fraction or 0.1
-  local nval = math.floor(vf * total + 0.5)
+  local held = math.floor(vf * total + 0.5)  -- ds_make_split: round(val_fraction * n)
+  local nval = held
   if recipe.val_subset and recipe.val_subset > 0 then nval = math.min(nval, recipe.val_subset) end
-  local ntrain = total - math.floor(vf * total + 0.5)
+  local ntrain = total - held
   if task.subset and task.subset > 0 then ntrain = math.min(ntrain, task.subset) end
   local batch, epochs = recipe.batch or defaults.batch or 128, recipe.epochs or defaults.epochs or 1
   return { ntrain = ntrain, nval = nval, steps = (ntrain // batch) * epochs, batch = batch, epochs = epochs }
 end
 
+local function list(v)
+  if type(v) ~= "table" then return tostring(v) end
+  local out = {}
+  for i, x in ipairs(v) do out[i] = ("%.4g"):format(x) end
+  return #out == 1 and out[1] or "(" .. table.concat(out, ", ") .. ")"
+end
+
 --- The recipe sentence: images, steps, batch, lr and schedule, momentum, weight decay,
 -- augmentation, normalisation, initialisation.
-function M.recipe_text(task, recipe, sizes, datasets, defaults)
-  local ds = datasets[task.dataset] or {}
+function M.recipe_text(_, recipe, sizes, ds, defaults)  -- (task, ...): task unused yet
+  ds = ds or {}
   local augment = recipe.augment
-  local aug = augment == false and "none" or (ds.augment or (augment and "on" or "none"))
+  if augment == nil then augment = ds.augment end
+  local aug = augment and "random crop with zero padding 4 and horizontal flip (p = 0.5)" or "none"
   local cosine = recipe.cosine
   if cosine == nil then cosine = defaults.cosine ~= false end
   local lr = recipe.lr or defaults.lr
+  local norm = ds.mean and ds.std
+    and ("inputs normalised as (pixel/255 - mean) / std with mean %s, std %s"):format(list(ds.mean), list(ds.std))
+    or "inputs normalised as (pixel/255 - mean) / std with the dataset's constants"
   local parts = {
     sizes and ("%s training images, %d epoch%s of %d steps of batch %d (the last partial batch is dropped)")
       :format(count(sizes.ntrain), sizes.epochs, sizes.epochs == 1 and "" or "s",
@@ -107,7 +118,7 @@ function M.recipe_text(task, recipe, sizes, datasets, defaults)
       recipe.weight_decay or defaults.weight_decay),
     "softmax cross-entropy loss",
     "augmentation: " .. aug,
-    "inputs normalised as (pixel/255 - mean) / std with the dataset's constants",
+    norm,
     "PyTorch's default initialisation (Conv2d/Linear U(+-1/sqrt(fan_in)), BatchNorm weight 1, bias 0)",
   }
   return table.concat(parts, "; ") .. "."
