@@ -51,7 +51,7 @@ expect_out "same 6 records" "all six records compared"
 # included: this is what proves the training deterministic (the replay above reads every
 # metric back from the cache).
 start_server c
-run "$LLMNAS" run examples/paper.lua --db "$T/fresh" --iterations 6 --set subset=$SUBSET
+run "$LLMNAS" run examples/paper.lua --db "$T/fresh" --iterations 6 --set subset=$SUBSET --set repair=0
 expect_rc 0 "the run again, into a fresh store"
 stop_server
 run "$LLMNAS" run tests/e2e/compare_runs.lua "$T/db" 1 "$T/fresh" 1
