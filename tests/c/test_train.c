@@ -33,12 +33,13 @@ static void base_opts(train_opts *o)
 }
 
 static int progress_calls;
-static void on_progress(const train_progress *p, void *ud)
+static int on_progress(const train_progress *p, void *ud)
 {
     (void)ud;
     assert_true(p->step >= 1 && p->step <= p->steps);
     assert_true(isfinite(p->loss));
     progress_calls++;
+    return 0;
 }
 
 /* Runs after in-process training: the worker must not hang on libgomp's
