@@ -57,9 +57,9 @@ llmnas.search {
   task = { dataset = "fashion-mnist", subset = set.subset or 6000, val_fraction = 0.2, val_subset = set.val_subset },
   budget = { iterations = set.iterations or 16 },
   train = { time_limit = set.time_limit or 300 },
-  early_abort = set.abort ~= "off",
+  early_abort = llmnas.setting("abort", true),
   monitor = set.probe and { checkpoints = 10, probe = set.probe } or nil,
   propose = propose,
   reflect = reflect,
-  summarise = set.reference ~= "off" and baseline.summarise or nil,
+  summarise = llmnas.setting("reference", true) and baseline.summarise or nil,
 }

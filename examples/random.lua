@@ -16,7 +16,7 @@ llmnas.search {
   task = { dataset = "fashion-mnist", subset = set.subset or 6000, val_fraction = 0.2 },
   budget = { iterations = set.iterations or 16 },
   train = { time_limit = set.time_limit or 300 },
-  early_abort = set.abort ~= "off",   -- as evolve.lua: equal treatment
+  early_abort = llmnas.setting("abort", true),   -- as evolve.lua: equal treatment
   propose = function(ctx)
     local st = ctx.state
     local rng = st.rng and rng_mod.load(st.rng) or rng_mod.new(set.seed or 43)

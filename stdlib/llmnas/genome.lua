@@ -24,6 +24,9 @@ M.ACTS = { "ReLU", "SiLU", "GELU", "Hardswish" }
 M.HIDDEN = { 0, 64, 128, 256 }
 M.MAX_STAGES = 3
 M.MAX_BLOCKS = 3
+-- Forward MFLOPs per 28x28 image a genome may cost (bench_small: 7.7): the space
+-- is for one epoch on two cores, so draws and mutations above it are redrawn.
+M.MAX_MFLOPS = 40
 
 local function copy(t)
   if type(t) ~= "table" then return t end
@@ -49,9 +52,27 @@ local function random_stage(rng, min_width)
     kernel = rng:choice(M.KERNELS), kind = rng:float() < 0.6 and "conv" or "res" }
 end
 
---- A random genome. Widths grow from stage to stage (the common shape of a good
--- CNN) so that the draw does not waste samples on bottlenecks.
-function M.random(rng)
+--- Forward MFLOPs (2 x MACs of convolutions and linear layers) per image of
+-- side `side` (28 by default) with `cin` input channels.
+function M.mflops(g, side, cin)
+  local r, c, macs = side or 28, cin or 1, 0
+  for _, st in ipairs(g.stages) do
+    for b = 1, st.blocks do
+      local convs = st.kind == "res" and 2 or 1
+      macs = macs + r * r * c * st.width * st.kernel * st.kernel
+      if convs == 2 then macs = macs + r * r * st.width * st.width * st.kernel * st.kernel end
+      if st.kind == "res" and c ~= st.width then macs = macs + r * r * c * st.width end
+      c = st.width
+      if b == st.blocks then r = r // 2 end
+    end
+  end
+  local features = g.head.pool == "avg" and c or c * r * r
+  local h = g.head.hidden
+  macs = macs + (h > 0 and (features * h + h * 10) or features * 10)
+  return 2 * macs / 1e6
+end
+
+local function draw(rng)
   local g = { act = rng:choice(M.ACTS), stages = {},
     head = { pool = rng:float() < 0.7 and "flatten" or "avg", hidden = rng:choice(M.HIDDEN),
       norm = rng:float() < 0.5 } }
@@ -60,11 +81,30 @@ function M.random(rng)
   return g
 end
 
+--- A random genome. Widths grow from stage to stage (the common shape of a good
+-- CNN) so that the draw does not waste samples on bottlenecks; genomes over
+-- MAX_MFLOPS are redrawn.
+function M.random(rng)
+  while true do
+    local g = draw(rng)
+    if M.mflops(g) <= M.MAX_MFLOPS then return g end
+  end
+end
+
 M.MUTATIONS = { "width", "blocks", "kernel", "kind", "add_stage", "remove_stage", "act", "pool", "hidden", "norm" }
 
---- One random change, of the kinds a human would try. Returns a new genome and
--- the name of the change.
+local mutate_once
+--- One random change, of the kinds a human would try (redrawn while the child is
+-- over MAX_MFLOPS). Returns a new genome and the name of the change.
 function M.mutate(parent, rng)
+  for _ = 1, 100 do
+    local g, kind = mutate_once(parent, rng)
+    if M.mflops(g) <= M.MAX_MFLOPS then return g, kind end
+  end
+  return parent, "none"
+end
+
+function mutate_once(parent, rng)
   local g = copy(parent)
   local si = rng:int(1, #g.stages)
   local st = g.stages[si]

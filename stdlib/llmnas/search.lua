@@ -163,11 +163,23 @@ local function cache_key(hash, recipe)
   return hash .. "@" .. core.sha256(json.encode(r, { canonical = true })):sub(1, 16)
 end
 
+-- A candidate trained with overrides of the run's recipe (a lower rung of
+-- successive halving, ...) is recorded with its fidelity: "key=value ..." of the
+-- overrides, sorted; nil for the run's own recipe.
+local function fidelity_of(train)
+  if type(train) ~= "table" or next(train) == nil then return nil end
+  local keys, parts = {}, {}
+  for k in pairs(train) do keys[#keys + 1] = tostring(k) end
+  table.sort(keys)
+  for _, k in ipairs(keys) do parts[#parts + 1] = k .. "=" .. tostring(train[k]) end
+  return table.concat(parts, " ")
+end
+
 -- The options of one training: the recipe, the monitor's checkpoints, and a
 -- progress function that records the curve on res.curve and asks the strategy's
 -- on_progress hook whether to stop (res.pruned = {step, steps, reason}).
-local function train_options(run, res)
-  local o = copy(run.recipe)
+local function train_options(run, res, recipe)
+  local o = copy(recipe)
   local mon = run.monitor
   if not mon or (mon.checkpoints or 0) <= 0 then return o end
   o.checkpoints, o.probe = mon.checkpoints, mon.probe
@@ -189,7 +201,8 @@ local function train_options(run, res)
 end
 
 -- Compile, then train or reuse the cache. Returns the result table.
-local function evaluate(run, code)
+local function evaluate(run, code, train)
+  local recipe = train and merge(copy(run.recipe), train) or run.recipe
   local env, t0 = run.env, core.now()
   local g, msg, kind = env.arch.compile(code, { input = run.task.input, classes = run.task.classes })
   local res = { compile_seconds = core.now() - t0 }
@@ -198,7 +211,7 @@ local function evaluate(run, code)
     return res
   end
   res.hash, res.params, res.flops = g:hash(), g:params(), g:flops()
-  local key = cache_key(res.hash, run.recipe)
+  local key = cache_key(res.hash, recipe)
   local cached = run.db:by_hash(key)
   if cached then
     merge(res, cached)
@@ -206,7 +219,7 @@ local function evaluate(run, code)
     return res
   end
   progress.phase(run, "training")
-  local m, tmsg, tkind, _, cost = env.train.evaluate(g, train_options(run, res))
+  local m, tmsg, tkind, _, cost = env.train.evaluate(g, train_options(run, res, recipe))
   -- A dataset that cannot be read fails every candidate alike: stop with its message.
   if not m and tkind == "data" then error("training data: " .. tostring(tmsg), 0) end
   if m then
@@ -235,8 +248,9 @@ local function propose(run, ctx)
   for attempt = 1, M.PROPOSE_RETRIES do
     local ok, code, msg, kind = call_hook(run, "propose", ctx)
     if not ok then return nil, code, "hook" end
-    if type(code) == "table" then code = code.code end
-    if type(code) == "string" then return code end
+    local train
+    if type(code) == "table" then code, train = code.code, code.train end
+    if type(code) == "string" then return code, nil, nil, train end
     kind = kind or "propose"
     if M.FATAL_KINDS[kind] then
       error(("propose: %s (%s): stopping the run"):format(tostring(msg), kind), 0)
@@ -272,19 +286,21 @@ local function iterate(run)
   ctx.iteration, ctx.record, ctx.current = it, record, nil
   progress.phase(run, "proposing")
 
-  local code, msg, kind = propose(run, ctx)
+  local code, msg, kind, train = propose(run, ctx)
   local result
   if code then
     record.code = code
+    record.fidelity = fidelity_of(train)
     progress.phase(run, "compiling")
-    result = evaluate(run, code)
+    result = evaluate(run, code, train)
   else
     result = { status = "failed", error = msg, kind = kind }
   end
   ctx.current = result
 
   local accepted = false
-  if result.status == "ok" then
+  -- only results of the run's own recipe compete for the best (not a lower fidelity)
+  if result.status == "ok" and not record.fidelity then
     local ok, acc = call_hook(run, "accept", run.loop.best, result, ctx)
     accepted = ok and acc and true or false
     if not ok then result.hook_error = acc end
