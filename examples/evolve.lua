@@ -54,7 +54,8 @@ end
 
 llmnas.search {
   name = "evolve",
-  task = { dataset = "fashion-mnist", subset = set.subset or 6000, val_fraction = 0.2, val_subset = set.val_subset },
+  task = { dataset = "fashion-mnist", subset = set.subset or 6000, val_fraction = 0.2,
+    val_subset = set.val_subset or 3000 },
   budget = { iterations = set.iterations or 16 },
   train = { time_limit = set.time_limit or 300 },
   early_abort = llmnas.setting("abort", true),

@@ -399,10 +399,15 @@ static void leaderboard_table(const show_opts *o, const cJSON *best)
     printf("  %4s  %6s  ", "RANK", "ITER");
     if (other) printf("%10.10s ", o->metric);
     printf("%8s %8s %8s  %s\n", "VAL_ACC", "PARAMS", "FLOPS", "HASH");
-    int rank = 0;
+    int rank = 0, lower = 0;
     const cJSON *rec;
     cJSON_ArrayForEach(rec, best) {
         double it = 0, v = 0;
+        /* a lower fidelity (successive halving's first rungs) does not compare */
+        if (jstr(rec, "fidelity")) {
+            lower++;
+            continue;
+        }
         jnum(rec, "iter", &it);
         const char *h = jstr(rec, "hash");
         printf("  %4d  %6.0f  ", ++rank, it);
@@ -411,6 +416,9 @@ static void leaderboard_table(const show_opts *o, const cJSON *best)
                fmt_field_count(b3, sizeof b3, rec, "metrics.params"),
                fmt_field_count(b4, sizeof b4, rec, "metrics.flops"), h ? h : "-");
     }
+    if (lower)
+        printf("  (%d record%s trained at a lower fidelity left out: they compare only among themselves)\n",
+               lower, lower == 1 ? "" : "s");
     (void)b1;
 }
 

@@ -103,7 +103,9 @@ function M.format(tab)
     .. "median [min-max] over runs"):format(tab.budget) }
   local head = { ("%-10s %5s"):format("strategy", "runs") }
   local first = tab.groups[1]
-  for _, row in ipairs(first and first.rows or {}) do head[#head + 1] = ("%21s"):format(("@ %.0f s"):format(row.budget)) end
+  for _, row in ipairs(first and first.rows or {}) do
+    head[#head + 1] = ("%21s"):format(("@ %.0f s"):format(row.budget))
+  end
   lines[#lines + 1] = table.concat(head, " ")
   for _, g in ipairs(tab.groups) do
     local cells = { ("%-10s %5d"):format(g.name:sub(1, 10), g.runs) }

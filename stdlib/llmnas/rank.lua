@@ -52,11 +52,11 @@ function M.kendall(xs, ys)
   for i = 1, #xs - 1 do
     for j = i + 1, #xs do
       local a, b = xs[i] - xs[j], ys[i] - ys[j]
-      if a == 0 and b == 0 then -- tied in both: counts in neither
-      elseif a == 0 then tx = tx + 1
-      elseif b == 0 then ty = ty + 1
-      elseif (a > 0) == (b > 0) then c = c + 1
-      else d = d + 1 end
+      if a == 0 and b ~= 0 then tx = tx + 1   -- tied in both lists: counts in neither
+      elseif b == 0 and a ~= 0 then ty = ty + 1
+      elseif a ~= 0 and b ~= 0 then
+        if (a > 0) == (b > 0) then c = c + 1 else d = d + 1 end
+      end
     end
   end
   local den = math.sqrt((c + d + tx) * (c + d + ty))

@@ -190,7 +190,8 @@ local function train_options(run, res, recipe)
     local point = { step = p.step, steps = p.steps, loss = p.window_loss, acc = p.probe_acc, seconds = p.seconds }
     curve[#curve + 1] = point
     if not run.strategy.on_progress or p.step >= p.steps then return false end
-    local ok, stop, why = call_hook(run, "on_progress", run.ctx, setmetatable({ curve = curve }, { __index = point }))
+    local seen = setmetatable({ curve = curve }, { __index = point })
+    local ok, stop, why = call_hook(run, "on_progress", run.ctx, seen)
     if not ok then res.hook_error = stop return false end
     if not stop then return false end
     res.pruned = { step = p.step, steps = p.steps, fraction = p.step / p.steps,
@@ -262,15 +263,19 @@ local function propose(run, ctx)
   end
 end
 
--- Where a candidate's time went (seconds): compile (in the sandbox's worker),
--- build (oneDNN primitives), train (the training loop, probes included), probe,
--- evaluate (validation and test), ipc (fork, result transfer and the worker's
--- setup: the call's wall time minus the job's). Nil for a cache hit.
+-- Where a candidate's time went (seconds; the parts add up to total): compile (in
+-- the sandbox's worker), build (oneDNN primitives), train (the training loop alone),
+-- probe (early abort's checkpoint probes), evaluate (validation and test), ipc
+-- (the rest of the training call: fork, split, result transfer). Only compile for
+-- a cache hit.
 local function time_breakdown(r)
   if r.cache_hit or not r.wall_seconds then return { compile = r.compile_seconds } end
-  local job = r.job_seconds or ((r.build_seconds or 0) + (r.seconds or 0) + (r.eval_seconds or 0))
-  return { compile = r.compile_seconds, build = r.build_seconds, train = r.seconds, probe = r.probe_seconds,
-    evaluate = r.eval_seconds, ipc = math.max(0, r.wall_seconds - job), total = (r.compile_seconds or 0) + r.wall_seconds }
+  local probe = r.probe_seconds or 0
+  local loop = math.max(0, (r.seconds or 0) - probe)
+  local inside = (r.build_seconds or 0) + (r.seconds or 0) + (r.eval_seconds or 0)
+  return { compile = r.compile_seconds, build = r.build_seconds, train = loop, probe = r.probe_seconds,
+    evaluate = r.eval_seconds, ipc = math.max(0, r.wall_seconds - inside),
+    total = (r.compile_seconds or 0) + r.wall_seconds }
 end
 
 local function new_record(it)
@@ -335,6 +340,7 @@ local function iterate(run)
   record.metrics = { val_acc = result.val_acc, val_loss = result.val_loss, train_loss = result.train_loss,
     params = result.params, flops = result.flops, seconds = result.seconds,
     images_per_s = result.images_per_s, test_acc = result.test_acc, steps = result.steps,
+    ntrain = result.ntrain, nval = result.nval,
     cpu_seconds = (not result.cache_hit) and result.cpu_seconds or nil }
   record.curve = result.curve
   record.pruned = result.pruned

@@ -39,8 +39,8 @@ function tests.the_hopeless_candidate_is_stopped_at_the_first_allowed_checkpoint
   T.eq(p.step, 20, "at min_fraction (20%), not before")
   T.eq(info.metric, "acc")
   local text = abort.reason(info, 1)
-  T.ok(text:find("stopped at 20% of the epoch: held-out accuracy 12.0% vs 50.0% for the best at the same step", 1, true),
-    text)
+  local want = "stopped at 20% of the epoch: held-out accuracy 12.0% vs 50.0% for the best at the same step"
+  T.ok(text:find(want, 1, true), text)
 end
 
 function tests.the_late_bloomer_is_kept_to_the_end()

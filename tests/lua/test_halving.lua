@@ -29,7 +29,11 @@ function tests.the_best_half_is_promoted_at_each_rung()
     if rung == 1 and c.name == 3 then return 0.99 end
     return c.name / 10
   end, 8 + 4 + 2)
-  local at = function(r) local ids = {} for _, e in ipairs(log) do if e.rung == r then ids[#ids + 1] = e.id end end return ids end
+  local at = function(r)
+    local ids = {}
+    for _, e in ipairs(log) do if e.rung == r then ids[#ids + 1] = e.id end end
+    return ids
+  end
   T.eq(at(1), { 1, 2, 3, 4, 5, 6, 7, 8 })
   T.eq(at(2), { 3, 8, 7, 6 }, "the best 8/2 of rung 1, best first")
   T.eq(at(3), { 8, 7 }, "the best 4/2 of rung 2: 3 was lucky at rung 1 and drops out")
