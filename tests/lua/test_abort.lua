@@ -95,20 +95,6 @@ function tests.replay_counts_false_aborts_against_the_incumbent_of_the_time()
   T.eq(strict.false_abort_rate, 1)
 end
 
--- Recorded curves: a real evolve.lua run (Fashion-MNIST, subset 3000, 2000 validation
--- images, probe 256, early abort off), every candidate trained to the end.
-function tests.the_default_rule_on_recorded_curves()
-  local f = assert(io.open(HERE .. "data/curves_evolve.json"))
-  local entries = json.decode(f:read("a"))
-  f:close()
-  T.ok(#entries >= 20, "at least 20 recorded curves")
-  local s = abort.replay(entries)
-  -- the figures stated in stdlib/doc/search.md
-  T.eq(s.false_aborts, 0, "no candidate that would have become the best is stopped")
-  T.ok(s.stopped >= 3, "the rule stops some candidates: " .. s.stopped)
-  T.ok(s.saved >= 0.10, ("at least 10%% of the training steps are saved, got %.2f"):format(s.saved))
-end
-
 -- ---- the loop ----
 
 -- A trainer whose networks learn along a curve that ends at their accuracy and
