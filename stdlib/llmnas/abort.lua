@@ -16,22 +16,26 @@
 --   best_now, best_end = the incumbent's metric at this step and at its last checkpoint,
 --   cand               = the candidate's metric now.
 -- The incumbent improved by (best_end - best_now) over the rest of its run; the
--- candidate is given `gain` times that, plus a slack, to catch up:
---   stop if (best_end - cand) > gain * max(0, best_end - best_now) + slack
--- (accuracy; for the loss the same with signs reversed and the slack relative to
--- best_end). Accuracy is used when both curves have probe accuracies, else the
--- training loss. The slack covers the probe's sampling noise (about 3 points
--- for 256 images at 80%); `gain` is how much faster than the incumbent a late
--- bloomer may still learn. The false-abort rate of these defaults on recorded
--- curves is measured by M.replay and stated in stdlib/doc/search.md.
+-- candidate is given `gain` times that (at least `floor` * (1 - f): an incumbent
+-- that plateaued early says little about how much others still learn), plus a
+-- slack, to catch up:
+--   accuracy: out of reach if best_end - cand > gain * max(best_end - best_now, floor * (1 - f)) + slack
+--   loss:     out of reach if cand - best_end > gain * max(0, best_now - best_end) + loss_slack * best_end
+-- The candidate is stopped when every metric both curves have (held-out probe
+-- accuracy, training loss) says out of reach. The slack covers the probe's
+-- sampling noise (about 2.5 points for 256 images at 80%); `gain` is how much
+-- faster than the incumbent a late bloomer may still learn. The false-abort rate
+-- of these defaults on recorded curves is measured by M.replay and stated in
+-- stdlib/doc/budget.md.
 local M = {}
 
 M.DEFAULTS = {
   min_fraction = 0.2,   -- never stop before this share of the run
   gain = 2,             -- a late bloomer may gain this many times what the incumbent gained
   slack = 0.04,         -- accuracy points (0.04 = 4 points) given on top
+  floor = 0.1,          -- accuracy still to gain over a whole run, at least (times 1 - f)
   loss_slack = 0.15,    -- the loss's slack, relative to the incumbent's last loss
-  metric = nil,         -- "acc" or "loss"; nil: acc when both curves have it
+  metric = nil,         -- "acc" or "loss" to decide on one only; nil: every metric both curves have
 }
 
 local function settings(opts)
@@ -39,7 +43,7 @@ local function settings(opts)
   for k, v in pairs(M.DEFAULTS) do o[k] = v end
   for k, v in pairs(opts or {}) do
     if M.DEFAULTS[k] == nil and k ~= "metric" then
-      error(("early_abort: unknown setting '%s' (known: min_fraction, gain, slack, loss_slack, metric)")
+      error(("early_abort: unknown setting '%s' (known: min_fraction, gain, slack, floor, loss_slack, metric)")
         :format(tostring(k)), 3)
     end
     o[k] = v
@@ -53,9 +57,20 @@ local function at_step(curve, step)
   end
 end
 
+-- One metric's verdict: out of reach?, need, room.
+local function judge(metric, o, f, cand, best_now, best_end)
+  if metric == "acc" then
+    local need = best_end - cand
+    return need > o.gain * math.max(best_end - best_now, o.floor * (1 - f)) + o.slack, need
+  end
+  local need = cand - best_end
+  return need > o.gain * math.max(0, best_now - best_end) + o.loss_slack * best_end, need
+end
+
 --- Should the candidate at `point` stop, given the incumbent's full curve `ref`?
--- Returns stop (boolean) and the comparison {fraction, metric, cand, best_now,
--- best_end, need, room} (nil when there is nothing to compare with).
+-- Returns stop (boolean) and the comparison {fraction, metric (the one reported:
+-- acc when there is one), cand, best_now, best_end, cand_loss, best_loss} (nil
+-- when there is nothing to compare with).
 function M.decide(ref, point, opts)
   local o = settings(opts)
   if type(ref) ~= "table" or #ref == 0 or not point or not point.step or not point.steps then return false end
@@ -63,20 +78,19 @@ function M.decide(ref, point, opts)
   if fraction < o.min_fraction or point.step >= point.steps then return false end
   local now, last = at_step(ref, point.step), ref[#ref]
   if not now or last.step ~= point.steps then return false end
-  local metric = o.metric or ((point.acc and now.acc and last.acc) and "acc" or "loss")
-  local cand, best_now, best_end = point[metric], now[metric], last[metric]
-  if not (cand and best_now and best_end) then return false end
-  local need, room
-  if metric == "acc" then
-    need = best_end - cand
-    room = o.gain * math.max(0, best_end - best_now) + o.slack
-  else
-    need = cand - best_end
-    room = o.gain * math.max(0, best_now - best_end) + o.loss_slack * best_end
+  local info, judged = { fraction = fraction, cand_loss = point.loss, best_loss = now.loss }, 0
+  for _, metric in ipairs({ "acc", "loss" }) do
+    if (not o.metric or o.metric == metric) and point[metric] and now[metric] and last[metric] then
+      local out = judge(metric, o, fraction, point[metric], now[metric], last[metric])
+      if not out then return false end
+      judged = judged + 1
+      if not info.metric then
+        info.metric, info.cand, info.best_now, info.best_end = metric, point[metric], now[metric], last[metric]
+      end
+    end
   end
-  local info = { fraction = fraction, metric = metric, cand = cand, best_now = best_now, best_end = best_end,
-    need = need, room = room, cand_loss = point.loss, best_loss = now.loss }
-  return need > room, info
+  if judged == 0 then return false end
+  return true, info
 end
 
 --- The feedback text for a stopped candidate (what the LLM reads):

@@ -226,6 +226,7 @@ local function evaluate(run, code, train)
   if m then
     merge(res, m)
     res.status = "ok"
+    res.pruned = nil  -- asked to stop at the last step: it finished anyway
   elseif tkind == "pruned" and res.pruned then
     -- early abort: a partial result, never cached as if fully trained
     merge(res, cost or {})

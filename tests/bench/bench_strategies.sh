@@ -2,7 +2,7 @@
 # BENCH_SEEDS seeds (default 3) on the demo's subset, BENCH_ITERS iterations each
 # (default 16): `llmnas compare`'s table (median, min-max over seeds); then the
 # 1-epoch proxy's rank correlation with BENCH_EPOCHS-epoch training (default 10)
-# on 20 networks of the first evolve run (tests/bench/fidelity.lua).
+# on 20 networks (top 10 and 10 at random) of the evolve runs (tests/bench/fidelity.lua).
 set -u
 SEEDS=${BENCH_SEEDS:-3}
 ITERS=${BENCH_ITERS:-16}
@@ -19,4 +19,5 @@ for s in $(seq 1 "$SEEDS"); do
 done
 # shellcheck disable=SC2086
 "$LLMNAS" compare $runs
-"$LLMNAS" run tests/bench/fidelity.lua "$D/evolve1.db" 10 10 "${BENCH_EPOCHS:-10}" 0
+evolves=$(for s in $(seq 1 "$SEEDS"); do printf '%s,' "$D/evolve$s.db"; done)
+"$LLMNAS" run tests/bench/fidelity.lua "${evolves%,}" 10 10 "${BENCH_EPOCHS:-10}" 0

@@ -4,22 +4,26 @@
 -- Spearman's rho and Kendall's tau between the proxy and the longer training;
 -- and, from the records' learning curves, between the early-abort checkpoints
 -- (held-out probe at 30% and 50% of the epoch) and the proxy.
---   llmnas run tests/bench/fidelity.lua DB [N_TOP=10] [N_RANDOM=10] [EPOCHS=10] [SUBSET=0]
+--   llmnas run tests/bench/fidelity.lua DB[,DB...] [N_TOP=10] [N_RANDOM=10] [EPOCHS=10] [SUBSET=0]
+-- (several memories: their latest runs' networks are pooled; the recipe is the first's)
 local rank = require "llmnas.rank"
 local rng = require("llmnas.rng").new(12)
 
 local path = assert(arg[1], "usage: fidelity.lua DB [N_TOP] [N_RANDOM] [EPOCHS] [SUBSET]")
 local ntop, nrand = tonumber(arg[2]) or 10, tonumber(arg[3]) or 10
 local epochs, subset = tonumber(arg[4]) or 10, tonumber(arg[5]) or 0
-local db = assert(memory.open(path, { readonly = true }))
-local run = db:latest_run()
-local meta = db:run(run)
-local seen, recs = {}, {}
-for r in db:iter(run) do
-  if r.status == "ok" and not r.fidelity and r.hash and not seen[r.hash] then
-    seen[r.hash] = true
-    recs[#recs + 1] = r
+local seen, recs, meta = {}, {}, nil
+for one in path:gmatch("[^,]+") do
+  local db = assert(memory.open(one, { readonly = true }))
+  local run = db:latest_run()
+  meta = meta or db:run(run)
+  for r in db:iter(run) do
+    if r.status == "ok" and not r.fidelity and r.hash and not seen[r.hash] then
+      seen[r.hash] = true
+      recs[#recs + 1] = r
+    end
   end
+  db:close()
 end
 table.sort(recs, function(a, b) return a.metrics.val_acc > b.metrics.val_acc end)
 local chosen = {}
@@ -27,8 +31,8 @@ for i = 1, math.min(ntop, #recs) do chosen[#chosen + 1] = recs[i] end
 local rest = {}
 for i = ntop + 1, #recs do rest[#rest + 1] = recs[i] end
 for _ = 1, math.min(nrand, #rest) do chosen[#chosen + 1] = table.remove(rest, rng:int(1, #rest)) end
-print(("proxy fidelity: %d networks of run %d in %s (%d top, %d random), trained %d epochs on %s"):format(
-  #chosen, run, path, math.min(ntop, #recs), #chosen - math.min(ntop, #recs), epochs,
+print(("proxy fidelity: %d networks of %s (%d top, %d random), trained %d epochs on %s"):format(
+  #chosen, path, math.min(ntop, #recs), #chosen - math.min(ntop, #recs), epochs,
   subset > 0 and (subset .. " images") or "the full training set"))
 
 -- early fidelities from the curves (free: recorded while the proxy trained)
