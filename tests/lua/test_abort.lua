@@ -95,6 +95,25 @@ function tests.replay_counts_false_aborts_against_the_incumbent_of_the_time()
   T.eq(strict.false_abort_rate, 1)
 end
 
+-- Recorded curves (tests/lua/data/curves_evolve.json, made by tests/bench/export_curves.lua):
+-- a real evolve.lua run, seed 7, Fashion-MNIST subset 2000 (15 steps), 1000 validation images,
+-- probe 256, early abort off, so every candidate trained to the end. The default rule on
+-- them, replayed in the run's order: 11 candidates, 2 would have become the best, 0 of them
+-- stopped (false-abort rate 0 of 2); 7 hopeless ones stopped (at 33-93% of the epoch), 24%
+-- of the training steps saved.
+function tests.the_default_rule_on_recorded_curves()
+  local f = assert(io.open(HERE .. "data/curves_evolve.json"))
+  local entries = json.decode(f:read("a"))
+  f:close()
+  T.ok(#entries >= 11, "the recorded curves")
+  local s = abort.replay(entries)
+  -- the figures stated above and in stdlib/doc/budget.md
+  T.eq(s.winners, 2)
+  T.eq(s.false_aborts, 0, "no candidate that would have become the best is stopped")
+  T.eq(s.stopped, 7, "the hopeless ones are stopped")
+  T.ok(s.saved >= 0.24 and s.saved < 0.25, ("24%% of the training steps saved, got %.3f"):format(s.saved))
+end
+
 -- ---- the loop ----
 
 -- A trainer whose networks learn along a curve that ends at their accuracy and
