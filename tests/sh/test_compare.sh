@@ -4,18 +4,15 @@
 . "$(dirname "$0")/lib.sh"
 
 cd "$T" || exit 1
-SMALL="--iterations 3 --set subset=256 --set val_subset=256 --set reference=off"
+SMALL="--iterations 2 --set subset=256 --set val_subset=256 --set reference=off"
 for seed in 1 2; do
     run "$LLMNAS" run "$ROOT/examples/random.lua" --db "r$seed.db" $SMALL --set seed=$seed
     expect_rc 0 "random.lua runs (seed $seed)"
-    expect_out "iter 3/3" "random.lua spends its budget (seed $seed)"
+    expect_out "iter 2/2" "random.lua spends its budget (seed $seed)"
     run "$LLMNAS" run "$ROOT/examples/evolve.lua" --db "e$seed.db" $SMALL --set seed=$seed
     expect_rc 0 "evolve.lua runs (seed $seed)"
 done
-run "$LLMNAS" run "$ROOT/examples/random.lua" --db r3.db $SMALL --set seed=1
-run "$LLMNAS" show --db r3.db 1
-if grep -q "rendered by llmnas.genome" r1.db/exports/run-1/best.lua 2>/dev/null ||
-   "$LLMNAS" show --db r1.db 1:1 | grep -q "rendered by llmnas.genome"; then
+if "$LLMNAS" show --db r1.db 1:1 | grep -q "rendered by llmnas.genome"; then
     pass "random.lua proposes networks of the genome space"
 else
     fail "random.lua's candidates are not rendered genomes"
