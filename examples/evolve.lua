@@ -22,6 +22,7 @@ local baseline = require "llmnas.baseline"
 local set = llmnas.options().set
 local POPULATION = set.population or 8   -- the ageing population's size
 local SAMPLE = set.sample or 3           -- tournament size
+local TASK, TRAIN = genome.task(set)     -- the same as random.lua's
 
 local function propose(ctx)
   local st = ctx.state
@@ -54,10 +55,9 @@ end
 
 llmnas.search {
   name = "evolve",
-  task = { dataset = "fashion-mnist", subset = set.subset or 6000, val_fraction = 0.2,
-    val_subset = set.val_subset or 3000 },
+  task = TASK,
   budget = { iterations = set.iterations or 16 },
-  train = { time_limit = set.time_limit or 300 },
+  train = TRAIN,
   early_abort = llmnas.setting("abort", true),
   monitor = set.probe and { checkpoints = 10, probe = set.probe } or nil,
   propose = propose,

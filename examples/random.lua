@@ -3,19 +3,20 @@
 -- baseline a search strategy has to beat at equal training compute
 -- (`llmnas compare`, tests/bench/bench_strategies.sh).
 --
---   llmnas run examples/random.lua [--iterations N] [--set subset=N] [--set seed=N]
---                                  [--set abort=off] [--dataset NAME]
+--   llmnas run examples/random.lua [--iterations N] [--set subset=N] [--set val_subset=N]
+--                                  [--set seed=N] [--set abort=off] [--dataset NAME]
 local llmnas = require "llmnas"
 local rng_mod = require "llmnas.rng"
 local genome = require "llmnas.genome"
 
 local set = llmnas.options().set
+local TASK, TRAIN = genome.task(set)     -- the same as evolve.lua's
 
 llmnas.search {
   name = "random",
-  task = { dataset = "fashion-mnist", subset = set.subset or 6000, val_fraction = 0.2 },
+  task = TASK,
   budget = { iterations = set.iterations or 16 },
-  train = { time_limit = set.time_limit or 300 },
+  train = TRAIN,
   early_abort = llmnas.setting("abort", true),   -- as evolve.lua: equal treatment
   propose = function(ctx)
     local st = ctx.state

@@ -104,7 +104,7 @@ function M.format(tab)
   local head = { ("%-10s %5s"):format("strategy", "runs") }
   local first = tab.groups[1]
   for _, row in ipairs(first and first.rows or {}) do
-    head[#head + 1] = ("%21s"):format(("@ %.0f s"):format(row.budget))
+    head[#head + 1] = ("%21s"):format(("@ %.1f s"):format(row.budget))
   end
   lines[#lines + 1] = table.concat(head, " ")
   for _, g in ipairs(tab.groups) do
@@ -136,8 +136,9 @@ function M.load(specs)
     end
     if #ids == 0 then return nil, ("'%s' holds no run"):format(path) end
     for _, rid in ipairs(ids) do
-      local meta = db:run(rid)
-      if not meta then return nil, ("'%s' has no run %s"):format(path, tostring(rid)) end
+      local info = db:run(rid)
+      if not info then return nil, ("'%s' has no run %s"):format(path, tostring(rid)) end
+      local meta = info.meta or {}
       local recs = {}
       for r in db:iter(rid) do recs[#recs + 1] = r end
       local f = json.encode(meta.recipe or {}, { canonical = true })

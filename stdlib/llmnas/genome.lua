@@ -178,6 +178,15 @@ function M.render(g)
   return table.concat(lines, "\n") .. "\n"
 end
 
+--- The task and training settings evolve.lua and random.lua share, so that their
+-- runs compare (`llmnas compare` refuses runs of different recipes): the demo's
+-- Fashion-MNIST subset, 3000 of its validation images, a 300 s training limit.
+-- `set` is llmnas.options().set.
+function M.task(set)
+  return { dataset = "fashion-mnist", subset = set.subset or 6000, val_fraction = 0.2,
+    val_subset = set.val_subset or 3000 }, { time_limit = set.time_limit or 300 }
+end
+
 --- The reference network's genome (examples/nets/bench_small.lua).
 function M.reference()
   return { act = "ReLU", stages = { { width = 32, blocks = 1, kernel = 3, kind = "conv" },

@@ -16,7 +16,7 @@ local seen, recs, meta = {}, {}, nil
 for one in path:gmatch("[^,]+") do
   local db = assert(memory.open(one, { readonly = true }))
   local run = db:latest_run()
-  meta = meta or db:run(run)
+  meta = meta or db:run(run).meta
   for r in db:iter(run) do
     if r.status == "ok" and not r.fidelity and r.hash and not seen[r.hash] then
       seen[r.hash] = true

@@ -28,7 +28,8 @@ grep -E "^evolve +2 " "$T/out" >/dev/null && pass "evolve: one row over its 2 ru
 # the last column is the best within the budget: check it against the records
 run "$LLMNAS" compare r1.db:1 --json
 expect_rc 0 "one run, as JSON"
-run "$LLMNAS" run "$ROOT/tests/e2e/check_compare.lua" "$T/out" r1.db
+cp "$T/out" table.json
+run "$LLMNAS" run "$ROOT/tests/e2e/check_compare.lua" table.json r1.db
 expect_rc 0 "the table's best at the full budget is the run's best accuracy"
 
 run "$LLMNAS" compare
@@ -40,3 +41,8 @@ expect_err "cannot open the memory" "it names the problem"
 run "$LLMNAS" compare r1.db --budget nope
 expect_rc 64 "a bad budget"
 expect_err "--budget needs a positive number" "it says what is wrong"
+run "$LLMNAS" run "$ROOT/examples/random.lua" --db r9.db --iterations 1 --set subset=128 --set val_subset=128 \
+    --set reference=off
+run "$LLMNAS" compare r1.db r9.db
+expect_rc 65 "runs of another recipe (subset) are refused"
+expect_err "another recipe (fidelity)" "it says why"
