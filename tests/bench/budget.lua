@@ -19,7 +19,7 @@ local function records(path)
   local run = db:latest_run()
   local recs = {}
   for r in db:iter(run) do recs[#recs + 1] = r end
-  local meta = db:run(run)
+  local meta = db:run(run).meta or {}
   db:close()
   return recs, meta
 end
