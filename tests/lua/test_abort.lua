@@ -98,20 +98,23 @@ end
 -- Recorded curves (tests/lua/data/curves_evolve.json, made by tests/bench/export_curves.lua):
 -- a real evolve.lua run, seed 7, Fashion-MNIST subset 2000 (15 steps), 1000 validation images,
 -- probe 256, early abort off, so every candidate trained to the end. The default rule on
--- them, replayed in the run's order: 11 candidates, 2 would have become the best, 0 of them
--- stopped (false-abort rate 0 of 2); 7 hopeless ones stopped (at 33-93% of the epoch), 24%
--- of the training steps saved.
+-- them, replayed in the run's order: 24 candidates, 3 would have become the best, 0 of them
+-- stopped (false-abort rate 0 of 3); 10 stopped, all of them ending at <= 20% accuracy (at
+-- 20-93% of the epoch), 19% of the training steps saved.
 function tests.the_default_rule_on_recorded_curves()
   local f = assert(io.open(HERE .. "data/curves_evolve.json"))
   local entries = json.decode(f:read("a"))
   f:close()
-  T.ok(#entries >= 11, "the recorded curves")
+  T.eq(#entries, 24, "the recorded curves")
   local s = abort.replay(entries)
   -- the figures stated above and in stdlib/doc/budget.md
-  T.eq(s.winners, 2)
+  T.eq(s.winners, 3)
   T.eq(s.false_aborts, 0, "no candidate that would have become the best is stopped")
-  T.eq(s.stopped, 7, "the hopeless ones are stopped")
-  T.ok(s.saved >= 0.24 and s.saved < 0.25, ("24%% of the training steps saved, got %.3f"):format(s.saved))
+  T.eq(s.stopped, 10, "the hopeless ones are stopped")
+  for _, i in ipairs(s.stopped_at) do
+    T.ok(entries[i].val_acc <= 0.2, ("stopped candidate %d would have ended at %.3f"):format(i, entries[i].val_acc))
+  end
+  T.ok(s.saved >= 0.19 and s.saved < 0.20, ("19%% of the training steps saved, got %.3f"):format(s.saved))
 end
 
 -- ---- the loop ----
