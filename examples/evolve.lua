@@ -10,10 +10,15 @@
 -- Fashion-MNIST subset in a few minutes and ends by comparing its best with the
 -- hand-written reference network (examples/nets/bench_small.lua) trained the same way.
 --
---   llmnas run examples/evolve.lua [--iterations N] [--set subset=N] [--set population=N]
---                                  [--set sample=N] [--set seed=N] [--set abort=off]
+--   llmnas run examples/evolve.lua [--iterations N] [--set subset=N] [--population N]
+--                                  [--sample N] [--set seed=N] [--set abort=off]
 --                                  [--set reference=off] [--set probe=N] [--set val_subset=N]
 --                                  [--dataset NAME]
+--
+-- Its own options, declared for `llmnas run` (`--population 4` is `--set population=4`;
+-- `llmnas run examples/evolve.lua --help` lists them):
+--@option --population N   the ageing population's size (default 8)
+--@option --sample N       the tournament size (default 3)
 local llmnas = require "llmnas"
 local rng_mod = require "llmnas.rng"
 local genome = require "llmnas.genome"
