@@ -54,6 +54,9 @@ CBENCHES  := $(CBENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 DEPS      := gcc make pkg-config liblua5.4-dev libcurl4-openssl-dev libcjson-dev liblmdb-dev \
              lmdb-utils libdnnl-dev libssl-dev zlib1g-dev dataset-fashion-mnist libcmocka-dev lua-check \
              cppcheck python3 python3-torch python3-numpy procps psmisc
+DEPS      += libpng-dev libjpeg62-turbo-dev python3-pil   # image folders: PNG/JPEG decoding; tests write real files
+DEPS      += protobuf-c-compiler libprotobuf-c-dev libonnx-dev python3-onnx   # saved models: ONNX from Debian's onnx.proto; its checker
+LDLIBS    += -lpng16 -ljpeg -lprotobuf-c   # image folders, ONNX
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps test bench check demo clean

@@ -6,6 +6,7 @@
  * offsets in messages are offsets in the uncompressed bytes.
  */
 #include "train/dataset.h"
+#include "train/dataset_folder.h"
 #include "base/rt.h"
 
 #include <errno.h>
@@ -342,6 +343,8 @@ static int load_cifar_files(const ds_entry *e, const char *const *dirs, int nd, 
 
 int ds_load(const char *name, const char *dir, ds_dataset **out, char *err, size_t errlen)
 {
+    if (ds_folder_is(name))
+        return ds_folder_load(name, dir, out, err, errlen);
     const ds_entry *e = NULL;
     for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++)
         if (name && strcmp(name, registry[i].name) == 0)
@@ -397,6 +400,7 @@ void ds_free(ds_dataset *d)
         return;
     ds_split_free(&d->train);
     ds_split_free(&d->test);
+    ds_folder_free(d->folder);
     free(d);
 }
 

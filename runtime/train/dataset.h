@@ -51,6 +51,7 @@ typedef struct ds_dataset {
     float mean[3], std[3];  /* per channel, on pixel/255 */
     int augment;            /* 1: CIFAR-style crop + flip is the dataset's default */
     ds_split train, test;
+    struct ds_folder *folder;  /* image folders only (dataset_folder.h): classes, files; else NULL */
 } ds_dataset;
 
 /* The data directory: dir if non-NULL and non-empty, else $LLMNAS_DATA, else
@@ -58,7 +59,8 @@ typedef struct ds_dataset {
 const char *ds_data_dir(const char *dir);
 
 /* Load a registered dataset by name from data directory dir (see ds_data_dir;
- * NULL = default). *out owned by the caller, freed with ds_free. */
+ * NULL = default); "folder:PATH[?options]" loads an image folder
+ * (dataset_folder.h). *out owned by the caller, freed with ds_free. */
 int ds_load(const char *name, const char *dir, ds_dataset **out, char *err, size_t errlen);
 void ds_free(ds_dataset *d);
 
