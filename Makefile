@@ -95,6 +95,17 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIBMEM) $(LIBRT)
 	@mkdir -p $(@D)
 	$(CC) $(ALLCFLAGS) -o $@ $< $(LIBMEM) $(LIBRT) $(LDFLAGS) $(LDLIBS)
 
+# ONNX: C for Debian's onnx.proto, generated at build time by protoc-c (protobuf-c-compiler).
+ONNX_PROTO := /usr/include/onnx/onnx.proto
+$(BUILD)/onnx/onnx.pb-c.c: $(ONNX_PROTO)
+	@mkdir -p $(@D)
+	protoc-c --c_out=$(@D) -I$(dir $(ONNX_PROTO)) $(ONNX_PROTO)
+$(BUILD)/onnx/onnx.pb-c.h: $(BUILD)/onnx/onnx.pb-c.c ;
+$(BUILD)/onnx/onnx.pb-c.o: $(BUILD)/onnx/onnx.pb-c.c
+	$(CC) -std=c11 $(OPT) $(SANFLAGS) -I$(BUILD)/onnx -c -o $@ $<
+$(BUILD)/runtime/train/model_onnx.o: $(BUILD)/onnx/onnx.pb-c.h
+$(LIBRT): $(BUILD)/onnx/onnx.pb-c.o
+
 deps:
 	@missing=$$(for p in $(DEPS); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \

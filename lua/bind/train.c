@@ -93,6 +93,7 @@ static void read_opts(lua_State *L, int t, train_opts *o, int *worker, train_iso
     luaL_checktype(L, t, LUA_TTABLE);
     o->dataset = opt_str(L, t, "dataset", o->dataset);
     o->data_dir = opt_str(L, t, "data", NULL);
+    o->save_dir = opt_str(L, t, "save", NULL);  /* a model folder (train_model.h) */
     o->epochs = (int)host_opt_int(L, t, 2, "evaluate", "epochs", o->epochs, 1, 10000);
     o->batch = (int)host_opt_int(L, t, 2, "evaluate", "batch", o->batch, 1, 65536);
     o->subset = (int)host_opt_int(L, t, 2, "evaluate", "subset", 0, 0, 1 << 30);
