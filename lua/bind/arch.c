@@ -18,6 +18,7 @@
 
 #include "host/host.h"
 #include "base/rt.h"
+#include "graph/graph_weights.h"
 #include "sandbox/sandbox.h"
 
 #include <float.h>
@@ -103,6 +104,8 @@ static int g_to_lua(lua_State *L)
 static int g_to_pytorch(lua_State *L)
 {
     push_owned_string(L, graph_to_pytorch(arch_check_graph(L, 1)));
+    lua_pushstring(L, graph_pytorch_loader());  /* load_safetensors for a saved model */
+    lua_concat(L, 2);
     return 1;
 }
 

@@ -71,7 +71,7 @@ static int axis_init(axis *a, int in, int out)
             double f = s - j0;
             a->first[i] = j0;
             a->count[i] = j0 + 1 < in && f > 0 ? 2 : 1;
-            w[0] = (float)(1 - f);
+            w[0] = a->count[i] == 2 ? (float)(1 - f) : 1.0f;  /* the last pixel repeats past the edge */
             w[1] = (float)f;
         }
     }
