@@ -43,7 +43,8 @@ static void *aalloc(arena *a, size_t size)
         a->oom = 1;
         return NULL;
     }
-    return a->p[a->n++] = v;
+    a->p[a->n++] = v;
+    return v;
 }
 
 static void arena_free(arena *a)
