@@ -32,7 +32,8 @@
 int ds_folder_is(const char *name)
 {
     size_t n = strlen(DS_FOLDER_PREFIX);
-    return name && strncmp(name, DS_FOLDER_PREFIX, n) == 0 && (name[n] == '\0' || name[n] == ':');
+    return name && strncmp(name, DS_FOLDER_PREFIX, n) == 0 &&
+           (name[n] == '\0' || name[n] == ':' || name[n] == '?');
 }
 
 /* ---- options ----------------------------------------------------------------- */
@@ -56,15 +57,21 @@ static int parse_int(const char *v, int64_t lo, int64_t hi, int64_t *out)
     return 0;
 }
 
-static int parse_spec(const char *spec, const char *dir, fopts *o, char *err, size_t errlen)
+/* arg: "PATH[?options]", or "" / "?options" for the data directory dir. */
+static int parse_spec(const char *arg, const char *dir, fopts *o, char *err, size_t errlen)
 {
     memset(o, 0, sizeof *o);
     const char *env = getenv("LLMNAS_CACHE_DIR");
     rt_fmt(o->cache_dir, sizeof o->cache_dir, "%s", env && *env ? env : "llmnas.db/cache");
-    const char *p = spec + strlen(DS_FOLDER_PREFIX);
-    const char *path = *p == ':' ? p + 1 : ds_data_dir(dir);
-    const char *q = strchr(path, '?');
-    size_t plen = q ? (size_t)(q - path) : strlen(path);
+    char spec[4200];
+    rt_fmt(spec, sizeof spec, DS_FOLDER_PREFIX ":%s", arg);
+    const char *q = strchr(arg, '?');  /* the options, if any */
+    size_t plen = q ? (size_t)(q - arg) : strlen(arg);
+    const char *path = arg;
+    if (plen == 0) {  /* "folder" or "folder:?size=32": the data directory */
+        path = ds_data_dir(dir);
+        plen = strlen(path);
+    }
     if (plen == 0 || plen >= sizeof o->root) {
         rt_fmt(err, errlen, "dataset %s: no folder given (folder:PATH, or --dataset folder --data PATH)",
                spec);
@@ -881,18 +888,15 @@ static int scan(const fopts *o, ds_folder *f, elist *tr, elist *te, char *err, s
     return rc;
 }
 
-int ds_folder_load(const char *spec, const char *dir, ds_dataset **out, char *err, size_t errlen)
+int ds_folder_fill(const char *arg, const char *dir, ds_dataset *d, char *err, size_t errlen)
 {
     fopts o;
-    int rc = parse_spec(spec, dir, &o, err, errlen);
+    int rc = parse_spec(arg ? arg : "", dir, &o, err, errlen);
     if (rc)
         return rc;
     double t0 = rt_now();
-    ds_dataset *d = calloc(1, sizeof *d);
-    if (!d || !(d->folder = calloc(1, sizeof *d->folder))) {
-        free(d);
+    if (!(d->folder = calloc(1, sizeof *d->folder)))
         return DS_ENOMEM;
-    }
     ds_folder *f = d->folder;
     rt_fmt(f->root, sizeof f->root, "%s", o.root);
     f->skip_bad = o.skip_bad;
@@ -942,12 +946,24 @@ done:
     d->test.c = d->train.c;
     d->test.h = d->test.w = d->train.h;
     f->seconds = rt_now() - t0;
-    *out = d;
     rc = 0;
 out:
     elist_free(&tr);
     elist_free(&te);
-    if (rc)
-        ds_free(d);
     return rc;
+}
+
+int ds_folder_load(const char *spec, const char *dir, ds_dataset **out, char *err, size_t errlen)
+{
+    size_t n = strlen(DS_FOLDER_PREFIX);
+    ds_dataset *d = calloc(1, sizeof *d);
+    if (!d)
+        return DS_ENOMEM;
+    int rc = ds_folder_fill(spec[n] == ':' ? spec + n + 1 : spec + n, dir, d, err, errlen);
+    if (rc) {
+        ds_free(d);
+        return rc;
+    }
+    *out = d;
+    return 0;
 }

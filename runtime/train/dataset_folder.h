@@ -79,6 +79,12 @@ int ds_folder_is(const char *name);
  * while decoding gives DS_EIO with "interrupted". err names the file. */
 int ds_folder_load(const char *spec, const char *dir, ds_dataset **out, char *err, size_t errlen);
 
+/* The same into a zeroed dataset d (a registry loader's form): arg is the
+ * text after "folder:" ("" = the data directory dir). On failure d may hold
+ * parts; ds_free(d) frees them. */
+int ds_folder_fill(const char *arg, const char *dir, ds_dataset *d, char *err, size_t errlen);
+
+/* Free what ds_dataset.folder holds (NULL is fine); ds_free calls it. */
 void ds_folder_free(ds_folder *f);
 
 #endif

@@ -52,7 +52,7 @@ cp "$F/train/cats/1.png" "$F/train/cats/new.png"
 train_tiny "$F"
 expect_err "15 training" "a new file is decoded again and counted"
 
-cache=$(ls "$T"/cache/folder-small-*.u8 | head -n 1)
+cache=$(ls -t "$T"/cache/folder-small-*.u8 | head -n 1)  # the default options, written last
 size=$(stat -c %s "$cache")
 printf '\377\377\377\377' | dd of="$cache" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
 train_tiny "$F"
