@@ -709,7 +709,7 @@ static int decode_list(const fopts *o, ds_folder *f, elist *l, ds_split *s, char
             int others = 0;
             for (int j = i + 1; j < n; j++)
                 others += msg[j] != NULL;
-            rt_fmt(err, errlen, "%s%s (bad=skip, --bad-images skip, skips bad images and counts them)",
+            rt_fmt(err, errlen, "%s%s (--bad-images skip, or bad=skip in the dataset name, skips bad images and counts them)",
                    msg[i], others ? " (and more bad images after it)" : "");
             rc = DS_EFORMAT;
             break;
@@ -722,6 +722,8 @@ static int decode_list(const fopts *o, ds_folder *f, elist *l, ds_split *s, char
         free(msg[i]);
     free(msg);
     if (rc) {
+        free_names(*names, k);
+        *names = NULL;
         free(x);
         return rc;
     }
