@@ -68,6 +68,13 @@ static int add_path(paths *p, const char *s)
     return (p->v[p->n++] = strdup(s)) ? 0 : -1;
 }
 
+static void paths_free(paths *p)
+{
+    for (int i = 0; i < p->n; i++)
+        free(p->v[i]);
+    free(p->v);
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -225,14 +232,17 @@ int cmd_predict(int argc, char **argv)
     const char *model = NULL;
     paths in = {0};
     int rc = parse(argc, argv, &o, &model, &in);
-    if (rc)
+    if (rc) {
+        paths_free(&in);
         return rc < 0 ? EX_OK : rc;
+    }
     if (o.threads)
         omp_set_num_threads(o.threads);
     char err[1024];
     train_model *m;
     if (train_model_load(model, o.batch, &m, err, sizeof err)) {
         fprintf(stderr, "llmnas predict: %s\n", err);
+        paths_free(&in);
         return EX_NOINPUT;
     }
     struct sigaction sa, old;
@@ -285,9 +295,7 @@ int cmd_predict(int argc, char **argv)
             "%.0f images/s%s\n", done, done == 1 ? "" : "s", t, tdec, tnet, t > 0 ? done / t : 0.0,
             bad ? "; some images could not be read" : "");
     free(x), free(logits), free(ok), free(slot), free(msg);
-    for (int i = 0; i < in.n; i++)
-        free(in.v[i]);
-    free(in.v);
+    paths_free(&in);
     train_model_free(m);
     return rc ? rc : bad ? EX_DATAERR : EX_OK;
 }
