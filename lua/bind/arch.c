@@ -19,7 +19,6 @@
 
 #include "host/host.h"
 #include "base/rt.h"
-#include "graph/graph_weights.h"
 #include "sandbox/sandbox.h"
 
 #include <float.h>
@@ -105,8 +104,6 @@ static int g_to_lua(lua_State *L)
 static int g_to_pytorch(lua_State *L)
 {
     push_owned_string(L, graph_to_pytorch(arch_check_graph(L, 1)));
-    lua_pushstring(L, graph_pytorch_loader());  /* load_safetensors for a saved model */
-    lua_concat(L, 2);
     return 1;
 }
 
