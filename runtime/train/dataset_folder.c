@@ -902,8 +902,8 @@ int ds_folder_fill(const char *arg, const char *dir, ds_dataset *d, char *err, s
     ds_folder *f = d->folder;
     rt_fmt(f->root, sizeof f->root, "%s", o.root);
     f->skip_bad = o.skip_bad;
-    const char *b = strrchr(o.root, '/');
-    rt_fmt(d->name, sizeof d->name, "folder:%s", b && b[1] ? b + 1 : o.root);
+    if (!d->name[0])
+        rt_fmt(d->name, sizeof d->name, DS_FOLDER_PREFIX ":%s", o.root);
     elist tr = {0}, te = {0};
     char key[HASH_SHA256_HEX];
     if ((rc = scan(&o, f, &tr, &te, err, errlen)) || (rc = folder_key(&o, &tr, &te, key)))
@@ -955,17 +955,3 @@ out:
     return rc;
 }
 
-int ds_folder_load(const char *spec, const char *dir, ds_dataset **out, char *err, size_t errlen)
-{
-    size_t n = strlen(DS_FOLDER_PREFIX);
-    ds_dataset *d = calloc(1, sizeof *d);
-    if (!d)
-        return DS_ENOMEM;
-    int rc = ds_folder_fill(spec[n] == ':' ? spec + n + 1 : spec + n, dir, d, err, errlen);
-    if (rc) {
-        ds_free(d);
-        return rc;
-    }
-    *out = d;
-    return 0;
-}

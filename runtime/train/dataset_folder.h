@@ -71,17 +71,14 @@ typedef struct ds_folder {
 /* 1 if name is a folder dataset name ("folder" or "folder:..."). */
 int ds_folder_is(const char *name);
 
-/* Load the folder named by spec (see above; dir is the data directory used
- * when spec is plain "folder"). *out owned by the caller (ds_free frees the
- * folder part too). Errors: DS_EIO (folder missing, unreadable file, symlink
- * loop), DS_EFORMAT (a bad image with bad=stop, an empty class folder, fewer
- * than two classes, more than 256), DS_EARG (bad options), DS_ENOMEM; Ctrl-C
- * while decoding gives DS_EIO with "interrupted". err names the file. */
-int ds_folder_load(const char *spec, const char *dir, ds_dataset **out, char *err, size_t errlen);
-
-/* The same into a zeroed dataset d (a registry loader's form): arg is the
- * text after "folder:" ("" = the data directory dir). On failure d may hold
- * parts; ds_free(d) frees them. */
+/* Load the folder into the zeroed dataset d (the registry's loader for
+ * "folder:", dataset.c; ds_load is the entry point): arg is the text after
+ * "folder:" (PATH[?options]; "" = the data directory dir). Errors: DS_EIO
+ * (folder missing, unreadable file, symlink loop), DS_EFORMAT (a bad image
+ * with bad=stop, an empty class folder, fewer than two classes, more than
+ * 256), DS_EARG (bad options), DS_ENOMEM; Ctrl-C while decoding gives DS_EIO
+ * with "interrupted". err names the file. On failure d may hold parts;
+ * ds_free(d) frees them. */
 int ds_folder_fill(const char *arg, const char *dir, ds_dataset *d, char *err, size_t errlen);
 
 /* Free what ds_dataset.folder holds (NULL is fine); ds_free calls it. */
