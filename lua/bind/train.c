@@ -302,7 +302,7 @@ static int l_dataset(lua_State *L)
     push_dataset(L, e);
     if (arg)
         lua_pushstring(L, arg), lua_setfield(L, -2, "arg");
-    if (e->classes == 0) {  /* a scheme (folder:PATH): only the files tell; load them (cached) */
+    if (e->classes == 0 && arg && *arg) {  /* folder:PATH: only the files tell; load them (cached) */
         const ds_dataset *d;
         char err[1024];
         if (train_dataset_get(name, luaL_optstring(L, 2, NULL), &d, err, sizeof err)) {
