@@ -10,3 +10,4 @@ LLMNAS_COMMAND("export", cmd_export, "export a candidate network as JSON, Lua or
 LLMNAS_COMMAND("train", cmd_train, "train one candidate network and print its metrics")
 LLMNAS_COMMAND("show", cmd_show, "show runs, leaderboards, histories and candidates from the memory")
 LLMNAS_COMMAND("compare", cmd_compare, "compare search strategies at equal training compute, over seeds")
+LLMNAS_COMMAND("predict", cmd_predict, "classify images with a model saved by train --save")

@@ -172,6 +172,7 @@ typedef struct train_opts {
     double progress_every;   /* seconds between progress calls, default 1 */
     int checkpoints;         /* reports at this many evenly spaced steps, 0 = none */
     int probe;               /* validation images evaluated at each checkpoint, 0 = none */
+    const char *save_dir;    /* non-NULL: save the trained model there (train_model.h) */
 } train_opts;
 
 #define TRAIN_DEFAULT_MAX_PARAMS    50000000LL          /* 50 M */
