@@ -3,6 +3,8 @@
 #   make deps                 install the Debian packages the project and its tests need
 #   make                      build ./llmnas
 #   make test [TEST=name]     build and run every test (or those whose file name contains name)
+#   make mutants [MUTANT=name] apply each deliberate bug of tests/mutants/mutants.txt to a scratch
+#                             copy, and check that its suites catch it
 #   make SANITIZER=address test
 #   make bench                benchmarks: figures and ratios against references run side by side
 #   make check                linters: cppcheck on C, luacheck on Lua
@@ -55,6 +57,9 @@ DEPS      := gcc make pkg-config liblua5.4-dev libcurl4-openssl-dev libcjson-dev
              lmdb-utils libdnnl-dev libssl-dev zlib1g-dev dataset-fashion-mnist libcmocka-dev lua-check \
              cppcheck python3 python3-torch python3-numpy procps psmisc
 DEPS      += libopenmpi-dev openmpi-bin   # mpirun -n N llmnas run: evaluator ranks (issue 11); the plugin build/llmnas_mpi.so
+DEPS      += libpng-dev libjpeg62-turbo-dev python3-pil   # image folders: PNG/JPEG decoding; tests write real files
+DEPS      += protobuf-c-compiler libprotobuf-c-dev libonnx-dev python3-onnx   # saved models: ONNX from Debian's onnx.proto; its checker
+LDLIBS    += -lpng16 -ljpeg -lprotobuf-c   # image folders, ONNX
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps test bench check demo clean
@@ -101,6 +106,16 @@ $(BUILD)/llmnas_mpi.so: runtime/mpi/plugin/llmnas_mpi.c runtime/mpi/mpi_api.h
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC -shared -Iruntime \
 	  $$(pkg-config --cflags ompi-c) -o $@ $< $$(pkg-config --libs ompi-c)
+# ONNX: C for Debian's onnx.proto, generated at build time by protoc-c (protobuf-c-compiler).
+ONNX_PROTO := /usr/include/onnx/onnx.proto
+$(BUILD)/onnx/onnx.pb-c.c: $(ONNX_PROTO)
+	@mkdir -p $(@D)
+	protoc-c --c_out=$(@D) -I$(dir $(ONNX_PROTO)) $(ONNX_PROTO)
+$(BUILD)/onnx/onnx.pb-c.h: $(BUILD)/onnx/onnx.pb-c.c ;
+$(BUILD)/onnx/onnx.pb-c.o: $(BUILD)/onnx/onnx.pb-c.c
+	$(CC) -std=c11 $(OPT) $(SANFLAGS) -I$(BUILD)/onnx -c -o $@ $<
+$(BUILD)/runtime/train/model_onnx.o: $(BUILD)/onnx/onnx.pb-c.h
+$(LIBRT): $(BUILD)/onnx/onnx.pb-c.o
 
 deps:
 	@missing=$$(for p in $(DEPS); do \
@@ -118,6 +133,13 @@ deps:
 
 test: $(BIN) llmnas $(CTESTS)
 	@BUILD=$(BUILD) LLMNAS=$(abspath $(BIN)) sh tests/run.sh $(TEST)
+
+# Deliberate bugs (tests/mutants/mutants.txt), each applied to a scratch copy of the tree and
+# checked to be caught by its suites; not part of `make test` (26 min on the shared two-core
+# machine at load 33, its first run).
+.PHONY: mutants
+mutants: $(BIN) llmnas $(CTESTS)
+	@/usr/bin/python3 tests/mutants/run.py $(MUTANT)
 
 bench: $(BIN) llmnas $(CBENCHES)
 	@BUILD=$(BUILD) LLMNAS=$(abspath $(BIN)) sh tests/bench/run.sh $(BENCH)

@@ -28,15 +28,22 @@ typedef struct child_arg {
     worker_ctx *ctx;
 } child_arg;
 
-static void child_progress(const train_progress *p, void *ud)
+/* NaN and Inf are not JSON: -1 stands for "not measured". */
+static double finite_or(double v) { return isfinite(v) ? v : -1.0; }
+
+/* The child only reports; the parent decides whether to stop (and kills it). */
+static int child_progress(const train_progress *p, void *ud)
 {
-    char buf[256];
+    char buf[384];
     rt_fmt(buf, sizeof buf,
            "{\"epoch\":%d,\"epochs\":%d,\"step\":%d,\"steps\":%d,\"loss\":%.9g,"
-           "\"images_per_s\":%.6g,\"seconds\":%.6g}",
-           p->epoch, p->epochs, p->step, p->steps, isfinite(p->loss) ? p->loss : -1.0,
-           p->images_per_s, p->seconds);
+           "\"images_per_s\":%.6g,\"seconds\":%.6g,\"checkpoint\":%d,\"window_loss\":%.9g,"
+           "\"probe_acc\":%.9g,\"probe_loss\":%.9g}",
+           p->epoch, p->epochs, p->step, p->steps, finite_or(p->loss), p->images_per_s,
+           p->seconds, p->checkpoint, finite_or(p->window_loss), finite_or(p->probe_acc),
+           finite_or(p->probe_loss));
     worker_send(((child_arg *)ud)->ctx, buf);
+    return 0;
 }
 
 static void put(cJSON *o, const char *k, double v)
@@ -105,6 +112,9 @@ static int child(void *arg, worker_ctx *ctx, char **result, char kind[WORKER_KIN
     put(j, "test_loss", r.test_loss);
     put(j, "seconds", r.seconds);
     put(j, "eval_seconds", r.eval_seconds);
+    put(j, "build_seconds", r.build_seconds);
+    put(j, "probe_seconds", r.probe_seconds);
+    put(j, "job_seconds", r.job_seconds);
     put(j, "images_per_s", r.images_per_s);
     put(j, "steps", r.steps);
     put(j, "epochs_done", r.epochs_done);
@@ -124,11 +134,19 @@ static int child(void *arg, worker_ctx *ctx, char **result, char kind[WORKER_KIN
 
 typedef struct parent_ud {
     const train_opts *o;
+    worker *w;
+    int stopped;           /* the progress callback asked to stop: the child was killed */
+    train_progress last;   /* the last report passed on */
 } parent_ud;
+
+static double nan_if_negative(double v) { return v < 0 ? NAN : v; }
 
 static void parent_progress(void *ud, const char *msg, size_t len)
 {
-    const train_opts *o = ((parent_ud *)ud)->o;
+    parent_ud *u = ud;
+    const train_opts *o = u->o;
+    if (u->stopped)
+        return;
     cJSON *j = cJSON_ParseWithLength(msg, len);
     if (!j)
         return;
@@ -142,9 +160,20 @@ static void parent_progress(void *ud, const char *msg, size_t len)
     GET(loss, "loss");
     GET(images_per_s, "images_per_s");
     GET(seconds, "seconds");
+    GET(checkpoint, "checkpoint");
+    GET(window_loss, "window_loss");
+    GET(probe_acc, "probe_acc");
+    GET(probe_loss, "probe_loss");
 #undef GET
     cJSON_Delete(j);
-    o->progress(&p, o->progress_ud);
+    p.window_loss = nan_if_negative(p.window_loss);
+    p.probe_acc = nan_if_negative(p.probe_acc);
+    p.probe_loss = nan_if_negative(p.probe_loss);
+    u->last = p;
+    if (o->progress(&p, o->progress_ud)) {
+        u->stopped = 1;
+        worker_kill(u->w);
+    }
 }
 
 static double num(cJSON *j, const char *k)
@@ -157,7 +186,7 @@ static int kind_code(const char *kind)
 {
     static const int codes[] = {TRAIN_ETOOLARGE, TRAIN_EDIVERGED, TRAIN_ETIMEOUT,
                                 TRAIN_EINTERRUPTED, TRAIN_EDATA, TRAIN_EUNSUPPORTED,
-                                TRAIN_ENOMEM};
+                                TRAIN_ENOMEM, TRAIN_ESTOPPED};
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
         if (strcmp(kind, train_kind(codes[i])) == 0)
             return codes[i];
@@ -172,13 +201,27 @@ static double deadline_of(const train_opts *o, const train_isolation *iso)
                                     : 0;
 }
 
-/* A finished worker's result as a train_result (wr is consumed). */
-static int from_worker(worker_result *wr, train_result *r, double *ended_at, char *kind,
-                       size_t kindlen, char *err, size_t errlen)
+/* A finished worker's result as a train_result (wr is consumed). pu, when the
+ * progress callback may have stopped the worker, tells a stop from a death. */
+static int from_worker(worker_result *wr, const parent_ud *pu, train_result *r, double *ended_at,
+                       char *kind, size_t kindlen, char *err, size_t errlen)
 {
     int rc;
     if (ended_at)
         *ended_at = NAN;
+    double cpu = wr->cpu_seconds;
+    r->cpu_seconds = cpu;
+    if (!wr->ok && pu && pu->stopped && !rt_interrupted()) {
+        /* early abort: what was measured is what the last report said */
+        worker_result_free(wr);
+        rt_fmt(kind, kindlen, "%s", train_kind(TRAIN_ESTOPPED));
+        rt_fmt(err, errlen, "stopped at step %d of %d", pu->last.step, pu->last.steps);
+        r->steps = pu->last.step;
+        r->seconds = pu->last.seconds;
+        r->train_loss = pu->last.loss;
+        r->epochs_done = pu->last.epoch - 1;
+        return r->status = TRAIN_ESTOPPED;
+    }
     if (!wr->ok) {
         rt_fmt(kind, kindlen, "%s", wr->kind);
         rt_fmt(err, errlen, "training worker: %s", wr->message ? wr->message : wr->kind);
@@ -209,6 +252,9 @@ static int from_worker(worker_result *wr, train_result *r, double *ended_at, cha
     r->test_loss = num(j, "test_loss");
     r->seconds = num(j, "seconds");
     r->eval_seconds = num(j, "eval_seconds");
+    r->build_seconds = num(j, "build_seconds");
+    r->probe_seconds = num(j, "probe_seconds");
+    r->job_seconds = num(j, "job_seconds");
     r->images_per_s = num(j, "images_per_s");
     r->steps = (int)fmax(0, num(j, "steps"));
     r->epochs_done = (int)fmax(0, num(j, "epochs_done"));
@@ -251,20 +297,28 @@ int train_evaluate_isolated(const graph *g, const train_opts *opts, const train_
     if (rc)
         return r->status = rc;
     child_arg ca = {g, &o, NULL};
-    parent_ud pu = {&o};
+    parent_ud pu = {.o = &o};
     worker_opts wo = {0};
     wo.deadline = deadline_of(&o, iso);
     wo.mem_bytes = iso ? iso->mem_bytes : 0;
     wo.on_progress = o.progress ? parent_progress : NULL;
     wo.progress_ud = &pu;
     worker_result wr;
-    int wrc = worker_run(child, &ca, &wo, &wr);
+    memset(&wr, 0, sizeof wr);
+    /* spawn + poll rather than worker_run: the progress callback needs the
+     * handle to kill a candidate it stops */
+    int wrc = worker_spawn(&pu.w, child, &ca, &wo);
+    if (!wrc) {
+        wrc = worker_poll(pu.w, -1, &wr);
+        worker_free(pu.w);
+    }
     if (wrc && wrc != WORKER_EINTR) {
+        r->cpu_seconds = wr.cpu_seconds;
         rt_fmt(err, errlen, "could not start the training worker: %s", worker_strerror(wrc));
         rt_fmt(kind, kindlen, "error");
         return r->status = TRAIN_EWORKER;
     }
-    return from_worker(&wr, r, NULL, kind, kindlen, err, errlen);
+    return from_worker(&wr, wrc == WORKER_EINTR ? NULL : &pu, r, NULL, kind, kindlen, err, errlen);
 }
 
 /* ---- asynchronous jobs ---- */
@@ -311,6 +365,7 @@ int train_job_start(const graph *g, const train_opts *opts, const train_isolatio
     wo.progress_ud = &j->pu;
     j->started = rt_now();
     int wrc = worker_spawn(&j->w, child, &ca, &wo);
+    j->pu.w = j->w;  /* the progress callback kills the worker it stops */
     if (wrc) {
         free(j);
         rt_fmt(kind, kindlen, "error");
@@ -371,7 +426,7 @@ int train_job_result(train_job *j, train_result *r, train_job_times *t, char *ki
     }
     j->done = 1;
     double ended = NAN;
-    int rc = from_worker(&j->wr, r, &ended, kind, kindlen, err, errlen);
+    int rc = from_worker(&j->wr, &j->pu, r, &ended, kind, kindlen, err, errlen);
     if (t) {
         /* a child that died sent no end time: it ended when the parent noticed */
         if (!isfinite(ended) || ended > j->seen_at)

@@ -51,9 +51,13 @@ function M.loop(run, I)
   local by_job = {}       -- job -> candidate
   local busy = 0          -- worker-seconds spent training, for utilisation
 
+  -- best and last are the proposal's own even when nil (no best yet): they must not
+  -- fall through to run.ctx, whose best moves as results arrive (an on_progress hook
+  -- would then judge by timing).
+  local OWN = { best = true, last = true }
   local function new_ctx(cand)
     return setmetatable({ iteration = cand.n, record = cand.record, best = loop.best, last = loop.last,
-      proposal = cand.proposal }, { __index = run.ctx })
+      proposal = cand.proposal }, { __index = function(_, k) if not OWN[k] then return run.ctx[k] end end })
   end
 
   local function make(n, record, code, proposal)
@@ -76,6 +80,7 @@ function M.loop(run, I)
   local function start(cand)
     if not cand.code then return done(cand, cand.failure) end
     cand.recipe = I.recipe_with(run, cand.train) or run.recipe
+    cand.record.fidelity = I.fidelity_of(cand.train)
     local res, g, key, partial = I.prepare(run, cand.code, cand.recipe)
     if res then return done(cand, res) end
     local leader = leaders[key]
@@ -93,19 +98,11 @@ function M.loop(run, I)
     for i = 1, N do if not slots[i] then return i end end
   end
 
+  -- The candidate's training options, as the serial loop builds them (the monitor's
+  -- checkpoints, the curve on cand.partial), with on_progress asked in the
+  -- candidate's own ctx: a truthy answer stops that job alone (kind "pruned").
   local function recipe_for(cand)
-    local recipe = I.copy(cand.recipe)
-    if run.strategy.on_progress then
-      recipe.progress = function(p)
-        if cand.stopped then return end
-        local ok, stop = I.call_hook(run, "on_progress", cand.ctx, p)
-        if ok and stop then
-          cand.stopped = type(stop) == "string" and stop or "stopped by on_progress"
-          if cand.job then cand.job:kill() end
-        end
-      end
-    end
-    return recipe
+    return I.train_options(run, cand.partial, cand.recipe, cand.ctx)
   end
 
   local function launch()
@@ -289,18 +286,17 @@ function M.loop(run, I)
   end
 
   -- One finished job: its candidate and the candidates that proposed the same graph.
-  local function arrived(job, r, msg, kind, info)
+  local function arrived(job, r, msg, kind, step, cost)
     local cand = by_job[job]
     by_job[job] = nil
     slots[cand.slot] = nil
     leaders[cand.key] = nil
-    local times = r or info or {}
+    local times = r or cost or {}
     cand.record.times = cand.record.times or {}
     cand.record.times.train = times.wall_seconds
     cand.waited = times.waited_seconds
     busy = busy + (times.wall_seconds or 0)
-    if cand.stopped and not r then msg, kind = cand.stopped, "stopped" end
-    local res = I.trained(run, cand.key, cand.partial, r, msg, kind)
+    local res = I.trained(run, cand.key, cand.partial, r, msg, kind, step, cost)
     done(cand, res)
     for _, f in ipairs(cand.followers or {}) do
       local fr = I.copy(res)
@@ -349,9 +345,9 @@ function M.loop(run, I)
             local rest = {}
             for _, cand in pairs(slots) do rest[#rest + 1] = cand.job end
             if #rest == 0 then break end
-            local job, r, msg, kind, info = env.train.wait_any(rest, 0)
+            local job, r, msg, kind, step, cost = env.train.wait_any(rest, 0)
             if not job then break end
-            arrived(job, r, msg, kind, info)
+            arrived(job, r, msg, kind, step, cost)
           end
         end
       end

@@ -35,9 +35,9 @@ end
 local function evaluator()
   local opts = options()
   local jobs, list = {}, {}   -- id -> {job, id}; the local jobs in flight
-  local function send_result(id, ok, a, b, c)
+  local function send_result(id, ok, a, b, c, d)
     local m = ok and { id = id, ok = true, result = a } or { id = id, ok = false, message = a, kind = b,
-      info = c or json.null }
+      step = c or json.null, cost = d or json.null }
     mpi.send(0, TAG.RESULT, json.encode(m))
   end
   local function start(m)
@@ -59,13 +59,13 @@ local function evaluator()
   end
   while true do
     if #list > 0 then
-      local job, r, msg, kind, info = train.wait_any(list, 0.002)
+      local job, r, msg, kind, step, cost = train.wait_any(list, 0.002)
       if job then
         for i, j in ipairs(list) do if j == job then table.remove(list, i) break end end
         for id, j in pairs(jobs) do
           if j == job then
             jobs[id] = nil
-            if r then send_result(id, true, r) else send_result(id, false, msg, kind, info) end
+            if r then send_result(id, true, r) else send_result(id, false, msg, kind, step, cost) end
           end
         end
       end
@@ -109,7 +109,9 @@ local function remote_train(size)
     free[rank], by_id[job.id] = nil, job
     return job
   end
-  -- As train.wait_any: job, result | job, nil, message, kind, info | nil (timeout).
+  -- As train.wait_any: job, result | job, nil, message, kind, step, cost | nil (timeout).
+  -- A progress function that returns true stops its job, as a local one does: rank 0
+  -- sends the kill and the job's result becomes kind "pruned".
   function T.wait_any(jobs, timeout)
     local wanted = {}
     for _, j in ipairs(jobs) do
@@ -125,11 +127,22 @@ local function remote_train(size)
       local m = json.decode(data)
       local job = by_id[m.id]
       if job and tag == TAG.PROGRESS then
-        if job.progress then job.progress(m.p) end
+        if job.progress and not job.pruned and job.progress(m.p) then
+          job.pruned = m.p
+          job:kill()
+        end
       elseif job and tag == TAG.RESULT then
         by_id[m.id], free[job.rank], job.running_ = nil, true, false
-        local info = m.info ~= json.null and m.info or nil
-        local out = m.ok and table.pack(m.result) or table.pack(nil, m.message, m.kind, info)
+        local step = m.step ~= json.null and m.step or nil
+        local cost = m.cost ~= json.null and m.cost or nil
+        local out = m.ok and table.pack(m.result) or table.pack(nil, m.message, m.kind, step, cost)
+        local p = job.pruned
+        if not m.ok and p and m.kind ~= "interrupted" then
+          -- stopped on purpose: what was measured is what the last report said
+          cost = cost or {}
+          cost.steps, cost.seconds, cost.train_loss = p.step, p.seconds, p.loss
+          out = table.pack(nil, ("stopped at step %d of %d"):format(p.step, p.steps), "pruned", nil, cost)
+        end
         if wanted[job] then return job, table.unpack(out, 1, out.n) end
         job.done = out
       elseif not job then

@@ -10,6 +10,8 @@
 --     accept = function(best, result, ctx) ... end,          -- default: strictly better
 --     summarise = function(ctx) ... end,                     -- text for the final report
 --     on_iteration = function(ctx, record) ... end,
+--     on_progress = function(ctx, p) ... return stop, why end,  -- at training checkpoints
+--     early_abort = true,                                    -- or the default rule (llmnas.abort)
 --   }
 --
 -- One iteration: propose -> compile and validate in a worker -> train, or reuse
@@ -24,6 +26,7 @@
 -- after MAX_HOOK_FAILURES failures of the same hook in a row.
 local core = require "core"
 local accept_rules = require "llmnas.accept"
+local abort = require "llmnas.abort"
 local progress = require "llmnas.progress"
 
 local M = {}
@@ -56,6 +59,11 @@ M.RECIPE = {}
 for _, k in ipairs { "epochs", "lr", "momentum", "weight_decay", "batch", "seed" } do
   M.RECIPE[k] = train_module.defaults()[k]
 end
+-- Learning-curve checkpoints reported while training (recorded as result.curve) and
+-- the held-out images probed at each when early abort is on. They do not change
+-- the training, so they are not part of the evaluation-cache key.
+M.MONITOR = { checkpoints = 10, probe = 0 }
+M.ABORT_PROBE = 256
 
 local function copy(t)
   if type(t) ~= "table" then return t end
@@ -139,15 +147,17 @@ local function recipe_for(strategy, opts)
   local task = merge({ dataset = train_module.defaults().dataset }, strategy.task)
   if opts.dataset then task.dataset = opts.dataset end
   if opts.data then task.data = opts.data end
-  local ds = train_module.dataset(task.dataset) or {}
+  local ds, why = train_module.dataset(task.dataset, task.data)  -- an image folder is read here
+  ds = ds or {}
   task.input = task.input or ds.input
   task.classes = task.classes or ds.classes
   if not task.input or not task.classes then
-    error(("task: unknown dataset '%s': give task.input and task.classes"):format(tostring(task.dataset)), 0)
+    error(why and ("task: " .. why)
+      or ("task: unknown dataset '%s': give task.input and task.classes"):format(tostring(task.dataset)), 0)
   end
   local recipe = merge(copy(M.RECIPE), strategy.train)
   recipe.dataset, recipe.data, recipe.subset = task.dataset, task.data, task.subset
-  recipe.val_fraction = task.val_fraction
+  recipe.val_fraction, recipe.val_subset = task.val_fraction, task.val_subset
   return task, recipe
 end
 
@@ -156,6 +166,46 @@ local function cache_key(hash, recipe)
   local r = copy(recipe)
   r.data, r.time_limit, r.threads, r.deadline, r.memory_limit, r.progress = nil, nil, nil, nil, nil, nil
   return hash .. "@" .. core.sha256(json.encode(r, { canonical = true })):sub(1, 16)
+end
+
+-- A candidate trained with overrides of the run's recipe (a lower rung of
+-- successive halving, ...) is recorded with its fidelity: "key=value ..." of the
+-- overrides, sorted; nil for the run's own recipe.
+local function fidelity_of(train)
+  if type(train) ~= "table" or next(train) == nil then return nil end
+  local keys, parts = {}, {}
+  for k in pairs(train) do keys[#keys + 1] = tostring(k) end
+  table.sort(keys)
+  for _, k in ipairs(keys) do parts[#parts + 1] = k .. "=" .. tostring(train[k]) end
+  return table.concat(parts, " ")
+end
+
+-- The options of one training: the recipe, the monitor's checkpoints, and a
+-- progress function that records the curve on res.curve and asks the strategy's
+-- on_progress hook whether to stop (res.pruned = {step, steps, reason}). ctx is
+-- the candidate's context (run.ctx in the serial loop; with several candidates
+-- in flight each job's own, so the hook judges the candidate it is called for).
+local function train_options(run, res, recipe, ctx)
+  local o = copy(recipe)
+  local mon = run.monitor
+  if not mon or (mon.checkpoints or 0) <= 0 then return o end
+  o.checkpoints, o.probe = mon.checkpoints, mon.probe
+  local curve = json.array()
+  res.curve = curve
+  o.progress = function(p)
+    if not p.checkpoint then return false end
+    local point = { step = p.step, steps = p.steps, loss = p.window_loss, acc = p.probe_acc, seconds = p.seconds }
+    curve[#curve + 1] = point
+    if not run.strategy.on_progress or p.step >= p.steps then return false end
+    local seen = setmetatable({ curve = curve }, { __index = point })
+    local ok, stop, why = call_hook(run, "on_progress", ctx or run.ctx, seen)
+    if not ok then res.hook_error = stop return false end
+    if not stop then return false end
+    res.pruned = { step = p.step, steps = p.steps, fraction = p.step / p.steps,
+      reason = type(why) == "string" and why or ("stopped by on_progress at step %d of %d"):format(p.step, p.steps) }
+    return true
+  end
+  return o
 end
 
 -- Compile and look the graph up in the evaluation cache. Returns the result
@@ -180,15 +230,23 @@ local function prepare(run, code, recipe)
   return nil, g, key, res
 end
 
--- Fold a training outcome (train.evaluate's returns) into res and cache it.
-local function trained(run, key, res, m, tmsg, tkind)
+-- Fold a training outcome (train.evaluate's returns: m | nil, message, kind,
+-- step, cost) into res and cache it.
+local function trained(run, key, res, m, tmsg, tkind, _, cost)
   -- A dataset that cannot be read fails every candidate alike: stop with its message.
   if not m and tkind == "data" then error("training data: " .. tostring(tmsg), 0) end
   if m then
     merge(res, m)
     res.status = "ok"
+    res.pruned = nil  -- asked to stop at the last step: it finished anyway
+  elseif tkind == "pruned" and res.pruned then
+    -- early abort: a partial result, never cached as if fully trained
+    merge(res, cost or {})
+    res.status, res.kind, res.error = "pruned", "pruned", res.pruned.reason
+    return res
   else
     res.status, res.error, res.kind = "failed", tmsg, tkind or "train"
+    merge(res, cost or {})
   end
   -- Deterministic outcomes are cached; a timeout, an interrupt, a crash or a
   -- candidate stopped on purpose may differ next time.
@@ -201,12 +259,33 @@ local function trained(run, key, res, m, tmsg, tkind)
   return res
 end
 
--- Compile, then train or reuse the cache. Returns the result table.
-local function evaluate(run, code, recipe)
+-- Compile, then train or reuse the cache. Returns the result table. train: the
+-- candidate's overrides of the run's recipe, or nil.
+local function evaluate(run, code, train)
+  local recipe = M.recipe_with(run, train) or run.recipe
   local res, g, key, partial = prepare(run, code, recipe)
   if res then return res end
   progress.phase(run, "training")
-  return trained(run, key, partial, run.env.train.evaluate(g, recipe or run.recipe))
+  return trained(run, key, partial, run.env.train.evaluate(g, train_options(run, partial, recipe)))
+end
+
+-- An endpoint unreachable through all of an iteration's retries, this many iterations in a
+-- row, stops the run (with the resume command) instead of spending the budget on it.
+M.UNREACHABLE_STOP = 2
+M.UNREACHABLE_KINDS = { llm_network = true, llm_timeout = true }
+
+local function unreachable(run, kind, msg)
+  if not M.UNREACHABLE_KINDS[kind] then
+    run.unreachable = 0
+    return
+  end
+  run.unreachable = (run.unreachable or 0) + 1
+  local limit = run.strategy.unreachable_stop or M.UNREACHABLE_STOP
+  if run.unreachable >= limit then
+    require("llmnas.preflight").fail(69, ("the LLM server stayed unreachable through %d iterations' "
+      .. "retries (%s): stopping the run; once it is back, %s"):format(run.unreachable, tostring(msg),
+      run.resume_hint))
+  end
 end
 
 local function propose(run, ctx)
@@ -215,16 +294,32 @@ local function propose(run, ctx)
     if not ok then return nil, code, "hook" end
     local train
     if type(code) == "table" then code, train = code.code, code.train end
-    if type(code) == "string" then return code, nil, nil, train end
+    if type(code) == "string" then run.unreachable = 0 return code, nil, nil, train end
     kind = kind or "propose"
     if M.FATAL_KINDS[kind] then
       error(("propose: %s (%s): stopping the run"):format(tostring(msg), kind), 0)
     end
     if not M.TRANSIENT_KINDS[kind] or attempt == M.PROPOSE_RETRIES then
+      if attempt == M.PROPOSE_RETRIES then unreachable(run, kind, msg) else run.unreachable = 0 end
       return nil, msg or "propose returned no code", kind
     end
     progress.note(run, ("propose failed (%s), retrying: %s"):format(kind, tostring(msg)))
   end
+end
+
+-- Where a candidate's time went (seconds; the parts add up to total): compile (in
+-- the sandbox's worker), build (oneDNN primitives), train (the training loop alone),
+-- probe (early abort's checkpoint probes), evaluate (validation and test), ipc
+-- (the rest of the training call: fork, split, result transfer). Only compile for
+-- a cache hit.
+local function time_breakdown(r)
+  if r.cache_hit or not r.wall_seconds then return { compile = r.compile_seconds } end
+  local probe = r.probe_seconds or 0
+  local loop = math.max(0, (r.seconds or 0) - probe)
+  local inside = (r.build_seconds or 0) + (r.seconds or 0) + (r.eval_seconds or 0)
+  return { compile = r.compile_seconds, build = r.build_seconds, train = loop, probe = r.probe_seconds,
+    evaluate = r.eval_seconds, ipc = math.max(0, r.wall_seconds - inside),
+    total = (r.compile_seconds or 0) + r.wall_seconds }
 end
 
 local function new_record(it)
@@ -238,14 +333,15 @@ local function conclude(run, ctx, record, code, result, t_start)
   local it = run.loop.iteration + 1   -- the store numbers records in commit order
   ctx.current = result
   local accepted = false
-  if result.status == "ok" then
+  -- only results of the run's own recipe compete for the best (not a lower fidelity)
+  if result.status == "ok" and not record.fidelity then
     local ok, acc = call_hook(run, "accept", run.loop.best, result, ctx)
     accepted = ok and acc and true or false
     if not ok then result.hook_error = acc end
   end
   if accepted then
     run.loop.best = { iteration = it, code = code, hash = result.hash, val_acc = result.val_acc,
-      params = result.params, flops = result.flops }
+      params = result.params, flops = result.flops, curve = result.curve }
   end
   ctx.best = run.loop.best
   run.loop.valid = run.loop.valid + (result.status == "ok" and 1 or 0)
@@ -274,7 +370,12 @@ local function conclude(run, ctx, record, code, result, t_start)
   record.hook_error = result.hook_error
   record.metrics = { val_acc = result.val_acc, val_loss = result.val_loss, train_loss = result.train_loss,
     params = result.params, flops = result.flops, seconds = result.seconds,
-    images_per_s = result.images_per_s, test_acc = result.test_acc }
+    images_per_s = result.images_per_s, test_acc = result.test_acc, steps = result.steps,
+    ntrain = result.ntrain, nval = result.nval,
+    cpu_seconds = (not result.cache_hit) and result.cpu_seconds or nil }
+  record.curve = result.curve
+  record.pruned = result.pruned
+  record.time = time_breakdown(result)
   record.best_iter = run.loop.best and run.loop.best.iteration or json.null
   record.seconds = core.now() - t_start
   for _, u in pairs(record.llm) do run.loop.tokens = run.loop.tokens + u.prompt_tokens + u.completion_tokens end
@@ -306,8 +407,9 @@ local function iterate(run)
   local result
   if code then
     record.code = code
+    record.fidelity = fidelity_of(train)
     progress.phase(run, "compiling")
-    result = evaluate(run, code, M.recipe_with(run, train))
+    result = evaluate(run, code, train)
   else
     result = { status = "failed", error = msg, kind = kind }
   end
@@ -355,10 +457,15 @@ function M.search(strategy)
   assert(type(strategy.propose) == "function", "llmnas.search: the strategy needs a propose(ctx) function")
   local opts = require("llmnas").options()
   strategy.accept = strategy.accept or accept_rules.better
+  if strategy.early_abort and not strategy.on_progress then
+    strategy.on_progress = abort.hook(type(strategy.early_abort) == "table" and strategy.early_abort or nil)
+  end
   local env = merge({ arch = _G.arch, train = _G.train, memory = _G.memory, llm = _G.llm }, strategy.env)
   local task, recipe = recipe_for(strategy, opts)
   local run = { strategy = strategy, env = env, task = task, recipe = recipe, hook_failures = {},
-    started = core.now(), budget = merge({}, strategy.budget), quiet = strategy.quiet }
+    started = core.now(), budget = merge({}, strategy.budget), quiet = strategy.quiet,
+    monitor = merge(merge({}, M.MONITOR), strategy.monitor) }
+  if strategy.on_progress and strategy.monitor == nil then run.monitor.probe = M.ABORT_PROBE end
   if opts.iterations then run.budget.iterations = opts.iterations end
   run.workers = opts.workers or strategy.workers or 1
   -- Under mpirun, rank 0's workers are the evaluator ranks (llmnas.mpi).
@@ -376,6 +483,11 @@ function M.search(strategy)
     recipe.threads = math.max(1, env.train.cores() // run.workers)
   end
   run.db_path = opts.db or strategy.db or M.DEFAULT_DB
+  -- A strategy that calls the LLM checks the endpoint before anything is written.
+  if strategy.uses_llm and strategy.preflight ~= false and env.llm and env.llm.models then
+    local note = require("llmnas.preflight").check(env.llm, opts)
+    if note then progress.note(run, note) end
+  end
   run.db = env.db or assert(env.memory.open(run.db_path))
   -- --llm-cache record|replay keeps the LLM's replies in the same memory as the records.
   if opts.llm_cache and opts.llm_cache ~= "off" and env.llm and env.llm.configure then
@@ -387,6 +499,7 @@ function M.search(strategy)
     db = run.db, chat = chat, chat_many = chat_many, best = run.loop.best, last = run.loop.last,
     resumed = run.resumed }
   local hint = ("resume with: llmnas run %s --resume --db %s"):format(opts.script or "STRATEGY.lua", run.db_path)
+  run.resume_hint = hint
   core.set_resume_hint(hint)
   progress.start(run)
   -- A run stopped with candidates in flight resumes them in the asynchronous loop.
@@ -420,6 +533,6 @@ end
 -- The loop's parts, for llmnas.async (not a stable interface for strategies).
 M.internal = { call_hook = call_hook, propose = propose, prepare = prepare, trained = trained,
   conclude = conclude, new_record = new_record, budget_left = budget_left, make_chat = make_chat,
-  book = book, copy = copy, FATAL_KINDS = M.FATAL_KINDS, recipe_with = function(...) return M.recipe_with(...) end }
+  book = book, copy = copy, train_options = train_options, fidelity_of = fidelity_of, FATAL_KINDS = M.FATAL_KINDS, recipe_with = function(...) return M.recipe_with(...) end }
 M.hook_error = hook_error
 return M

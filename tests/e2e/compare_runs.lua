@@ -13,7 +13,9 @@ local TIMING = { seconds = true, compile_seconds = true, images_per_s = true, t 
   -- with --workers: which worker trained a candidate and how long it queued
   times = true, worker = true, rank = true }
 
+-- The improver's feedback states the training time: masked like the timing fields.
 local function strip(v)
+  if type(v) == "string" then return (v:gsub("training time: [^\n]*", "training time: (timing)")) end
   if type(v) ~= "table" then return v end
   local out = {}
   for k, x in pairs(v) do

@@ -20,7 +20,7 @@ local function async_train(opts)
     sequence = sequence + 1
     Tr.submitted = Tr.submitted + 1
     Tr.threads = recipe.threads
-    local job = { g = g, ends = Tr.clock + (g.duration or 1), seq = sequence }
+    local job = { g = g, ends = Tr.clock + (g.duration or 1), seq = sequence, recipe = recipe }
     function job.kill() job.killed = true end
     live[#live + 1] = job
     local n = 0
@@ -41,7 +41,13 @@ local function async_train(opts)
     best.taken = true
     Tr.clock = math.max(Tr.clock, best.ends)
     Tr.trained = Tr.trained + 1
-    if best.killed then return best, nil, "the worker was killed", "killed", {} end
+    -- a recipe with checkpoints reports one halfway; a truthy answer stops the job
+    if best.recipe.progress and best.recipe.checkpoints then
+      local stop = best.recipe.progress({ epoch = 1, epochs = 1, step = 5, steps = 10, checkpoint = 1,
+        window_loss = 1 - best.g.acc, probe_acc = best.g.acc, seconds = 0.5, loss = 1 })
+      if stop then return best, nil, "stopped at step 5 of 10", "pruned", nil, { steps = 5, seconds = 0.5 } end
+    end
+    if best.killed then return best, nil, "the worker was killed", "killed", nil, {} end
     return best, { val_acc = best.g.acc, val_loss = 1 - best.g.acc, seconds = 0.01, wall_seconds = best.g.duration,
       waited_seconds = 0 }
   end
@@ -150,6 +156,29 @@ function tests.free_workers_are_filled_with_one_chat_many()
   T.eq(recs[1].llm.generator.calls, 1, "each record books its own call")
   T.eq(#recs[1].prompts, 1)
   T.eq(run.loop.tokens, 6 * 15)
+end
+
+function tests.on_progress_judges_each_job_in_its_own_ctx_and_prunes_it_alone()
+  local seen = {}
+  local s = strategy({ "net a 0.5 2", "net b 0.2 1", "net c 0.7 1" }, { order = "iteration",
+    on_progress = function(ctx, p)
+      seen[#seen + 1] = { n = ctx.iteration, code = ctx.record.code, acc = p.acc }
+      if p.acc < 0.3 then return true, "too low at the checkpoint" end
+    end })
+  local run = search.search(s)
+  local recs = records(s, run)
+  T.eq(#recs, 3)
+  T.eq(#seen, 3, "on_progress was asked once per job")
+  for _, v in ipairs(seen) do
+    T.eq(v.code, ({ "net a 0.5 2", "net b 0.2 1", "net c 0.7 1" })[v.n], "the ctx is that job's own")
+  end
+  T.eq(recs[2].status, "pruned")
+  T.eq(recs[2].error_kind, "pruned")
+  T.eq(recs[2].pruned.reason, "too low at the checkpoint")
+  T.eq(#recs[2].curve, 1, "the curve is recorded on the pruned candidate")
+  T.eq(recs[1].status, "ok")
+  T.eq(recs[3].status, "ok")
+  T.eq(run.loop.best.iteration, 3, "a pruned candidate does not compete for the best")
 end
 
 function tests.a_graph_in_flight_twice_is_trained_once()

@@ -27,14 +27,14 @@ local function opts(extra)
   return t
 end
 
--- Waits for every job; returns {job -> {result, msg, kind, info}} in arrival order too.
+-- Waits for every job; returns {job -> {result, msg, kind, cost}} in arrival order too.
 local function wait_all(jobs)
   local out, order = {}, {}
   for _ = 1, #jobs do
-    local job, r, msg, kind, info = train.wait_any(jobs)
+    local job, r, msg, kind, _, cost = train.wait_any(jobs)
     T.ok(job, "wait_any without a timeout returns a job")
     T.ok(out[job] == nil, "a job's result is handed out once")
-    out[job] = { r = r, msg = msg, kind = kind, info = info }
+    out[job] = { r = r, msg = msg, kind = kind, cost = cost }
     order[#order + 1] = job
   end
   return out, order
@@ -67,6 +67,25 @@ function tests.jobs_run_at_once_and_progress_goes_to_each_job()
     T.ok(not jobs[i]:running())
   end
   T.raises(function() train.wait_any(jobs) end, "no job in the list is waiting")
+end
+
+function tests.a_progress_function_that_returns_true_prunes_its_job_alone()
+  if not T.need(have_data, "the Fashion-MNIST dataset") then return end
+  local g = graph()
+  local calls = 0
+  -- early abort over jobs: the pruned job stops at its first checkpoint, the other finishes
+  local pruned = assert(train.submit(g, opts({ subset = 4096, epochs = 2, checkpoints = 4, progress = function(p)
+    if p.checkpoint then calls = calls + 1 return true end
+  end })))
+  local kept = assert(train.submit(g, opts({ checkpoints = 4, progress = function() return false end })))
+  local out = wait_all({ pruned, kept })
+  local o = out[pruned]
+  T.eq(o.r, nil)
+  T.eq(o.kind, "pruned", tostring(o.msg))
+  T.ok(o.msg:find("stopped at step", 1, true), o.msg)
+  T.eq(calls, 1, "no progress call after the stop")
+  T.ok(o.cost and o.cost.steps > 0 and o.cost.steps < 2 * 4096 // 128, "the cost is what ran before the stop")
+  T.ok(out[kept].r, tostring(out[kept].msg))
 end
 
 function tests.a_timeout_returns_nil_and_jobs_keep_running()
