@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 static const char plot_usage[] =
     "llmnas plot [--db DIR] RUN [RUN...] --kind history|history-time|pareto|pareto-flops|status|budget\n"
@@ -120,13 +122,16 @@ int cmd_plot(int argc, char **argv)
         free(targets);
         return cli_usage_error("plot", plot_usage, "the output name has a newline");
     }
-    FILE *probe = fopen(output, "a");
-    if (!probe) {
+    /* a clear message before any work, and no empty file left behind */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", output);
+    char *slash = strrchr(dir, '/');
+    if (slash) *(slash == dir ? slash + 1 : slash) = '\0';
+    if (access(slash ? dir : ".", W_OK) != 0) {
         cli_error("plot: cannot write '%s': %s", output, strerror(errno));
         free(targets);
         return EX_CANTCREAT;
     }
-    fclose(probe);
     mem_store *s = NULL;
     if ((ex = snap_open("plot", db, &s))) {
         free(targets);

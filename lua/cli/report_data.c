@@ -94,7 +94,9 @@ static int visit(void *ud, uint32_t iter, int rc, const char *text, size_t len)
         p->llm_s = snap_llm_sum(rec, "seconds");
         p->tokens = snap_llm_sum(rec, "prompt_tokens") + snap_llm_sum(rec, "completion_tokens");
         const cJSON *role;
-        cJSON_ArrayForEach(role, snap_jget(rec, "llm")) add_role(r, role);
+        cJSON_ArrayForEach(role, snap_jget(rec, "llm")) {
+            add_role(r, role);
+        }
     }
     if (!(p->flags & RP_CACHED) && isfinite(p->train_s)) r->train_s += p->train_s;
     p->train_cum = r->train_s;

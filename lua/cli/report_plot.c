@@ -175,8 +175,8 @@ static double acc_range(FILE *f, range y)
 static void lin_range(FILE *f, const char *axis, range x, double dflt_hi)
 {
     double lo = x.any ? x.lo : 0, hi = x.any ? x.hi : dflt_hi;
-    if (hi - lo <= 0) lo -= 0.5, hi += 0.5;
-    else { double m = (hi - lo) * 0.03; lo -= m, hi += m; }
+    if (hi - lo <= 0) lo = 0, hi = hi > 0 ? hi * 1.1 : 1; /* time axes: never below 0 */
+    else { double m = (hi - lo) * 0.03; lo = fmax(0, lo - m), hi += m; }
     fprintf(f, "set %srange [%g:%g]\n", axis, lo, hi);
 }
 
@@ -214,9 +214,13 @@ static void empty_note(FILE *f, const char *why)
     fprintf(f, " at graph 0.5, 0.5 center font \",13\"\n");
 }
 
-static void key_below(FILE *f)
+/* The legend below the plot in up to 2 columns; the bottom margin grows with
+ * its rows (gnuplot would otherwise draw it over the x label). */
+static void key_below(FILE *f, int entries)
 {
-    fputs("set key below horizontal maxrows 4 box opaque samplen 3 spacing 1.1\n", f);
+    int rows = (entries + 1) / 2;
+    fprintf(f, "set key below horizontal maxcols 2 box samplen 3 spacing 1.2 width 1\nset bmargin %g\n",
+            4.5 + rows * 1.45);
 }
 
 /* history / history-time: per run the best-so-far staircase, every candidate's
@@ -261,7 +265,14 @@ static void fig_history(script *s, rp_run *const *runs, int n, int by_time, cons
         for (size_t i = 0; i < r->n; i++) nf += !(r->pts[i].flags & RP_OK);
         size_t step = nf > RP_MAX_POINTS ? (nf + RP_MAX_POINTS - 1) / RP_MAX_POINTS : 1, j = 0;
         for (size_t i = 0; i < r->n && !by_time; i++)
-            if (!(r->pts[i].flags & RP_OK) && j++ % step == 0) fprintf(f, "%u\n", r->pts[i].iter);
+            if (!(r->pts[i].flags & (RP_OK | RP_PRUNED)) && j++ % step == 0) fprintf(f, "%u\n", r->pts[i].iter);
+        /* pruned candidates: at the accuracy they had when stopped */
+        fprintf(f, "EOD\n$X%d << EOD\n", k);
+        for (size_t i = 0; i < r->n; i++) {
+            const rp_point *p = &r->pts[i];
+            if ((p->flags & RP_PRUNED) && isfinite(p->acc))
+                fprintf(f, "%.6g %.6g\n", by_time ? p->train_cum / div : p->iter, p->acc * 100), grow(&y, p->acc);
+        }
         fprintf(f, "EOD\n");
     }
     fprintf(f, "set title ");
@@ -277,8 +288,9 @@ static void fig_history(script *s, rp_run *const *runs, int n, int by_time, cons
         if (hi <= 10) fprintf(f, "set xtics 1\n");
     }
     double floor_y = acc_range(f, y);
-    key_below(f);
+    key_below(f, 4 * n);
     if (!any) empty_note(f, "no valid candidate: nothing trained successfully");
+    if (!any && by_time) fputs("unset key\n", f); /* an empty legend box otherwise */
     fprintf(f, "plot ");
     int first = 1;
     char lab[160];
@@ -291,12 +303,17 @@ static void fig_history(script *s, rp_run *const *runs, int n, int by_time, cons
         snprintf(t, sizeof t, "%s best so far", lab);
         gp_str(f, t);
         snprintf(t, sizeof t, "%s candidates", lab);
-        fprintf(f, ", $C%d using 1:2 with points pt %d ps 0.55 lc rgb \"%s\" title ", k,
+        fprintf(f, ", $C%d using 1:2 with points pt %d ps 1.0 lc rgb \"%s\" title ", k,
                 point_types[k % 8], c);
         gp_str(f, t);
+        if (runs[k]->n_pruned) {
+            snprintf(t, sizeof t, "%s pruned early (accuracy when stopped)", lab);
+            fprintf(f, ", $X%d using 1:2 with points pt 1 ps 1.0 lc rgb \"%s\" title ", k, c);
+            gp_str(f, t);
+        }
         if (!by_time) {
             snprintf(t, sizeof t, "%s failed (no accuracy)", lab);
-            fprintf(f, ", $F%d using 1:(%g) with points pt 2 ps 0.6 lc rgb \"%s\" title ", k,
+            fprintf(f, ", $F%d using 1:(%g) with points pt 2 ps 0.9 lc rgb \"%s\" title ", k,
                     floor_y + 0.8, s->mono ? "#000000" : "#777777");
             gp_str(f, t);
         }
@@ -362,8 +379,11 @@ static void fig_pareto(script *s, rp_run *const *runs, int n, int flops, const c
     fprintf(f, "set ylabel \"validation accuracy (%%)\"\nset format x \"%%.0s%%c\"\n");
     log_range(f, "x", x);
     acc_range(f, y);
-    key_below(f);
-    if (!any) empty_note(f, "no valid candidate with a size: nothing to compare");
+    key_below(f, 2 * n);
+    if (!any) {
+        empty_note(f, "no valid candidate with a size: nothing to compare");
+        fputs("unset key\n", f);
+    }
     fprintf(f, "plot ");
     char lab[160], t[220];
     for (int k = 0; k < n; k++) {
@@ -373,7 +393,7 @@ static void fig_pareto(script *s, rp_run *const *runs, int n, int flops, const c
         fprintf(f, "%s$P%d using 1:2 with steps lw 2.5 dt %d lc rgb \"%s\" title ", k ? ", " : "", k, k % 5 + 1, c);
         gp_str(f, t);
         snprintf(t, sizeof t, "%s candidates", lab);
-        fprintf(f, ", $C%d using 1:2 with points pt %d ps 0.6 lc rgb \"%s\" title ", k, point_types[k % 8], c);
+        fprintf(f, ", $C%d using 1:2 with points pt %d ps 1.0 lc rgb \"%s\" title ", k, point_types[k % 8], c);
         gp_str(f, t);
     }
     fputc('\n', f);
@@ -409,7 +429,7 @@ static void fig_status(script *s, const rp_run *r, const char *title)
     if (r->n) fprintf(f, "set xrange [%g:%g]\n", r->pts[0].iter - 0.5, r->pts[r->n - 1].iter + 0.5);
     else fprintf(f, "set xrange [0:1]\n");
     if (r->n && r->n <= 10) fprintf(f, "set xtics 1\n");
-    key_below(f);
+    key_below(f, r->n_kinds + 1);
     if (!r->n) {
         empty_note(f, "no iteration committed yet");
         fprintf(f, "plot 1/0 notitle\n");
@@ -447,7 +467,7 @@ static void fig_budget(script *s, rp_run *const *runs, int n, const char *title)
     fprintf(f, "\nset ylabel \"time (%s)\"\nset xlabel \"run\"\n", unit);
     fprintf(f, "set style data histograms\nset style histogram rowstacked\nset boxwidth 0.6\n");
     fprintf(f, "set yrange [0:%g]\nset xrange [-0.7:%g]\n", span > 0 ? span / div * 1.12 : 1, n - 0.3);
-    key_below(f);
+    key_below(f, 3);
     if (span <= 0) empty_note(f, "no time recorded");
     fprintf(f, "plot $T using 2:xtic(1) title \"LLM calls\" fs pattern 2 border lc rgb \"%s\", "
                "'' using 3 title \"training\" fs pattern 1 border lc rgb \"%s\", "

@@ -89,7 +89,9 @@ double snap_llm_sum(const cJSON *rec, const char *field)
 {
     const cJSON *role, *llm = snap_jget(rec, "llm");
     double sum = 0, v;
-    cJSON_ArrayForEach(role, llm) if (snap_jnum(role, field, &v)) sum += v;
+    cJSON_ArrayForEach(role, llm) {
+        if (snap_jnum(role, field, &v)) sum += v;
+    }
     return sum;
 }
 
