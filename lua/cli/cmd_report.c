@@ -31,7 +31,7 @@ static const char report_help[] =
     "options:\n"
     "  --db DIR           feedback memory directory (default ./llmnas.db)\n"
     "  -o, --output FILE  the page (default report.html; - for stdout)\n"
-    "  --max-rows N       candidate rows per run before sampling (default 500)\n"
+    "  --max-rows N       candidate rows per run before sampling (default 300)\n"
     "  -h, --help         this help\n"
     "\n"
     "exit codes: 0 written, 64 bad usage, 65 a damaged record, 66 no such store\n"
@@ -41,7 +41,7 @@ int cmd_report(int argc, char **argv);
 int cmd_report(int argc, char **argv)
 {
     const char *db = MEM_DEFAULT_DIR, *output = "report.html";
-    long max_rows = 500;
+    long max_rows = RP_MAX_ROWS;
     char **targets = calloc((size_t)argc, sizeof *targets);
     int nt = 0;
     if (!targets) return EX_OSERR;

@@ -145,7 +145,7 @@ static enum MHD_Result report_page(serve_ctx *x, struct MHD_Connection *c, const
             fputs("</p>\n", nf);
             fclose(nf);
         }
-        rp_page_opts po = {.db = mem_path(x->s), .refresh = x->refresh, .nav = nav, .max_rows = 500};
+        rp_page_opts po = {.db = mem_path(x->s), .refresh = x->refresh, .nav = nav, .max_rows = RP_MAX_ROWS};
         if (rp_page(f, x->s, runs, nr, &po, err, sizeof err)) status = MHD_HTTP_INTERNAL_SERVER_ERROR;
         free(nav);
     }

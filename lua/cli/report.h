@@ -97,7 +97,12 @@ int rp_kind_valid(const char *kind);
 
 /* Most points drawn per run in a scatter figure: beyond it every accepted and
  * Pareto point is kept and the rest sampled evenly (the caption says so). */
-#define RP_MAX_POINTS 2000
+#define RP_MAX_POINTS 1200
+
+/* Candidate rows per run before the table is sampled (--max-rows), and the
+ * most recent diagnostic triples listed: what keeps a 10,000-iteration page fast. */
+#define RP_MAX_ROWS 300
+#define RP_MAX_TRIPLES 200
 
 /* Draw figures with gnuplot. format is "svg", "png" or "pdf"; width and height
  * in pixels (pdf: at 100 px per inch). The n_fig figures kinds[i] go to
@@ -124,7 +129,7 @@ typedef struct rp_page_opts {
     const char *db;          /* the store's path, named in the page */
     int refresh;             /* > 0: reload every refresh seconds (serve) */
     const char *nav;         /* HTML of links to other pages (serve), or NULL */
-    int max_rows;            /* candidate rows before sampling (default 500) */
+    int max_rows;            /* candidate rows before sampling (0: RP_MAX_ROWS) */
 } rp_page_opts;
 
 /* Write the report page of runs (each read with rp_collect from s, in the

@@ -306,7 +306,7 @@ static void best_network(FILE *out, mem_store *s, const rp_run *r)
 
 /* Which rows of r the candidate table shows: all up to max_rows, else the
  * first and last ones, every accepted one, the best, every one with a triple
- * among the last 300, and an even sample. */
+ * among the last RP_MAX_TRIPLES, and an even sample. */
 static unsigned char *select_rows(const rp_run *r, size_t max_rows, size_t *shown)
 {
     unsigned char *sel = calloc(r->n + 1, 1);
@@ -321,10 +321,10 @@ static unsigned char *select_rows(const rp_run *r, size_t max_rows, size_t *show
     for (size_t i = r->n; i-- > 0;) {
         const rp_point *p = &r->pts[i];
         int keep = i < 20 || i + 100 >= r->n || (p->flags & RP_ACCEPTED) || p->iter == r->best_iter;
-        if ((p->flags & RP_TRIPLE) && triples < 300) keep = 1, triples++;
+        if ((p->flags & RP_TRIPLE) && triples < RP_MAX_TRIPLES) keep = 1, triples++;
         sel[i] = (unsigned char)keep;
     }
-    size_t step = r->n / (max_rows / 2) + 1;
+    size_t step = r->n / (max_rows / 2 ? max_rows / 2 : 1) + 1;
     for (size_t i = 0; i < r->n; i += step) sel[i] = 1;
     for (size_t i = 0; i < r->n; i++) *shown += sel[i];
     return sel;
@@ -339,14 +339,14 @@ static void triples_table(FILE *out, mem_store *s, const rp_run *r)
         fputs("<p>No record of this run has a diagnostic triple (the strategy does not reflect).</p>\n", out);
         return;
     }
-    if (n > 300) fprintf(out, "<p class=\"note\">The last 300 of %zu triples.</p>\n", n);
+    if (n > RP_MAX_TRIPLES) fprintf(out, "<p class=\"note\">The last %d of %zu triples.</p>\n", RP_MAX_TRIPLES, n);
     fprintf(out, "<table class=\"triples\" id=\"triples-table-%u\"><tr><th>iteration</th><th>status</th><th>val_acc</th>"
             "<th>problem</th><th>suggestion</th><th>outcome</th></tr>\n", r->id);
     size_t seen = 0;
     char b[48];
     for (size_t i = 0; i < r->n; i++) {
         const rp_point *p = &r->pts[i];
-        if (!(p->flags & RP_TRIPLE) || seen++ + 300 < n) continue;
+        if (!(p->flags & RP_TRIPLE) || seen++ + RP_MAX_TRIPLES < n) continue;
         char *text = NULL;
         if (mem_get(s, r->id, p->iter, &text)) continue;
         cJSON *rec = cJSON_Parse(text);
@@ -478,7 +478,7 @@ int rp_page(FILE *out, mem_store *s, rp_run *const *runs, int n, const rp_page_o
     for (int k = 0; k < n; k++) {
         fprintf(out, "<section id=\"run-%u\">\n", runs[k]->id);
         triples_table(out, s, runs[k]);
-        candidates_table(out, s, runs[k], o->max_rows > 0 ? (size_t)o->max_rows : 500);
+        candidates_table(out, s, runs[k], o->max_rows > 0 ? (size_t)o->max_rows : RP_MAX_ROWS);
         fputs("</section>\n", out);
     }
     fputs("</body></html>\n", out);

@@ -207,6 +207,17 @@ static size_t count_valid(const rp_run *r)
     return n;
 }
 
+/* Smaller marks when many are drawn, so a dense figure still shows its shape. */
+static double mark_size(rp_run *const *runs, int n)
+{
+    size_t total = 0;
+    for (int k = 0; k < n; k++) {
+        size_t v = count_valid(runs[k]);
+        total += v > RP_MAX_POINTS ? RP_MAX_POINTS : v;
+    }
+    return total > 1500 ? 0.4 : total > 400 ? 0.65 : 1.0;
+}
+
 static void empty_note(FILE *f, const char *why)
 {
     fprintf(f, "set label 1 ");
@@ -303,8 +314,8 @@ static void fig_history(script *s, rp_run *const *runs, int n, int by_time, cons
         snprintf(t, sizeof t, "%s best so far", lab);
         gp_str(f, t);
         snprintf(t, sizeof t, "%s candidates", lab);
-        fprintf(f, ", $C%d using 1:2 with points pt %d ps 1.0 lc rgb \"%s\" title ", k,
-                point_types[k % 8], c);
+        fprintf(f, ", $C%d using 1:2 with points pt %d ps %g lc rgb \"%s\" title ", k,
+                point_types[k % 8], mark_size(runs, n), c);
         gp_str(f, t);
         if (runs[k]->n_pruned) {
             snprintf(t, sizeof t, "%s pruned early (accuracy when stopped)", lab);
@@ -393,7 +404,8 @@ static void fig_pareto(script *s, rp_run *const *runs, int n, int flops, const c
         fprintf(f, "%s$P%d using 1:2 with steps lw 2.5 dt %d lc rgb \"%s\" title ", k ? ", " : "", k, k % 5 + 1, c);
         gp_str(f, t);
         snprintf(t, sizeof t, "%s candidates", lab);
-        fprintf(f, ", $C%d using 1:2 with points pt %d ps 1.0 lc rgb \"%s\" title ", k, point_types[k % 8], c);
+        fprintf(f, ", $C%d using 1:2 with points pt %d ps %g lc rgb \"%s\" title ", k, point_types[k % 8],
+                mark_size(runs, n), c);
         gp_str(f, t);
     }
     fputc('\n', f);

@@ -47,6 +47,21 @@ run "$LLMNAS" report --db fx 1 -o one.html
 expect_rc 0 "report of a one-iteration run"
 grep -qF 'id="layer0"' one.html && pass "one-iteration run: its network is drawn" || fail "one-iteration run: no graph"
 
+# A long run's table is sampled, keeping the best and every accepted candidate.
+run "$LLMNAS" report --db fx 3 --max-rows 50 -o sampled.html
+expect_rc 0 "report with at most 50 candidate rows before sampling"
+rows=$(grep -o 'id="r3-i[0-9]*"' sampled.html | wc -l)
+grep -qF "$rows of 240 iterations" sampled.html && [ "$rows" -lt 240 ] \
+    && pass "the table says it shows $rows of 240 iterations" || fail "sampled table: $rows rows, no matching note"
+best3=$("$LLMNAS" show --db fx --format csv | awk -F, '$1 == 3 {print $7}')
+grep -q "<tr id=\"r3-i$best3\" class=\"best\"" sampled.html && pass "the best candidate ($best3) keeps its row" \
+    || fail "the best candidate's row ($best3) was sampled away"
+missing=0
+for it in $("$LLMNAS" show --db fx 3 --all --format csv | awk -F, '$11 == "true" {print $1}'); do
+    grep -q "id=\"r3-i$it\"" sampled.html || missing=$((missing + 1))
+done
+[ "$missing" -eq 0 ] && pass "every accepted candidate keeps its row" || fail "$missing accepted candidates lost their rows"
+
 # Every valid candidate of run 3 is a mark in its Pareto figure: its marks less those of
 # the one-iteration run (legend and definitions alike, plus that run's single candidate).
 run "$LLMNAS" plot --db fx 3 --kind pareto -o p3.svg
