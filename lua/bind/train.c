@@ -15,7 +15,12 @@
  *      epochs_done, ntrain, nval, params, flops, peak_rss_mib [, test_acc, test_loss]}
  *   | nil, message, kind [, step] (step: where a diverged run stopped; kind: too_large, diverged, timeout, interrupted, data,
  *                           unsupported, crashed, limit_memory, limit_cpu, error)
- *   train.datasets() → {"fashion-mnist", ...}
+ *   train.datasets() → {"fashion-mnist", ..., ["fashion-mnist"] = {name, about, input = {1, 28, 28},
+ *                       classes = 10, splits = {train = 60000, test = 10000}, subdir, system_dir,
+ *                       augment, mean, std}, ...}   (runtime/train/dataset.c's registry)
+ *   train.defaults() → {dataset, epochs, batch, lr, momentum, weight_decay, seed, ...}: the
+ *                       values train.evaluate uses for options left out (train_opts_default)
+ *   train.dataset(name) → that entry (also for a scheme: "folder:PATH" gives arg = "PATH") | nil, msg
  *   train.memory_limit_enforced → false in AddressSanitizer builds
  *
  * With worker = true (the default) training runs in a forked worker
@@ -95,25 +100,25 @@ static void read_opts(lua_State *L, int t, train_opts *o, int *worker, train_iso
     o->data_dir = opt_str(L, t, "data", NULL);
     o->epochs = (int)host_opt_int(L, t, 2, "evaluate", "epochs", o->epochs, 1, 10000);
     o->batch = (int)host_opt_int(L, t, 2, "evaluate", "batch", o->batch, 1, 65536);
-    o->subset = (int)host_opt_int(L, t, 2, "evaluate", "subset", 0, 0, 1 << 30);
-    o->stratified = opt_bool(L, t, "stratified", 0);
+    o->subset = (int)host_opt_int(L, t, 2, "evaluate", "subset", o->subset, 0, 1 << 30);
+    o->stratified = opt_bool(L, t, "stratified", o->stratified);
     o->val_fraction = host_opt_num(L, t, 2, "evaluate", "val_fraction", o->val_fraction, 0, 0.99);
-    o->val_subset = (int)host_opt_int(L, t, 2, "evaluate", "val_subset", 0, 0, 1 << 30);
+    o->val_subset = (int)host_opt_int(L, t, 2, "evaluate", "val_subset", o->val_subset, 0, 1 << 30);
     o->lr = host_opt_num(L, t, 2, "evaluate", "lr", o->lr, 1e-12, 1e30);
     o->momentum = host_opt_num(L, t, 2, "evaluate", "momentum", o->momentum, 0, 1);
     o->weight_decay = host_opt_num(L, t, 2, "evaluate", "weight_decay", o->weight_decay, 0, 1);
-    o->cosine = opt_bool(L, t, "cosine", 1);
+    o->cosine = opt_bool(L, t, "cosine", o->cosine);
     lua_getfield(L, t, "augment");
-    o->augment = lua_isnil(L, -1) ? -1 : lua_toboolean(L, -1);
+    o->augment = lua_isnil(L, -1) ? o->augment : lua_toboolean(L, -1);
     lua_pop(L, 1);
-    o->seed = (uint64_t)host_opt_int(L, t, 2, "evaluate", "seed", 43, 0, LUA_MAXINTEGER);
-    o->threads = (int)host_opt_int(L, t, 2, "evaluate", "threads", 0, 0, 1024);
-    o->time_limit = host_opt_num(L, t, 2, "evaluate", "time_limit", 0, 0, 1e7);
-    o->test = opt_bool(L, t, "test", 0);
-    o->winograd = opt_bool(L, t, "winograd", 0);
-    o->max_params = (int64_t)host_opt_num(L, t, 2, "evaluate", "max_params", 0, 0, 1e15);
-    o->max_flops = (int64_t)host_opt_num(L, t, 2, "evaluate", "max_flops", 0, 0, 1e18);
-    o->max_act_bytes = (int64_t)host_opt_num(L, t, 2, "evaluate", "max_act_bytes", 0, 0, 1e18);
+    o->seed = (uint64_t)host_opt_int(L, t, 2, "evaluate", "seed", (lua_Integer)o->seed, 0, LUA_MAXINTEGER);
+    o->threads = (int)host_opt_int(L, t, 2, "evaluate", "threads", o->threads, 0, 1024);
+    o->time_limit = host_opt_num(L, t, 2, "evaluate", "time_limit", o->time_limit, 0, 1e7);
+    o->test = opt_bool(L, t, "test", o->test);
+    o->winograd = opt_bool(L, t, "winograd", o->winograd);
+    o->max_params = (int64_t)host_opt_num(L, t, 2, "evaluate", "max_params", (double)o->max_params, 0, 1e15);
+    o->max_flops = (int64_t)host_opt_num(L, t, 2, "evaluate", "max_flops", (double)o->max_flops, 0, 1e18);
+    o->max_act_bytes = (int64_t)host_opt_num(L, t, 2, "evaluate", "max_act_bytes", (double)o->max_act_bytes, 0, 1e18);
     *worker = opt_bool(L, t, "worker", 1);
     iso->mem_bytes = (size_t)host_opt_num(L, t, 2, "evaluate", "memory_limit", 0, 0, 1e15);
     iso->deadline = host_opt_num(L, t, 2, "evaluate", "deadline", 0, 0, 1e7);
@@ -197,22 +202,113 @@ static int l_evaluate(lua_State *L)
     return 1;
 }
 
+/* train.defaults(): the recipe train.evaluate uses for an option left out —
+ * train_opts_default's values (runtime/train/train.c), the one place they
+ * are written. augment is absent: the dataset decides (train.datasets()). */
+static int l_defaults(lua_State *L)
+{
+    train_opts o;
+    train_opts_default(&o);
+    lua_createtable(L, 0, 20);
+    lua_pushstring(L, o.dataset), lua_setfield(L, -2, "dataset");
+    set_int(L, "epochs", o.epochs);
+    set_int(L, "batch", o.batch);
+    set_int(L, "subset", o.subset);
+    lua_pushboolean(L, o.stratified), lua_setfield(L, -2, "stratified");
+    set_num(L, "val_fraction", o.val_fraction);
+    set_int(L, "val_subset", o.val_subset);
+    set_num(L, "lr", o.lr);
+    set_num(L, "momentum", o.momentum);
+    set_num(L, "weight_decay", o.weight_decay);
+    lua_pushboolean(L, o.cosine), lua_setfield(L, -2, "cosine");
+    set_int(L, "seed", (lua_Integer)o.seed);
+    set_int(L, "threads", o.threads);
+    set_num(L, "time_limit", o.time_limit);
+    lua_pushboolean(L, o.test), lua_setfield(L, -2, "test");
+    lua_pushboolean(L, o.winograd), lua_setfield(L, -2, "winograd");
+    set_int(L, "max_params", o.max_params);
+    set_int(L, "max_flops", o.max_flops);
+    set_int(L, "max_act_bytes", o.max_act_bytes);
+    return 1;
+}
+
+/* The registry's entry e as a table: name, about, input {c, h, w}, classes,
+ * splits {train, test}, subdir, system_dir, augment, mean, std (shape, classes
+ * and splits absent where only the files tell, as for a scheme). */
+static void push_dataset(lua_State *L, const ds_info *e)
+{
+    lua_createtable(L, 0, 10);
+    lua_pushstring(L, e->name), lua_setfield(L, -2, "name");
+    lua_pushstring(L, e->about), lua_setfield(L, -2, "about");
+    if (e->c > 0) {
+        int dims[3] = {e->c, e->h, e->w};
+        lua_createtable(L, 3, 0);
+        for (int i = 0; i < 3; i++)
+            lua_pushinteger(L, dims[i]), lua_rawseti(L, -2, i + 1);
+        lua_setfield(L, -2, "input");
+        lua_createtable(L, e->c, 0);
+        for (int i = 0; i < e->c && i < 3; i++)
+            lua_pushnumber(L, e->mean[i]), lua_rawseti(L, -2, i + 1);
+        lua_setfield(L, -2, "mean");
+        lua_createtable(L, e->c, 0);
+        for (int i = 0; i < e->c && i < 3; i++)
+            lua_pushnumber(L, e->std[i]), lua_rawseti(L, -2, i + 1);
+        lua_setfield(L, -2, "std");
+    }
+    if (e->classes > 0)
+        lua_pushinteger(L, e->classes), lua_setfield(L, -2, "classes");
+    if (e->ntrain > 0) {
+        lua_createtable(L, 0, 2);
+        lua_pushinteger(L, e->ntrain), lua_setfield(L, -2, "train");
+        lua_pushinteger(L, e->ntest), lua_setfield(L, -2, "test");
+        lua_setfield(L, -2, "splits");
+    }
+    if (e->subdir)
+        lua_pushstring(L, e->subdir), lua_setfield(L, -2, "subdir");
+    if (e->system_dir)
+        lua_pushstring(L, e->system_dir), lua_setfield(L, -2, "system_dir");
+    lua_pushboolean(L, e->augment), lua_setfield(L, -2, "augment");
+}
+
+/* train.datasets(): the names in registry order (t[1], t[2], ...: the list
+ * this function always returned) and, under each name, its entry. */
 static int l_datasets(lua_State *L)
 {
-    static const char *const names[] = {"fashion-mnist", "mnist", "cifar10", "cifar100",
-                                        "cifar100-coarse"};
-    lua_createtable(L, 5, 0);
-    for (int i = 0; i < 5; i++) {
-        lua_pushstring(L, names[i]);
+    int n = ds_count();
+    lua_createtable(L, n, n);
+    for (int i = 0; i < n; i++) {
+        const ds_info *e = ds_at(i);
+        lua_pushstring(L, e->name);
         lua_rawseti(L, -2, i + 1);
+        push_dataset(L, e);
+        lua_setfield(L, -2, e->name);
     }
+    return 1;
+}
+
+/* train.dataset(name) → the entry for name (a plain name or a scheme such as
+ * "folder:PATH", whose entry then carries arg = "PATH"), or nil, message. */
+static int l_dataset(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1), *arg;
+    const ds_info *e = ds_find(name, &arg);
+    if (!e) {
+        luaL_pushfail(L);
+        lua_pushfstring(L, "unknown dataset '%s' (known: %s)", name, ds_names());
+        return 2;
+    }
+    push_dataset(L, e);
+    if (arg)
+        lua_pushstring(L, arg), lua_setfield(L, -2, "arg");
     return 1;
 }
 
 int luaopen_llmnas_train(lua_State *L);
 int luaopen_llmnas_train(lua_State *L)
 {
-    static const luaL_Reg fns[] = {{"evaluate", l_evaluate}, {"datasets", l_datasets}, {NULL, NULL}};
+    static const luaL_Reg fns[] = {{"evaluate", l_evaluate}, {"datasets", l_datasets},
+                                   {"dataset", l_dataset}, {"defaults", l_defaults},
+                                   {NULL, NULL}};
     luaL_newlib(L, fns);
     /* The worker cannot cap the address space under AddressSanitizer. */
 #if defined(__SANITIZE_ADDRESS__)

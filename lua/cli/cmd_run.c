@@ -30,13 +30,19 @@ static const char run_help[] =
     "  --resume           continue the latest run where it stopped\n"
     "  --run ID           continue run ID\n"
     "  --iterations N     iteration budget\n"
-    "  --dataset NAME     fashion-mnist (default), mnist, cifar10, cifar100\n"
-    "  --data DIR         dataset directory (default: LLMNAS_DATA or the system's)\n"
+    "  --dataset NAME     one of the datasets below (default: the strategy's task,\n"
+    "                     else @DEFAULT_DATASET@)\n"
+    "  --data DIR         dataset directory (default: $LLMNAS_DATA, else ./data; a dataset\n"
+    "                     with a system copy, such as Debian's Fashion-MNIST, uses it only\n"
+    "                     when no directory was chosen)\n"
     "  --set KEY=VALUE    a strategy setting (repeatable), e.g. --set k=5\n"
     "  --llm-cache MODE   record, replay or off\n"
     "  --base-url URL     OpenAI-compatible endpoint (e.g. http://127.0.0.1:11434/v1)\n"
     "  --model NAME       model name for the endpoint\n"
     "  -h, --help         this help\n"
+    "\n"
+    "datasets:\n"
+    "@DATASETS@\n"
     "\n"
     "exit codes: 0 done, 64 bad usage, 65 script syntax error, 66 script not\n"
     "readable, 70 error escaping the script, 130 interrupted (Ctrl-C)\n";
@@ -136,7 +142,7 @@ static int parse_args(lua_State *L, int argc, char **argv)
         }
         if (!dashdash && a[0] == '-' && a[1] != '\0') {
             if (cli_is_help(a) && script == 0) {
-                fputs(run_help, stdout);
+                cli_print_help(run_help, NULL);
                 return -EX_OK;
             }
             int r = parse_option(L, argc, argv, &i);

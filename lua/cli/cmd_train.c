@@ -28,25 +28,26 @@ static const char train_help[] =
     "\n"
     "Trains one candidate network (the candidate language, or a graph .json) and\n"
     "prints validation accuracy and loss, training loss, time and throughput.\n"
-    "Defaults are the paper's proxy recipe: 1 epoch, batch 128, SGD lr 0.01,\n"
-    "momentum 0.9, weight decay 5e-4, per-step cosine schedule, seed 43, 10% of\n"
-    "the training set held out for validation.\n"
+    "Defaults are the paper's proxy recipe: epochs @epochs@, batch @batch@, SGD lr @lr@,\n"
+    "momentum @momentum@, weight decay @weight_decay@, per-step cosine schedule, seed @seed@,\n"
+    "a share of @val_fraction@ of the training set held out for validation.\n"
     "\n"
     "options:\n"
-    "  --dataset NAME     fashion-mnist (default), mnist, cifar10, cifar100, cifar100-coarse\n"
-    "  --data DIR         dataset directory (default: $LLMNAS_DATA, else ./data;\n"
-    "                     Fashion-MNIST falls back to /usr/share/datasets/fashion-mnist)\n"
-    "  --epochs N         epochs (default 1)\n"
-    "  --batch N          batch size (default 128)\n"
+    "  --dataset NAME     one of the datasets below (default @DEFAULT_DATASET@)\n"
+    "  --data DIR         dataset directory (default: $LLMNAS_DATA, else ./data; a dataset\n"
+    "                     with a system copy, such as Debian's Fashion-MNIST, uses it only\n"
+    "                     when no directory was chosen)\n"
+    "  --epochs N         epochs (default @epochs@)\n"
+    "  --batch N          batch size (default @batch@)\n"
     "  --subset N         train on N images of the training split (default all)\n"
     "  --stratified       the subset has the same number of images per class\n"
-    "  --val-fraction X   share held out for validation (default 0.1)\n"
-    "  --lr X             learning rate (default 0.01)\n"
-    "  --momentum X       (default 0.9)\n"
-    "  --weight-decay X   (default 5e-4)\n"
+    "  --val-fraction X   share held out for validation (default @val_fraction@)\n"
+    "  --lr X             learning rate (default @lr@)\n"
+    "  --momentum X       (default @momentum@)\n"
+    "  --weight-decay X   (default @weight_decay@)\n"
     "  --no-cosine        constant learning rate\n"
-    "  --augment on|off   random crop + flip (default: on for CIFAR, off otherwise)\n"
-    "  --seed N           (default 43)\n"
+    "  --augment on|off   random crop + flip (default: the dataset's, on for CIFAR)\n"
+    "  --seed N           (default @seed@)\n"
     "  --threads N        OpenMP threads (default: OMP_NUM_THREADS or all cores)\n"
     "  --time-limit S     stop training after S seconds (status timeout)\n"
     "  --test             also evaluate on the test split\n"
@@ -56,9 +57,29 @@ static const char train_help[] =
     "                     less precise\n"
     "  -h, --help         this help\n"
     "\n"
+    "datasets:\n"
+    "@DATASETS@\n"
+    "\n"
     "exit codes: 0 trained, 64 bad usage, 65 the candidate does not compile or\n"
     "did not train (too_large, diverged, timeout, crashed...), 66 file or dataset\n"
     "not readable, 70 internal error, 130 interrupted\n";
+
+/* The recipe's defaults for the help text, from train_opts_default (one place). */
+static const char *help_field(const char *name)
+{
+    static char buf[32];
+    train_opts o;
+    train_opts_default(&o);
+    if (strcmp(name, "epochs") == 0) rt_fmt(buf, sizeof buf, "%d", o.epochs);
+    else if (strcmp(name, "batch") == 0) rt_fmt(buf, sizeof buf, "%d", o.batch);
+    else if (strcmp(name, "lr") == 0) rt_fmt(buf, sizeof buf, "%g", o.lr);
+    else if (strcmp(name, "momentum") == 0) rt_fmt(buf, sizeof buf, "%g", o.momentum);
+    else if (strcmp(name, "weight_decay") == 0) rt_fmt(buf, sizeof buf, "%g", o.weight_decay);
+    else if (strcmp(name, "seed") == 0) rt_fmt(buf, sizeof buf, "%llu", (unsigned long long)o.seed);
+    else if (strcmp(name, "val_fraction") == 0) rt_fmt(buf, sizeof buf, "%g", o.val_fraction);
+    else return NULL;
+    return buf;
+}
 
 typedef struct progress_state {
     int tty;
@@ -228,7 +249,7 @@ int cmd_train(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (cli_is_help(a)) {
-            fputs(train_help, stdout);
+            cli_print_help(train_help, help_field);
             return EX_OK;
         }
         int r = parse_value_opt(argc, argv, &i, &o);

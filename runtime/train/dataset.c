@@ -254,24 +254,89 @@ out:
 
 /* ---- registry ---- */
 
-typedef struct ds_entry {
-    const char *name, *subdir;
-    int kind;  /* 0 IDX, 1 CIFAR-10, 2 CIFAR-100 fine, 3 CIFAR-100 coarse */
-    int classes;
-    float mean[3], std[3];
-} ds_entry;
+/* Loaders of the registry's formats. arg is the rest of the name after a
+ * scheme (NULL for plain names); dirs are the directories to search, in order. */
+static int load_idx(const ds_info *e, const char *arg, const char *const *dirs, int ndirs,
+                    ds_dataset *d, char *err, size_t errlen);
+static int load_cifar(const ds_info *e, const char *arg, const char *const *dirs, int ndirs,
+                      ds_dataset *d, char *err, size_t errlen);
 
-static const ds_entry registry[] = {
-    {"fashion-mnist", "fashion-mnist", 0, 10, {0.2860f}, {0.3530f}},
-    {"mnist", "mnist", 0, 10, {0.1307f}, {0.3081f}},
-    {"cifar10", "cifar-10-batches-bin", 1, 10, {0.4914f, 0.4822f, 0.4465f}, {0.2470f, 0.2435f, 0.2616f}},
-    {"cifar100", "cifar-100-binary", 2, 100, {0.5071f, 0.4865f, 0.4409f}, {0.2673f, 0.2564f, 0.2762f}},
-    {"cifar100-coarse", "cifar-100-binary", 3, 20, {0.5071f, 0.4865f, 0.4409f}, {0.2673f, 0.2564f, 0.2762f}},
+#define FMNIST_DEBIAN "/usr/share/datasets/fashion-mnist"  /* Debian's dataset-fashion-mnist */
+#define CIFAR_MEAN {0.4914f, 0.4822f, 0.4465f}
+#define CIFAR_STD {0.2470f, 0.2435f, 0.2616f}
+#define CIFAR100_MEAN {0.5071f, 0.4865f, 0.4409f}
+#define CIFAR100_STD {0.2673f, 0.2564f, 0.2762f}
+
+/* The one list of datasets: the trainer, train.datasets(), the search's task
+ * shapes and both commands' --help read it. The first entry is the default.
+ * variant: IDX unused; CIFAR 1 = CIFAR-10, 2 = CIFAR-100 fine, 3 = coarse. */
+static const ds_info registry[] = {
+    {"fashion-mnist", "Zalando's clothing images (Debian: dataset-fashion-mnist)", 1, 28, 28, 10,
+     60000, 10000, "fashion-mnist", FMNIST_DEBIAN, {0.2860f}, {0.3530f}, 0, load_idx, 0},
+    {"mnist", "handwritten digits (IDX files)", 1, 28, 28, 10, 60000, 10000, "mnist", NULL,
+     {0.1307f}, {0.3081f}, 0, load_idx, 0},
+    {"cifar10", "CIFAR-10 binary version", 3, 32, 32, 10, 50000, 10000, "cifar-10-batches-bin",
+     NULL, CIFAR_MEAN, CIFAR_STD, 1, load_cifar, 1},
+    {"cifar100", "CIFAR-100 binary version, fine labels", 3, 32, 32, 100, 50000, 10000,
+     "cifar-100-binary", NULL, CIFAR100_MEAN, CIFAR100_STD, 1, load_cifar, 2},
+    {"cifar100-coarse", "CIFAR-100 binary version, coarse labels (superclasses)", 3, 32, 32, 20,
+     50000, 10000, "cifar-100-binary", NULL, CIFAR100_MEAN, CIFAR100_STD, 1, load_cifar, 3},
 };
+#define NREGISTRY ((int)(sizeof registry / sizeof registry[0]))
+
+int ds_count(void)
+{
+    return NREGISTRY;
+}
+
+const ds_info *ds_at(int i)
+{
+    return i >= 0 && i < NREGISTRY ? &registry[i] : NULL;
+}
+
+const char *ds_default_name(void)
+{
+    return registry[0].name;
+}
+
+static int is_scheme(const ds_info *e)
+{
+    size_t n = strlen(e->name);
+    return n > 0 && e->name[n - 1] == ':';
+}
+
+const ds_info *ds_find(const char *name, const char **arg)
+{
+    if (arg)
+        *arg = NULL;
+    if (!name)
+        return NULL;
+    for (int i = 0; i < NREGISTRY; i++) {
+        const ds_info *e = &registry[i];
+        if (is_scheme(e)) {
+            size_t n = strlen(e->name);
+            if (strncmp(name, e->name, n) == 0) {
+                if (arg)
+                    *arg = name + n;
+                return e;
+            }
+        } else if (strcmp(name, e->name) == 0) {
+            return e;
+        }
+    }
+    return NULL;
+}
 
 const char *ds_names(void)
 {
-    return "fashion-mnist, mnist, cifar10, cifar100, cifar100-coarse";
+    static char names[1024];
+    if (!names[0]) {
+        size_t n = 0;
+        for (int i = 0; i < NREGISTRY && n < sizeof names; i++)
+            n += (size_t)snprintf(names + n, sizeof names - n, "%s%s%s", i ? ", " : "",
+                                  registry[i].name, is_scheme(&registry[i]) ? "PATH" : "");
+    }
+    return names;
 }
 
 const char *ds_data_dir(const char *dir)
@@ -280,6 +345,12 @@ const char *ds_data_dir(const char *dir)
         return dir;
     const char *e = getenv("LLMNAS_DATA");
     return e && *e ? e : "data";
+}
+
+int ds_data_dir_chosen(const char *dir)
+{
+    const char *e = getenv("LLMNAS_DATA");
+    return (dir && *dir) || (e && *e);
 }
 
 static int exists(const char *p)
@@ -292,8 +363,6 @@ static int exists(const char *p)
 static int find_file(const char *const *dirs, int ndirs, const char *f, char *out, size_t len)
 {
     for (int i = 0; i < ndirs; i++) {
-        if (!dirs[i])
-            continue;
         rt_fmt(out, len, "%s/%s", dirs[i], f);
         if (exists(out))
             return 1;
@@ -304,80 +373,113 @@ static int find_file(const char *const *dirs, int ndirs, const char *f, char *ou
     return 0;
 }
 
-static int load_idx_pair(const ds_entry *e, const char *const *dirs, int nd, const char *img,
+/* "not found in A, B" plus, when a chosen directory hid the system copy, why it
+ * was not used: a user who named a folder must not silently train on another. */
+static void not_found(const ds_info *e, const char *what, const char *const *dirs, int ndirs,
+                      char *err, size_t errlen)
+{
+    size_t n = (size_t)snprintf(err, errlen, "dataset %s: %s not found in ", e->name, what);
+    for (int i = 0; i < ndirs && n < errlen; i++)
+        n += (size_t)snprintf(err + n, errlen - n, "%s%s", i ? ", " : "", dirs[i]);
+    if (e->system_dir && (ndirs == 0 || strcmp(dirs[ndirs - 1], e->system_dir) != 0) && n < errlen)
+        snprintf(err + n, errlen - n,
+                 " (the data directory was chosen with --data or LLMNAS_DATA, so %s is not "
+                 "used: point --data at a folder holding the files, or leave it out)",
+                 e->system_dir);
+}
+
+static int load_idx_pair(const ds_info *e, const char *const *dirs, int nd, const char *img,
                          const char *lab, ds_split *s, char *err, size_t errlen)
 {
-    char ip[4096], lp[4096];
+    char ip[4096], lp[4096], what[256];
     if (!find_file(dirs, nd, img, ip, sizeof ip) || !find_file(dirs, nd, lab, lp, sizeof lp)) {
-        rt_fmt(err, errlen, "dataset %s: %s or %s (optionally .gz) not found in %s%s%s%s%s",
-               e->name, img, lab, dirs[0], dirs[1] ? ", " : "", dirs[1] ? dirs[1] : "",
-               dirs[2] ? ", " : "", dirs[2] ? dirs[2] : "");
+        rt_fmt(what, sizeof what, "%s or %s (optionally .gz)", img, lab);
+        not_found(e, what, dirs, nd, err, errlen);
         return DS_EIO;
     }
     return ds_load_idx(ip, lp, s, e->classes, err, errlen);
 }
 
-static int load_cifar_files(const ds_entry *e, const char *const *dirs, int nd, int test,
+static int load_idx(const ds_info *e, const char *arg, const char *const *dirs, int ndirs,
+                    ds_dataset *d, char *err, size_t errlen)
+{
+    (void)arg;
+    int rc = load_idx_pair(e, dirs, ndirs, "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                           &d->train, err, errlen);
+    if (!rc)
+        rc = load_idx_pair(e, dirs, ndirs, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
+                           &d->test, err, errlen);
+    return rc;
+}
+
+static int load_cifar_files(const ds_info *e, const char *const *dirs, int nd, int test,
                             ds_split *s, char *err, size_t errlen)
 {
     static const char *c10_train[] = {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin",
                                       "data_batch_4.bin", "data_batch_5.bin"};
     static const char *c10_test[] = {"test_batch.bin"};
     static const char *c100_train[] = {"train.bin"}, *c100_test[] = {"test.bin"};
-    const char **names = e->kind == 1 ? (test ? c10_test : c10_train) : (test ? c100_test : c100_train);
-    int n = e->kind == 1 && !test ? 5 : 1;
+    int c10 = e->variant == 1;
+    const char **names = c10 ? (test ? c10_test : c10_train) : (test ? c100_test : c100_train);
+    int n = c10 && !test ? 5 : 1;
     char paths[5][4096];
     const char *pp[5];
     for (int i = 0; i < n; i++) {
         if (!find_file(dirs, nd, names[i], paths[i], sizeof paths[i])) {
-            rt_fmt(err, errlen, "dataset %s: %s not found in %s%s%s", e->name, names[i], dirs[0],
-                   dirs[1] ? ", " : "", dirs[1] ? dirs[1] : "");
+            not_found(e, names[i], dirs, nd, err, errlen);
             return DS_EIO;
         }
         pp[i] = paths[i];
     }
-    int lb = e->kind == 1 ? 1 : 2, li = e->kind == 2 ? 1 : 0;
+    int lb = c10 ? 1 : 2, li = e->variant == 2 ? 1 : 0;
     return ds_load_cifar(pp, n, lb, li, e->classes, s, err, errlen);
+}
+
+static int load_cifar(const ds_info *e, const char *arg, const char *const *dirs, int ndirs,
+                      ds_dataset *d, char *err, size_t errlen)
+{
+    (void)arg;
+    int rc = load_cifar_files(e, dirs, ndirs, 0, &d->train, err, errlen);
+    if (!rc)
+        rc = load_cifar_files(e, dirs, ndirs, 1, &d->test, err, errlen);
+    return rc;
 }
 
 int ds_load(const char *name, const char *dir, ds_dataset **out, char *err, size_t errlen)
 {
-    const ds_entry *e = NULL;
-    for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++)
-        if (name && strcmp(name, registry[i].name) == 0)
-            e = &registry[i];
+    const char *arg;
+    const ds_info *e = ds_find(name, &arg);
     if (!e) {
         rt_fmt(err, errlen, "unknown dataset '%s' (known: %s)", name ? name : "(null)", ds_names());
         return DS_EUNKNOWN;
     }
     char sub[4096];
     const char *root = ds_data_dir(dir);
-    rt_fmt(sub, sizeof sub, "%s/%s", root, e->subdir);
-    const char *dirs[3] = {sub, root,
-                           strcmp(e->name, "fashion-mnist") == 0 ? "/usr/share/datasets/fashion-mnist" : NULL};
+    rt_fmt(sub, sizeof sub, "%s/%s", root, e->subdir ? e->subdir : "");
+    /* The system copy only when nobody chose a directory (see ds_data_dir_chosen). */
+    const char *dirs[3];
+    int nd = 0;
+    if (e->subdir)
+        dirs[nd++] = sub;
+    dirs[nd++] = root;
+    if (e->system_dir && !ds_data_dir_chosen(dir))
+        dirs[nd++] = e->system_dir;
     ds_dataset *d = calloc(1, sizeof *d);
     if (!d)
         return DS_ENOMEM;
-    rt_fmt(d->name, sizeof d->name, "%s", e->name);
+    rt_fmt(d->name, sizeof d->name, "%s", name);
     d->classes = e->classes;
     memcpy(d->mean, e->mean, sizeof d->mean);
     memcpy(d->std, e->std, sizeof d->std);
-    int rc;
-    if (e->kind == 0) {
-        rc = load_idx_pair(e, dirs, 3, "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                           &d->train, err, errlen);
-        if (!rc)
-            rc = load_idx_pair(e, dirs, 3, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
-                               &d->test, err, errlen);
-    } else {
-        d->augment = 1;
-        rc = load_cifar_files(e, dirs, 3, 0, &d->train, err, errlen);
-        if (!rc)
-            rc = load_cifar_files(e, dirs, 3, 1, &d->test, err, errlen);
-    }
+    d->augment = e->augment;
+    int rc = e->load(e, arg, dirs, nd, d, err, errlen);
     if (!rc && (d->train.h != d->test.h || d->train.w != d->test.w)) {
-        rt_fmt(err, errlen, "dataset %s: training images are %dx%d but test images %dx%d", e->name,
+        rt_fmt(err, errlen, "dataset %s: training images are %dx%d but test images %dx%d", name,
                d->train.h, d->train.w, d->test.h, d->test.w);
+        rc = DS_EFORMAT;
+    }
+    if (!rc && d->classes <= 0) {
+        rt_fmt(err, errlen, "dataset %s: the loader found no classes", name);
         rc = DS_EFORMAT;
     }
     if (rc) {

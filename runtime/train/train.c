@@ -23,7 +23,8 @@ int train_dataset_get(const char *name, const char *dir, const ds_dataset **out,
                       size_t errlen)
 {
     char key[sizeof cache_key];
-    rt_fmt(key, sizeof key, "%s\n%s", name, ds_data_dir(dir));
+    /* The same directory with and without a user's choice searches different places. */
+    rt_fmt(key, sizeof key, "%s\n%s\n%d", name, ds_data_dir(dir), ds_data_dir_chosen(dir));
     if (cache && strcmp(key, cache_key) == 0) {
         *out = cache;
         return 0;
@@ -49,7 +50,7 @@ void train_cache_clear(void)
 void train_opts_default(train_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->dataset = "fashion-mnist";
+    o->dataset = ds_default_name();
     o->epochs = 1;
     o->batch = 128;
     o->val_fraction = 0.1;
@@ -59,6 +60,9 @@ void train_opts_default(train_opts *o)
     o->cosine = 1;
     o->augment = -1;
     o->seed = 43;
+    o->max_params = TRAIN_DEFAULT_MAX_PARAMS;
+    o->max_flops = TRAIN_DEFAULT_MAX_FLOPS;
+    o->max_act_bytes = TRAIN_DEFAULT_MAX_ACT_BYTES;
     o->progress_every = 1.0;
 }
 
@@ -285,7 +289,7 @@ int train_evaluate(const graph *g, const train_opts *opts, train_result *r, char
     else
         train_opts_default(&o);
     if (!o.dataset)
-        o.dataset = "fashion-mnist";
+        o.dataset = ds_default_name();
     if (o.epochs < 1 || o.batch < 1 || !(o.lr > 0) || o.momentum < 0 || o.weight_decay < 0) {
         rt_fmt(err, errlen, "bad training options: epochs %d, batch %d, lr %g, momentum %g, weight decay %g",
                o.epochs, o.batch, o.lr, o.momentum, o.weight_decay);

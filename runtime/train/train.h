@@ -137,7 +137,7 @@ typedef struct train_progress {
 } train_progress;
 
 typedef struct train_opts {
-    const char *dataset;     /* registry name (dataset.h), default "fashion-mnist" */
+    const char *dataset;     /* registry name (dataset.h ds_find), default ds_default_name() */
     const char *data_dir;    /* NULL: $LLMNAS_DATA or "data" (see ds_data_dir) */
     int epochs;              /* default 1 */
     int batch;               /* default 128 */

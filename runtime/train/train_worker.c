@@ -171,7 +171,7 @@ int train_evaluate_isolated(const graph *g, const train_opts *opts, const train_
     /* Load the dataset here so the child inherits it and a missing file is
      * reported without forking. */
     const ds_dataset *d;
-    int rc = train_dataset_get(o.dataset ? o.dataset : "fashion-mnist", o.data_dir, &d, err, errlen);
+    int rc = train_dataset_get(o.dataset ? o.dataset : ds_default_name(), o.data_dir, &d, err, errlen);
     if (rc) {
         rt_fmt(kind, kindlen, "%s", train_kind(rc));
         return r->status = rc;

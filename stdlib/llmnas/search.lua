@@ -44,15 +44,18 @@ M.TRANSIENT_KINDS = {
   llm_stream = true, llm_protocol = true,
 }
 
-local DATASETS = {
-  ["fashion-mnist"] = { input = { 1, 28, 28 }, classes = 10 },
-  mnist = { input = { 1, 28, 28 }, classes = 10 },
-  cifar10 = { input = { 3, 32, 32 }, classes = 10 },
-  cifar100 = { input = { 3, 32, 32 }, classes = 100 },
-}
+-- The datasets (name, input shape, classes) come from the C registry
+-- (runtime/train/dataset.c) through the real train module, whatever env.train
+-- a test substitutes for training itself.
+local train_module = require "train"
 
--- The training recipe of the paper (DESIGN §1 step 4), overridable per strategy.
-M.RECIPE = { epochs = 1, lr = 0.01, momentum = 0.9, weight_decay = 5e-4, batch = 128, seed = 43 }
+-- The training recipe of the paper (DESIGN §1 step 4), overridable per strategy: the
+-- trainer's own defaults (train.defaults(), written once in C) for the fields that make
+-- up a run's recipe and its evaluation-cache key.
+M.RECIPE = {}
+for _, k in ipairs { "epochs", "lr", "momentum", "weight_decay", "batch", "seed" } do
+  M.RECIPE[k] = train_module.defaults()[k]
+end
 
 local function copy(t)
   if type(t) ~= "table" then return t end
@@ -133,10 +136,10 @@ local function make_chat(run)
 end
 
 local function recipe_for(strategy, opts)
-  local task = merge({ dataset = "fashion-mnist" }, strategy.task)
+  local task = merge({ dataset = train_module.defaults().dataset }, strategy.task)
   if opts.dataset then task.dataset = opts.dataset end
   if opts.data then task.data = opts.data end
-  local ds = DATASETS[task.dataset] or {}
+  local ds = train_module.dataset(task.dataset) or {}
   task.input = task.input or ds.input
   task.classes = task.classes or ds.classes
   if not task.input or not task.classes then

@@ -367,12 +367,82 @@ static void test_batch_fill(void **state)
     free(s.y);
 }
 
+/* The registry is the one list: every entry is complete, findable by name,
+ * named by ds_names, and entry 0 is the default. */
+static void test_registry_table(void **state)
+{
+    (void)state;
+    assert_true(ds_count() >= 5);
+    assert_null(ds_at(-1));
+    assert_null(ds_at(ds_count()));
+    assert_string_equal(ds_default_name(), ds_at(0)->name);
+    assert_string_equal(ds_default_name(), "fashion-mnist");
+    for (int i = 0; i < ds_count(); i++) {
+        const ds_info *e = ds_at(i);
+        const char *arg = "unset";
+        assert_ptr_equal(ds_find(e->name, &arg), e);
+        assert_null(arg);
+        assert_non_null(strstr(ds_names(), e->name));
+        assert_non_null(e->load);
+        assert_non_null(e->about);
+        assert_true(e->c == 0 || (e->c >= 1 && e->c <= 3 && e->h > 0 && e->w > 0 && e->classes > 1));
+    }
+    const ds_info *cc = ds_find("cifar100-coarse", NULL);
+    assert_non_null(cc);
+    assert_int_equal(cc->classes, 20);
+    assert_int_equal(cc->c, 3);
+    assert_int_equal(cc->ntrain, 50000);
+    assert_null(ds_find("cifar100-", NULL));
+    assert_null(ds_find("", NULL));
+    assert_null(ds_find(NULL, NULL));
+}
+
+/* issue #18: a chosen data directory that does not hold the dataset is an error
+ * naming what was looked for where, not a silent fall back to the system copy. */
+static void test_chosen_dir_is_not_bypassed(void **state)
+{
+    (void)state;
+    char err[1024], empty[300];
+    ds_dataset *d = NULL;
+    snprintf(empty, sizeof empty, "%s/wrong", tmpdir);
+    mkdir(empty, 0700);
+    unsetenv("LLMNAS_DATA");
+    assert_false(ds_data_dir_chosen(NULL));
+    assert_false(ds_data_dir_chosen(""));
+    assert_true(ds_data_dir_chosen(empty));
+    int rc = ds_load("fashion-mnist", empty, &d, err, sizeof err);
+    assert_int_equal(rc, DS_EIO);
+    assert_null(d);
+    assert_non_null(strstr(err, "dataset fashion-mnist: train-images-idx3-ubyte or "
+                                "train-labels-idx1-ubyte (optionally .gz) not found in "));
+    assert_non_null(strstr(err, "/wrong/fashion-mnist, "));
+    assert_non_null(strstr(err, "so /usr/share/datasets/fashion-mnist is not used"));
+    /* the same through the environment */
+    setenv("LLMNAS_DATA", empty, 1);
+    assert_true(ds_data_dir_chosen(NULL));
+    assert_int_equal(ds_load("fashion-mnist", NULL, &d, err, sizeof err), DS_EIO);
+    assert_non_null(strstr(err, "is not used"));
+    unsetenv("LLMNAS_DATA");
+    /* a chosen directory that holds the files is used */
+    char fm[300];
+    snprintf(fm, sizeof fm, "%s/fashion-mnist", empty);
+    mkdir(fm, 0700);
+    make_idx(fm, "train", 20, 28, 28, 0);
+    make_idx(fm, "t10k", 10, 28, 28, 1);
+    assert_int_equal(ds_load("fashion-mnist", empty, &d, err, sizeof err), 0);
+    assert_int_equal(d->train.n, 20);
+    assert_int_equal(d->test.n, 10);
+    ds_free(d);
+}
+
 static void test_fashion_mnist_installed(void **state)
 {
     (void)state;
     char err[512];
     ds_dataset *d = NULL;
-    int rc = ds_load("fashion-mnist", "/nonexistent", &d, err, sizeof err);
+    /* No directory chosen (and no ./data/fashion-mnist): Debian's copy. */
+    unsetenv("LLMNAS_DATA");
+    int rc = ds_load("fashion-mnist", NULL, &d, err, sizeof err);
     if (rc == DS_EIO)
         skip();  /* Debian's dataset-fashion-mnist not installed */
     assert_int_equal(rc, 0);
@@ -394,6 +464,8 @@ int main(void)
         cmocka_unit_test(test_cifar10),
         cmocka_unit_test(test_cifar100),
         cmocka_unit_test(test_registry_errors),
+        cmocka_unit_test(test_registry_table),
+        cmocka_unit_test(test_chosen_dir_is_not_bypassed),
         cmocka_unit_test(test_split_subset),
         cmocka_unit_test(test_batch_fill),
         cmocka_unit_test(test_fashion_mnist_installed),

@@ -51,6 +51,28 @@ function tests.duplicate_networks_hit_the_cache()
   T.eq(recs[3].status, "ok")
 end
 
+-- The task's input shape and classes come from the C registry (train.datasets()):
+-- every registered dataset works as a task, cifar100-coarse included (search.lua's
+-- own table once forgot it), and the recipe is the trainer's defaults.
+function tests.task_shapes_come_from_the_registry()
+  local all = train.datasets()
+  for _, name in ipairs(all) do
+    local seen
+    local s = strategy({ "net a 0.5" }, { task = { dataset = name },
+      propose = function(ctx) seen = ctx.task return "net a 0.5" end })
+    search.search(s)
+    T.eq(seen.input, all[name].input, name .. ": input shape from the registry")
+    T.eq(seen.classes, all[name].classes, name .. ": classes from the registry")
+  end
+  T.eq(all["cifar100-coarse"].classes, 20)
+  local d = train.defaults()
+  for _, k in ipairs { "epochs", "lr", "momentum", "weight_decay", "batch", "seed" } do
+    T.eq(search.RECIPE[k], d[k], "recipe " .. k .. " is the trainer's default")
+  end
+  local s = strategy({ "net a 0.5" }, { task = { dataset = "imagenet" } })
+  T.raises(function() search.search(s) end, "task: unknown dataset 'imagenet'")
+end
+
 function tests.cache_key_depends_on_the_recipe()
   local a = search.cache_key("h", { epochs = 1, lr = 0.01, dataset = "mnist" })
   T.eq(a, search.cache_key("h", { lr = 0.01, dataset = "mnist", epochs = 1, data = "/elsewhere" }),

@@ -95,6 +95,47 @@ function tests.datasets_lists_the_registry()
   local d = train.datasets()
   T.eq(d[1], "fashion-mnist")
   T.eq(#d, 5)
+  T.eq({ d[1], d[2], d[3], d[4], d[5] }, { "fashion-mnist", "mnist", "cifar10", "cifar100", "cifar100-coarse" })
+  T.eq(d["fashion-mnist"].input, { 1, 28, 28 })
+  T.eq(d["fashion-mnist"].classes, 10)
+  T.eq(d["fashion-mnist"].splits, { train = 60000, test = 10000 })
+  T.eq(d["fashion-mnist"].system_dir, "/usr/share/datasets/fashion-mnist")
+  T.eq(d.cifar10.input, { 3, 32, 32 })
+  T.eq(d.cifar10.augment, true)
+  T.eq(d.cifar100.classes, 100)
+  T.eq(d["cifar100-coarse"].classes, 20)
+  T.eq(d["cifar100-coarse"].subdir, "cifar-100-binary")
+  for _, name in ipairs(d) do
+    T.eq(train.dataset(name).name, name, "train.dataset finds every listed name")
+  end
+  local none, msg = train.dataset("imagenet")
+  T.eq(none, nil)
+  T.ok(msg:find("unknown dataset 'imagenet' (known: fashion-mnist, mnist", 1, true), msg)
+end
+
+-- The recipe defaults are the C trainer's (train_opts_default), the one place they live.
+function tests.defaults_are_the_trainers()
+  local d = train.defaults()
+  T.eq(d.dataset, "fashion-mnist")
+  T.eq({ d.epochs, d.batch, d.lr, d.momentum, d.weight_decay, d.seed, d.val_fraction, d.cosine },
+    { 1, 128, 0.01, 0.9, 5e-4, 43, 0.1, true })
+  T.eq(math.type(d.seed), "integer")
+  T.eq(d.max_params, 50000000)
+  d.seed = 7
+  T.eq(train.defaults().seed, 43, "a fresh table each call")
+end
+
+-- issue #18: a chosen data directory without the dataset is an error naming what was
+-- looked for, never Debian's Fashion-MNIST behind the user's back.
+function tests.a_wrong_data_directory_is_an_error()
+  local dir = os.tmpname()
+  os.remove(dir)
+  local r, err, kind = train.evaluate(graph(), { data = dir, subset = 64, epochs = 1 })
+  T.eq(r, nil)
+  T.eq(kind, "data")
+  T.ok(err:find("train-images-idx3-ubyte or train-labels-idx1-ubyte (optionally .gz) not found in "
+    .. dir .. "/fashion-mnist, " .. dir, 1, true), err)
+  T.ok(err:find("so /usr/share/datasets/fashion-mnist is not used", 1, true), err)
 end
 
 return tests
