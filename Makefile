@@ -60,6 +60,9 @@ DEPS += gnuplot-nox   # llmnas plot and the report's figures: gnuplot's cairo (p
 DEPS += graphviz libgraphviz-dev   # the report draws the best network as a DAG with libgvc
 DEPS += libmicrohttpd-dev   # llmnas serve: the live view's HTTP server
 DEPS += chromium   # the report's tests load it in headless chromium
+DEPS      += libpng-dev libjpeg62-turbo-dev python3-pil   # image folders: PNG/JPEG decoding; tests write real files
+DEPS      += protobuf-c-compiler libprotobuf-c-dev libonnx-dev python3-onnx   # saved models: ONNX from Debian's onnx.proto; its checker
+LDLIBS    += -lpng16 -ljpeg -lprotobuf-c   # image folders, ONNX
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps test bench check demo clean
@@ -97,6 +100,17 @@ $(BUILD)/tests/%: tests/c/%.c $(CTEST_AUX) $(LIBMEM) $(LIBRT)
 $(BUILD)/bench/%: tests/bench/%.c $(LIBMEM) $(LIBRT)
 	@mkdir -p $(@D)
 	$(CC) $(ALLCFLAGS) -o $@ $< $(LIBMEM) $(LIBRT) $(LDFLAGS) $(LDLIBS)
+
+# ONNX: C for Debian's onnx.proto, generated at build time by protoc-c (protobuf-c-compiler).
+ONNX_PROTO := /usr/include/onnx/onnx.proto
+$(BUILD)/onnx/onnx.pb-c.c: $(ONNX_PROTO)
+	@mkdir -p $(@D)
+	protoc-c --c_out=$(@D) -I$(dir $(ONNX_PROTO)) $(ONNX_PROTO)
+$(BUILD)/onnx/onnx.pb-c.h: $(BUILD)/onnx/onnx.pb-c.c ;
+$(BUILD)/onnx/onnx.pb-c.o: $(BUILD)/onnx/onnx.pb-c.c
+	$(CC) -std=c11 $(OPT) $(SANFLAGS) -I$(BUILD)/onnx -c -o $@ $<
+$(BUILD)/runtime/train/model_onnx.o: $(BUILD)/onnx/onnx.pb-c.h
+$(LIBRT): $(BUILD)/onnx/onnx.pb-c.o
 
 deps:
 	@missing=$$(for p in $(DEPS); do \

@@ -10,11 +10,15 @@
  *       memory_limit = 0 (worker address-space headroom, bytes), deadline = 0 (worker
  *       wall clock, s; default time_limit * 1.25 + 120 when time_limit is set),
  *       max_params = ..., max_flops = ..., max_act_bytes = ...,
- *       progress = function(p) end})   -- p: epoch, epochs, step, steps, loss, images_per_s, seconds
- *   → {val_acc, val_loss, train_loss, seconds, eval_seconds, images_per_s, steps,
- *      epochs_done, ntrain, nval, params, flops, peak_rss_mib [, test_acc, test_loss]}
- *   | nil, message, kind [, step] (step: where a diverged run stopped; kind: too_large, diverged, timeout, interrupted, data,
- *                           unsupported, crashed, limit_memory, limit_cpu, error)
+ *       checkpoints = 0, probe = 0,
+ *       progress = function(p) end})   -- p: epoch, epochs, step, steps, loss, images_per_s,
+ *                                      --    seconds [, checkpoint, window_loss, probe_acc, probe_loss]
+ *   → {val_acc, val_loss, train_loss, seconds, eval_seconds, build_seconds, probe_seconds,
+ *      job_seconds, wall_seconds, images_per_s, steps, epochs_done, ntrain, nval, params,
+ *      flops, peak_rss_mib [, test_acc, test_loss]}
+ *   | nil, message, kind, step, cost (step: where a diverged run stopped, else nil; kind: too_large,
+ *     diverged, timeout, interrupted, data, unsupported, crashed, limit_memory, limit_cpu,
+ *     pruned, error; cost: {seconds, build_seconds, cpu_seconds, wall_seconds, train_loss, steps})
  *   train.datasets() → {"fashion-mnist", ..., ["fashion-mnist"] = {name, about, input = {1, 28, 28},
  *                       classes = 10, splits = {train = 60000, test = 10000}, subdir, system_dir,
  *                       augment, mean, std}, ...}   (runtime/train/dataset.c's registry)
@@ -26,6 +30,13 @@
  * With worker = true (the default) training runs in a forked worker
  * (runtime/worker.h), so a crash or a hang costs one candidate. Wrong
  * arguments raise; a candidate that fails to train returns nil, msg, kind.
+ *
+ * Early abort: with checkpoints = N the progress function is also called at N
+ * evenly spaced steps (p.checkpoint = 1..N, p.window_loss, and with probe = M
+ * p.probe_acc / p.probe_loss on M held-out images); a progress function that
+ * returns true stops the candidate: nil, "stopped at step S of T", "pruned".
+ * wall_seconds is the whole call (fork and result transfer included), so
+ * wall_seconds - job_seconds is the worker's overhead.
  */
 #include "bind/arch.h"
 #include "train/dataset.h"
@@ -66,14 +77,14 @@ typedef struct progress_ud {
     char err[512];
 } progress_ud;
 
-static void on_progress(const train_progress *p, void *ud)
+static int on_progress(const train_progress *p, void *ud)
 {
     progress_ud *u = ud;
     lua_State *L = u->L;
     if (u->failed)
-        return;
+        return 0;
     lua_pushvalue(L, u->fn);
-    lua_createtable(L, 0, 7);
+    lua_createtable(L, 0, 11);
     lua_pushinteger(L, p->epoch), lua_setfield(L, -2, "epoch");
     lua_pushinteger(L, p->epochs), lua_setfield(L, -2, "epochs");
     lua_pushinteger(L, p->step), lua_setfield(L, -2, "step");
@@ -81,11 +92,24 @@ static void on_progress(const train_progress *p, void *ud)
     lua_pushnumber(L, p->loss), lua_setfield(L, -2, "loss");
     lua_pushnumber(L, p->images_per_s), lua_setfield(L, -2, "images_per_s");
     lua_pushnumber(L, p->seconds), lua_setfield(L, -2, "seconds");
-    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    if (p->checkpoint > 0) {
+        lua_pushinteger(L, p->checkpoint), lua_setfield(L, -2, "checkpoint");
+        if (isfinite(p->window_loss))
+            lua_pushnumber(L, p->window_loss), lua_setfield(L, -2, "window_loss");
+        if (isfinite(p->probe_acc))
+            lua_pushnumber(L, p->probe_acc), lua_setfield(L, -2, "probe_acc");
+        if (isfinite(p->probe_loss))
+            lua_pushnumber(L, p->probe_loss), lua_setfield(L, -2, "probe_loss");
+    }
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
         u->failed = 1;
         rt_fmt(u->err, sizeof u->err, "in progress hook: %s", lua_tostring(L, -1));
         lua_pop(L, 1);
+        return 1;  /* the error is raised once training has stopped */
     }
+    int stop = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return stop;
 }
 
 static void read_opts(lua_State *L, int t, train_opts *o, int *worker, train_isolation *iso,
@@ -98,6 +122,7 @@ static void read_opts(lua_State *L, int t, train_opts *o, int *worker, train_iso
     luaL_checktype(L, t, LUA_TTABLE);
     o->dataset = opt_str(L, t, "dataset", o->dataset);
     o->data_dir = opt_str(L, t, "data", NULL);
+    o->save_dir = opt_str(L, t, "save", NULL);  /* a model folder (train_model.h) */
     o->epochs = (int)host_opt_int(L, t, 2, "evaluate", "epochs", o->epochs, 1, 10000);
     o->batch = (int)host_opt_int(L, t, 2, "evaluate", "batch", o->batch, 1, 65536);
     o->subset = (int)host_opt_int(L, t, 2, "evaluate", "subset", o->subset, 0, 1 << 30);
@@ -116,6 +141,8 @@ static void read_opts(lua_State *L, int t, train_opts *o, int *worker, train_iso
     o->time_limit = host_opt_num(L, t, 2, "evaluate", "time_limit", o->time_limit, 0, 1e7);
     o->test = opt_bool(L, t, "test", o->test);
     o->winograd = opt_bool(L, t, "winograd", o->winograd);
+    o->checkpoints = (int)host_opt_int(L, t, 2, "evaluate", "checkpoints", o->checkpoints, 0, 1000);
+    o->probe = (int)host_opt_int(L, t, 2, "evaluate", "probe", o->probe, 0, 1 << 30);
     o->max_params = (int64_t)host_opt_num(L, t, 2, "evaluate", "max_params", (double)o->max_params, 0, 1e15);
     o->max_flops = (int64_t)host_opt_num(L, t, 2, "evaluate", "max_flops", (double)o->max_flops, 0, 1e18);
     o->max_act_bytes = (int64_t)host_opt_num(L, t, 2, "evaluate", "max_act_bytes", (double)o->max_act_bytes, 0, 1e18);
@@ -160,12 +187,14 @@ static int l_evaluate(lua_State *L)
     train_result r;
     char err[1024], kind[32];
     int rc;
+    double t0 = rt_now();
     if (worker) {
         rc = train_evaluate_isolated(g, &o, &iso, &r, kind, sizeof kind, err, sizeof err);
     } else {
         rc = train_evaluate(g, &o, &r, err, sizeof err);
         rt_fmt(kind, sizeof kind, "%s", train_kind(rc));
     }
+    double wall = rt_now() - t0;
     if (rc == TRAIN_EINTERRUPTED || rt_interrupted())
         return host_raise_interrupt(L);
     if (pu.failed)
@@ -174,12 +203,19 @@ static int l_evaluate(lua_State *L)
         lua_pushnil(L);
         lua_pushstring(L, err[0] ? err : train_strerror(rc));
         lua_pushstring(L, kind);
-        if (r.diverged_step > 0) {
-            /* the step goes with the message; callers that want it parse nothing */
+        if (r.diverged_step > 0)
             lua_pushinteger(L, r.diverged_step);
-            return 4;
-        }
-        return 3;
+        else
+            lua_pushnil(L);
+        /* what the failed or stopped candidate cost */
+        lua_createtable(L, 0, 6);
+        set_num(L, "seconds", r.seconds);
+        set_num(L, "build_seconds", r.build_seconds);
+        set_num(L, "cpu_seconds", r.cpu_seconds);
+        set_num(L, "wall_seconds", wall);
+        set_num(L, "train_loss", r.train_loss);
+        set_int(L, "steps", r.steps);
+        return 5;
     }
     lua_createtable(L, 0, 16);
     set_num(L, "val_acc", r.val_acc);
@@ -189,6 +225,11 @@ static int l_evaluate(lua_State *L)
     set_num(L, "test_loss", r.test_loss);
     set_num(L, "seconds", r.seconds);
     set_num(L, "eval_seconds", r.eval_seconds);
+    set_num(L, "build_seconds", r.build_seconds);
+    set_num(L, "probe_seconds", r.probe_seconds);
+    set_num(L, "job_seconds", r.job_seconds);
+    set_num(L, "wall_seconds", wall);
+    set_num(L, "cpu_seconds", r.cpu_seconds);
     set_num(L, "images_per_s", r.images_per_s);
     set_num(L, "peak_rss_mib", r.peak_rss_mib);
     set_int(L, "steps", r.steps);
@@ -286,8 +327,9 @@ static int l_datasets(lua_State *L)
     return 1;
 }
 
-/* train.dataset(name) → the entry for name (a plain name or a scheme such as
- * "folder:PATH", whose entry then carries arg = "PATH"), or nil, message. */
+/* train.dataset(name [, data]) → the entry for name (a plain name or a scheme
+ * such as "folder:PATH", whose entry then carries arg = "PATH" and, from the
+ * loaded files, input and classes), or nil, message. */
 static int l_dataset(lua_State *L)
 {
     const char *name = luaL_checkstring(L, 1), *arg;
@@ -300,6 +342,21 @@ static int l_dataset(lua_State *L)
     push_dataset(L, e);
     if (arg)
         lua_pushstring(L, arg), lua_setfield(L, -2, "arg");
+    if (e->classes == 0 && arg && *arg) {  /* folder:PATH: only the files tell; load them (cached) */
+        const ds_dataset *d;
+        char err[1024];
+        if (train_dataset_get(name, luaL_optstring(L, 2, NULL), &d, err, sizeof err)) {
+            luaL_pushfail(L);
+            lua_pushstring(L, err);
+            return 2;
+        }
+        int dims[3] = {d->c, d->h, d->w};
+        lua_createtable(L, 3, 0);
+        for (int i = 0; i < 3; i++)
+            lua_pushinteger(L, dims[i]), lua_rawseti(L, -2, i + 1);
+        lua_setfield(L, -2, "input");
+        lua_pushinteger(L, d->classes), lua_setfield(L, -2, "classes");
+    }
     return 1;
 }
 

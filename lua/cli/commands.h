@@ -12,3 +12,5 @@ LLMNAS_COMMAND("show", cmd_show, "show runs, leaderboards, histories and candida
 LLMNAS_COMMAND("report", cmd_report, "write a self-contained HTML report of runs: figures, best network, records")
 LLMNAS_COMMAND("plot", cmd_plot, "draw one figure of a run (history, pareto, status, ...) as PNG, SVG or PDF")
 LLMNAS_COMMAND("serve", cmd_serve, "serve the live report of running and finished runs on 127.0.0.1 (read-only)")
+LLMNAS_COMMAND("compare", cmd_compare, "compare search strategies at equal training compute, over seeds")
+LLMNAS_COMMAND("predict", cmd_predict, "classify images with a model saved by train --save")

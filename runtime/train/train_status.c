@@ -15,6 +15,7 @@ const char *train_strerror(int code)
     case TRAIN_EINTERRUPTED: return "TRAIN_EINTERRUPTED: interrupted";
     case TRAIN_EDATA: return "TRAIN_EDATA: dataset error";
     case TRAIN_EWORKER: return "TRAIN_EWORKER: the training worker failed";
+    case TRAIN_ESTOPPED: return "TRAIN_ESTOPPED: stopped by the progress callback";
     default: return "TRAIN_E?: unknown error code";
     }
 }
@@ -30,6 +31,7 @@ const char *train_kind(int code)
     case TRAIN_EDATA: return "data";
     case TRAIN_EUNSUPPORTED: return "unsupported";
     case TRAIN_EWORKER: return "crashed";
+    case TRAIN_ESTOPPED: return "pruned";
     case TRAIN_ENOMEM: return "limit_memory";
     default: return "error";
     }
