@@ -67,6 +67,11 @@ void train_opts_default(train_opts *o)
     o->progress_every = 1.0;
 }
 
+double train_lr_at(const train_opts *o, int step, int total)
+{
+    return o->cosine ? o->lr * 0.5 * (1 + cos(M_PI * step / total)) : o->lr;
+}
+
 static double peak_rss_mib(void)
 {
     struct rusage ru;
@@ -235,8 +240,7 @@ static int train_loop(job *j)
             }
             if ((rc = train_net_backward(j->net)))
                 break;
-            double lr = o->cosine ? o->lr * 0.5 * (1 + cos(M_PI * step / total)) : o->lr;
-            train_sgd sgd = {lr, o->momentum, o->weight_decay};
+            train_sgd sgd = {train_lr_at(o, step, total), o->momentum, o->weight_decay};
             train_net_update(j->net, &sgd);
             sum += loss;
             count++;

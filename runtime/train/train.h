@@ -182,6 +182,12 @@ typedef struct train_opts {
 /* Fill the paper's defaults (zeroes what it does not set). */
 void train_opts_default(train_opts *o);
 
+/* The learning rate of step `step` (0-based) of `total`: o->lr, or with o->cosine the
+ * per-step cosine to 0, PyTorch's CosineAnnealingLR(T_max = total, eta_min = 0) after
+ * `step` scheduler steps. The one place the trainer's schedule is written (the tests
+ * compare it with PyTorch's own). */
+double train_lr_at(const train_opts *o, int step, int total);
+
 typedef struct train_result {
     int status;              /* 0 or a TRAIN_E* code; kind = train_kind(status) */
     double val_acc, val_loss, train_loss;

@@ -281,7 +281,10 @@ static void test_cifar_format_with_augmentation(void **state)
     assert_int_equal(r.ntrain, 180);
     assert_int_equal(r.nval, 20);
     assert_int_equal(r.steps, 3 * (180 / 16));
+    /* the test split (40 images) was evaluated: a whole number of hits, a real loss */
     assert_true(r.test_acc >= 0 && r.test_acc <= 1);
+    assert_true(fabs(r.test_acc * 40 - round(r.test_acc * 40)) < 1e-9);
+    assert_true(isfinite(r.test_loss) && r.test_loss > 0);
     train_cache_clear();
     graph_free(g);
     snprintf(p, sizeof p, "rm -rf '%s'", dir);
