@@ -425,11 +425,11 @@ static int util_visit(void *ud, uint32_t iter, int rc, const char *text, size_t 
     cJSON *rec = cJSON_ParseWithLength(text, len);
     if (!rec) return 0;
     double v;
-    if (jnum(rec, "workers", &v) && v > u->workers) u->workers = v;
-    if (jnum(rec, "times.train", &v)) u->train += v, u->trained++;
-    if (jnum(rec, "times.propose", &v)) u->propose += v;
-    if (jnum(rec, "times.queue", &v)) u->queue += v;
-    if (jnum(rec, "committed_at", &v)) {
+    if (snap_jnum(rec, "workers", &v) && v > u->workers) u->workers = v;
+    if (snap_jnum(rec, "times.train", &v)) u->train += v, u->trained++;
+    if (snap_jnum(rec, "times.propose", &v)) u->propose += v;
+    if (snap_jnum(rec, "times.queue", &v)) u->queue += v;
+    if (snap_jnum(rec, "committed_at", &v)) {
         if (u->first == 0 || v < u->first) u->first = v;
         if (v > u->last) u->last = v;
     }
@@ -444,7 +444,7 @@ static int util_get(mem_store *s, uint32_t run, const cJSON *r, util *u)
     memset(u, 0, sizeof *u);
     if (mem_scan(s, run, 1, util_visit, u) != 0 || u->workers < 1 || u->last <= 0) return 0;
     double started = 0;
-    if (jnum(r, "started", &started) && started > 0 && started < u->first) u->first = started;
+    if (snap_jnum(r, "started", &started) && started > 0 && started < u->first) u->first = started;
     return u->last > u->first;
 }
 

@@ -244,7 +244,9 @@ function M.loop(run, I)
     for _, n in ipairs(ns) do
       local c = uncommitted[n]
       list[#list + 1] = { n = n, code = c.code or json.null, record = c.record, proposal = c.proposal,
-        failure = c.failure or json.null, train = c.train or json.null }
+        failure = c.failure or json.null, train = c.train or json.null,
+        -- what the proposal saw: a hook judging it after --resume (on_progress) sees the same
+        best = c.ctx.best or json.null, last = c.ctx.last or json.null }
     end
     return list
   end
@@ -323,6 +325,8 @@ function M.loop(run, I)
       local cand = make(p.n, p.record, p.code ~= json.null and p.code or nil, p.proposal)
       if p.failure and p.failure ~= json.null then cand.failure = p.failure end
       if p.train and p.train ~= json.null then cand.train = p.train end
+      if p.best ~= nil then cand.ctx.best = p.best ~= json.null and p.best or nil end
+      if p.last ~= nil then cand.ctx.last = p.last ~= json.null and p.last or nil end
       start(cand)
     end
     fill()

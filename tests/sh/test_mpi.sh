@@ -30,6 +30,9 @@ print(" ".join(sorted({str(r.get("rank")) for r in json.load(sys.stdin)["history
 [ "$ranks" = "1 2" ] && pass "each record names its evaluator rank (both used)" || fail "ranks: $ranks"
 
 # ---- an evaluator rank killed in the middle, then --resume ---------------------------
+# emptied here: the background job truncates it only once it has started, and the
+# wait below must not see the previous run's progress lines
+: >"$T/out"
 $MPIRUN "$LLMNAS" run $EVOLVE --db "$T/dead" --threads 1 >"$T/out" 2>"$T/err" &
 job=$!
 i=0

@@ -50,6 +50,9 @@ busy=$(json_of "$T/faults" | /usr/bin/python3 -c 'import json,sys; u=json.load(s
 EVOLVE="examples/evolve.lua --workers 2 --order iteration --iterations 6 --set subset=600 --set population=3"
 run "$LLMNAS" run $EVOLVE --db "$T/whole"
 expect_rc 0 "an uninterrupted parallel run"
+# emptied here: the background job truncates it only once it has started, and the
+# wait below must not see the previous run's progress lines
+: >"$T/out"
 "$LLMNAS" run $EVOLVE --db "$T/killed" >"$T/out" 2>"$T/err" &
 pid=$!
 i=0
@@ -67,6 +70,9 @@ expect_rc 0 "the resumed run has the uninterrupted run's records"
 expect_out "same 6 records" "nothing lost, nothing committed twice"
 
 # ---- Ctrl-C stops every worker and says how to resume -------------------------------
+# emptied here: the background job truncates it only once it has started, and the
+# wait below must not see the previous run's progress lines
+: >"$T/out"
 "$LLMNAS" run $EVOLVE --db "$T/int" >"$T/out" 2>"$T/err" &
 pid=$!
 i=0
