@@ -118,8 +118,10 @@ expect_rc 64 "a typo before the script is an error"
 expect_err "unknown option '--iteration' (did you mean --iterations?)" "before the script: the nearest option"
 run "$LLMNAS" run "$ROOT/examples/evolve.lua" --iterations=1 --base-ur=x --db "$T/db"
 expect_err "unknown option '--base-ur=x' (did you mean --base-url?)" "the = form is suggested for too"
-run "$LLMNAS" run "$ROOT/examples/evolve.lua" --workers 2 --db "$T/db"
-expect_rc 64 "--workers is not accepted and ignored"
+# --workers is an option of run again (issue 11): a bad count is refused before anything runs
+run "$LLMNAS" run "$ROOT/examples/evolve.lua" --workers 0 --db "$T/db"
+expect_rc 64 "--workers 0 is refused"
+expect_err "option --workers needs a positive integer, got '0'" "the message says what --workers takes"
 run "$LLMNAS" run "$ROOT/examples/hello.lua" --frobnicate
 expect_err "unknown option '--frobnicate' (an argument for the script goes after --)" \
     "an option near nothing says how to pass it to the script"
