@@ -54,6 +54,7 @@ CBENCHES  := $(CBENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 DEPS      := gcc make pkg-config liblua5.4-dev libcurl4-openssl-dev libcjson-dev liblmdb-dev \
              lmdb-utils libdnnl-dev libssl-dev zlib1g-dev dataset-fashion-mnist libcmocka-dev lua-check \
              cppcheck python3 python3-torch python3-numpy procps psmisc
+DEPS += clang-tidy   # make check: the C checks of .clang-tidy
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps test bench check demo clean
@@ -88,6 +89,16 @@ $(BUILD)/stdlib_embed.o: $(BUILD)/stdlib_embed.c
 $(BUILD)/tests/%: tests/c/%.c $(CTEST_AUX) $(LIBMEM) $(LIBRT)
 	@mkdir -p $(@D)
 	$(CC) $(ALLCFLAGS) -Itests/c -o $@ $< $(CTEST_AUX) $(LIBMEM) $(LIBRT) $(LDFLAGS) -lcmocka $(LDLIBS)
+# memory/ stands alone: compiled without runtime/ or lua/ on the include path, and
+# its test binary links libllmnas_mem.a and its libraries only (no libllmnas_rt.a),
+# so a call from memory/ into runtime/ fails the build.
+MEMCFLAGS := $(filter-out -Iruntime -Ilua -I/usr/include/lua5.4,$(ALLCFLAGS))
+$(BUILD)/memory/%.o: memory/%.c
+	@mkdir -p $(@D)
+	$(CC) $(MEMCFLAGS) -c -o $@ $<
+$(BUILD)/tests/test_memory: tests/c/test_memory.c $(LIBMEM)
+	@mkdir -p $(@D)
+	$(CC) $(MEMCFLAGS) -o $@ $< $(LIBMEM) $(LDFLAGS) -lcmocka -lcjson -llmdb -lz -lpthread
 $(BUILD)/bench/%: tests/bench/%.c $(LIBMEM) $(LIBRT)
 	@mkdir -p $(@D)
 	$(CC) $(ALLCFLAGS) -o $@ $< $(LIBMEM) $(LIBRT) $(LDFLAGS) $(LDLIBS)
@@ -117,6 +128,8 @@ check:
 	  --inline-suppr --suppress=missingIncludeSystem -I runtime -I memory -I lua \
 	  runtime memory lua
 	luacheck --quiet --no-color stdlib examples tests/lua
+	clang-tidy --quiet $(RT_SRC) $(MEM_SRC) $(LUA_SRC) -- -std=c11 -D_GNU_SOURCE \
+	  -DLLMNAS_VERSION='"$(VERSION)"' -Iruntime -Imemory -Ilua -I/usr/include/lua5.4 -fopenmp
 
 demo: $(BIN) llmnas
 	./llmnas run examples/evolve.lua

@@ -11,8 +11,10 @@
  *       wall clock, s; default time_limit * 1.25 + 120 when time_limit is set),
  *       max_params = ..., max_flops = ..., max_act_bytes = ...,
  *       progress = function(p) end})   -- p: epoch, epochs, step, steps, loss, images_per_s, seconds
- *   → {val_acc, val_loss, train_loss, seconds, eval_seconds, images_per_s, steps,
- *      epochs_done, ntrain, nval, params, flops, peak_rss_mib [, test_acc, test_loss]}
+ *   → {dataset, and every field of TRAIN_RESULT_FIELDS (runtime/train/train.h): val_acc,
+ *      val_loss, train_loss, seconds, eval_seconds, images_per_s, steps, epochs_done,
+ *      diverged_step, ntrain, nval, params, flops, peak_rss_mib [, test_acc, test_loss]}
+ *      (a double that was not measured is absent)
  *   | nil, message, kind [, step] (step: where a diverged run stopped; kind: too_large, diverged, timeout, interrupted, data,
  *                           unsupported, crashed, limit_memory, limit_cpu, error)
  *   train.datasets() → {"fashion-mnist", ..., ["fashion-mnist"] = {name, about, input = {1, 28, 28},
@@ -22,6 +24,8 @@
  *                       values train.evaluate uses for options left out (train_opts_default)
  *   train.dataset(name) → that entry (also for a scheme: "folder:PATH" gives arg = "PATH") | nil, msg
  *   train.memory_limit_enforced → false in AddressSanitizer builds
+ *   train.kinds → kind -> "ok" | "candidate" (cached like a score) | "transient" (not cached)
+ *                 | "fatal" (the search stops), every kind a result can carry
  *
  * With worker = true (the default) training runs in a forked worker
  * (runtime/worker.h), so a crash or a hang costs one candidate. Wrong
@@ -36,28 +40,6 @@
 #include <lauxlib.h>
 #include <math.h>
 #include <string.h>
-
-static int opt_bool(lua_State *L, int t, const char *k, int def)
-{
-    lua_getfield(L, t, k);
-    int v = lua_isnil(L, -1) ? def : lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    return v;
-}
-
-/* A string option; the value stays referenced by the options table. */
-static const char *opt_str(lua_State *L, int t, const char *k, const char *def)
-{
-    lua_getfield(L, t, k);
-    const char *v = def;
-    if (!lua_isnil(L, -1)) {
-        if (!lua_isstring(L, -1))
-            luaL_error(L, "bad argument #2 to 'evaluate' (%s must be a string)", k);
-        v = lua_tostring(L, -1);
-    }
-    lua_pop(L, 1);
-    return v;
-}
 
 typedef struct progress_ud {
     lua_State *L;
@@ -96,30 +78,30 @@ static void read_opts(lua_State *L, int t, train_opts *o, int *worker, train_iso
     if (lua_isnoneornil(L, t))
         return;
     luaL_checktype(L, t, LUA_TTABLE);
-    o->dataset = opt_str(L, t, "dataset", o->dataset);
-    o->data_dir = opt_str(L, t, "data", NULL);
+    o->dataset = host_opt_str(L, t, 2, "evaluate", "dataset", o->dataset);
+    o->data_dir = host_opt_str(L, t, 2, "evaluate", "data", NULL);
     o->epochs = (int)host_opt_int(L, t, 2, "evaluate", "epochs", o->epochs, 1, 10000);
     o->batch = (int)host_opt_int(L, t, 2, "evaluate", "batch", o->batch, 1, 65536);
     o->subset = (int)host_opt_int(L, t, 2, "evaluate", "subset", o->subset, 0, 1 << 30);
-    o->stratified = opt_bool(L, t, "stratified", o->stratified);
+    o->stratified = host_opt_bool(L, t, "stratified", o->stratified);
     o->val_fraction = host_opt_num(L, t, 2, "evaluate", "val_fraction", o->val_fraction, 0, 0.99);
     o->val_subset = (int)host_opt_int(L, t, 2, "evaluate", "val_subset", o->val_subset, 0, 1 << 30);
     o->lr = host_opt_num(L, t, 2, "evaluate", "lr", o->lr, 1e-12, 1e30);
     o->momentum = host_opt_num(L, t, 2, "evaluate", "momentum", o->momentum, 0, 1);
     o->weight_decay = host_opt_num(L, t, 2, "evaluate", "weight_decay", o->weight_decay, 0, 1);
-    o->cosine = opt_bool(L, t, "cosine", o->cosine);
+    o->cosine = host_opt_bool(L, t, "cosine", o->cosine);
     lua_getfield(L, t, "augment");
     o->augment = lua_isnil(L, -1) ? o->augment : lua_toboolean(L, -1);
     lua_pop(L, 1);
     o->seed = (uint64_t)host_opt_int(L, t, 2, "evaluate", "seed", (lua_Integer)o->seed, 0, LUA_MAXINTEGER);
     o->threads = (int)host_opt_int(L, t, 2, "evaluate", "threads", o->threads, 0, 1024);
     o->time_limit = host_opt_num(L, t, 2, "evaluate", "time_limit", o->time_limit, 0, 1e7);
-    o->test = opt_bool(L, t, "test", o->test);
-    o->winograd = opt_bool(L, t, "winograd", o->winograd);
+    o->test = host_opt_bool(L, t, "test", o->test);
+    o->winograd = host_opt_bool(L, t, "winograd", o->winograd);
     o->max_params = (int64_t)host_opt_num(L, t, 2, "evaluate", "max_params", (double)o->max_params, 0, 1e15);
     o->max_flops = (int64_t)host_opt_num(L, t, 2, "evaluate", "max_flops", (double)o->max_flops, 0, 1e18);
     o->max_act_bytes = (int64_t)host_opt_num(L, t, 2, "evaluate", "max_act_bytes", (double)o->max_act_bytes, 0, 1e18);
-    *worker = opt_bool(L, t, "worker", 1);
+    *worker = host_opt_bool(L, t, "worker", 1);
     iso->mem_bytes = (size_t)host_opt_num(L, t, 2, "evaluate", "memory_limit", 0, 0, 1e15);
     iso->deadline = host_opt_num(L, t, 2, "evaluate", "deadline", 0, 0, 1e7);
     lua_getfield(L, t, "progress");
@@ -146,6 +128,20 @@ static void set_int(lua_State *L, const char *k, lua_Integer v)
 {
     lua_pushinteger(L, v);
     lua_setfield(L, -2, k);
+}
+
+/* The result as a table: every field of train_result_fields (train.h), doubles
+ * left out when not measured. */
+static void push_result(lua_State *L, const train_result *r)
+{
+    lua_createtable(L, 0, 20);
+    for (const train_field *f = train_result_fields; f->name; f++) {
+        double v = train_result_get(r, f);
+        if (f->type == TRAIN_F_NUM)
+            set_num(L, f->name, v);
+        else
+            set_int(L, f->name, (lua_Integer)v);
+    }
 }
 
 static int l_evaluate(lua_State *L)
@@ -181,22 +177,7 @@ static int l_evaluate(lua_State *L)
         }
         return 3;
     }
-    lua_createtable(L, 0, 16);
-    set_num(L, "val_acc", r.val_acc);
-    set_num(L, "val_loss", r.val_loss);
-    set_num(L, "train_loss", r.train_loss);
-    set_num(L, "test_acc", r.test_acc);
-    set_num(L, "test_loss", r.test_loss);
-    set_num(L, "seconds", r.seconds);
-    set_num(L, "eval_seconds", r.eval_seconds);
-    set_num(L, "images_per_s", r.images_per_s);
-    set_num(L, "peak_rss_mib", r.peak_rss_mib);
-    set_int(L, "steps", r.steps);
-    set_int(L, "epochs_done", r.epochs_done);
-    set_int(L, "ntrain", r.ntrain);
-    set_int(L, "nval", r.nval);
-    set_int(L, "params", r.params);
-    set_int(L, "flops", r.flops);
+    push_result(L, &r);
     lua_pushstring(L, o.dataset);
     lua_setfield(L, -2, "dataset");
     return 1;
@@ -317,5 +298,13 @@ int luaopen_llmnas_train(lua_State *L)
     lua_pushboolean(L, 1);
 #endif
     lua_setfield(L, -2, "memory_limit_enforced");
+    /* train.kinds: kind -> "ok" | "candidate" | "transient" | "fatal" (train_status.c) */
+    lua_createtable(L, 0, train_kind_count());
+    for (int i = 0; i < train_kind_count(); i++) {
+        const train_kind_info *k = train_kind_at(i);
+        lua_pushstring(L, k->klass);
+        lua_setfield(L, -2, k->kind);
+    }
+    lua_setfield(L, -2, "kinds");
     return 1;
 }
