@@ -312,7 +312,15 @@ local function open_run(run, opts)
   end
   if id then
     local loop = db:state(id)
-    if not loop then error(("run %s has no saved state to resume from"):format(tostring(id)), 0) end
+    if not loop then
+      -- The state is committed with each record in one transaction, so a run without
+      -- state has no records either: it was stopped before its first commit (a kill
+      -- during the first candidate). Resuming it is starting it.
+      if (db:last_iteration(id) or 0) > 0 then
+        error(("run %s has records but no saved state: the memory is damaged"):format(tostring(id)), 0)
+      end
+      loop = { iteration = 0, valid = 0, tokens = 0, seconds = 0, best = nil, strategy = run.strategy.state or {} }
+    end
     run.id, run.loop, run.resumed = id, loop, true
     return
   end
