@@ -762,7 +762,9 @@ static void test_stall(void **state)
         double t0 = rt_now();
         assert_int_equal(one_call(replies, stream, &res, &calls, no_retries), LLM_ESTALL);
         double dt = rt_now() - t0;
-        assert_true(res.seconds >= 0.5 && dt < 3); /* stall_timeout 0.5 s, not 20 s */
+        /* stall_timeout 0.5 s, not the server's 20 s; the bound is loose on
+         * purpose (a loaded machine can be seconds late, never 20 s early) */
+        assert_true(res.seconds >= 0.5 && dt < 15);
         assert_non_null(strstr(res.message, "stalled"));
         llm_result_free(&res);
     }

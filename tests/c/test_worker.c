@@ -181,11 +181,12 @@ static void test_timeout(void **state)
 static void test_cpu_limit(void **state)
 {
     (void)state;
-    worker_opts o = {.deadline = 10, .cpu_seconds = 1};
+    /* The deadline only backs the CPU limit up: on a loaded machine one CPU
+     * second can take a minute of wall time, and no wall-clock bound is asserted. */
+    worker_opts o = {.deadline = 600, .cpu_seconds = 1};
     worker_result r;
     assert_int_equal(worker_run(fn_spin, NULL, &o, &r), 0);
     assert_string_equal(r.kind, "limit_cpu");
-    assert_true(r.seconds < 5);
     worker_result_free(&r);
 }
 
