@@ -10,6 +10,7 @@
  *   g:hash() g:params() g:flops() g:act_bytes() g:summary() g:to_json()
  *   g:to_lua() g:to_pytorch() g:layers() g:input_shape() g:output_shape()
  *   arch.from_json(text) → graph | nil, message, "json"
+ *   arch.ops() → the op table: names, inputs, attributes (see arch_ops)
  *
  * Two error channels: wrong arguments raise; a candidate that does not compile
  * returns nil, message, kind (sandbox.h lists the kinds).
@@ -123,77 +124,37 @@ static void push_shape(lua_State *L, const graph_shape *s)
     }
 }
 
-static void set_pair(lua_State *L, const char *k, const int v[2])
-{
-    lua_createtable(L, 2, 0);
-    lua_pushinteger(L, v[0]);
-    lua_rawseti(L, -2, 1);
-    lua_pushinteger(L, v[1]);
-    lua_rawseti(L, -2, 2);
-    lua_setfield(L, -2, k);
-}
-
 static void set_int(lua_State *L, const char *k, int64_t v)
 {
     lua_pushinteger(L, v);
     lua_setfield(L, -2, k);
 }
 
-/* The attributes an op reads, named as in the canonical JSON. */
+/* The attributes an op reads (the op table), named and typed as in the
+ * canonical JSON. */
 static void push_attrs(lua_State *L, const graph_node *n)
 {
-    const graph_attrs *a = &n->a;
+    unsigned set = graph_op_info_get(n->op)->attrs;
     lua_newtable(L);
-    switch (n->op) {
-    case GRAPH_OP_CONV2D:
-        set_int(L, "out", a->out);
-        set_pair(L, "kernel", a->kernel);
-        set_pair(L, "stride", a->stride);
-        set_pair(L, "padding", a->padding);
-        set_pair(L, "dilation", a->dilation);
-        set_int(L, "groups", a->groups);
-        lua_pushboolean(L, a->bias);
-        lua_setfield(L, -2, "bias");
-        break;
-    case GRAPH_OP_MAXPOOL2D:
-    case GRAPH_OP_AVGPOOL2D:
-        set_pair(L, "kernel", a->kernel);
-        set_pair(L, "stride", a->stride);
-        set_pair(L, "padding", a->padding);
-        if (n->op == GRAPH_OP_MAXPOOL2D)
-            set_pair(L, "dilation", a->dilation);
-        else {
-            lua_pushboolean(L, a->count_include_pad);
-            lua_setfield(L, -2, "count_include_pad");
+    for (int id = GRAPH_A_NONE + 1; id < GRAPH_A_COUNT; id++) {
+        if (!(set & GRAPH_ATTR_BIT(id)))
+            continue;
+        const graph_attr_info *ai = graph_attr_info_get(id);
+        int64_t v = graph_attr_int(&n->a, id, 0);
+        switch (ai->type) {
+        case GRAPH_T_PAIR:
+            lua_createtable(L, 2, 0);
+            lua_pushinteger(L, v);
+            lua_rawseti(L, -2, 1);
+            lua_pushinteger(L, graph_attr_int(&n->a, id, 1));
+            lua_rawseti(L, -2, 2);
+            break;
+        case GRAPH_T_BOOL: lua_pushboolean(L, (int)v); break;
+        case GRAPH_T_NUM: lua_pushnumber(L, graph_attr_num(&n->a, id)); break;
+        case GRAPH_T_ENUM: lua_pushstring(L, ai->choices[v]); break;
+        default: lua_pushinteger(L, v); break;
         }
-        lua_pushboolean(L, a->ceil_mode);
-        lua_setfield(L, -2, "ceil_mode");
-        break;
-    case GRAPH_OP_LINEAR:
-        set_int(L, "out", a->out);
-        lua_pushboolean(L, a->bias);
-        lua_setfield(L, -2, "bias");
-        break;
-    case GRAPH_OP_BATCHNORM2D:
-        lua_pushnumber(L, a->eps);
-        lua_setfield(L, -2, "eps");
-        lua_pushnumber(L, a->momentum);
-        lua_setfield(L, -2, "momentum");
-        break;
-    case GRAPH_OP_LEAKYRELU:
-        lua_pushnumber(L, a->negative_slope);
-        lua_setfield(L, -2, "negative_slope");
-        break;
-    case GRAPH_OP_GELU:
-        lua_pushstring(L, a->approximate_tanh ? "tanh" : "none");
-        lua_setfield(L, -2, "approximate");
-        break;
-    case GRAPH_OP_DROPOUT:
-        lua_pushnumber(L, a->p);
-        lua_setfield(L, -2, "p");
-        break;
-    default:
-        break;
+        lua_setfield(L, -2, ai->key);
     }
 }
 
@@ -267,6 +228,77 @@ static int g_eq(lua_State *L)
 }
 
 /* ---- module functions ------------------------------------------------------ */
+
+static const char *const type_names[] = {
+    [GRAPH_T_COUNT] = "count", [GRAPH_T_INT] = "int", [GRAPH_T_PAIR] = "pair",
+    [GRAPH_T_BOOL] = "bool", [GRAPH_T_NUM] = "number", [GRAPH_T_ENUM] = "enum"};
+
+/* The default of attribute id for op, as the Lua view shows it. */
+static void push_default(lua_State *L, graph_op op, int id)
+{
+    graph_node n;
+    memset(&n, 0, sizeof n);
+    n.op = op;
+    graph_attrs_default(op, &n.a);
+    lua_newtable(L);
+    push_attrs(L, &n);
+    lua_getfield(L, -1, graph_attr_info_get(id)->key);
+    lua_replace(L, -3);
+    lua_pop(L, 1);
+}
+
+/* arch.ops() → {{name = "Conv2d", min_inputs = 1, max_inputs = 1 (0 = any),
+ * commutative = false, attrs = {{key = "out", option = "out", type = "count",
+ * default = 0, lo = 1, hi = 16777216, fixed = true, choices = nil}, ...}}, ...}:
+ * the op table (graph.h), for tests, docs and prompts. */
+static int arch_ops(lua_State *L)
+{
+    lua_createtable(L, GRAPH_OP_COUNT - 1, 0);
+    for (int op = GRAPH_OP_INPUT + 1; op < GRAPH_OP_COUNT; op++) {
+        const graph_op_info *oi = graph_op_info_get((graph_op)op);
+        lua_createtable(L, 0, 5);
+        lua_pushstring(L, oi->name);
+        lua_setfield(L, -2, "name");
+        set_int(L, "min_inputs", oi->min_inputs);
+        set_int(L, "max_inputs", oi->max_inputs);
+        lua_pushboolean(L, (oi->flags & GRAPH_OPF_COMMUTATIVE) != 0);
+        lua_setfield(L, -2, "commutative");
+        lua_newtable(L);
+        int k = 0;
+        for (int id = GRAPH_A_NONE + 1; id < GRAPH_A_COUNT; id++) {
+            if (!(oi->attrs & GRAPH_ATTR_BIT(id)))
+                continue;
+            const graph_attr_info *ai = graph_attr_info_get(id);
+            lua_createtable(L, 0, 8);
+            lua_pushstring(L, ai->key);
+            lua_setfield(L, -2, "key");
+            lua_pushstring(L, ai->option);
+            lua_setfield(L, -2, "option");
+            lua_pushstring(L, type_names[ai->type]);
+            lua_setfield(L, -2, "type");
+            push_default(L, (graph_op)op, id);
+            lua_setfield(L, -2, "default");
+            lua_pushnumber(L, ai->lo);
+            lua_setfield(L, -2, "lo");
+            lua_pushnumber(L, ai->hi);
+            lua_setfield(L, -2, "hi");
+            lua_pushboolean(L, (oi->fixed & GRAPH_ATTR_BIT(id)) != 0);
+            lua_setfield(L, -2, "fixed");
+            if (ai->choices) {
+                lua_newtable(L);
+                for (int c = 0; ai->choices[c]; c++) {
+                    lua_pushstring(L, ai->choices[c]);
+                    lua_rawseti(L, -2, c + 1);
+                }
+                lua_setfield(L, -2, "choices");
+            }
+            lua_rawseti(L, -2, ++k);
+        }
+        lua_setfield(L, -2, "attrs");
+        lua_rawseti(L, -2, op);
+    }
+    return 1;
+}
 
 /* Read arch.compile's options table at idx into o (name points into the
  * Lua string, valid while it stays on the stack). */
@@ -357,7 +389,8 @@ int luaopen_llmnas_arch(lua_State *L)
         {"__gc", graph_close}, {"__close", graph_close}, {"__tostring", g_tostring},
         {"__eq", g_eq}, {"__len", g_len}, {"__index", NULL}, {NULL, NULL}};
     static const luaL_Reg funcs[] = {
-        {"compile", arch_compile}, {"from_json", arch_from_json}, {NULL, NULL}};
+        {"compile", arch_compile}, {"from_json", arch_from_json}, {"ops", arch_ops},
+        {NULL, NULL}};
     luaL_newmetatable(L, GRAPH_MT);
     luaL_setfuncs(L, metameth, 0);
     luaL_newlibtable(L, meth);

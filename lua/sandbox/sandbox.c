@@ -11,7 +11,8 @@
  * Library tables are empty proxies over private copies.
  */
 #include "sandbox/sandbox.h"
-#include "sandbox/sandbox_internal.h"
+#include "sandbox/sandbox_env.h"
+#include "sandbox/sandbox_nn.h"
 
 #include "base/rt.h"
 #include "worker/worker.h"
@@ -42,7 +43,21 @@ void sandbox_opts_default(sandbox_opts *o)
     o->time_limit = 10;
 }
 
-sb *sb_get(lua_State *L)
+/* Per-candidate state; the allocator's userdata, so every thread of the
+ * candidate's Lua state reaches it with lua_getallocf. */
+typedef struct sb {
+    sb_env env;                  /* the graph and the last error's kind (the nn builder's) */
+    size_t used, cap;            /* allocator accounting */
+    int mem_hit;                 /* an allocation was refused */
+    long long budget, spent;     /* instruction budget */
+    int budget_hit;
+    double cpu_start, cpu_limit; /* thread CPU seconds; limit 0 = none */
+    int cpu_hit;
+    char where[128];             /* "candidate:12:" where the budget ran out */
+    const sandbox_opts *o;
+} sb;
+
+static sb *sb_get(lua_State *L)
 {
     void *ud = NULL;
     lua_getallocf(L, &ud);
@@ -223,7 +238,8 @@ static void make_readonly(lua_State *L, const char *name, lua_CFunction index)
     lua_createtable(L, 0, 4);        /* its metatable */
     if (index) {
         lua_pushvalue(L, t);
-        lua_pushcclosure(L, index, 1);
+        lua_pushstring(L, name);
+        lua_pushcclosure(L, index, 2);
     } else {
         lua_pushvalue(L, t);
     }
@@ -238,19 +254,6 @@ static void make_readonly(lua_State *L, const char *name, lua_CFunction index)
     lua_setfield(L, -2, "__metatable");
     lua_setmetatable(L, -2);
     lua_replace(L, t);
-}
-
-static int nn_index(lua_State *L)
-{
-    lua_pushvalue(L, 2);
-    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
-        return 1;
-    if (lua_type(L, 2) == LUA_TSTRING)
-        return luaL_error(L, "nn has no op '%s' (ops: Conv2d, BatchNorm2d, ReLU, LeakyReLU, "
-                          "GELU, SiLU, Sigmoid, Tanh, Hardswish, MaxPool2d, AvgPool2d, "
-                          "AdaptiveAvgPool2d, Flatten, Linear, Dropout, Identity, add, mul, cat)",
-                          lua_tostring(L, 2));
-    return luaL_error(L, "nn has no such field");
 }
 
 /* Copy the fields listed in `keep` from the table at src into a new table. */
@@ -279,14 +282,77 @@ static const char *const utf8_keep[] = {
 static const char *const coroutine_keep[] = {
     "close", "create", "isyieldable", "resume", "running", "status", "wrap", "yield", NULL};
 
+/* Names of standard Lua left out of a candidate on purpose, with the reason:
+ * the LLM that wrote the candidate reads it (Redis's deny-list). Library
+ * fields are named "lib.field". */
+static const struct denied {
+    const char *name, *why;
+} denied[] = {
+    {"io", "a candidate only builds a network"},
+    {"os", "a candidate only builds a network"},
+    {"print", "a candidate only builds a network: Net returns it (stop with error() to say why)"},
+    {"package", "a candidate is one program and loads no modules"},
+    {"require", "a candidate is one program and loads no modules"},
+    {"load", "a candidate is one program and compiles no code at run time"},
+    {"loadstring", "a candidate is one program and compiles no code at run time"},
+    {"loadfile", "a candidate reads no files"},
+    {"dofile", "a candidate reads no files"},
+    {"debug", "a candidate cannot inspect or change the sandbox"},
+    {"getmetatable", "a candidate cannot inspect or change the sandbox"},
+    {"rawget", "use t[k]: raw access would bypass read-only tables"},
+    {"rawset", "use t[k] = v: raw access would bypass read-only tables"},
+    {"collectgarbage", "the sandbox manages memory"},
+    {"setfenv", "it is Lua 5.1; candidates are Lua 5.4"},
+    {"getfenv", "it is Lua 5.1; candidates are Lua 5.4"},
+    {"module", "it is Lua 5.1; candidates are Lua 5.4"},
+    {"unpack", "it is Lua 5.1: use table.unpack"},
+    {"string.dump", "a candidate compiles no code"},
+    {"string.pack", "a candidate only builds a network"},
+    {"string.unpack", "a candidate only builds a network"},
+    {"string.packsize", "a candidate only builds a network"},
+    {"string.find", "patterns run in C, where the instruction budget cannot stop them"},
+    {"string.match", "patterns run in C, where the instruction budget cannot stop them"},
+    {"string.gmatch", "patterns run in C, where the instruction budget cannot stop them"},
+    {"string.gsub", "patterns run in C, where the instruction budget cannot stop them"},
+};
+
+/* Raise the deny-list's reason for lib.key (lib NULL: a global), or return 0
+ * if the name is not on it. */
+static int deny(lua_State *L, const char *lib, const char *key)
+{
+    char name[96];
+    if (lib)
+        rt_fmt(name, sizeof name, "%s.%s", lib, key);
+    else
+        rt_fmt(name, sizeof name, "%s", key);
+    for (size_t i = 0; i < sizeof denied / sizeof denied[0]; i++)
+        if (strcmp(denied[i].name, name) == 0)
+            return luaL_error(L, "`%s` is not available in a candidate: %s", name,
+                              denied[i].why);
+    return 0;
+}
+
 static int env_index(lua_State *L)
 {
     lua_pushvalue(L, 2);
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
         return 1;
-    if (lua_type(L, 2) == LUA_TSTRING)
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        deny(L, NULL, lua_tostring(L, 2));
         return luaL_error(L, "attempt to read undefined global '%s'", lua_tostring(L, 2));
+    }
     return luaL_error(L, "attempt to read an undefined global");
+}
+
+/* __index of a library proxy (upvalue 1 the private table, 2 its name):
+ * absent fields are nil, except those left out on purpose. */
+static int lib_index(lua_State *L)
+{
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL || lua_type(L, 2) != LUA_TSTRING)
+        return 1;
+    deny(L, lua_tostring(L, lua_upvalueindex(2)), lua_tostring(L, 2));
+    return 1;
 }
 
 static int env_newindex(lua_State *L)
@@ -325,7 +391,7 @@ static int setup(lua_State *L)
     lua_getfield(L, 2, "rep");
     lua_pushcclosure(L, sb_rep, 1);
     lua_setfield(L, -2, "rep");
-    make_readonly(L, "string", NULL);
+    make_readonly(L, "string", lib_index);
     lua_pushliteral(L, "");                  /* the string metatable */
     lua_getmetatable(L, -1);
     lua_pushvalue(L, -3);
@@ -351,7 +417,7 @@ static int setup(lua_State *L)
     make_readonly(L, "coroutine", NULL);
     lua_setfield(L, B, "coroutine");
     sb_open_nn(L);
-    make_readonly(L, "nn", nn_index);
+    make_readonly(L, "nn", sb_nn_index);
     lua_setfield(L, B, "nn");
 
     lua_newtable(L);                         /* E */
@@ -382,17 +448,20 @@ typedef struct outcome {
     char *kind;
     char *msg;
     size_t msglen;
+    const char *stage;  /* SANDBOX_STAGE_*: prefixes the message */
 } outcome;
 
 static void set_msg(const sb *s, outcome *r, const char *kind, const char *text, size_t len)
 {
     size_t cap = s->o->max_message ? s->o->max_message : 2000;
+    const char *stage = strcmp(kind, "interrupted") ? r->stage : "";
+    const char *sep = stage[0] ? ": " : "";
     rt_fmt(r->kind, SANDBOX_KIND_LEN, "%s", kind);
     if (len > cap) {
-        rt_fmt(r->msg, r->msglen, "%.*s... (message cut at %zu of %zu bytes)", (int)cap, text,
-               cap, len);
+        rt_fmt(r->msg, r->msglen, "%s%s%.*s... (message cut at %zu of %zu bytes)", stage, sep,
+               (int)cap, text, cap, len);
     } else {
-        rt_fmt(r->msg, r->msglen, "%.*s", (int)len, text);
+        rt_fmt(r->msg, r->msglen, "%s%s%.*s", stage, sep, (int)len, text);
     }
 }
 
@@ -436,8 +505,8 @@ static void fail_from_stack(lua_State *L, sb *s, int status, outcome *r)
     }
     const char *kind = "runtime";
     lua_getfield(L, LUA_REGISTRYINDEX, SB_LASTERR);
-    if (!lua_isnil(L, -1) && lua_rawequal(L, -1, -2) && s->kind[0])
-        kind = s->kind;
+    if (!lua_isnil(L, -1) && lua_rawequal(L, -1, -2) && s->env.kind[0])
+        kind = s->env.kind;
     lua_pop(L, 1);
     if (status == LUA_ERRSYNTAX)
         kind = "syntax";
@@ -493,6 +562,7 @@ static int run_candidate(lua_State *L, sb *s, const char *src, size_t len, outco
         fail_from_stack(L, s, st, r);
         return -1;
     }
+    r->stage = SANDBOX_STAGE_BUILD;
     lua_pushcfunction(L, call_net);
     lua_insert(L, -2);
     if ((st = lua_pcall(L, 1, 1, 0)) != LUA_OK) {
@@ -512,11 +582,11 @@ static int finish_graph(sb *s, int id, lua_State *L, outcome *r)
         set_msg(s, r, "runtime", buf, strlen(buf));
         return -1;
     }
-    int rc = graph_set_output(s->g, id, s->o->classes, err, sizeof err);
+    int rc = graph_set_output(s->env.g, id, s->o->classes, err, sizeof err);
     if (rc == 0)
-        rc = graph_finalize(s->g);
+        rc = graph_finalize(s->env.g);
     if (rc) {
-        int line = s->g->nodes[id].line;
+        int line = s->env.g->nodes[id].line;
         if (line > 0)
             rt_fmt(buf, sizeof buf, "%s:%d: %s", name, line, err[0] ? err : graph_strerror(rc));
         else
@@ -540,7 +610,7 @@ int sandbox_compile(const char *src, size_t len, const sandbox_opts *opts, graph
     sb s = {.cap = o.mem_limit ? o.mem_limit : (size_t)256 << 20,
             .budget = o.instructions > 0 ? o.instructions : 50000000, .o = &o,
             .cpu_start = thread_cpu(), .cpu_limit = o.time_limit > 0 ? 0.8 * o.time_limit : 0};
-    outcome r = {kind, msg, msglen};
+    outcome r = {kind, msg, msglen, SANDBOX_STAGE_COMPILE};
     *out = NULL;
     kind[0] = msg[0] = '\0';
     const char *name = o.name ? o.name : "candidate";
@@ -551,16 +621,17 @@ int sandbox_compile(const char *src, size_t len, const sandbox_opts *opts, graph
         set_msg(&s, &r, "too_large", buf, strlen(buf));
         return -1;
     }
-    if (graph_new(&s.g, o.c, o.h, o.w)) {
+    if (graph_new(&s.env.g, o.c, o.h, o.w)) {
         set_msg(&s, &r, "runtime", "bad input shape", 15);
         return -1;
     }
-    s.g->max_nodes = o.max_nodes > 0 ? o.max_nodes + 1 : 0;
+    s.env.g->max_nodes = o.max_nodes > 0 ? o.max_nodes + 1 : 0;
     lua_State *L = lua_newstate(sb_alloc, &s);
     int rc = -1;
     if (!L) {
         set_msg(&s, &r, "limit_memory", "out of memory creating the Lua state", 36);
     } else {
+        sb_env_set(L, &s.env);
         lua_pushcfunction(L, setup);
         int st = lua_pcall(L, 0, 0, 0);
         if (st != LUA_OK) {
@@ -574,9 +645,9 @@ int sandbox_compile(const char *src, size_t len, const sandbox_opts *opts, graph
         lua_close(L);
     }
     if (rc == 0)
-        *out = s.g;
+        *out = s.env.g;
     else
-        graph_free(s.g);
+        graph_free(s.env.g);
     return rc;
 }
 
@@ -634,11 +705,20 @@ int sandbox_compile_isolated(const char *src, size_t len, const sandbox_opts *op
         rc = graph_from_json(res.json, out, err, sizeof err);
         if (rc) {
             rt_fmt(kind, SANDBOX_KIND_LEN, "crashed");
-            rt_fmt(msg, msglen, "the worker's graph did not read back: %s", err);
+            rt_fmt(msg, msglen, "%s: the worker's graph did not read back: %s",
+                   SANDBOX_STAGE_COMPILE, err);
         }
     } else {
         rt_fmt(kind, SANDBOX_KIND_LEN, "%s", res.kind[0] ? res.kind : "crashed");
-        rt_fmt(msg, msglen, "%s", res.message ? res.message : worker_strerror(rc));
+        const char *m = res.message ? res.message : worker_strerror(rc);
+        /* the child's verdicts carry their stage; the worker's own (timeout,
+         * crash) happened while compiling */
+        int staged = strncmp(m, SANDBOX_STAGE_COMPILE ":", strlen(SANDBOX_STAGE_COMPILE) + 1) == 0 ||
+                     strncmp(m, SANDBOX_STAGE_BUILD ":", strlen(SANDBOX_STAGE_BUILD) + 1) == 0;
+        if (staged || strcmp(kind, "interrupted") == 0)
+            rt_fmt(msg, msglen, "%s", m);
+        else
+            rt_fmt(msg, msglen, "%s: %s", SANDBOX_STAGE_COMPILE, m);
         rc = -1;
     }
     worker_result_free(&res);

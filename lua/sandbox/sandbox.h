@@ -3,9 +3,12 @@
  * stdlib/doc/candidate-language.md) into a graph.
  *
  * sandbox_compile runs the program in a fresh Lua state of its own: an
- * allow-list environment (no io, os, package, debug, load, require,
- * collectgarbage, getmetatable, rawget, rawset, print; string without dump,
- * pack and the pattern functions, string.rep capped; table.move bounded),
+ * allow-list environment (the names left out on purpose — io, os, package,
+ * debug, load, require, collectgarbage, getmetatable, rawget, rawset, print,
+ * string.dump, pack and the pattern functions — are a deny-list in
+ * sandbox.c whose reasons a candidate that touches them reads:
+ * "`io` is not available in a candidate: a candidate only builds a network";
+ * string.rep capped; table.move bounded),
  * read-only library tables, globals and string metatable, setmetatable
  * refusing metatables with __gc, text chunks only, an allocator capped at
  * mem_limit, and an instruction budget enforced by a count hook that stays on
@@ -19,8 +22,10 @@
  * output not [B, classes]), too_large (source or node-count cap, counts that
  * overflow), limit_cpu (instruction budget or CPU time), limit_memory,
  * and from the worker: timeout, crashed, interrupted.
- * Messages name the candidate's line ("candidate:7: Linear: ...") and are cut
- * to max_message bytes; error values that are not strings or numbers are
+ * Messages begin with their stage, SANDBOX_STAGE_COMPILE (loading and running
+ * the program, limits, the worker) or SANDBOX_STAGE_BUILD (calling Net, the
+ * output check), then name the candidate's line ("building the network:
+ * candidate:7: Linear: ..."); the text is cut to max_message bytes; error values that are not strings or numbers are
  * reported by type, without calling any of their metamethods.
  */
 #ifndef LLMNAS_SANDBOX_H
@@ -32,6 +37,10 @@
 #include "graph/graph.h"
 
 #define SANDBOX_KIND_LEN 32
+
+/* Message prefixes of the stages (followed by ": "); "training" is the trainer's. */
+#define SANDBOX_STAGE_COMPILE "compiling candidate"
+#define SANDBOX_STAGE_BUILD "building the network"
 
 typedef struct sandbox_opts {
     int64_t c, h, w;          /* input shape without the batch (default 1, 28, 28) */

@@ -12,9 +12,11 @@
  *   nn.AdaptiveAvgPool2d(x [, 1]), nn.Flatten(x), nn.ReLU(x) ... nn.Identity(x),
  *   nn.add(a, b), nn.mul(a, b), nn.cat({a, b, ...} [, 1]); a + b, a * b; x.shape
  *
- * Nodes are userdata holding a graph node id; the graph is the sandbox's (sb).
+ * Nodes are userdata holding a graph node id; the graph is the sandbox's
+ * (sandbox_env.h).
  */
-#include "sandbox/sandbox_internal.h"
+#include "sandbox/sandbox_nn.h"
+#include "sandbox/sandbox_env.h"
 
 #include "base/rt.h"
 
@@ -25,32 +27,13 @@
 #include <string.h>
 
 #define NODE_MT "llmnas.Node"
-#define CH_MAX ((int64_t)1 << 24)   /* channels / features */
-#define K_MAX ((int64_t)1 << 16)    /* kernel, stride, padding, dilation */
+/* The op table's range of an attribute, for the fixed arguments. */
+#define LO(id) ((int64_t)graph_attr_info_get(GRAPH_A_##id)->lo)
+#define HI(id) ((int64_t)graph_attr_info_get(GRAPH_A_##id)->hi)
 
 typedef struct nodeud {
     int id;
 } nodeud;
-
-int sb_raise(lua_State *L, const char *kind, int where, const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    sb *s = sb_get(L);
-    if (where)
-        luaL_where(L, 1);
-    else
-        lua_pushliteral(L, "");
-    lua_pushstring(L, buf);
-    lua_concat(L, 2);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, LUA_REGISTRYINDEX, SB_LASTERR);
-    rt_fmt(s->kind, sizeof s->kind, "%s", kind);
-    return lua_error(L);
-}
 
 static int argerr(lua_State *L, int arg, const char *op, const char *kind, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -61,6 +44,10 @@ static int argerr(lua_State *L, int arg, const char *op, const char *kind, const
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    /* Lua's own form, "bad argument #3 to 'Conv2d' (...)", named as the
+     * candidate called the function; kinds other than runtime are recorded */
+    if (strcmp(kind, "runtime") == 0)
+        return luaL_argerror(L, arg, buf);
     return sb_raise(L, kind, 1, "bad argument #%d to '%s' (%s)", arg, op, buf);
 }
 
@@ -189,67 +176,85 @@ static void get_padding(argctx *c, int idx, int same_ok, int out[2])
         argerr(c->L, c->arg, c->op, "runtime", "padding must be a number, {h, w}%s",
                same_ok ? ", 'valid' or 'same'" : "");
     }
-    get_pair(c, idx, "padding", 0, K_MAX, out);
+    get_pair(c, idx, "padding", LO(PADDING), HI(PADDING), out);
 }
 
 /* ---- options tables ------------------------------------------------------------ */
 
-enum { O_STRIDE = 1, O_PADDING = 2, O_DILATION = 4, O_GROUPS = 8, O_BIAS = 16, O_CEIL = 32,
-       O_CIP = 64, O_EPS = 128, O_MOMENTUM = 256, O_SLOPE = 512, O_P = 1024, O_APPROX = 2048,
-       O_INPLACE = 4096, O_KERNEL = 8192 };
+#define OPT_INPLACE (-1)  /* PyTorch's inplace: accepted, meaningless here */
 
-static const struct { const char *name; unsigned bit; } opt_names[] = {
-    {"kernel_size", O_KERNEL}, {"stride", O_STRIDE}, {"padding", O_PADDING},
-    {"dilation", O_DILATION}, {"groups", O_GROUPS}, {"bias", O_BIAS},
-    {"ceil_mode", O_CEIL}, {"count_include_pad", O_CIP}, {"eps", O_EPS},
-    {"momentum", O_MOMENTUM}, {"negative_slope", O_SLOPE}, {"p", O_P},
-    {"approximate", O_APPROX}, {"inplace", O_INPLACE}, {NULL, 0}};
-
-static void unknown_option(argctx *c, const char *key, unsigned allowed)
+/* The options op takes (the op table): its attributes that are not fixed
+ * arguments. */
+static unsigned op_options(graph_op op)
 {
-    char list[256] = "";
+    const graph_op_info *oi = graph_op_info_get(op);
+    return oi->attrs & ~oi->fixed;
+}
+
+static void unknown_option(argctx *c, const char *key, graph_op op)
+{
+    char list[512] = "";
     size_t n = 0;
-    for (int i = 0; opt_names[i].name; i++)
-        if (allowed & opt_names[i].bit) {
-            int k = snprintf(list + n, sizeof list - n, "%s%s", n ? ", " : "", opt_names[i].name);
-            if (k > 0 && (size_t)k < sizeof list - n)
-                n += (size_t)k;
-        }
+    unsigned allowed = op_options(op);
+    for (int id = GRAPH_A_NONE + 1; id <= GRAPH_A_COUNT; id++) {
+        const char *name = id < GRAPH_A_COUNT ? graph_attr_info_get(id)->option : "inplace";
+        if (id < GRAPH_A_COUNT ? !(allowed & GRAPH_ATTR_BIT(id))
+                               : !(graph_op_info_get(op)->flags & GRAPH_OPF_INPLACE))
+            continue;
+        int k = snprintf(list + n, sizeof list - n, "%s%s", n ? ", " : "", name);
+        if (k > 0 && (size_t)k < sizeof list - n)
+            n += (size_t)k;
+    }
     argerr(c->L, c->arg, c->op, "runtime", "unknown option '%.40s' (options: %s)", key,
            n ? list : "none");
 }
 
-static void read_option(argctx *c, unsigned bit, graph_attrs *a)
+/* The value at the top of the stack as attribute id (OPT_INPLACE: checked,
+ * dropped), with the op table's type and range. */
+static void read_option(argctx *c, int id, graph_attrs *a)
 {
     lua_State *L = c->L;
-    switch (bit) {
-    case O_KERNEL: get_pair(c, -1, "kernel_size", 1, K_MAX, a->kernel); break;
-    case O_STRIDE: get_pair(c, -1, "stride", 1, K_MAX, a->stride); break;
-    case O_PADDING: get_padding(c, -1, 1, a->padding); break;
-    case O_DILATION: get_pair(c, -1, "dilation", 1, K_MAX, a->dilation); break;
-    case O_GROUPS: a->groups = (int)get_int(c, -1, "groups", 1, CH_MAX); break;
-    case O_BIAS: a->bias = get_bool(c, -1, "bias"); break;
-    case O_CEIL: a->ceil_mode = get_bool(c, -1, "ceil_mode"); break;
-    case O_CIP: a->count_include_pad = get_bool(c, -1, "count_include_pad"); break;
-    case O_EPS: a->eps = get_double(c, -1, "eps"); break;
-    case O_MOMENTUM: a->momentum = get_double(c, -1, "momentum"); break;
-    case O_SLOPE: a->negative_slope = get_double(c, -1, "negative_slope"); break;
-    case O_P: a->p = get_double(c, -1, "p"); break;
-    case O_INPLACE: get_bool(c, -1, "inplace"); break;  /* accepted, meaningless here */
-    case O_APPROX: {
+    if (id == OPT_INPLACE) {
+        get_bool(c, -1, "inplace");
+        return;
+    }
+    const graph_attr_info *ai = graph_attr_info_get(id);
+    int pr[2];
+    switch (ai->type) {
+    case GRAPH_T_COUNT:
+    case GRAPH_T_INT:
+        graph_attr_set_int(a, id, 0, get_int(c, -1, ai->option, (int64_t)ai->lo, (int64_t)ai->hi));
+        break;
+    case GRAPH_T_PAIR:
+        if (id == GRAPH_A_PADDING)
+            get_padding(c, -1, 1, pr);
+        else
+            get_pair(c, -1, ai->option, (int64_t)ai->lo, (int64_t)ai->hi, pr);
+        graph_attr_set_int(a, id, 0, pr[0]);
+        graph_attr_set_int(a, id, 1, pr[1]);
+        break;
+    case GRAPH_T_BOOL: graph_attr_set_int(a, id, 0, get_bool(c, -1, ai->option)); break;
+    case GRAPH_T_NUM: graph_attr_set_num(a, id, get_double(c, -1, ai->option)); break;
+    case GRAPH_T_ENUM: {
         const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
-        if (strcmp(s, "none") && strcmp(s, "tanh"))
-            argerr(L, c->arg, c->op, "runtime", "approximate must be 'none' or 'tanh'");
-        a->approximate_tanh = strcmp(s, "tanh") == 0;
+        for (int k = 0; ai->choices[k]; k++)
+            if (strcmp(s, ai->choices[k]) == 0) {
+                graph_attr_set_int(a, id, 0, k);
+                return;
+            }
+        char list[128];
+        argerr(L, c->arg, c->op, "runtime", "%s must be %s", ai->option,
+               graph_attr_choices_str(ai, '\'', list, sizeof list));
         break;
     }
-    default: break;
     }
 }
 
-static void read_options(argctx *c, int idx, unsigned allowed, graph_attrs *a)
+static void read_options(argctx *c, int idx, graph_op op, graph_attrs *a)
 {
     lua_State *L = c->L;
+    unsigned allowed = op_options(op);
+    int inplace = (graph_op_info_get(op)->flags & GRAPH_OPF_INPLACE) != 0;
     idx = lua_absindex(L, idx);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
@@ -257,22 +262,25 @@ static void read_options(argctx *c, int idx, unsigned allowed, graph_attrs *a)
             argerr(L, c->arg, c->op, "runtime", "option names must be strings, got a %s key",
                    luaL_typename(L, -2));
         const char *key = lua_tostring(L, -2);
-        unsigned bit = 0;
-        for (int i = 0; opt_names[i].name; i++)
-            if (strcmp(opt_names[i].name, key) == 0)
-                bit = opt_names[i].bit;
-        if (!(bit & allowed))
-            unknown_option(c, key, allowed);
-        read_option(c, bit, a);
+        int which = GRAPH_A_NONE;
+        for (int id = GRAPH_A_NONE + 1; id < GRAPH_A_COUNT && !which; id++)
+            if ((allowed & GRAPH_ATTR_BIT(id)) && strcmp(graph_attr_info_get(id)->option, key) == 0)
+                which = id;
+        if (!which && inplace && strcmp(key, "inplace") == 0)
+            which = OPT_INPLACE;
+        if (!which)
+            unknown_option(c, key, op);
+        read_option(c, which, a);
         lua_pop(L, 1);
     }
 }
 
-/* Positional values after the fixed arguments (e.g. stride, padding), then an
- * optional options table as the last argument. */
-static void read_rest(lua_State *L, argctx *c, int first, const unsigned *positional,
-                      int npos, unsigned allowed, graph_attrs *a)
+/* Positional values after the fixed arguments (the op table's positional
+ * list, e.g. stride, padding), then an optional options table as the last
+ * argument. */
+static void read_rest(lua_State *L, argctx *c, int first, graph_op op, graph_attrs *a)
 {
+    const unsigned char *positional = graph_op_info_get(op)->positional;
     int top = lua_gettop(L), k = 0;
     for (int i = first; i <= top; i++) {
         c->arg = i;
@@ -281,10 +289,10 @@ static void read_rest(lua_State *L, argctx *c, int first, const unsigned *positi
         if (lua_type(L, i) == LUA_TTABLE && !is_pair_table(L, i)) {
             if (i != top)
                 argerr(L, i, c->op, "runtime", "the options table must be the last argument");
-            read_options(c, i, allowed, a);
+            read_options(c, i, op, a);
             continue;
         }
-        if (k >= npos)
+        if (k >= GRAPH_OP_MAX_POSITIONAL || positional[k] == GRAPH_A_NONE)
             argerr(L, i, c->op, "runtime", "unexpected %s argument", luaL_typename(L, i));
         lua_pushvalue(L, i);
         read_option(c, positional[k++], a);
@@ -296,7 +304,7 @@ static void read_rest(lua_State *L, argctx *c, int first, const unsigned *positi
 
 static int push_added(lua_State *L, graph_op op, const graph_attrs *a, const int *in, int n)
 {
-    sb *s = sb_get(L);
+    sb_env *s = sb_env_get(L);
     char err[512];
     int id;
     int rc = graph_add(s->g, op, a, in, n, caller_line(L), &id, err, sizeof err);
@@ -312,12 +320,12 @@ static int push_added(lua_State *L, graph_op op, const graph_attrs *a, const int
 
 static const graph_shape *shape_of(lua_State *L, int id)
 {
-    return &sb_get(L)->g->nodes[id].shape;
+    return &sb_env_get(L)->g->nodes[id].shape;
 }
 
 static int nn_conv2d(lua_State *L)
 {
-    argctx c = {L, "Conv2d", 1};
+    argctx c = {L, graph_op_name(GRAPH_OP_CONV2D), 1};
     int x = check_node(L, 1, c.op);
     graph_attrs a;
     graph_attrs_default(GRAPH_OP_CONV2D, &a);
@@ -325,14 +333,12 @@ static int nn_conv2d(lua_State *L)
     if (lua_isnoneornil(L, 2))
         argerr(L, 2, c.op, "runtime", "out_channels expected (input channels are inferred: "
                "nn.Conv2d(x, out_channels, kernel_size))");
-    a.out = get_int(&c, 2, "out_channels", 1, CH_MAX);
+    a.out = get_int(&c, 2, "out_channels", LO(OUT), HI(OUT));
     c.arg = 3;
     if (lua_isnoneornil(L, 3))
         argerr(L, 3, c.op, "runtime", "kernel_size expected");
-    get_pair(&c, 3, "kernel_size", 1, K_MAX, a.kernel);
-    /* PyTorch's positional order after kernel_size */
-    static const unsigned pos[] = {O_STRIDE, O_PADDING, O_DILATION, O_GROUPS, O_BIAS};
-    read_rest(L, &c, 4, pos, 5, O_STRIDE | O_PADDING | O_DILATION | O_GROUPS | O_BIAS, &a);
+    get_pair(&c, 3, "kernel_size", LO(KERNEL), HI(KERNEL), a.kernel);
+    read_rest(L, &c, 4, GRAPH_OP_CONV2D, &a);
     for (int i = 0; i < 2; i++) {
         if (a.padding[i] != -1)
             continue;
@@ -346,8 +352,9 @@ static int nn_conv2d(lua_State *L)
     return push_added(L, GRAPH_OP_CONV2D, &a, &x, 1);
 }
 
-static int pool(lua_State *L, graph_op op, const char *name, unsigned extra)
+static int pool(lua_State *L, graph_op op)
 {
+    const char *name = graph_op_name(op);
     argctx c = {L, name, 1};
     int x = check_node(L, 1, name);
     graph_attrs a;
@@ -355,29 +362,25 @@ static int pool(lua_State *L, graph_op op, const char *name, unsigned extra)
     c.arg = 2;
     if (lua_isnoneornil(L, 2))
         argerr(L, 2, name, "runtime", "kernel_size expected");
-    get_pair(&c, 2, "kernel_size", 1, K_MAX, a.kernel);
-    /* PyTorch's positional order after kernel_size */
-    static const unsigned max_pos[] = {O_STRIDE, O_PADDING, O_DILATION};
-    static const unsigned avg_pos[] = {O_STRIDE, O_PADDING, O_CEIL, O_CIP};
-    read_rest(L, &c, 3, op == GRAPH_OP_MAXPOOL2D ? max_pos : avg_pos,
-              op == GRAPH_OP_MAXPOOL2D ? 3 : 4, O_STRIDE | O_PADDING | O_CEIL | extra, &a);
+    get_pair(&c, 2, "kernel_size", LO(KERNEL), HI(KERNEL), a.kernel);
+    read_rest(L, &c, 3, op, &a);
     if (a.padding[0] < 0 || a.padding[1] < 0)
         argerr(L, 1, name, "runtime", "padding='same' is not supported by %s", name);
     return push_added(L, op, &a, &x, 1);
 }
 
-static int nn_maxpool2d(lua_State *L) { return pool(L, GRAPH_OP_MAXPOOL2D, "MaxPool2d", O_DILATION); }
-static int nn_avgpool2d(lua_State *L) { return pool(L, GRAPH_OP_AVGPOOL2D, "AvgPool2d", O_CIP); }
+static int nn_maxpool2d(lua_State *L) { return pool(L, GRAPH_OP_MAXPOOL2D); }
+static int nn_avgpool2d(lua_State *L) { return pool(L, GRAPH_OP_AVGPOOL2D); }
 
 static int nn_adaptive(lua_State *L)
 {
-    argctx c = {L, "AdaptiveAvgPool2d", 2};
+    argctx c = {L, graph_op_name(GRAPH_OP_ADAPTIVEAVGPOOL2D), 2};
     int x = check_node(L, 1, c.op);
     graph_attrs a;
     graph_attrs_default(GRAPH_OP_ADAPTIVEAVGPOOL2D, &a);
     if (!lua_isnoneornil(L, 2)) {
         int o[2];
-        get_pair(&c, 2, "output_size", 1, K_MAX, o);
+        get_pair(&c, 2, "output_size", LO(KERNEL), HI(KERNEL), o);
         if (o[0] != 1 || o[1] != 1)
             argerr(L, 2, c.op, "runtime", "only output_size 1 is supported, got %d", o[0] != 1 ? o[0] : o[1]);
     }
@@ -386,7 +389,7 @@ static int nn_adaptive(lua_State *L)
 
 static int nn_flatten(lua_State *L)
 {
-    argctx c = {L, "Flatten", 2};
+    argctx c = {L, graph_op_name(GRAPH_OP_FLATTEN), 2};
     int x = check_node(L, 1, c.op);
     if (!lua_isnoneornil(L, 2) && get_int(&c, 2, "start_dim", 0, 3) != 1)
         argerr(L, 2, c.op, "runtime", "only start_dim 1 is supported (the batch stays)");
@@ -400,7 +403,7 @@ static int64_t features_of(const graph_shape *s)
 
 static int nn_linear(lua_State *L)
 {
-    argctx c = {L, "Linear", 2};
+    argctx c = {L, graph_op_name(GRAPH_OP_LINEAR), 2};
     int x = check_node(L, 1, c.op);
     graph_attrs a;
     graph_attrs_default(GRAPH_OP_LINEAR, &a);
@@ -408,17 +411,17 @@ static int nn_linear(lua_State *L)
     if (lua_isnoneornil(L, 2))
         argerr(L, 2, c.op, "runtime", "out_features expected: nn.Linear(x, out_features)");
     if (lua_type(L, 3) == LUA_TNUMBER) {
-        in = get_int(&c, 2, "in_features", 1, CH_MAX * 4096);
+        in = get_int(&c, 2, "in_features", 1, HI(OUT) * 4096);
         c.arg = 3;
-        a.out = get_int(&c, 3, "out_features", 1, CH_MAX);
-        read_rest(L, &c, 4, NULL, 0, O_BIAS, &a);
+        a.out = get_int(&c, 3, "out_features", LO(OUT), HI(OUT));
+        read_rest(L, &c, 4, GRAPH_OP_LINEAR, &a);
     } else {
-        a.out = get_int(&c, 2, "out_features", 1, CH_MAX);
-        read_rest(L, &c, 3, NULL, 0, O_BIAS, &a);
+        a.out = get_int(&c, 2, "out_features", LO(OUT), HI(OUT));
+        read_rest(L, &c, 3, GRAPH_OP_LINEAR, &a);
     }
     const graph_shape *s = shape_of(L, x);
     if (in > 0 && features_of(s) != in) {
-        const graph_node *n = &sb_get(L)->g->nodes[x];
+        const graph_node *n = &sb_env_get(L)->g->nodes[x];
         const graph_shape *shown = n->op == GRAPH_OP_FLATTEN ? shape_of(L, n->inputs[0]) : s;
         char b[96];
         return sb_raise(L, "shape", 1, "Linear: expected %lld input features, got %lld "
@@ -430,13 +433,13 @@ static int nn_linear(lua_State *L)
 
 static int nn_batchnorm2d(lua_State *L)
 {
-    argctx c = {L, "BatchNorm2d", 2};
+    argctx c = {L, graph_op_name(GRAPH_OP_BATCHNORM2D), 2};
     int x = check_node(L, 1, c.op);
     graph_attrs a;
     graph_attrs_default(GRAPH_OP_BATCHNORM2D, &a);
     int first = 2;
     if (lua_type(L, 2) == LUA_TNUMBER) {
-        int64_t nf = get_int(&c, 2, "num_features", 1, CH_MAX);
+        int64_t nf = get_int(&c, 2, "num_features", LO(OUT), HI(OUT));
         const graph_shape *s = shape_of(L, x);
         char b[96];
         if (s->rank == 4 && s->dim[1] != nf)
@@ -445,34 +448,26 @@ static int nn_batchnorm2d(lua_State *L)
                             graph_shape_str(s, b, sizeof b));
         first = 3;
     }
-    read_rest(L, &c, first, NULL, 0, O_EPS | O_MOMENTUM, &a);
+    read_rest(L, &c, first, GRAPH_OP_BATCHNORM2D, &a);
     return push_added(L, GRAPH_OP_BATCHNORM2D, &a, &x, 1);
 }
 
-/* Ops with one input and at most one optional value (or an options table). */
-static int unary(lua_State *L, graph_op op, unsigned value, unsigned allowed)
+/* Every op of one input without a builder of its own: nn.Op(x [, positional
+ * values] [, opts]); the op is the closure's upvalue. */
+static int nn_unary(lua_State *L)
 {
+    graph_op op = (graph_op)lua_tointeger(L, lua_upvalueindex(1));
     argctx c = {L, graph_op_name(op), 1};
     int x = check_node(L, 1, c.op);
     graph_attrs a;
     graph_attrs_default(op, &a);
-    if (lua_type(L, 2) == LUA_TBOOLEAN && value == 0) {  /* nn.ReLU(x, true): inplace */
-        lua_remove(L, 2);
-    }
-    unsigned pos[1] = {value};
-    read_rest(L, &c, 2, pos, value ? 1 : 0, allowed | value | O_INPLACE, &a);
+    const graph_op_info *oi = graph_op_info_get(op);
+    if (lua_type(L, 2) == LUA_TBOOLEAN && oi->positional[0] == GRAPH_A_NONE &&
+        (oi->flags & GRAPH_OPF_INPLACE))
+        lua_remove(L, 2);  /* nn.ReLU(x, true): inplace */
+    read_rest(L, &c, 2, op, &a);
     return push_added(L, op, &a, &x, 1);
 }
-
-static int nn_relu(lua_State *L) { return unary(L, GRAPH_OP_RELU, 0, 0); }
-static int nn_silu(lua_State *L) { return unary(L, GRAPH_OP_SILU, 0, 0); }
-static int nn_sigmoid(lua_State *L) { return unary(L, GRAPH_OP_SIGMOID, 0, 0); }
-static int nn_tanh(lua_State *L) { return unary(L, GRAPH_OP_TANH, 0, 0); }
-static int nn_hardswish(lua_State *L) { return unary(L, GRAPH_OP_HARDSWISH, 0, 0); }
-static int nn_identity(lua_State *L) { return unary(L, GRAPH_OP_IDENTITY, 0, 0); }
-static int nn_leakyrelu(lua_State *L) { return unary(L, GRAPH_OP_LEAKYRELU, O_SLOPE, 0); }
-static int nn_gelu(lua_State *L) { return unary(L, GRAPH_OP_GELU, O_APPROX, 0); }
-static int nn_dropout(lua_State *L) { return unary(L, GRAPH_OP_DROPOUT, O_P, 0); }
 
 static int binary(lua_State *L, graph_op op, int meta)
 {
@@ -497,35 +492,61 @@ static int nn_mul(lua_State *L) { return binary(L, GRAPH_OP_MUL, 0); }
 static int node_add(lua_State *L) { return binary(L, GRAPH_OP_ADD, 1); }
 static int node_mul(lua_State *L) { return binary(L, GRAPH_OP_MUL, 1); }
 
+/* nn.cat({a, b, ...} [, 1]) or nn.cat(a, b, ...): any number of nodes up to
+ * the node cap (each input is an edge the graph stores). */
 static int nn_cat(lua_State *L)
 {
-    argctx c = {L, "cat", 2};
-    int ids[256], n = 0;
-    if (lua_type(L, 1) == LUA_TTABLE) {
-        if (!lua_isnoneornil(L, 2) && get_int(&c, 2, "dim", 0, 3) != 1)
-            argerr(L, 2, "cat", "runtime", "only dim 1 (channels) is supported");
-        lua_Unsigned len = lua_rawlen(L, 1);
-        if (len > 256)
-            argerr(L, 1, "cat", "too_large", "at most 256 nodes can be concatenated");
-        for (lua_Unsigned i = 1; i <= len; i++) {
-            lua_rawgeti(L, 1, (lua_Integer)i);
-            ids[n] = sb_node_id(L, -1);
-            if (ids[n] < 0)
-                argerr(L, 1, "cat", "runtime", "element %d is not a node (%s)", (int)i,
-                       luaL_typename(L, -1));
-            n++;
-            lua_pop(L, 1);
-        }
-    } else {
-        int top = lua_gettop(L);
-        if (top > 256)
-            argerr(L, 1, "cat", "too_large", "at most 256 nodes can be concatenated");
-        for (int i = 1; i <= top; i++)
-            ids[n++] = check_node(L, i, "cat");
-    }
+    const char *name = graph_op_name(GRAPH_OP_CAT);
+    argctx c = {L, name, 2};
+    int table = lua_type(L, 1) == LUA_TTABLE;
+    if (table && !lua_isnoneornil(L, 2) && get_int(&c, 2, "dim", 0, 3) != 1)
+        argerr(L, 2, name, "runtime", "only dim 1 (channels) is supported");
+    lua_Unsigned n = table ? lua_rawlen(L, 1) : (lua_Unsigned)lua_gettop(L);
+    sb_env *s = sb_env_get(L);
+    /* the graph's cap counts the input node too */
+    lua_Unsigned cap = (lua_Unsigned)(s->g->max_nodes > 1 ? s->g->max_nodes - 1
+                                                          : GRAPH_DEFAULT_MAX_NODES);
+    if (n > cap)
+        argerr(L, 1, name, "too_large", "at most %llu nodes can be concatenated, got %llu",
+               (unsigned long long)cap, (unsigned long long)n);
     if (n < 2)
-        argerr(L, 1, "cat", "runtime", "at least two nodes expected, got %d", n);
-    return push_added(L, GRAPH_OP_CAT, NULL, ids, n);
+        argerr(L, 1, name, "runtime", "at least two nodes expected, got %d", (int)n);
+    int *ids = lua_newuserdatauv(L, (size_t)n * sizeof *ids, 0);  /* freed by the GC */
+    for (lua_Unsigned i = 1; i <= n; i++) {
+        if (!table) {
+            ids[i - 1] = check_node(L, (int)i, name);
+            continue;
+        }
+        lua_rawgeti(L, 1, (lua_Integer)i);
+        ids[i - 1] = sb_node_id(L, -1);
+        if (ids[i - 1] < 0)
+            argerr(L, 1, name, "runtime", "element %d is not a node (%s)", (int)i,
+                   luaL_typename(L, -1));
+        lua_pop(L, 1);
+    }
+    return push_added(L, GRAPH_OP_CAT, NULL, ids, (int)n);
+}
+
+/* ---- the nn table ------------------------------------------------------------------ */
+
+int sb_nn_index(lua_State *L)
+{
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
+        return 1;
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        for (int op = GRAPH_OP_INPUT + 1; op < GRAPH_OP_COUNT; op++) {
+            if (op > GRAPH_OP_INPUT + 1)
+                luaL_addstring(&b, ", ");
+            luaL_addstring(&b, graph_op_name((graph_op)op));
+        }
+        luaL_pushresult(&b);
+        return luaL_error(L, "nn has no op '%s' (ops: %s)", lua_tostring(L, 2),
+                          lua_tostring(L, -1));
+    }
+    return luaL_error(L, "nn has no such field");
 }
 
 /* ---- node metatable ----------------------------------------------------------------- */
@@ -557,29 +578,39 @@ static int node_newindex(lua_State *L)
 static int node_tostring(lua_State *L)
 {
     int id = sb_node_id(L, 1);
-    const graph_node *n = &sb_get(L)->g->nodes[id];
+    const graph_node *n = &sb_env_get(L)->g->nodes[id];
     char b[96];
     lua_pushfstring(L, "node %s %s", graph_op_name(n->op), graph_shape_str(&n->shape, b, sizeof b));
     return 1;
 }
+
+/* The ops whose arguments need more than nn_unary reads. */
+static const lua_CFunction builders[GRAPH_OP_COUNT] = {
+    [GRAPH_OP_CONV2D] = nn_conv2d, [GRAPH_OP_BATCHNORM2D] = nn_batchnorm2d,
+    [GRAPH_OP_MAXPOOL2D] = nn_maxpool2d, [GRAPH_OP_AVGPOOL2D] = nn_avgpool2d,
+    [GRAPH_OP_ADAPTIVEAVGPOOL2D] = nn_adaptive, [GRAPH_OP_FLATTEN] = nn_flatten,
+    [GRAPH_OP_LINEAR] = nn_linear, [GRAPH_OP_ADD] = nn_add, [GRAPH_OP_MUL] = nn_mul,
+    [GRAPH_OP_CAT] = nn_cat,
+};
 
 void sb_open_nn(lua_State *L)
 {
     static const luaL_Reg node_meta[] = {
         {"__index", node_index}, {"__newindex", node_newindex}, {"__add", node_add},
         {"__mul", node_mul}, {"__tostring", node_tostring}, {NULL, NULL}};
-    static const luaL_Reg fns[] = {
-        {"Conv2d", nn_conv2d}, {"BatchNorm2d", nn_batchnorm2d}, {"ReLU", nn_relu},
-        {"LeakyReLU", nn_leakyrelu}, {"GELU", nn_gelu}, {"SiLU", nn_silu},
-        {"Sigmoid", nn_sigmoid}, {"Tanh", nn_tanh}, {"Hardswish", nn_hardswish},
-        {"MaxPool2d", nn_maxpool2d}, {"AvgPool2d", nn_avgpool2d},
-        {"AdaptiveAvgPool2d", nn_adaptive}, {"Flatten", nn_flatten}, {"Linear", nn_linear},
-        {"Dropout", nn_dropout}, {"Identity", nn_identity}, {"add", nn_add}, {"mul", nn_mul},
-        {"cat", nn_cat}, {NULL, NULL}};
     luaL_newmetatable(L, NODE_MT);
     luaL_setfuncs(L, node_meta, 0);
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
     lua_pop(L, 1);
-    luaL_newlib(L, fns);
+    lua_createtable(L, 0, GRAPH_OP_COUNT);
+    for (int op = GRAPH_OP_INPUT + 1; op < GRAPH_OP_COUNT; op++) {
+        if (builders[op]) {
+            lua_pushcfunction(L, builders[op]);
+        } else {
+            lua_pushinteger(L, op);
+            lua_pushcclosure(L, nn_unary, 1);
+        }
+        lua_setfield(L, -2, graph_op_name((graph_op)op));
+    }
 }

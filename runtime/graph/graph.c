@@ -19,6 +19,7 @@
 #include "graph/graph_internal.h"
 #include "base/rt.h"
 
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -27,46 +28,6 @@
 #include <string.h>
 
 #define DIM_MAX ((int64_t)1 << 30)  /* larger dims are refused as too big */
-
-static const char *const op_names[GRAPH_OP_COUNT] = {
-    "Input", "Conv2d", "BatchNorm2d", "ReLU", "LeakyReLU", "GELU", "SiLU",
-    "Sigmoid", "Tanh", "Hardswish", "MaxPool2d", "AvgPool2d",
-    "AdaptiveAvgPool2d", "Flatten", "Linear", "Dropout", "Identity",
-    "add", "mul", "cat",
-};
-
-const char *graph_op_name(graph_op op)
-{
-    return (op >= 0 && op < GRAPH_OP_COUNT) ? op_names[op] : "?";
-}
-
-int graph_op_from_name(const char *name)
-{
-    for (int i = 0; name && i < GRAPH_OP_COUNT; i++)
-        if (strcmp(op_names[i], name) == 0)
-            return i;
-    return -1;
-}
-
-unsigned graph_op_fields(graph_op op)
-{
-    switch (op) {
-    case GRAPH_OP_CONV2D:
-        return GF_OUT | GF_KERNEL | GF_STRIDE | GF_PADDING | GF_DILATION |
-               GF_GROUPS | GF_BIAS;
-    case GRAPH_OP_BATCHNORM2D: return GF_EPS | GF_MOMENTUM;
-    case GRAPH_OP_LEAKYRELU: return GF_SLOPE;
-    case GRAPH_OP_GELU: return GF_APPROX;
-    case GRAPH_OP_MAXPOOL2D:
-        return GF_KERNEL | GF_STRIDE | GF_PADDING | GF_DILATION | GF_CEIL;
-    case GRAPH_OP_AVGPOOL2D:
-        return GF_KERNEL | GF_STRIDE | GF_PADDING | GF_CEIL | GF_CIP;
-    case GRAPH_OP_ADAPTIVEAVGPOOL2D: return GF_OUT;
-    case GRAPH_OP_LINEAR: return GF_OUT | GF_BIAS;
-    case GRAPH_OP_DROPOUT: return GF_P;
-    default: return 0;
-    }
-}
 
 const char *graph_strerror(int code)
 {
@@ -88,25 +49,6 @@ char *graph_shape_str(const graph_shape *s, char *buf, size_t len)
         return rt_fmt(buf, len, "[B, %lld]", (long long)s->dim[1]);
     return rt_fmt(buf, len, "[B, %lld, %lld, %lld]", (long long)s->dim[1],
                   (long long)s->dim[2], (long long)s->dim[3]);
-}
-
-void graph_attrs_default(graph_op op, graph_attrs *a)
-{
-    memset(a, 0, sizeof *a);
-    a->kernel[0] = a->kernel[1] = 1;
-    a->dilation[0] = a->dilation[1] = 1;
-    a->groups = 1;
-    a->bias = 1;
-    a->count_include_pad = 1;
-    a->eps = 1e-5;
-    a->momentum = 0.1;
-    a->negative_slope = 0.01;
-    a->p = 0.5;
-    if (op == GRAPH_OP_CONV2D)
-        a->stride[0] = a->stride[1] = 1;
-    /* pools: stride 0 means "= kernel" and is resolved by graph_add */
-    if (op == GRAPH_OP_ADAPTIVEAVGPOOL2D)
-        a->out = 1;
 }
 
 int graph_new(graph **out, int64_t c, int64_t h, int64_t w)
@@ -281,8 +223,6 @@ static int infer_conv(infer *f)
         return fail(f, GRAPH_ETOOBIG, "out_channels %lld is too large", (long long)a->out);
     if (a->groups < 1)
         return fail(f, GRAPH_EARG, "groups must be positive, got %d", a->groups);
-    if (a->bias != 0 && a->bias != 1)
-        return fail(f, GRAPH_EARG, "bias must be true or false");
     if ((rc = check_window(f, 0)))
         return rc;
     int64_t cin = f->in[0]->dim[1];
@@ -311,15 +251,12 @@ static int infer_pool(infer *f)
     for (int i = 0; i < 2; i++)
         if (a->stride[i] == 0)
             a->stride[i] = a->kernel[i];
-    if (f->op == GRAPH_OP_AVGPOOL2D)
+    int dilated = (graph_op_info_get(f->op)->attrs & GRAPH_ATTR_BIT(GRAPH_A_DILATION)) != 0;
+    if (!dilated)
         a->dilation[0] = a->dilation[1] = 1;
-    if (a->ceil_mode != 0 && a->ceil_mode != 1)
-        return fail(f, GRAPH_EARG, "ceil_mode must be true or false");
-    if (a->count_include_pad != 0 && a->count_include_pad != 1)
-        return fail(f, GRAPH_EARG, "count_include_pad must be true or false");
     if ((rc = check_window(f, 1)))
         return rc;
-    if ((rc = infer_window(f, f->op == GRAPH_OP_AVGPOOL2D ? 2 : 1, a->ceil_mode)))
+    if ((rc = infer_window(f, dilated ? 1 : 2, a->ceil_mode)))
         return rc;
     return set_counts(f, 0, 0);
 }
@@ -336,8 +273,6 @@ static int infer_linear(infer *f)
         return fail(f, GRAPH_EARG, "out_features must be positive, got %lld", (long long)a->out);
     if (a->out > DIM_MAX)
         return fail(f, GRAPH_ETOOBIG, "out_features %lld is too large", (long long)a->out);
-    if (a->bias != 0 && a->bias != 1)
-        return fail(f, GRAPH_EARG, "bias must be true or false");
     graph_shape *o = &f->node->shape;
     *o = *f->in[0];
     o->dim[1] = a->out;
@@ -389,70 +324,113 @@ static int infer_cat(infer *f)
     return set_counts(f, 0, 0);
 }
 
-static int infer_simple(infer *f)
+static int infer_same(infer *f)
 {
-    graph_attrs *a = f->a;
+    f->node->shape = *f->in[0];
+    return set_counts(f, 0, 0);
+}
+
+/* Per-channel affine (BatchNorm2d): weight and bias per channel. */
+static int infer_channels(infer *f)
+{
+    int rc = need_rank4(f);
+    if (rc)
+        return rc;
+    f->node->shape = *f->in[0];
+    return set_counts(f, 2 * f->node->shape.dim[1], 0);
+}
+
+static int infer_global_pool(infer *f)
+{
+    int rc = need_rank4(f);
+    if (rc)
+        return rc;
+    if (f->a->out != 1)
+        return fail(f, GRAPH_EARG, "only output_size 1 is supported, got %lld",
+                    (long long)f->a->out);
     graph_shape *o = &f->node->shape;
     *o = *f->in[0];
-    switch (f->op) {
-    case GRAPH_OP_BATCHNORM2D: {
-        int rc = need_rank4(f);
-        if (rc)
-            return rc;
-        if (!(a->eps > 0 && isfinite(a->eps)))
-            return fail(f, GRAPH_EARG, "eps must be positive and finite, got %g", a->eps);
-        if (!(a->momentum >= 0 && a->momentum <= 1))
-            return fail(f, GRAPH_EARG, "momentum must be in [0, 1], got %g", a->momentum);
-        return set_counts(f, 2 * o->dim[1], 0);
-    }
-    case GRAPH_OP_LEAKYRELU:
-        if (!isfinite(a->negative_slope))
-            return fail(f, GRAPH_EARG, "negative_slope must be finite, got %g",
-                        a->negative_slope);
-        break;
-    case GRAPH_OP_GELU:
-        if (a->approximate_tanh != 0 && a->approximate_tanh != 1)
-            return fail(f, GRAPH_EARG, "approximate must be 'none' or 'tanh'");
-        break;
-    case GRAPH_OP_DROPOUT:
-        if (!(a->p >= 0 && a->p <= 1))
-            return fail(f, GRAPH_EARG, "dropout probability has to be between 0 and 1, got %g",
-                        a->p);
-        break;
-    case GRAPH_OP_ADAPTIVEAVGPOOL2D: {
-        int rc = need_rank4(f);
-        if (rc)
-            return rc;
-        if (a->out != 1)
-            return fail(f, GRAPH_EARG, "only output_size 1 is supported, got %lld",
-                        (long long)a->out);
-        o->dim[2] = o->dim[3] = 1;
-        break;
-    }
-    case GRAPH_OP_FLATTEN:
-        if (o->rank == 4) {
-            int64_t c = o->dim[1], hw;
-            if (!mul_ok(o->dim[2], o->dim[3], &hw) || !mul_ok(c, hw, &o->dim[1]))
-                return fail(f, GRAPH_ETOOBIG, "output is too large");
-            o->rank = 2;
-            o->dim[2] = o->dim[3] = 0;
-        }
-        break;
-    default:
-        break;
+    o->dim[2] = o->dim[3] = 1;
+    return set_counts(f, 0, 0);
+}
+
+static int infer_flatten(infer *f)
+{
+    graph_shape *o = &f->node->shape;
+    *o = *f->in[0];
+    if (o->rank == 4) {
+        int64_t c = o->dim[1], hw;
+        if (!mul_ok(o->dim[2], o->dim[3], &hw) || !mul_ok(c, hw, &o->dim[1]))
+            return fail(f, GRAPH_ETOOBIG, "output is too large");
+        o->rank = 2;
+        o->dim[2] = o->dim[3] = 0;
     }
     return set_counts(f, 0, 0);
 }
 
+/* The ranges of the op table for the attributes no shape rule checks:
+ * numbers, booleans and enums. */
+static int check_attrs(infer *f)
+{
+    unsigned set = graph_op_info_get(f->op)->attrs;
+    for (int id = GRAPH_A_NONE + 1; id < GRAPH_A_COUNT; id++) {
+        if (!(set & GRAPH_ATTR_BIT(id)))
+            continue;
+        const graph_attr_info *ai = graph_attr_info_get(id);
+        char c[128];
+        if (ai->type == GRAPH_T_BOOL) {
+            int64_t v = graph_attr_int(f->a, id, 0);
+            if (v != 0 && v != 1)
+                return fail(f, GRAPH_EARG, "%s must be true or false", ai->option);
+        } else if (ai->type == GRAPH_T_ENUM) {
+            int64_t v = graph_attr_int(f->a, id, 0), n = 0;
+            while (ai->choices[n])
+                n++;
+            if (v < 0 || v >= n)
+                return fail(f, GRAPH_EARG, "%s must be %s", ai->option,
+                            graph_attr_choices_str(ai, '\'', c, sizeof c));
+        } else if (ai->type == GRAPH_T_NUM) {
+            double v = graph_attr_num(f->a, id);
+            if (v >= ai->lo && v <= ai->hi)
+                continue;
+            if (ai->lo == DBL_MIN && ai->hi == DBL_MAX)
+                return fail(f, GRAPH_EARG, "%s must be positive and finite, got %g",
+                            ai->option, v);
+            if (ai->lo == -DBL_MAX && ai->hi == DBL_MAX)
+                return fail(f, GRAPH_EARG, "%s must be finite, got %g", ai->option, v);
+            return fail(f, GRAPH_EARG, "%s must be in [%g, %g], got %g", ai->option, ai->lo,
+                        ai->hi, v);
+        }
+    }
+    return 0;
+}
+
+static int infer_node(infer *f)
+{
+    int rc = check_attrs(f);
+    if (rc)
+        return rc;
+    switch (graph_op_info_get(f->op)->shape) {
+    case GRAPH_SHAPE_SAME: return infer_same(f);
+    case GRAPH_SHAPE_CHANNELS: return infer_channels(f);
+    case GRAPH_SHAPE_CONV: return infer_conv(f);
+    case GRAPH_SHAPE_POOL: return infer_pool(f);
+    case GRAPH_SHAPE_GLOBAL_POOL: return infer_global_pool(f);
+    case GRAPH_SHAPE_FLATTEN: return infer_flatten(f);
+    case GRAPH_SHAPE_LINEAR: return infer_linear(f);
+    case GRAPH_SHAPE_BROADCAST: return infer_broadcast(f);
+    case GRAPH_SHAPE_CAT: return infer_cat(f);
+    case GRAPH_SHAPE_NONE: break;
+    }
+    return fail(f, GRAPH_EARG, "the op has no shape rule");
+}
+
 static int arity_ok(graph_op op, int n)
 {
-    switch (op) {
-    case GRAPH_OP_INPUT: return 0;
-    case GRAPH_OP_ADD:
-    case GRAPH_OP_MUL: return n == 2;
-    case GRAPH_OP_CAT: return n >= 2;
-    default: return n == 1;
-    }
+    const graph_op_info *oi = graph_op_info_get(op);
+    if (oi->min_inputs == 0)
+        return 0;  /* the input node is made by graph_new only */
+    return n >= oi->min_inputs && (oi->max_inputs == 0 || n <= oi->max_inputs);
 }
 
 static int grow(graph *g)
@@ -497,17 +475,7 @@ int graph_add(graph *g, graph_op op, const graph_attrs *a, const int *inputs,
     memset(&node, 0, sizeof node);
     f.in[0] = &g->nodes[inputs[0]].shape;
     f.in[1] = n_inputs > 1 ? &g->nodes[inputs[1]].shape : NULL;
-    int rc;
-    switch (op) {
-    case GRAPH_OP_CONV2D: rc = infer_conv(&f); break;
-    case GRAPH_OP_MAXPOOL2D:
-    case GRAPH_OP_AVGPOOL2D: rc = infer_pool(&f); break;
-    case GRAPH_OP_LINEAR: rc = infer_linear(&f); break;
-    case GRAPH_OP_ADD:
-    case GRAPH_OP_MUL: rc = infer_broadcast(&f); break;
-    case GRAPH_OP_CAT: rc = infer_cat(&f); break;
-    default: rc = infer_simple(&f); break;
-    }
+    int rc = infer_node(&f);
     if (rc)
         return rc;
     if (grow(g))
@@ -571,6 +539,11 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
     return h;
 }
 
+static int commutative(graph_op op)
+{
+    return (graph_op_info_get(op)->flags & GRAPH_OPF_COMMUTATIVE) != 0;
+}
+
 static uint64_t fnv_i(uint64_t h, int64_t v) { return fnv(h, &v, sizeof v); }
 static uint64_t fnv_d(uint64_t h, double v) { return fnv(h, &v, sizeof v); }
 
@@ -580,26 +553,23 @@ static uint64_t node_key(const graph *g, int i, const uint64_t *keys)
 {
     const graph_node *n = &g->nodes[i];
     const graph_attrs *a = &n->a;
-    unsigned fl = graph_op_fields(n->op);
+    const graph_op_info *oi = graph_op_info_get(n->op);
     uint64_t h = fnv_i(0xcbf29ce484222325ULL, n->op);
     if (n->op == GRAPH_OP_INPUT)
         for (int d = 1; d < 4; d++)
             h = fnv_i(h, n->shape.dim[d]);
-    if (fl & GF_OUT) h = fnv_i(h, a->out);
-    if (fl & GF_KERNEL) h = fnv_i(fnv_i(h, a->kernel[0]), a->kernel[1]);
-    if (fl & GF_STRIDE) h = fnv_i(fnv_i(h, a->stride[0]), a->stride[1]);
-    if (fl & GF_PADDING) h = fnv_i(fnv_i(h, a->padding[0]), a->padding[1]);
-    if (fl & GF_DILATION) h = fnv_i(fnv_i(h, a->dilation[0]), a->dilation[1]);
-    if (fl & GF_GROUPS) h = fnv_i(h, a->groups);
-    if (fl & GF_BIAS) h = fnv_i(h, a->bias);
-    if (fl & GF_CEIL) h = fnv_i(h, a->ceil_mode);
-    if (fl & GF_CIP) h = fnv_i(h, a->count_include_pad);
-    if (fl & GF_EPS) h = fnv_d(h, a->eps);
-    if (fl & GF_MOMENTUM) h = fnv_d(h, a->momentum);
-    if (fl & GF_SLOPE) h = fnv_d(h, a->negative_slope);
-    if (fl & GF_P) h = fnv_d(h, a->p);
-    if (fl & GF_APPROX) h = fnv_i(h, a->approximate_tanh);
-    if (n->op == GRAPH_OP_ADD || n->op == GRAPH_OP_MUL) {
+    for (int id = GRAPH_A_NONE + 1; id < GRAPH_A_COUNT; id++) {
+        if (!(oi->attrs & GRAPH_ATTR_BIT(id)))
+            continue;
+        graph_attr_type t = graph_attr_info_get(id)->type;
+        if (t == GRAPH_T_NUM)
+            h = fnv_d(h, graph_attr_num(a, id));
+        else
+            h = fnv_i(h, graph_attr_int(a, id, 0));
+        if (t == GRAPH_T_PAIR)
+            h = fnv_i(h, graph_attr_int(a, id, 1));
+    }
+    if (oi->flags & GRAPH_OPF_COMMUTATIVE) {
         uint64_t x = keys[n->inputs[0]], y = keys[n->inputs[1]];
         uint64_t lo = x < y ? x : y, hi = x < y ? y : x;
         return fnv_i(fnv_i(fnv_i(h, 2), (int64_t)lo), (int64_t)hi);
@@ -682,7 +652,7 @@ static int refine_colours(const graph *g, const uint64_t *keys, uint64_t *col)
     int *tied = fill, nt = 0;
     for (int j = 0; j < m; j++) {
         const graph_node *nd = &g->nodes[ids[j]];
-        if ((nd->op == GRAPH_OP_ADD || nd->op == GRAPH_OP_MUL) &&
+        if (commutative(nd->op) &&
             col[nd->inputs[0]] == col[nd->inputs[1]])
             tied[nt++] = ids[j];
     }
@@ -691,7 +661,7 @@ static int refine_colours(const graph *g, const uint64_t *keys, uint64_t *col)
         for (int j = 0; j < m; j++) {
             int v = ids[j], k = 0;
             const graph_node *nd = &g->nodes[v];
-            int commut = nd->op == GRAPH_OP_ADD || nd->op == GRAPH_OP_MUL;
+            int commut = commutative(nd->op);
             uint64_t h = fnv_i(0xcbf29ce484222325ULL, (int64_t)col[v]);
             if (commut) {
                 uint64_t x = col[nd->inputs[0]], y = col[nd->inputs[1]];
@@ -704,7 +674,7 @@ static int refine_colours(const graph *g, const uint64_t *keys, uint64_t *col)
                 int u = user[e];
                 if (!live[u])
                     continue;
-                int uc = g->nodes[u].op == GRAPH_OP_ADD || g->nodes[u].op == GRAPH_OP_MUL;
+                int uc = commutative(g->nodes[u].op);
                 c[k++] = fnv_i(fnv_i(0x84222325cbf29ce4ULL, (int64_t)col[u]), uc ? -1 : pos[e]);
             }
             qsort(c, (size_t)k, sizeof *c, cmp_u64);
@@ -737,7 +707,7 @@ done:
 /* The k-th input of node n in visiting order. */
 static int visit_input(const graph_node *n, int k, const uint64_t *keys, const uint64_t *down)
 {
-    if ((n->op == GRAPH_OP_ADD || n->op == GRAPH_OP_MUL)) {
+    if (commutative(n->op)) {
         int x = n->inputs[0], y = n->inputs[1];
         uint64_t kx = keys[x], ky = keys[y], dx = down[x], dy = down[y];
         int swap = ky < kx || (ky == kx && (dy < dx || (dy == dx && y < x)));
@@ -816,7 +786,7 @@ int graph_finalize(graph *g)
     /* add/mul operands in canonical order: the one with the smaller new id first */
     for (int k = 0; k < m; k++) {
         graph_node *n = &nodes[k];
-        if ((n->op == GRAPH_OP_ADD || n->op == GRAPH_OP_MUL) && n->inputs[0] > n->inputs[1]) {
+        if (commutative(n->op) && n->inputs[0] > n->inputs[1]) {
             int t = n->inputs[0];
             n->inputs[0] = n->inputs[1];
             n->inputs[1] = t;

@@ -38,6 +38,14 @@ enum {
     GRAPH_ESTATE = -1006,   /* call out of order (e.g. no output set) */
 };
 
+/*
+ * The ops. Their names, inputs, attributes and properties are one table,
+ * graph_op_info() (graph_ops.c); every layer (the sandbox's nn builder, JSON,
+ * the hash, the Lua view, the exports) iterates it. JSON names an op by its
+ * name, but the canonical order folds the enum value into each node's
+ * structural key, so existing values never change: new ops go at the end,
+ * before GRAPH_OP_COUNT. Adding one: runtime/graph/ADDING-AN-OP.md.
+ */
 typedef enum graph_op {
     GRAPH_OP_INPUT = 0,
     GRAPH_OP_CONV2D,
@@ -88,6 +96,123 @@ typedef struct graph_attrs {
     int approximate_tanh;  /* GELU: 0 = exact erf, 1 = tanh approximation */
 } graph_attrs;
 
+/* ---- the op table ------------------------------------------------------------
+ *
+ * Attributes are named once (graph_attr_info) and each op lists the ones it
+ * reads (graph_op_info.attrs). Iteration is always in attribute-id order: the
+ * hash folds attributes in that order, so new attributes go at the end of
+ * graph_attr_id and existing graphs keep their hashes.
+ */
+typedef enum graph_attr_id {
+    GRAPH_A_NONE = 0,       /* terminates the positional lists */
+    GRAPH_A_OUT,            /* Conv2d out_channels, Linear out_features, AdaptiveAvgPool2d size */
+    GRAPH_A_KERNEL,
+    GRAPH_A_STRIDE,
+    GRAPH_A_PADDING,
+    GRAPH_A_DILATION,
+    GRAPH_A_GROUPS,
+    GRAPH_A_BIAS,
+    GRAPH_A_CEIL_MODE,
+    GRAPH_A_COUNT_INCLUDE_PAD,
+    GRAPH_A_EPS,
+    GRAPH_A_MOMENTUM,
+    GRAPH_A_NEGATIVE_SLOPE,
+    GRAPH_A_P,
+    GRAPH_A_APPROXIMATE,
+    GRAPH_A_COUNT
+} graph_attr_id;
+
+#define GRAPH_ATTR_BIT(id) (1u << (id))
+
+typedef enum graph_attr_type {
+    GRAPH_T_COUNT,   /* int64_t: a size (JSON accepts up to 2^40) */
+    GRAPH_T_INT,     /* int (JSON accepts up to 2^30) */
+    GRAPH_T_PAIR,    /* int[2], {h, w}; a candidate may give one number for both */
+    GRAPH_T_BOOL,    /* int, 0 or 1; true / false in JSON and Lua */
+    GRAPH_T_NUM,     /* double */
+    GRAPH_T_ENUM,    /* int index into choices; its name in JSON and Lua */
+} graph_attr_type;
+
+typedef struct graph_attr_info {
+    const char *key;      /* canonical JSON key and Lua view key ("kernel") */
+    const char *option;   /* the candidate language's (PyTorch's) name ("kernel_size") */
+    graph_attr_type type;
+    size_t offset;        /* of the field in graph_attrs */
+    double def;           /* default (both elements of a pair); an op may override it */
+    double lo, hi;        /* range a candidate may give (inclusive); graph_add enforces
+                             it for GRAPH_T_NUM, the nn builder for every type */
+    const char *const *choices;  /* GRAPH_T_ENUM: the names, NULL-terminated */
+} graph_attr_info;
+
+/* How an op's output shape follows from its inputs (graph.c, infer_*). */
+typedef enum graph_shape_rule {
+    GRAPH_SHAPE_NONE,       /* the input node */
+    GRAPH_SHAPE_SAME,       /* elementwise: the input's shape, any rank */
+    GRAPH_SHAPE_CHANNELS,   /* the input's shape, which must be [B, C, H, W]; C params x 2 */
+    GRAPH_SHAPE_CONV,       /* Conv2d */
+    GRAPH_SHAPE_POOL,       /* MaxPool2d / AvgPool2d windows */
+    GRAPH_SHAPE_GLOBAL_POOL,/* [B, C, H, W] -> [B, C, 1, 1] */
+    GRAPH_SHAPE_FLATTEN,    /* [B, C, H, W] -> [B, C*H*W] */
+    GRAPH_SHAPE_LINEAR,     /* [B, F] -> [B, out] */
+    GRAPH_SHAPE_BROADCAST,  /* two inputs, PyTorch broadcasting */
+    GRAPH_SHAPE_CAT,        /* rank-4 inputs concatenated along C */
+} graph_shape_rule;
+
+enum {
+    GRAPH_OPF_COMMUTATIVE = 1u << 0,  /* operands are unordered (hash, canonical order) */
+    GRAPH_OPF_INPLACE = 1u << 1,      /* the nn builder accepts PyTorch's inplace (ignored) */
+    GRAPH_OPF_LUA_ALL_OPTS = 1u << 2, /* the Lua export writes every option once one differs */
+};
+
+#define GRAPH_OP_MAX_POSITIONAL 6
+
+typedef struct graph_op_info {
+    const char *name;       /* PyTorch's name: the nn function, the JSON "op", messages */
+    int min_inputs;         /* 0 only for the input node */
+    int max_inputs;         /* 0 = any number (variadic) */
+    unsigned attrs;         /* GRAPH_ATTR_BIT set: the attributes the op reads */
+    unsigned fixed;         /* of those, the required arguments after the inputs
+                               (nn.Conv2d(x, out, kernel)); the others are options */
+    unsigned char positional[GRAPH_OP_MAX_POSITIONAL]; /* options that may also be given
+                               by position after the fixed ones, PyTorch's order,
+                               GRAPH_A_NONE-terminated */
+    struct { unsigned char attr; double value; } defaults[2]; /* the op's own defaults */
+    unsigned flags;         /* GRAPH_OPF_* */
+    graph_shape_rule shape;
+    /* Export templates: $name the op's name, $0 $1 the inputs, $inputs all of
+     * them, $in the first input's channels (PyTorch), $KEY an attribute,
+     * $opts the Lua options table of the attributes that differ from their
+     * default (", {k = v}"), $?KEY ", value" when KEY differs from its default.
+     * NULL: "nn.$name($0)" in Lua, a module "nn.$name()" in PyTorch. */
+    const char *lua;
+    const char *py_module;  /* PyTorch module built in __init__ */
+    const char *py_call;    /* or a functional expression in forward (no module) */
+} graph_op_info;
+
+/* The table entry of op; NULL when op is out of range. */
+const graph_op_info *graph_op_info_get(graph_op op);
+
+/* The attribute id's description; NULL when id is out of range. */
+const graph_attr_info *graph_attr_info_get(int id);
+
+/* Element k (0 or 1; only pairs have 1) of attribute id in a, as an integer
+ * (GRAPH_T_NUM truncated), and as a double. */
+int64_t graph_attr_int(const graph_attrs *a, int id, int k);
+double graph_attr_num(const graph_attrs *a, int id);
+
+/* Set element k of attribute id (GRAPH_T_NUM: v converted; pairs: k = -1 sets
+ * both). */
+void graph_attr_set_int(graph_attrs *a, int id, int k, int64_t v);
+void graph_attr_set_num(graph_attrs *a, int id, double v);
+
+/* 1 if attribute id of node attributes a equals op's default (pool strides:
+ * the kernel). The exports leave such attributes out. */
+int graph_attr_is_default(graph_op op, const graph_attrs *a, int id);
+
+/* "'none' or 'tanh'": an enum attribute's choices for messages, quoted with
+ * q; returns buf. */
+char *graph_attr_choices_str(const graph_attr_info *ai, char q, char *buf, size_t len);
+
 typedef struct graph_node {
     graph_op op;
     graph_attrs a;
@@ -120,33 +245,47 @@ typedef struct graph_stats {
 /* Create a graph whose input node 0 has shape [B, c, h, w]. *out owned by the
  * caller, freed with graph_free. Returns 0, GRAPH_EARG or GRAPH_ENOMEM. */
 int graph_new(graph **out, int64_t c, int64_t h, int64_t w);
+
+/* Free g, its nodes and their input lists; NULL is accepted. */
 void graph_free(graph *g);
 
-/* PyTorch's defaults for op's attributes. */
+/* PyTorch's defaults for op's attributes: every field gets its attribute's
+ * default from the op table, then op's own (Conv2d stride 1, pools stride 0
+ * meaning "the kernel", resolved by graph_add). */
 void graph_attrs_default(graph_op op, graph_attrs *a);
 
-/* Append a node. Checks attributes and input shapes, infers the output shape
- * and counts. *id receives the new node's id. On failure nothing is added and
- * err holds e.g. "Linear: expected 3136 input features, got 1568 (input shape
- * [B, 32, 7, 7])". `line` is stored for messages and exports. */
+/* Append a node of op with attributes a (NULL: the defaults) reading the n_inputs
+ * nodes inputs[] (ids of existing nodes; the arity is the op table's). Checks the
+ * attributes (ranges of the op table, then the shape rule's) and the input shapes,
+ * infers the output shape and counts. *id (may be NULL) receives the new node's id.
+ * inputs is copied. Returns 0, GRAPH_EARG (bad attribute or arity), GRAPH_ESHAPE,
+ * GRAPH_ETOOBIG (node cap, sizes that overflow) or GRAPH_ENOMEM; on failure nothing
+ * is added and err holds e.g. "Linear: expected 3136 input features, got 1568 (input
+ * shape [B, 32, 7, 7])". `line` is stored for messages and exports. */
 int graph_add(graph *g, graph_op op, const graph_attrs *a, const int *inputs,
               int n_inputs, int line, int *id, char *err, size_t errlen);
 
-/* Mark the output node; with classes > 0 it must be [B, classes]. */
+/* Mark node id as the output; with classes > 0 it must be [B, classes] (else
+ * GRAPH_ESHAPE, err says how to end the network). Returns 0, GRAPH_EARG for an id
+ * that does not exist, or GRAPH_ESHAPE. Records classes (or the output's features)
+ * in g->classes for the exports. */
 int graph_set_output(graph *g, int id, int classes, char *err, size_t errlen);
 
 /* Drop nodes the output does not depend on and renumber the rest in canonical
- * order (independent of creation order of independent branches). Idempotent. */
+ * order (independent of creation order of independent branches). Idempotent.
+ * Returns 0, GRAPH_ESTATE without an output, or GRAPH_ENOMEM (g unchanged). */
 int graph_finalize(graph *g);
 
+/* Totals over every node of g (finalize first to count only used ones). */
 void graph_stats_get(const graph *g, graph_stats *s);
 
-/* "Conv2d", "BatchNorm2d", ... (PyTorch names); graph_op_from_name returns -1
- * for an unknown name. */
+/* The op table's name of op ("Conv2d", "add"; "?" when out of range);
+ * graph_op_from_name is its inverse and returns -1 for an unknown name. Both are
+ * case-sensitive. */
 const char *graph_op_name(graph_op op);
 int graph_op_from_name(const char *name);
 
-/* "[B, 32, 7, 7]" into buf; returns buf. */
+/* "[B, 32, 7, 7]" or "[B, 10]" into buf (truncated to len); returns buf. */
 char *graph_shape_str(const graph_shape *s, char *buf, size_t len);
 
 /* Canonical JSON of a finalized graph (keys sorted, no whitespace, node order
@@ -154,22 +293,33 @@ char *graph_shape_str(const graph_shape *s, char *buf, size_t len);
  * same network give the same bytes. */
 char *graph_to_json(const graph *g);
 
-/* Inverse of graph_to_json (shapes re-inferred and checked). */
+/* Inverse of graph_to_json: parses, re-infers and checks every node (unknown
+ * keys, ops and attributes are errors), finalizes. Returns 0 with *out owned by
+ * the caller, GRAPH_EJSON (err: "graph JSON: node 3: ..."), another GRAPH_E*
+ * of graph_add (err names the node) or GRAPH_ENOMEM. */
 int graph_from_json(const char *json, graph **out, char *err, size_t errlen);
 
-/* 128-bit hash of the canonical JSON as 32 lowercase hex digits + NUL. */
+/* 128-bit hash of the canonical JSON (the first 32 hex digits of its SHA-256)
+ * into out, NUL-terminated. The memory's evaluation cache is keyed by it: it
+ * must not change for an existing graph. Returns 0, GRAPH_ESTATE without an
+ * output or GRAPH_ENOMEM (out is then ""). */
 #define GRAPH_HASH_HEX 33
 int graph_hash(const graph *g, char out[GRAPH_HASH_HEX]);
 
-/* Exports, malloc'd strings (caller frees), NULL on ENOMEM. */
-char *graph_to_lua(const graph *g);      /* candidate program: function Net(x, classes) */
-char *graph_to_pytorch(const graph *g);  /* class Net(nn.Module) with __init__ and forward */
+/* Exports, in canonical order, from the op table's templates; malloc'd strings
+ * (caller frees), NULL on ENOMEM or without an output. graph_to_lua writes a
+ * candidate program (function Net(x, classes)) that compiles back to the same
+ * hash; graph_to_pytorch a runnable module (class Net(nn.Module)). */
+char *graph_to_lua(const graph *g);
+char *graph_to_pytorch(const graph *g);
 
 /* Keras-style table (layer, output shape, params, FLOPs, inputs) and totals;
  * malloc'd, caller frees; NULL on ENOMEM or without an output. (Added by the
  * candidate-language work; not in the first contract.) */
 char *graph_summary(const graph *g);
 
+/* A static string for a GRAPH_E* code, beginning with the code's name
+ * ("GRAPH_ESHAPE: shapes do not fit the op"). */
 const char *graph_strerror(int code);
 
 #endif

@@ -175,128 +175,129 @@ char *graph_summary(const graph *g)
     return sb_done(&b);
 }
 
-/* ---- candidate-language export ------------------------------------------------------ */
+/* ---- export templates (graph_op_info.lua, .py_module, .py_call) ------------------- */
 
-static void lua_pair(sbuf *b, const int v[2])
+typedef struct lang {
+    int py;                   /* 0: the candidate language, 1: PyTorch */
+    const graph *g;
+    char (*names)[24];        /* Lua: variable of each canonical id */
+    const int *newid;
+} lang;
+
+static void put_value(sbuf *b, const lang *l, const graph_node *n, int id)
 {
-    if (v[0] == v[1])
-        sb_printf(b, "%d", v[0]);
-    else
-        sb_printf(b, "{%d, %d}", v[0], v[1]);
-}
-
-typedef struct optlist {
-    sbuf *b;
-    int n;
-} optlist;
-
-static void opt_begin(optlist *o, const char *key)
-{
-    sb_printf(o->b, "%s%s = ", o->n++ ? ", " : ", {", key);
-}
-
-static void opt_end(optlist *o)
-{
-    if (o->n)
-        sb_printf(o->b, "}");
-}
-
-static void lua_window_opts(sbuf *b, const graph_node *n, int pool)
-{
-    const graph_attrs *a = &n->a;
-    optlist o = {b, 0};
-    int one[2] = {1, 1};
-    int stride_default = pool ? (a->stride[0] == a->kernel[0] && a->stride[1] == a->kernel[1])
-                              : (a->stride[0] == 1 && a->stride[1] == 1);
-    if (!stride_default) {
-        opt_begin(&o, "stride");
-        lua_pair(b, a->stride);
-    }
-    if (a->padding[0] || a->padding[1]) {
-        opt_begin(&o, "padding");
-        lua_pair(b, a->padding);
-    }
-    if ((graph_op_fields(n->op) & GF_DILATION) && memcmp(a->dilation, one, sizeof one)) {
-        opt_begin(&o, "dilation");
-        lua_pair(b, a->dilation);
-    }
-    if ((graph_op_fields(n->op) & GF_GROUPS) && a->groups != 1) {
-        opt_begin(&o, "groups");
-        sb_printf(b, "%d", a->groups);
-    }
-    if ((graph_op_fields(n->op) & GF_BIAS) && !a->bias) {
-        opt_begin(&o, "bias");
-        sb_printf(b, "false");
-    }
-    if ((graph_op_fields(n->op) & GF_CEIL) && a->ceil_mode) {
-        opt_begin(&o, "ceil_mode");
-        sb_printf(b, "true");
-    }
-    if ((graph_op_fields(n->op) & GF_CIP) && !a->count_include_pad) {
-        opt_begin(&o, "count_include_pad");
-        sb_printf(b, "false");
-    }
-    opt_end(&o);
-}
-
-static void lua_expr(sbuf *b, const graph *g, const graph_node *n, char names[][24],
-                     const int *newid)
-{
-    const graph_attrs *a = &n->a;
-    const char *x = n->n_inputs ? names[newid[n->inputs[0]]] : "";
-    switch (n->op) {
-    case GRAPH_OP_CONV2D:
-        sb_printf(b, "nn.Conv2d(%s, %lld, ", x, (long long)a->out);
-        lua_pair(b, a->kernel);
-        lua_window_opts(b, n, 0);
-        sb_printf(b, ")");
-        break;
-    case GRAPH_OP_MAXPOOL2D:
-    case GRAPH_OP_AVGPOOL2D:
-        sb_printf(b, "nn.%s(%s, ", graph_op_name(n->op), x);
-        lua_pair(b, a->kernel);
-        lua_window_opts(b, n, 1);
-        sb_printf(b, ")");
-        break;
-    case GRAPH_OP_BATCHNORM2D:
-        sb_printf(b, "nn.BatchNorm2d(%s", x);
-        if (a->eps != 1e-5 || a->momentum != 0.1)
-            sb_printf(b, ", {eps = %s, momentum = %s}", num(a->eps), num(a->momentum));
-        sb_printf(b, ")");
-        break;
-    case GRAPH_OP_LINEAR:
-        if (g->classes > 0 && a->out == g->classes && n == &g->nodes[g->output])
-            sb_printf(b, "nn.Linear(%s, classes", x);
+    const graph_attr_info *ai = graph_attr_info_get(id);
+    int64_t v = graph_attr_int(&n->a, id, 0);
+    switch (ai->type) {
+    case GRAPH_T_PAIR: {
+        int64_t w = graph_attr_int(&n->a, id, 1);
+        if (l->py)
+            sb_printf(b, "(%lld, %lld)", (long long)v, (long long)w);
+        else if (v == w)
+            sb_printf(b, "%lld", (long long)v);
         else
-            sb_printf(b, "nn.Linear(%s, %lld", x, (long long)a->out);
-        sb_printf(b, "%s)", a->bias ? "" : ", {bias = false}");
+            sb_printf(b, "{%lld, %lld}", (long long)v, (long long)w);
         break;
-    case GRAPH_OP_LEAKYRELU:
-        sb_printf(b, "nn.LeakyReLU(%s, %s)", x, num(a->negative_slope));
+    }
+    case GRAPH_T_BOOL:
+        sb_printf(b, "%s", v ? (l->py ? "True" : "true") : (l->py ? "False" : "false"));
         break;
-    case GRAPH_OP_GELU:
-        sb_printf(b, "nn.GELU(%s%s)", x, a->approximate_tanh ? ", \"tanh\"" : "");
-        break;
-    case GRAPH_OP_DROPOUT:
-        sb_printf(b, "nn.Dropout(%s, %s)", x, num(a->p));
-        break;
-    case GRAPH_OP_ADAPTIVEAVGPOOL2D:
-        sb_printf(b, "nn.AdaptiveAvgPool2d(%s, 1)", x);
-        break;
-    case GRAPH_OP_ADD:
-    case GRAPH_OP_MUL:
-        sb_printf(b, "%s %s %s", x, n->op == GRAPH_OP_ADD ? "+" : "*",
-                  names[newid[n->inputs[1]]]);
-        break;
-    case GRAPH_OP_CAT:
-        sb_printf(b, "nn.cat({");
-        for (int j = 0; j < n->n_inputs; j++)
-            sb_printf(b, "%s%s", j ? ", " : "", names[newid[n->inputs[j]]]);
-        sb_printf(b, "})");
-        break;
+    case GRAPH_T_NUM: sb_printf(b, "%s", num(graph_attr_num(&n->a, id))); break;
+    case GRAPH_T_ENUM: sb_printf(b, l->py ? "%s" : "\"%s\"", ai->choices[v]); break;
     default:
-        sb_printf(b, "nn.%s(%s)", graph_op_name(n->op), x);
+        if (!l->py && id == GRAPH_A_OUT && l->g->classes > 0 && v == l->g->classes &&
+            n == &l->g->nodes[l->g->output])
+            sb_printf(b, "classes");
+        else
+            sb_printf(b, "%lld", (long long)v);
         break;
+    }
+}
+
+static void put_input(sbuf *b, const lang *l, const graph_node *n, int k)
+{
+    if (k >= n->n_inputs)
+        return;
+    if (l->py)
+        sb_printf(b, "h%d", l->newid[n->inputs[k]]);
+    else
+        sb_printf(b, "%s", l->names[l->newid[n->inputs[k]]]);
+}
+
+/* ", {stride = 2, bias = false}": the options that differ from their default
+ * (all of them, once one differs, for GRAPH_OPF_LUA_ALL_OPTS). */
+static void put_options(sbuf *b, const lang *l, const graph_node *n)
+{
+    const graph_op_info *oi = graph_op_info_get(n->op);
+    unsigned opts = oi->attrs & ~oi->fixed, differ = 0;
+    for (int id = GRAPH_A_NONE + 1; id < GRAPH_A_COUNT; id++)
+        if ((opts & GRAPH_ATTR_BIT(id)) && !graph_attr_is_default(n->op, &n->a, id))
+            differ |= GRAPH_ATTR_BIT(id);
+    if (differ && (oi->flags & GRAPH_OPF_LUA_ALL_OPTS))
+        differ = opts;
+    int k = 0;
+    for (int id = GRAPH_A_NONE + 1; id < GRAPH_A_COUNT; id++) {
+        if (!(differ & GRAPH_ATTR_BIT(id)))
+            continue;
+        sb_printf(b, "%s%s = ", k++ ? ", " : ", {", graph_attr_info_get(id)->option);
+        put_value(b, l, n, id);
+    }
+    if (k)
+        sb_printf(b, "}");
+}
+
+static int attr_by_key(const char *key, size_t len)
+{
+    for (int id = GRAPH_A_NONE + 1; id < GRAPH_A_COUNT; id++) {
+        const char *k = graph_attr_info_get(id)->key;
+        if (strlen(k) == len && strncmp(k, key, len) == 0)
+            return id;
+    }
+    return GRAPH_A_NONE;
+}
+
+/* Write template t for node n (the tokens are described in graph.h). */
+static void expand(sbuf *b, const lang *l, const graph_node *n, const char *t)
+{
+    const graph *g = l->g;
+    while (*t) {
+        const char *d = strchr(t, '$');
+        if (!d) {
+            sb_printf(b, "%s", t);
+            return;
+        }
+        sb_printf(b, "%.*s", (int)(d - t), t);
+        int opt = d[1] == '?';
+        const char *w = d + 1 + opt, *e = w;
+        while (isalnum((unsigned char)*e) || *e == '_')
+            e++;
+        size_t len = (size_t)(e - w);
+        t = e;
+#define IS(lit) (len == sizeof(lit) - 1 && strncmp(w, lit, len) == 0)
+        if (isdigit((unsigned char)*w)) {
+            put_input(b, l, n, atoi(w));
+        } else if (IS("name")) {
+            sb_printf(b, "%s", graph_op_name(n->op));
+        } else if (IS("inputs")) {
+            for (int j = 0; j < n->n_inputs; j++) {
+                sb_printf(b, "%s", j ? ", " : "");
+                put_input(b, l, n, j);
+            }
+        } else if (IS("in")) {
+            sb_printf(b, "%lld",
+                      (long long)(n->n_inputs ? g->nodes[n->inputs[0]].shape.dim[1] : 0));
+        } else if (IS("opts")) {
+            put_options(b, l, n);
+        } else {
+            int id = attr_by_key(w, len);
+            if (id == GRAPH_A_NONE)
+                continue;  /* a template typo: graph_ops' test catches it */
+            if (opt && graph_attr_is_default(n->op, &n->a, id))
+                continue;
+            sb_printf(b, "%s", opt ? ", " : "");
+            put_value(b, l, n, id);
+        }
+#undef IS
     }
 }
 
@@ -353,13 +354,15 @@ char *graph_to_lua(const graph *g)
         else
             snprintf(names[k], sizeof names[k], "x%d", slot[k]);
     }
+    lang l = {0, g, names, newid};
     for (int k = 1; k < m; k++) {
         const graph_node *n = &g->nodes[order[k]];
         int fresh = !table && !declared[slot[k]];
         declared[slot[k]] = 1;
         sb_printf(&b, "  %s%s = ", fresh ? "local " : "", names[k]);
         /* inputs are named by their own slot; names[] is per node */
-        lua_expr(&b, g, n, names, newid);
+        const char *t = graph_op_info_get(n->op)->lua;
+        expand(&b, &l, n, t ? t : "nn.$name($0)");
         sb_printf(&b, "\n");
     }
     sb_printf(&b, "  return %s\nend\n", names[m - 1]);
@@ -370,72 +373,6 @@ done:
 }
 
 /* ---- PyTorch export -------------------------------------------------------------- */
-
-static void py_pair(sbuf *b, const int v[2])
-{
-    sb_printf(b, "(%d, %d)", v[0], v[1]);
-}
-
-static void py_module(sbuf *b, const graph *g, const graph_node *n)
-{
-    const graph_attrs *a = &n->a;
-    int64_t cin = n->n_inputs ? g->nodes[n->inputs[0]].shape.dim[1] : 0;
-    switch (n->op) {
-    case GRAPH_OP_CONV2D:
-        sb_printf(b, "nn.Conv2d(%lld, %lld, kernel_size=", (long long)cin, (long long)a->out);
-        py_pair(b, a->kernel);
-        sb_printf(b, ", stride=");
-        py_pair(b, a->stride);
-        sb_printf(b, ", padding=");
-        py_pair(b, a->padding);
-        sb_printf(b, ", dilation=");
-        py_pair(b, a->dilation);
-        sb_printf(b, ", groups=%d, bias=%s)", a->groups, a->bias ? "True" : "False");
-        break;
-    case GRAPH_OP_BATCHNORM2D:
-        sb_printf(b, "nn.BatchNorm2d(%lld, eps=%s, momentum=%s)", (long long)cin, num(a->eps),
-                  num(a->momentum));
-        break;
-    case GRAPH_OP_LEAKYRELU:
-        sb_printf(b, "nn.LeakyReLU(negative_slope=%s)", num(a->negative_slope));
-        break;
-    case GRAPH_OP_GELU:
-        sb_printf(b, "nn.GELU(approximate='%s')", a->approximate_tanh ? "tanh" : "none");
-        break;
-    case GRAPH_OP_MAXPOOL2D:
-    case GRAPH_OP_AVGPOOL2D:
-        sb_printf(b, "nn.%s(kernel_size=", graph_op_name(n->op));
-        py_pair(b, a->kernel);
-        sb_printf(b, ", stride=");
-        py_pair(b, a->stride);
-        sb_printf(b, ", padding=");
-        py_pair(b, a->padding);
-        if (n->op == GRAPH_OP_MAXPOOL2D) {
-            sb_printf(b, ", dilation=");
-            py_pair(b, a->dilation);
-        } else {
-            sb_printf(b, ", count_include_pad=%s", a->count_include_pad ? "True" : "False");
-        }
-        sb_printf(b, ", ceil_mode=%s)", a->ceil_mode ? "True" : "False");
-        break;
-    case GRAPH_OP_ADAPTIVEAVGPOOL2D:
-        sb_printf(b, "nn.AdaptiveAvgPool2d(1)");
-        break;
-    case GRAPH_OP_FLATTEN:
-        sb_printf(b, "nn.Flatten()");
-        break;
-    case GRAPH_OP_LINEAR:
-        sb_printf(b, "nn.Linear(%lld, %lld, bias=%s)", (long long)cin, (long long)a->out,
-                  a->bias ? "True" : "False");
-        break;
-    case GRAPH_OP_DROPOUT:
-        sb_printf(b, "nn.Dropout(p=%s)", num(a->p));
-        break;
-    default:
-        sb_printf(b, "nn.%s()", graph_op_name(n->op));
-        break;
-    }
-}
 
 char *graph_to_pytorch(const graph *g)
 {
@@ -453,27 +390,24 @@ char *graph_to_pytorch(const graph *g)
               commas(st.params, c1, sizeof c1));
     sb_printf(&b, "import torch\nimport torch.nn as nn\n\n\nclass Net(nn.Module):\n"
                   "    def __init__(self):\n        super().__init__()\n");
+    lang l = {1, g, NULL, newid};
     for (int k = 1; k < m; k++) {
         const graph_node *n = &g->nodes[order[k]];
-        if (n->op == GRAPH_OP_ADD || n->op == GRAPH_OP_MUL || n->op == GRAPH_OP_CAT)
+        const graph_op_info *oi = graph_op_info_get(n->op);
+        if (oi->py_call)
             continue;
         lower_name(n, k, name, sizeof name);
         sb_printf(&b, "        self.%s = ", name);
-        py_module(&b, g, n);
+        expand(&b, &l, n, oi->py_module ? oi->py_module : "nn.$name()");
         sb_printf(&b, "\n");
     }
     sb_printf(&b, "\n    def forward(self, x):\n        h0 = x\n");
     for (int k = 1; k < m; k++) {
         const graph_node *n = &g->nodes[order[k]];
+        const char *call = graph_op_info_get(n->op)->py_call;
         sb_printf(&b, "        h%d = ", k);
-        if (n->op == GRAPH_OP_ADD || n->op == GRAPH_OP_MUL) {
-            sb_printf(&b, "h%d %s h%d", newid[n->inputs[0]], n->op == GRAPH_OP_ADD ? "+" : "*",
-                      newid[n->inputs[1]]);
-        } else if (n->op == GRAPH_OP_CAT) {
-            sb_printf(&b, "torch.cat([");
-            for (int j = 0; j < n->n_inputs; j++)
-                sb_printf(&b, "%sh%d", j ? ", " : "", newid[n->inputs[j]]);
-            sb_printf(&b, "], dim=1)");
+        if (call) {
+            expand(&b, &l, n, call);
         } else {
             lower_name(n, k, name, sizeof name);
             sb_printf(&b, "self.%s(h%d)", name, newid[n->inputs[0]]);

@@ -45,32 +45,29 @@ static void sort_keys(cJSON *obj)
     }
 }
 
-static cJSON *pair(const int v[2])
-{
-    int both[2] = {v[0], v[1]};
-    return cJSON_CreateIntArray(both, 2);
-}
-
 static int add_attrs(cJSON *o, const graph_node *n)
 {
-    const graph_attrs *a = &n->a;
-    unsigned fl = graph_op_fields(n->op);
+    unsigned set = graph_op_info_get(n->op)->attrs;
     int ok = 1;
-    if (fl & GF_OUT) ok &= !!cJSON_AddNumberToObject(o, "out", (double)a->out);
-    if (fl & GF_KERNEL) ok &= cJSON_AddItemToObject(o, "kernel", pair(a->kernel));
-    if (fl & GF_STRIDE) ok &= cJSON_AddItemToObject(o, "stride", pair(a->stride));
-    if (fl & GF_PADDING) ok &= cJSON_AddItemToObject(o, "padding", pair(a->padding));
-    if (fl & GF_DILATION) ok &= cJSON_AddItemToObject(o, "dilation", pair(a->dilation));
-    if (fl & GF_GROUPS) ok &= !!cJSON_AddNumberToObject(o, "groups", a->groups);
-    if (fl & GF_BIAS) ok &= !!cJSON_AddBoolToObject(o, "bias", a->bias);
-    if (fl & GF_CEIL) ok &= !!cJSON_AddBoolToObject(o, "ceil_mode", a->ceil_mode);
-    if (fl & GF_CIP) ok &= !!cJSON_AddBoolToObject(o, "count_include_pad", a->count_include_pad);
-    if (fl & GF_EPS) ok &= !!cJSON_AddNumberToObject(o, "eps", a->eps);
-    if (fl & GF_MOMENTUM) ok &= !!cJSON_AddNumberToObject(o, "momentum", a->momentum);
-    if (fl & GF_SLOPE) ok &= !!cJSON_AddNumberToObject(o, "negative_slope", a->negative_slope);
-    if (fl & GF_P) ok &= !!cJSON_AddNumberToObject(o, "p", a->p);
-    if (fl & GF_APPROX)
-        ok &= !!cJSON_AddStringToObject(o, "approximate", a->approximate_tanh ? "tanh" : "none");
+    for (int id = GRAPH_A_NONE + 1; id < GRAPH_A_COUNT; id++) {
+        if (!(set & GRAPH_ATTR_BIT(id)))
+            continue;
+        const graph_attr_info *ai = graph_attr_info_get(id);
+        int64_t v = graph_attr_int(&n->a, id, 0);
+        switch (ai->type) {
+        case GRAPH_T_PAIR: {
+            int both[2] = {(int)v, (int)graph_attr_int(&n->a, id, 1)};
+            ok &= cJSON_AddItemToObject(o, ai->key, cJSON_CreateIntArray(both, 2));
+            break;
+        }
+        case GRAPH_T_BOOL: ok &= !!cJSON_AddBoolToObject(o, ai->key, (int)v); break;
+        case GRAPH_T_ENUM: ok &= !!cJSON_AddStringToObject(o, ai->key, ai->choices[v]); break;
+        case GRAPH_T_NUM:
+            ok &= !!cJSON_AddNumberToObject(o, ai->key, graph_attr_num(&n->a, id));
+            break;
+        default: ok &= !!cJSON_AddNumberToObject(o, ai->key, (double)v); break;
+        }
+    }
     return ok;
 }
 
@@ -85,7 +82,7 @@ static cJSON *node_json(const graph_node *n, const int *newid)
         ok &= !!in;
         int x = n->n_inputs > 0 ? newid[n->inputs[0]] : 0;
         int y = n->n_inputs > 1 ? newid[n->inputs[1]] : 0;
-        int commut = n->op == GRAPH_OP_ADD || n->op == GRAPH_OP_MUL;
+        int commut = (graph_op_info_get(n->op)->flags & GRAPH_OPF_COMMUTATIVE) != 0;
         for (int k = 0; in && k < n->n_inputs; k++) {
             int v = newid[n->inputs[k]];
             if (commut)
@@ -213,42 +210,57 @@ static int get_num(parse *p, const cJSON *v, const char *key, double *out)
     return 0;
 }
 
-static int read_attr(parse *p, const cJSON *v, unsigned fl, graph_attrs *a)
+/* The attribute named by v's key, if op reads it. JSON's integer bounds are
+ * the storage type's; graph_add checks the values' meaning. */
+static int read_attr(parse *p, const cJSON *v, graph_op op, graph_attrs *a)
 {
     const char *k = v->string;
-    int64_t x;
-#define IS(name, flag) (strcmp(k, name) == 0 && (fl & (flag)))
-    if (IS("out", GF_OUT)) {
-        if (get_int(p, v, k, 1, (int64_t)1 << 40, &x))
-            return GRAPH_EJSON;
-        a->out = x;
-        return 0;
+    unsigned set = graph_op_info_get(op)->attrs;
+    for (int id = GRAPH_A_NONE + 1; id < GRAPH_A_COUNT; id++) {
+        const graph_attr_info *ai = graph_attr_info_get(id);
+        if (!(set & GRAPH_ATTR_BIT(id)) || strcmp(k, ai->key))
+            continue;
+        int64_t x;
+        int b = 0, pr[2] = {0, 0};
+        double d = 0;
+        switch (ai->type) {
+        case GRAPH_T_COUNT:
+        case GRAPH_T_INT:
+            if (get_int(p, v, k, (int64_t)ai->lo,
+                        ai->type == GRAPH_T_COUNT ? (int64_t)1 << 40 : 1 << 30, &x))
+                return GRAPH_EJSON;
+            graph_attr_set_int(a, id, 0, x);
+            return 0;
+        case GRAPH_T_PAIR:
+            if (get_pair(p, v, k, pr))
+                return GRAPH_EJSON;
+            graph_attr_set_int(a, id, 0, pr[0]);
+            graph_attr_set_int(a, id, 1, pr[1]);
+            return 0;
+        case GRAPH_T_BOOL:
+            if (get_bool(p, v, k, &b))
+                return GRAPH_EJSON;
+            graph_attr_set_int(a, id, 0, b);
+            return 0;
+        case GRAPH_T_NUM:
+            if (get_num(p, v, k, &d))
+                return GRAPH_EJSON;
+            graph_attr_set_num(a, id, d);
+            return 0;
+        case GRAPH_T_ENUM: {
+            const char *s = cJSON_GetStringValue(v);
+            for (int c = 0; s && ai->choices[c]; c++)
+                if (strcmp(s, ai->choices[c]) == 0) {
+                    graph_attr_set_int(a, id, 0, c);
+                    return 0;
+                }
+            char what[160], list[128];
+            rt_fmt(what, sizeof what, "%s must be %s", k,
+                   graph_attr_choices_str(ai, '"', list, sizeof list));
+            return jerr(p, what, NULL);
+        }
+        }
     }
-    if (IS("kernel", GF_KERNEL)) return get_pair(p, v, k, a->kernel);
-    if (IS("stride", GF_STRIDE)) return get_pair(p, v, k, a->stride);
-    if (IS("padding", GF_PADDING)) return get_pair(p, v, k, a->padding);
-    if (IS("dilation", GF_DILATION)) return get_pair(p, v, k, a->dilation);
-    if (IS("groups", GF_GROUPS)) {
-        if (get_int(p, v, k, 1, 1 << 30, &x))
-            return GRAPH_EJSON;
-        a->groups = (int)x;
-        return 0;
-    }
-    if (IS("bias", GF_BIAS)) return get_bool(p, v, k, &a->bias);
-    if (IS("ceil_mode", GF_CEIL)) return get_bool(p, v, k, &a->ceil_mode);
-    if (IS("count_include_pad", GF_CIP)) return get_bool(p, v, k, &a->count_include_pad);
-    if (IS("eps", GF_EPS)) return get_num(p, v, k, &a->eps);
-    if (IS("momentum", GF_MOMENTUM)) return get_num(p, v, k, &a->momentum);
-    if (IS("negative_slope", GF_SLOPE)) return get_num(p, v, k, &a->negative_slope);
-    if (IS("p", GF_P)) return get_num(p, v, k, &a->p);
-    if (IS("approximate", GF_APPROX)) {
-        const char *s = cJSON_GetStringValue(v);
-        if (!s || (strcmp(s, "none") && strcmp(s, "tanh")))
-            return jerr(p, "approximate must be \"none\" or \"tanh\"", NULL);
-        a->approximate_tanh = strcmp(s, "tanh") == 0;
-        return 0;
-    }
-#undef IS
     return jerr(p, "unknown or misplaced key", k);
 }
 
@@ -275,7 +287,6 @@ static int read_node(parse *p, graph *g, const cJSON *o)
         return GRAPH_ENOMEM;
     graph_attrs a;
     graph_attrs_default((graph_op)kind, &a);
-    unsigned fl = graph_op_fields((graph_op)kind);
     rc = 0;
     int k = 0;
     for (const cJSON *v = ins->child; v && !rc; v = v->next) {
@@ -285,7 +296,7 @@ static int read_node(parse *p, graph *g, const cJSON *o)
     }
     for (const cJSON *v = o->child; v && !rc; v = v->next)
         if (strcmp(v->string, "op") && strcmp(v->string, "inputs"))
-            rc = read_attr(p, v, fl, &a);
+            rc = read_attr(p, v, (graph_op)kind, &a);
     if (!rc) {
         rc = graph_add(g, (graph_op)kind, &a, in, n_in, 0, NULL, msg, sizeof msg);
         if (rc == GRAPH_EARG || rc == GRAPH_ESHAPE || rc == GRAPH_ETOOBIG)

@@ -417,31 +417,74 @@ static int fwd_binary(train_net *n, int k)
     return tn_push_fwd(n, FWD_BOTH, &s);
 }
 
-static int fwd_cat(train_net *n, int k)
+/* Sources one concat step takes: its dst and scratchpad fill the rest. */
+#define CAT_MAX (STEP_MAX_ARGS - 2)
+
+/* One concat primitive of m <= CAT_MAX sources into a new memory of node
+ * k's shape with c channels. */
+static int concat_step(train_net *n, int k, const dnnl_memory_t *src, int m, int64_t c,
+                       dnnl_memory_t *out)
 {
-    layer *Lk = &n->L[k];
-    int m = Lk->nin;
+    graph_shape shape = n->g->nodes[k].shape;
+    shape.dim[1] = c;
     dnnl_memory_desc_t *srcs = malloc(sizeof *srcs * (size_t)m), dst;
     if (!srcs)
         return TRAIN_ENOMEM;
     for (int j = 0; j < m; j++)
-        srcs[j] = *mem_md(n->L[Lk->in[j]].dst);
-    int rc = tn_md_any(&dst, &n->g->nodes[k].shape, n->batch);
+        srcs[j] = *mem_md(src[j]);
+    int rc = tn_md_any(&dst, &shape, n->batch);
     dnnl_primitive_desc_t pd;
     dnnl_status_t st = rc ? dnnl_invalid_arguments : dop_concat(&pd, n->eng, &dst, m, 1, srcs);
     free(srcs);
     CK(st, "concat");
-    TRY(tn_new_mem(n, dop_query_md(pd, DNNL_ARG_DST), &Lk->dst));
+    dnnl_memory_t d;
+    TRY(tn_new_mem(n, dop_query_md(pd, DNNL_ARG_DST), &d));
     step s;
     TRY(tn_make_prim(n, pd, "concat", &s));
-    if (m + 2 > STEP_MAX_ARGS) {
-        rt_fmt(n->err, sizeof n->err, "node %d (Cat): at most %d inputs", k, STEP_MAX_ARGS - 2);
-        return TRAIN_EUNSUPPORTED;
-    }
     for (int j = 0; j < m; j++)
-        tn_arg(&s, DNNL_ARG_MULTIPLE_SRC + j, n->L[Lk->in[j]].dst);
-    tn_arg(&s, DNNL_ARG_DST, Lk->dst);
+        tn_arg(&s, DNNL_ARG_MULTIPLE_SRC + j, src[j]);
+    tn_arg(&s, DNNL_ARG_DST, d);
+    *out = d;
     return tn_push_fwd(n, FWD_BOTH, &s);
+}
+
+/* More inputs than one step takes are concatenated in a tree: groups of
+ * CAT_MAX into intermediate memories, then those. The backward pass slices
+ * the output's gradient and needs no intermediates. */
+static int fwd_cat(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    int m = Lk->nin, rc = 0;
+    dnnl_memory_t *v = malloc(sizeof *v * (size_t)m), *next = malloc(sizeof *next * (size_t)m);
+    int64_t *c = malloc(sizeof *c * (size_t)m);
+    if (!v || !next || !c) {
+        free(v), free(next), free(c);
+        return TRAIN_ENOMEM;
+    }
+    for (int j = 0; j < m; j++) {
+        v[j] = n->L[Lk->in[j]].dst;
+        c[j] = in_shape(n, k, j)->dim[1];
+    }
+    while (!rc && m > CAT_MAX) {
+        int out = 0;
+        for (int j = 0; j < m && !rc; j += CAT_MAX) {
+            int g = m - j < CAT_MAX ? m - j : CAT_MAX;
+            int64_t sum = 0;
+            for (int i = 0; i < g; i++)
+                sum += c[j + i];
+            if (g == 1)
+                next[out] = v[j];
+            else
+                rc = concat_step(n, k, v + j, g, sum, &next[out]);
+            c[out++] = sum;  /* out <= j: c[j..] is read before it is overwritten */
+        }
+        memcpy(v, next, sizeof *v * (size_t)out);
+        m = out;
+    }
+    if (!rc)
+        rc = concat_step(n, k, v, m, n->g->nodes[k].shape.dim[1], &Lk->dst);
+    free(v), free(next), free(c);
+    return rc;
 }
 
 /* ---- backward compilation (reverse node order) ---- */

@@ -104,6 +104,7 @@ static void test_grad_residual(void **s) { (void)s; gradcheck(4, 1, 3, 6, 6); gr
 static void test_grad_identity_cat(void **s) { (void)s; gradcheck(5, 1, 2, 5, 5); }
 static void test_grad_small(void **s) { (void)s; gradcheck(6, 1, 1, 8, 8); }
 static void test_grad_relayout(void **s) { (void)s; gradcheck(7, 1, 3, 8, 8); }
+static void test_grad_dense_cat(void **s) { (void)s; gradcheck(9, 1, 3, 5, 5); }
 
 /* SGD with momentum and weight decay, PyTorch's formula, on a Linear net. */
 static void test_sgd_update(void **state)
@@ -331,6 +332,7 @@ int main(void)
         cmocka_unit_test(test_grad_identity_cat),
         cmocka_unit_test(test_grad_small),
         cmocka_unit_test(test_grad_relayout),
+        cmocka_unit_test(test_grad_dense_cat),
         cmocka_unit_test(test_sgd_update),
         cmocka_unit_test(test_bn_running_and_eval),
         cmocka_unit_test(test_loss_and_divergence),

@@ -181,6 +181,7 @@ static void test_torch_identity_cat(void **s) { (void)s; agree(5, 1, 2, 5, 5, 5,
 static void test_torch_small(void **s) { (void)s; agree(6, 1, 1, 28, 28, 10, 32, 0.01); }
 static void test_torch_relayout(void **s) { (void)s; agree(7, 1, 3, 8, 8, 5, 8, 0.05); }
 static void test_torch_wide(void **s) { (void)s; agree(8, 1, 3, 16, 16, 5, 32, 0.05); }
+static void test_torch_dense_cat(void **s) { (void)s; agree(9, 1, 3, 6, 6, 5, 8, 0.05); }
 
 int main(void)
 {
@@ -196,6 +197,7 @@ int main(void)
         cmocka_unit_test(test_torch_small),
         cmocka_unit_test(test_torch_relayout),
         cmocka_unit_test(test_torch_wide),
+        cmocka_unit_test(test_torch_dense_cat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -114,11 +114,11 @@ static graph *tn_finish(graph *g, int out, int classes)
     return g;
 }
 
-#define TN_COUNT 9
+#define TN_COUNT 10
 static const char *const tn_names[TN_COUNT] = {
     "conv_bn_relu_maxpool", "grouped_dilated_leaky_avgpool_dropout", "gelu_silu_ceilpools_gap",
     "sigmoid_tanh_cat_hardswish", "residual_se_unfused_bn", "identity_square_odd_cat_bcast_add",
-    "small_reference", "grouped4_bn_pool_relayout", "wide_3x3"};
+    "small_reference", "grouped4_bn_pool_relayout", "wide_3x3", "dense_cat34"};
 
 /* Network i on a [B, c, h, w] input with `classes` outputs. */
 static graph *tn_build(int i, int c, int h, int w, int classes)
@@ -198,6 +198,19 @@ static graph *tn_build(int i, int c, int h, int w, int classes)
         x = tn_op(g, GRAPH_OP_RELU, tn_op(g, GRAPH_OP_BATCHNORM2D, tn_conv(g, x, 64, 3, 1, 1, 1, 1, 0)));
         x = tn_op(g, GRAPH_OP_RELU, tn_op(g, GRAPH_OP_BATCHNORM2D, tn_conv(g, x, 64, 3, 1, 1, 1, 1, 0)));
         x = tn_op(g, GRAPH_OP_RELU, tn_op(g, GRAPH_OP_BATCHNORM2D, tn_conv(g, x, 64, 3, 1, 1, 1, 1, 0)));
+        x = tn_linear(g, tn_op(g, GRAPH_OP_FLATTEN, tn_op(g, GRAPH_OP_ADAPTIVEAVGPOOL2D, x)), classes);
+        break;
+    case 9:  /* DenseNet-style: one cat of 34 inputs, more than one concat primitive takes */
+        {
+            int xs[34];
+            for (int j = 0; j < 32; j++)  /* 1 to 3 channels: slices off the channel blocks */
+                xs[j] = tn_conv(g, 0, 1 + j % 3, 1, 1, 0, 1, 1, 1);
+            xs[32] = 0;                   /* the input itself, twice: no gradient wanted */
+            xs[33] = 0;
+            x = tn_cat(g, xs, 34);
+        }
+        x = tn_op(g, GRAPH_OP_RELU, x);
+        x = tn_conv(g, x, 4, 1, 1, 0, 1, 1, 1);
         x = tn_linear(g, tn_op(g, GRAPH_OP_FLATTEN, tn_op(g, GRAPH_OP_ADAPTIVEAVGPOOL2D, x)), classes);
         break;
     default:  /* the `small` reference network (../shared/bench/small.lua) */

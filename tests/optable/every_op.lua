@@ -1,0 +1,25 @@
+-- every_op.lua: every op of the table with non-default attributes, so that the
+-- pinned hash, JSON and exports (every_op.*) cover each attribute of each op.
+function Net(x, classes)
+  local a = nn.Conv2d(x, 8, {3, 5}, {stride = 2, padding = {1, 2}, dilation = 1, groups = 1, bias = false})
+  a = nn.BatchNorm2d(a, {eps = 1e-3, momentum = 0.2})
+  a = nn.LeakyReLU(a, 0.2)
+  local b = nn.Conv2d(x, 8, 3, 2, 1, 1, 1)
+  b = nn.GELU(b, "tanh")
+  b = nn.SiLU(b)
+  local c = nn.Conv2d(x, 8, 3, {stride = 2, padding = 2, dilation = 2, groups = 1})
+  c = nn.Hardswish(nn.Tanh(c))
+  local d = a + b
+  local e = d * nn.Sigmoid(nn.AvgPool2d(c, {1, 14}, 1))
+  local f = nn.cat({d, e, c})
+  f = nn.MaxPool2d(f, 3, {stride = 2, padding = 1, dilation = 1, ceil_mode = true})
+  f = nn.Conv2d(f, 16, 1, {groups = 8})
+  local g = nn.AvgPool2d(f, 2, {ceil_mode = true, count_include_pad = false})
+  local h = nn.AvgPool2d(f, 3, {stride = 1, padding = 1})
+  local i = nn.cat({nn.ReLU(nn.BatchNorm2d(g, {eps = 1e-4})), nn.Identity(nn.MaxPool2d(h, 2, 2, 1, 2)), nn.GELU(g)})
+  i = nn.AdaptiveAvgPool2d(i, 1)
+  i = nn.Dropout(nn.Flatten(i), 0.25)
+  i = nn.Linear(i, 32, {bias = false})
+  i = nn.Dropout(nn.ReLU(i))
+  return nn.Linear(i, classes)
+end
