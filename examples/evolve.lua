@@ -6,8 +6,13 @@
 -- paper lacks, and the main job's embedded default (`make demo`): it runs offline on a
 -- Fashion-MNIST subset in a few minutes.
 --
---   llmnas run examples/evolve.lua [--iterations N] [--set subset=N] [--set population=N]
---                                  [--set sample=N] [--set seed=N] [--dataset NAME]
+--   llmnas run examples/evolve.lua [--iterations N] [--set subset=N] [--population N]
+--                                  [--sample N] [--set seed=N] [--dataset NAME]
+--
+-- Its own options, declared for `llmnas run` (`--population 4` is `--set population=4`;
+-- `llmnas run examples/evolve.lua --help` lists them):
+--@option --population N   the ageing population's size (default 8)
+--@option --sample N       the tournament size (default 3)
 local llmnas = require "llmnas"
 local rng_mod = require "llmnas.rng"
 

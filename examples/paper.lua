@@ -12,6 +12,12 @@
 --   --set history=off     no history in the improver's prompt
 --   --set improver=off    no Prompt Improver: the generator never gets a suggestion
 --   --set reference=off   no best network in the generator's prompt
+-- Additions to the paper (on by default; these settings turn them off):
+--   --set repair=0        no repair round (default 1: a candidate that does not compile
+--                         goes back to the generator with the error once)
+--   --set summary=off     no memory digest of what left the window (summary=llm: the LLM
+--                         writes it)
+--   --set exact=on        both of the above: the paper's loop
 -- and: --iterations N, --dataset NAME, --set subset=N (train on the first N images).
 local llmnas = require "llmnas"
 local paper = require "llmnas.paper"
@@ -23,6 +29,9 @@ llmnas.search(paper.strategy {
   history = set.history,
   improver = set.improver,
   reference = set.reference,
+  repair = set.repair,
+  summary = set.summary,
+  exact = set.exact,
   task = { dataset = "fashion-mnist", subset = set.subset },
   budget = { iterations = 2000 },
 })

@@ -31,4 +31,5 @@ llmnas.search {
   budget = { iterations = 50 },
   propose = propose,
   reflect = base.reflect,
+  uses_llm = true,          -- check the endpoint before the run is created
 }

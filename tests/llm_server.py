@@ -11,6 +11,7 @@ only; run it with /usr/bin/python3.
 Usage
     /usr/bin/python3 tests/llm_server.py --replies R.jsonl [--requests LOG.jsonl]
         [--port-file F] [--pid-file F] [--lifetime 120] [--watch-pid PID] [--loop]
+        [--models ID,ID...] [--models-status STATUS]
 
     It prints "llm_server: listening on 127.0.0.1:PORT" and writes PORT to --port-file
     (atomically) once it accepts connections. Point the client at
@@ -65,6 +66,12 @@ Faults (NAME and its optional fields):
 A streamed request (stream: true) gets the same replies as server-sent events:
 ": keep-alive" comment, role chunk, content in pieces, finish chunk, a usage chunk when
 stream_options.include_usage is set, then "data: [DONE]".
+
+Model list: GET .../models answers {"object": "list", "data": [{"id": ...}]} with the ids
+of --models, or --models-status's status (401 echoing the key, like the 401 fault); without
+either it answers 404, as a server that does not list its models. GET requests are logged
+too when --models or --models-status is given (body null, answer "models", "404" or the
+status), so that the logs of other tests hold their POSTs only.
 
 Request log (--requests): one JSON object per line, appended as requests arrive:
     {"n": 1, "t": 0.012, "method": "POST", "path": "/v1/chat/completions",
@@ -233,9 +240,26 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- requests ------------------------------------------------------------------
     def do_GET(self):
-        if self.path.rstrip("/").endswith("/models"):
+        auth = self.headers.get("Authorization") or ""
+        token = auth[7:] if auth.startswith("Bearer ") else None
+        models = self.server.models
+        status = self.server.models_status
+        is_models = self.path.rstrip("/").endswith("/models")
+        answer = str(status) if is_models and status else \
+            "models" if is_models and models is not None else "404"
+        if models is not None or status:  # other tests count POSTs in the log
+            self.server.log.write(dict(
+                method="GET", path=self.path, auth="bearer" if token is not None else "none",
+                key_sha256=hashlib.sha256(token.encode()).hexdigest() if token else None,
+                body=None, answer=answer))
+        if is_models and status == 401:
+            return self.send_error_shape(401, f"Incorrect API key provided: {token}.",
+                                         "invalid_request_error", "invalid_api_key")
+        if is_models and status:
+            return self.send_error_shape(status, f"injected HTTP {status}", "server_error")
+        if is_models and models is not None:
             return self.send_json(200, {"object": "list", "data": [
-                {"id": "test-model", "object": "model", "owned_by": "llm_server"}]})
+                {"id": m, "object": "model", "owned_by": "llm_server"} for m in models]})
         self.send_error_shape(404, f"no route {self.path}", "not_found")
 
     def do_POST(self):
@@ -422,11 +446,17 @@ def main():
     ap.add_argument("--lifetime", type=float, default=120, help="exit after this many seconds")
     ap.add_argument("--watch-pid", type=int, help="exit when this process is gone")
     ap.add_argument("--loop", action="store_true", help="cycle through the replies")
+    ap.add_argument("--models", help="comma-separated model ids listed at GET .../models "
+                    "(without it, GET .../models answers 404, as servers that list none)")
+    ap.add_argument("--models-status", type=int, default=0,
+                    help="answer GET .../models with this HTTP status (401 echoes the key)")
     a = ap.parse_args()
 
     srv = Server(("127.0.0.1", 0), Handler)  # loopback only, a free port
     srv.script = Script(load_script(a.replies), a.loop)
     srv.log = Log(a.requests)
+    srv.models = [m for m in a.models.split(",") if m] if a.models is not None else None
+    srv.models_status = a.models_status
     port = srv.server_address[1]
     if a.pid_file:
         with open(a.pid_file, "w") as f:

@@ -8,6 +8,7 @@
  *   llm.configure{base_url = ..., model = ..., api_key_env = "NAME", cache = db, ...}
  *   llm.config()     the settings in force (has_key, never the key)
  *   llm.request_key(req)                     the record/replay key of a request
+ *   llm.models()     the model ids the server lists (GET /models), info
  *   llm.kinds        kind -> "fatal" | "transient" | "call" | "ok": what a search does
  *                    with a proposal that failed with that kind (runtime/llm/llm.c)
  *
@@ -379,6 +380,12 @@ static int l_config(lua_State *L)
     if (cfg.api_key_env) SETS("api_key_env", cfg.api_key_env);
     lua_pushboolean(L, llm_client_has_key(s->c));
     lua_setfield(L, -2, "has_key");
+    /* The variable's name, never its value: what an auth error tells the user to check. */
+    const char *src = llm_client_key_source(s->c);
+    if (*src)
+        SETS("key_env", src);
+    else if (llm_client_has_key(s->c) && taken_name)
+        SETS("key_env", taken_name);
     SETN("timeout", cfg.timeout);
     SETN("connect_timeout", cfg.connect_timeout);
     SETN("stall_timeout", cfg.stall_timeout);
@@ -718,6 +725,32 @@ static int l_reset_usage(lua_State *L)
     return 0;
 }
 
+/* llm.models(): the ids the server lists at GET {base_url}/models, info; or nil,
+ * message, kind, info. One attempt (the preflight of a run). */
+static int l_models(lua_State *L)
+{
+    lstate *s = get_state(L);
+    char **ids;
+    int n;
+    llm_result res;
+    int rc = llm_models(s->c, &ids, &n, &res);
+    lua_settop(L, 0);
+    if (rc == 0) {
+        lua_createtable(L, n, 0);
+        for (int i = 0; i < n; i++) {
+            lua_pushstring(L, ids[i]);
+            lua_rawseti(L, -2, i + 1);
+        }
+        llm_models_free(ids, n);
+    } else {
+        host_fail(L, res.message, llm_kind(rc));
+    }
+    lua_createtable(L, 0, 2);
+    SETI("http_status", res.http_status);
+    SETN("seconds", res.seconds);
+    return lua_gettop(L);
+}
+
 static int l_request_key(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -747,7 +780,7 @@ int luaopen_llmnas_llm(lua_State *L)
         {"chat", l_chat},           {"chat_many", l_chat_many},
         {"usage", l_usage},         {"reset_usage", l_reset_usage},
         {"configure", l_configure}, {"config", l_config},
-        {"request_key", l_request_key}, {NULL, NULL}};
+        {"request_key", l_request_key}, {"models", l_models}, {NULL, NULL}};
     luaL_newlib(L, funcs);
     /* llm.kinds: kind -> "fatal" | "transient" | "call" | "ok" (llm.c's code table) */
     lua_createtable(L, 0, llm_kind_count());

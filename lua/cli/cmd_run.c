@@ -6,6 +6,7 @@
  * are the table `require "llmnas.options"`.
  */
 #include "cli/cli.h"
+#include "cli/script_options.h"
 #include "host/core.h"
 #include "host/host.h"
 #include "base/rt.h"
@@ -23,7 +24,9 @@ static const char run_help[] =
     "\n"
     "Runs a search strategy written in Lua. ARGS are the script's `arg` table;\n"
     "the options below may stand before or after the script (use -- to pass\n"
-    "an argument that looks like an option to the script).\n"
+    "an argument that looks like an option to the script). An option that is\n"
+    "neither below nor declared by the script (`--@option --name VALUE help`\n"
+    "lines; `llmnas run SCRIPT --help` lists them) is an error.\n"
     "\n"
     "options:\n"
     "  --db DIR           feedback memory directory (default ./llmnas.db)\n"
@@ -45,7 +48,9 @@ static const char run_help[] =
     "@DATASETS@\n"
     "\n"
     "exit codes: 0 done, 64 bad usage, 65 script syntax error, 66 script not\n"
-    "readable, 70 error escaping the script, 130 interrupted (Ctrl-C)\n";
+    "readable, 69 LLM server unreachable, 70 error escaping the script,\n"
+    "78 configuration error (no LLM endpoint or model, unknown model, bad key),\n"
+    "130 interrupted (Ctrl-C)\n";
 
 /* Options with a value, stored under the key of the same name (dashes -> _). */
 static const struct { const char *flag, *key; int integer; } value_opts[] = {
@@ -124,9 +129,104 @@ static int parse_option(lua_State *L, int argc, char **argv, int *i)
     return 0;
 }
 
+/* Option flags that take no value, besides value_opts. */
+static const char *const plain_flags[] = {"--resume", "--set", "--help", NULL};
+
+/* A word that starts with '-' but is a script argument: a number such as -1 or -0.5. */
+static int is_number(const char *a)
+{
+    char *end;
+    strtod(a, &end);
+    return end != a && *end == '\0';
+}
+
+/* argv index of the script (the first word that is not an option or an option's
+ * value), or 0. A declared option with a value before the script needs the = form. */
+static int find_script(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0)
+            return i + 1 < argc ? i + 1 : 0;
+        if (a[0] != '-' || a[1] == '\0' || is_number(a))
+            return i;
+        if (strcmp(a, "--set") == 0)
+            i++;
+        for (int k = 0; value_opts[k].flag; k++)
+            if (strcmp(a, value_opts[k].flag) == 0)
+                i++;
+    }
+    return 0;
+}
+
+/* A declared option at argv[*i] into options.set. Returns 1 if consumed, 0 if not
+ * declared, or -EX_USAGE. */
+static int parse_declared(lua_State *L, const script_options *decl, int argc, char **argv,
+                          int *i)
+{
+    const char *a = argv[*i], *eq = strchr(a, '=');
+    char flag[64];
+    snprintf(flag, sizeof flag, "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
+    const script_option *o = script_options_find(decl, flag);
+    if (!o)
+        return 0;
+    const char *val = eq ? eq + 1 : NULL;
+    if (o->metavar[0] && !val) {
+        if (*i + 1 >= argc)
+            return -cli_usage_error("run", run_usage, "option %s needs a value (%s)", flag,
+                                    o->metavar);
+        val = argv[++*i];
+    }
+    lua_getfield(L, -1, "set");
+    if (val)
+        push_setting(L, val);
+    else
+        lua_pushboolean(L, 1);
+    lua_setfield(L, -2, o->key);
+    lua_pop(L, 1);
+    return 1;
+}
+
+/* "unknown option '--iteration' (did you mean --iterations?)". */
+static int unknown_option(const char *a, const script_options *decl)
+{
+    const char *names[64];
+    int n = 0;
+    for (int k = 0; value_opts[k].flag && n < 64; k++)
+        names[n++] = value_opts[k].flag;
+    for (int k = 0; plain_flags[k] && n < 64; k++)
+        names[n++] = plain_flags[k];
+    for (int k = 0; k < decl->n && n < 64; k++)
+        names[n++] = decl->v[k].flag;
+    const char *near = cli_nearest(a, names, n);
+    if (near)
+        return cli_usage_error("run", run_usage, "unknown option '%s' (did you mean %s?)", a,
+                               near);
+    return cli_usage_error("run", run_usage,
+                           "unknown option '%s' (an argument for the script goes after --)",
+                           a);
+}
+
+/* run --help, with the options the script declares. */
+static void print_help(const char *script, const script_options *decl)
+{
+    cli_print_help(run_help, NULL);
+    if (!script)
+        return;
+    printf("\noptions of %s:\n", script);
+    if (decl->n == 0)
+        printf("  (none declared)\n");
+    for (int k = 0; k < decl->n; k++) {
+        char left[100];
+        snprintf(left, sizeof left, "%s%s%s", decl->v[k].flag, decl->v[k].metavar[0] ? " " : "",
+                 decl->v[k].metavar);
+        printf("  %-18s %s (--set %s=...)\n", left, decl->v[k].help, decl->v[k].key);
+    }
+}
+
 /* Builds the options table and the script's arg table. Returns the index in
  * argv of the script, or -exit_code. Leaves options, args on the stack. */
-static int parse_args(lua_State *L, int argc, char **argv)
+static int parse_args(lua_State *L, int argc, char **argv, const script_options *decl)
 {
     int script = 0, nargs = 0, dashdash = 0;
     lua_newtable(L);                  /* options */
@@ -140,18 +240,20 @@ static int parse_args(lua_State *L, int argc, char **argv)
             dashdash = 1;
             continue;
         }
-        if (!dashdash && a[0] == '-' && a[1] != '\0') {
-            if (cli_is_help(a) && script == 0) {
-                cli_print_help(run_help, NULL);
+        if (!dashdash && a[0] == '-' && a[1] != '\0' && !is_number(a)) {
+            if (cli_is_help(a)) {
+                int si = find_script(argc, argv);
+                print_help(si ? argv[si] : NULL, decl);
                 return -EX_OK;
             }
             int r = parse_option(L, argc, argv, &i);
+            if (r == 0)
+                r = parse_declared(L, decl, argc, argv, &i);
             if (r < 0)
                 return r;
             if (r == 1)
                 continue;
-            if (script == 0)
-                return -cli_usage_error("run", run_usage, "unknown option '%s'", a);
+            return -unknown_option(a, decl);
         }
         if (script == 0) {
             script = i;
@@ -181,6 +283,12 @@ static int report_error(lua_State *L, int status)
             fprintf(stderr, "llmnas: %s\n", core_resume_hint());
         return 130;
     }
+    const char *user_msg;
+    int code = host_user_error(L, -1, &user_msg);
+    if (code) {
+        fprintf(stderr, "llmnas: %s\n", user_msg ? user_msg : "error");
+        return code;
+    }
     fprintf(stderr, "llmnas: %s\n", msg ? msg : "(error object is not a string)");
     if (status == LUA_ERRMEM)
         fprintf(stderr, "llmnas: the strategy ran out of memory\n");
@@ -190,15 +298,22 @@ static int report_error(lua_State *L, int status)
 int cmd_run(int argc, char **argv);
 int cmd_run(int argc, char **argv)
 {
-    const char *path = NULL;
-    for (int i = 1; i < argc; i++)  /* the first non-option word, for package.path */
-        if (argv[i][0] != '-') { path = argv[i]; break; }
+    int si = find_script(argc, argv);  /* for package.path and the declarations */
+    const char *path = si ? argv[si] : NULL;
     lua_State *L = host_new_state(path);
     if (L == NULL) {
         cli_error("cannot create the Lua state (out of memory)");
         return EX_OSERR;
     }
-    int script = parse_args(L, argc, argv);
+    script_options decl;
+    char derr[512];
+    if (script_options_read(si ? argv[si] : "", &decl, derr, sizeof derr) != 0) {
+        cli_error("%s", derr);
+        lua_close(L);
+        return EX_DATAERR;
+    }
+    int script = parse_args(L, argc, argv, &decl);
+    script_options_free(&decl);
     if (script <= 0) {
         lua_close(L);
         return -script;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 
 #define LLMNAS_MODULE(name, fn) int fn(lua_State *L);
 #include "host/modules.h"
@@ -61,10 +62,36 @@ int host_raise_interrupt(lua_State *L)
     return luaL_error(L, "interrupted");
 }
 
+int host_user_error(lua_State *L, int idx, const char **message)
+{
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) != LUA_TTABLE)
+        return 0;
+    int code = 0;
+    if (lua_getfield(L, idx, "exit") == LUA_TNUMBER && lua_isinteger(L, -1)) {
+        lua_Integer c = lua_tointeger(L, -1);
+        /* Only the sysexits a user's setup can cause: a script cannot fake success. */
+        if (c == EX_USAGE || c == EX_UNAVAILABLE || c == EX_CONFIG || c == EX_NOINPUT ||
+            c == EX_DATAERR)
+            code = (int)c;
+    }
+    lua_pop(L, 1);
+    if (!code)
+        return 0;
+    if (lua_getfield(L, idx, "message") != LUA_TSTRING)
+        code = 0;
+    else if (message)
+        *message = lua_tostring(L, -1); /* kept alive by the error table */
+    lua_pop(L, 1);
+    return code;
+}
+
 /* Message handler: the error as text (never calling a metamethod of a table
  * error object other than __tostring), plus a traceback. */
 static int message_handler(lua_State *L)
 {
+    if (host_user_error(L, 1, NULL))
+        return 1; /* a user's mistake, said in one line: no traceback */
     const char *msg = lua_tostring(L, 1);
     if (msg == NULL) {
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)

@@ -23,6 +23,14 @@ lua_State *host_new_state(const char *script_path);
  * script file and line). On error the message is left on the stack. */
 int host_pcall(lua_State *L, int nargs, int nresults);
 
+/* A user error: a table {exit = CODE, message = "one line"} raised by the stdlib for a
+ * mistake in the user's setup (no model configured, an unreachable server), which the
+ * host prints as one line and exits with CODE, never with a traceback. CODE is one of
+ * EX_USAGE, EX_DATAERR, EX_NOINPUT, EX_UNAVAILABLE, EX_CONFIG (anything else is an
+ * ordinary error). Returns CODE and *message (may be NULL), or 0 when the value at idx
+ * is not such a table. */
+int host_user_error(lua_State *L, int idx, const char **message);
+
 /* Push nil, message, kind; return 3 (use as `return host_fail(L, msg, kind)`). */
 int host_fail(lua_State *L, const char *message, const char *kind);
 

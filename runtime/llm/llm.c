@@ -13,6 +13,7 @@
 #include "base/hash.h"
 #include "base/rt.h"
 
+#include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -1100,4 +1101,141 @@ int llm_chat(llm_client *c, const llm_request *req, llm_result *res)
         return LLM_EARG;
     int rc = llm_chat_many(c, req, 1, res);
     return rc && rc != LLM_EINTR ? rc : res->status;
+}
+
+/* ---- the models the server offers (preflight) ------------------------------------ */
+
+typedef struct { llm_buf b; size_t cap; int over; } models_body;
+
+static size_t on_models_body(char *p, size_t size, size_t n, void *ud)
+{
+    models_body *m = ud;
+    size_t len = size * n;
+    if (m->b.len + len > m->cap || llm_buf_add(&m->b, p, len)) {
+        m->over = 1;
+        return 0;
+    }
+    return len;
+}
+
+void llm_models_free(char **ids, int n)
+{
+    for (int i = 0; ids && i < n; i++)
+        free(ids[i]);
+    free(ids);
+}
+
+int llm_models(llm_client *c, char ***ids_out, int *n_out, llm_result *res)
+{
+    if (!c || !ids_out || !n_out || !res)
+        return LLM_EARG;
+    memset(res, 0, sizeof *res);
+    *ids_out = NULL;
+    *n_out = 0;
+    if (!c->base_url) {
+        rt_fmt(res->message, sizeof res->message, "no LLM base URL");
+        return res->status = LLM_ECONFIG;
+    }
+    size_t ul = strlen(c->base_url) + sizeof "/models";
+    char *url = malloc(ul);
+    CURL *h = curl_easy_init();
+    models_body body = {.cap = c->cfg.max_response_bytes};
+    struct curl_slist *hdrs = NULL;
+    char errbuf[CURL_ERROR_SIZE] = "";
+    int code = LLM_ENOMEM;
+    if (!url || !h)
+        goto out;
+    snprintf(url, ul, "%s/models", c->base_url);
+    hdrs = curl_slist_append(NULL, "Accept: application/json");
+    if (!hdrs)
+        goto out;
+    if (c->key) {
+        size_t n = strlen(c->key) + sizeof "Authorization: Bearer ";
+        char *auth = malloc(n);
+        if (!auth)
+            goto out;
+        snprintf(auth, n, "Authorization: Bearer %s", c->key);
+        struct curl_slist *s = curl_slist_append(hdrs, auth);
+        wipe_free(auth);
+        if (!s)
+            goto out;
+        hdrs = s;
+    }
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "llmnas/" LLMNAS_VERSION);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect must not carry the key */
+    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->cfg.connect_timeout * 1000));
+    /* A model list is small: a server that takes longer than this is not answering. */
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)((c->cfg.connect_timeout + 30) * 1000));
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_models_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    double t0 = rt_now();
+    CURLcode cc = curl_easy_perform(h);
+    res->seconds = rt_now() - t0;
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    res->http_status = (int)status;
+    if (body.over) {
+        code = LLM_ETOOLARGE;
+        rt_fmt(res->message, sizeof res->message, "the model list from %s is too large", url);
+    } else if (cc != CURLE_OK) {
+        code = curl_code(cc);
+        rt_fmt(res->message, sizeof res->message, "%s: %s", url,
+               errbuf[0] ? errbuf : curl_easy_strerror(cc));
+    } else if (status < 200 || status >= 300) {
+        int quota;
+        char m[384];
+        llm_wire_parse_error(body.b.p, body.b.len, m, sizeof m, &quota);
+        code = http_code(status, quota);
+        rt_fmt(res->message, sizeof res->message, "HTTP %ld from %s: %s", status, url, m);
+    } else {
+        cJSON *j = cJSON_ParseWithLength(body.b.p ? body.b.p : "", body.b.len);
+        cJSON *data = j ? cJSON_GetObjectItemCaseSensitive(j, "data") : NULL;
+        if (!cJSON_IsArray(data)) {
+            code = LLM_EPROTOCOL;
+            rt_fmt(res->message, sizeof res->message,
+                   "the answer of %s is not a model list ({\"data\": [...]})", url);
+        } else {
+            int n = cJSON_GetArraySize(data), k = 0;
+            char **ids = calloc((size_t)n + 1, sizeof *ids);
+            code = ids ? LLM_OK : LLM_ENOMEM;
+            const cJSON *it;
+            cJSON_ArrayForEach(it, data) {
+                const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
+                if (ids && cJSON_IsString(id) && !(ids[k++] = strdup(id->valuestring))) {
+                    code = LLM_ENOMEM;
+                    break;
+                }
+            }
+            if (code == LLM_OK) {
+                *ids_out = ids;
+                *n_out = k;
+            } else {
+                llm_models_free(ids, k);
+            }
+        }
+        cJSON_Delete(j);
+    }
+out:
+    if (code == LLM_ENOMEM && !res->message[0])
+        rt_fmt(res->message, sizeof res->message, "out of memory");
+    llm_redact(res->message, sizeof res->message, c->key);
+    if (hdrs)
+        for (struct curl_slist *s = hdrs; s; s = s->next)
+            if (strncasecmp(s->data, "Authorization:", 14) == 0) {
+                volatile char *v = s->data;
+                while (*v)
+                    *v++ = 0;
+            }
+    curl_slist_free_all(hdrs);
+    if (h)
+        curl_easy_cleanup(h);
+    llm_buf_free(&body.b);
+    free(url);
+    return res->status = code;
 }

@@ -245,6 +245,19 @@ int llm_request_key(const llm_client *c, const llm_request *req, char out[65]);
 int llm_request_canonical(const llm_client *c, const llm_request *req, int occurrence,
                           char **json_out);
 
+/* ---- the models the server offers ------------------------------------------------ */
+
+/* GET {base_url}/models (OpenAI's model list, also served by vLLM, Ollama's /v1 and
+ * llama.cpp's server): *ids_out = the "id" of each entry of "data" (malloc'd; free with
+ * llm_models_free), *n_out their count. One attempt, no retry: this is the preflight
+ * of a run, which reports an unreachable server instead of waiting for it. res gets
+ * status, http_status, seconds and the message (key scrubbed); its content stays NULL.
+ * Returns res->status: 0, LLM_ECONFIG (no base URL), LLM_ENETWORK / LLM_ETIMEOUT (with
+ * curl's cause), LLM_EAUTH, LLM_ENOTFOUND (the server does not serve the list, or the
+ * base URL is wrong), another HTTP code, or LLM_EPROTOCOL (not a model list). */
+int llm_models(llm_client *c, char ***ids_out, int *n_out, llm_result *res);
+void llm_models_free(char **ids, int n);
+
 /* ---- accounting ----------------------------------------------------------------- */
 
 typedef struct llm_usage {

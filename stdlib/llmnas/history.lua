@@ -51,28 +51,46 @@ function M:open(problem, suggestion)
 end
 
 --- Close the pending entry with an outcome; it joins the window. No-op without one.
-function M:close(outcome)
-  if not self.pending then return nil end
+-- `info` (optional) is kept on the entry: applied_to (the network the suggestion was
+-- applied to, as text), iter, val_acc, base_acc (that network's accuracy), kind.
+-- Returns the entry and the entries that left the window (for llmnas.digest).
+function M:close(outcome, info)
+  if not self.pending then return nil, {} end
   local e = self.pending
   e.outcome = outcome
+  for k, v in pairs(info or {}) do e[k] = v end
   self.pending = nil
-  if self.k == 0 then return e end
+  if self.k == 0 then return e, {} end  -- no memory at all: nothing to summarise either
   self.entries[#self.entries + 1] = e
+  local dropped = {}
   if self.k ~= "all" then
-    while #self.entries > self.k do table.remove(self.entries, 1) end
+    while #self.entries > self.k do dropped[#dropped + 1] = table.remove(self.entries, 1) end
   end
-  return e
+  return e, dropped
+end
+
+--- `s` cut to at most `n` characters at a word boundary, with "..." when cut (a single
+-- word longer than n is cut inside it).
+function M.cut_words(s, n)
+  s = tostring(s or "")
+  if #s <= n then return s end
+  local head = s:sub(1, n)
+  local at = head:match("^.*()%s")
+  if at and at > n // 2 then head = head:sub(1, at - 1) end
+  return (head:gsub("[%s%p]+$", "")) .. "..."
 end
 
 --- The window as prompt text: one numbered block per entry, oldest first, the
--- suggestion cut to 300 characters. `none` is returned for an empty window.
+-- suggestion cut to 300 characters at a word boundary, and the network it was applied
+-- to when known. `none` is returned for an empty window.
 function M:render(none)
   if #self.entries == 0 then return none or "(no history yet)" end
   local out = {}
   for i, e in ipairs(self.entries) do
-    local s = e.suggestion
-    if #s > M.SUGGESTION_CHARS then s = s:sub(1, M.SUGGESTION_CHARS) .. "..." end
-    out[#out + 1] = ("%d. problem: %s\n   suggestion: %s\n   outcome: %s"):format(i, e.problem, s, e.outcome)
+    local s = M.cut_words(e.suggestion, M.SUGGESTION_CHARS)
+    local applied = e.applied_to and ("\n   applied to: %s"):format(e.applied_to) or ""
+    out[#out + 1] = ("%d. problem: %s\n   suggestion: %s%s\n   outcome: %s"):format(i,
+      M.cut_words(e.problem, M.SUGGESTION_CHARS), s, applied, e.outcome)
   end
   return table.concat(out, "\n")
 end

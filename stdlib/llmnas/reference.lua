@@ -15,19 +15,33 @@ function Net(x, classes)
 end
 ]]
 
+-- Every line with "->" is checked by tests/lua/test_reference.lua: each expression on it
+-- (separated by two spaces) compiles with x = [B, C, H, W], f = [B, F], and returns the
+-- shape after "->" ("same" = the shape of its input).
 M.text = [[
 Write the network as a Lua function `Net(x, classes)` that builds it from the input node
 x ([B, C, H, W]) with the functional `nn` API and returns a node of shape [B, classes].
-Input channels are inferred; `x.shape` is {B, C, H, W} or {B, F}. Options go in a table.
-Ops (PyTorch names and defaults):
-  nn.Conv2d(x, out_channels, kernel_size, {stride=1, padding=0, dilation=1, groups=1, bias=true})
-  nn.BatchNorm2d(x)   nn.Dropout(x, p)   nn.Identity(x)   nn.Flatten(x)
-  nn.ReLU(x)  nn.LeakyReLU(x, slope)  nn.GELU(x)  nn.SiLU(x)  nn.Sigmoid(x)  nn.Tanh(x)  nn.Hardswish(x)
-  nn.MaxPool2d(x, kernel_size, {stride=kernel_size, padding=0, ceil_mode=false})
-  nn.AvgPool2d(x, kernel_size, {stride=kernel_size, padding=0, ceil_mode=false})
-  nn.AdaptiveAvgPool2d(x, 1)   nn.Linear(x, out_features, {bias=true})   (Linear needs [B, F])
-  a + b (add), a * b (multiply, broadcasting [B, C, 1, 1] over [B, C, H, W]), nn.cat({a, b, ...}) on channels
-Plain Lua (local functions, loops, tables, math) is allowed; io, os, require and load are not.
+Input channels are inferred; `node.shape` is {"B", C, H, W} or {"B", F} (read it to size
+layers). Options go in a table. Each op, with PyTorch's names and defaults, and its shape
+for x = [B, C, H, W] and f = [B, F] (nn.Flatten makes one):
+  nn.Conv2d(x, 32, 3, {stride = 1, padding = 1, dilation = 1, groups = 1, bias = true})  -> [B, 32, H, W]
+  nn.Conv2d(x, 32, 3, {stride = 2, padding = 1})  -> [B, 32, H/2, W/2]
+  nn.Conv2d(x, 16, 3, {padding = 1, groups = 16})  -> [B, 16, H, W]
+  nn.BatchNorm2d(x)  -> same   (4-D only)
+  nn.MaxPool2d(x, 2)  nn.AvgPool2d(x, 2)  -> [B, C, H/2, W/2]   ({stride = kernel_size, padding = 0, ceil_mode = false})
+  nn.AdaptiveAvgPool2d(x, 1)  -> [B, C, 1, 1]
+  nn.Flatten(x)  -> [B, C*H*W]
+  nn.Linear(f, 64)  -> [B, 64]   ({bias = true}; needs [B, F]: nn.Flatten first)
+  nn.ReLU(x)  nn.LeakyReLU(x, 0.1)  nn.GELU(x)  nn.SiLU(x)  nn.Sigmoid(x)  nn.Tanh(x)  nn.Hardswish(x)  -> same
+  nn.ReLU(f)  nn.GELU(f)  nn.Sigmoid(f)  nn.Dropout(f, 0.3)  -> same   (activations and Dropout accept [B, F] too)
+  nn.Dropout(x, 0.2)  nn.Identity(x)  -> same
+  nn.cat({x, x})  -> [B, 2*C, H, W]   (on channels; H and W must match)
+  x + x  x * x  -> same
+  x * nn.Sigmoid(nn.AdaptiveAvgPool2d(x, 1))  x + nn.AdaptiveAvgPool2d(x, 1)  -> same
+Broadcasting of + and *: equal shapes, or one side has 1 where the other has a size
+([B, C, 1, 1] with [B, C, H, W]); anything else is a shape error naming both shapes.
+Plain Lua (local functions, loops, tables, math) is allowed; io, os, require, load and print
+are not.
 Example:
 ]] .. M.example
 

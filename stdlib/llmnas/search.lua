@@ -201,17 +201,37 @@ local function evaluate(run, code)
   return res
 end
 
+-- An endpoint unreachable through all of an iteration's retries, this many iterations in a
+-- row, stops the run (with the resume command) instead of spending the budget on it.
+M.UNREACHABLE_STOP = 2
+M.UNREACHABLE_KINDS = { llm_network = true, llm_timeout = true }
+
+local function unreachable(run, kind, msg)
+  if not M.UNREACHABLE_KINDS[kind] then
+    run.unreachable = 0
+    return
+  end
+  run.unreachable = (run.unreachable or 0) + 1
+  local limit = run.strategy.unreachable_stop or M.UNREACHABLE_STOP
+  if run.unreachable >= limit then
+    require("llmnas.preflight").fail(69, ("the LLM server stayed unreachable through %d iterations' "
+      .. "retries (%s): stopping the run; once it is back, %s"):format(run.unreachable, tostring(msg),
+      run.resume_hint))
+  end
+end
+
 local function propose(run, ctx)
   for attempt = 1, M.PROPOSE_RETRIES do
     local ok, code, msg, kind = call_hook(run, "propose", ctx)
     if not ok then return nil, code, "hook" end
     if type(code) == "table" then code = code.code end
-    if type(code) == "string" then return code end
+    if type(code) == "string" then run.unreachable = 0 return code end
     kind = kind or "propose"
     if M.FATAL_KINDS[kind] then
       error(("propose: %s (%s): stopping the run"):format(tostring(msg), kind), 0)
     end
     if not M.TRANSIENT_KINDS[kind] or attempt == M.PROPOSE_RETRIES then
+      if attempt == M.PROPOSE_RETRIES then unreachable(run, kind, msg) else run.unreachable = 0 end
       return nil, msg or "propose returned no code", kind
     end
     progress.note(run, ("propose failed (%s), retrying: %s"):format(kind, tostring(msg)))
@@ -343,6 +363,11 @@ function M.search(strategy)
     started = core.now(), budget = merge({}, strategy.budget), quiet = strategy.quiet }
   if opts.iterations then run.budget.iterations = opts.iterations end
   run.db_path = opts.db or strategy.db or M.DEFAULT_DB
+  -- A strategy that calls the LLM checks the endpoint before anything is written.
+  if strategy.uses_llm and strategy.preflight ~= false and env.llm and env.llm.models then
+    local note = require("llmnas.preflight").check(env.llm, opts)
+    if note then progress.note(run, note) end
+  end
   run.db = env.db or assert(env.memory.open(run.db_path))
   -- --llm-cache record|replay keeps the LLM's replies in the same memory as the records.
   if opts.llm_cache and opts.llm_cache ~= "off" and env.llm and env.llm.configure then
@@ -354,6 +379,7 @@ function M.search(strategy)
     db = run.db, chat = chat, chat_many = chat_many, best = run.loop.best, last = run.loop.last,
     resumed = run.resumed }
   local hint = ("resume with: llmnas run %s --resume --db %s"):format(opts.script or "STRATEGY.lua", run.db_path)
+  run.resume_hint = hint
   core.set_resume_hint(hint)
   progress.start(run)
   while true do

@@ -6,7 +6,8 @@ local llmnas = require "llmnas"
 local paper = require "llmnas.paper"
 
 local kill_at = tonumber(os.getenv("KILL_AT") or "")
-local s = paper.strategy { task = { dataset = "fashion-mnist", subset = llmnas.options().set.subset } }
+local set = llmnas.options().set
+local s = paper.strategy { task = { dataset = "fashion-mnist", subset = set.subset }, repair = set.repair }
 local propose = s.propose
 s.propose = function(ctx)
   local code, err, kind = propose(ctx)

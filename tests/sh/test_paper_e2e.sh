@@ -5,7 +5,7 @@
 # the middle of an iteration that, resumed, ends with the records of an uninterrupted run.
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT" || exit 1
-SUBSET=1500
+SUBSET=1500  # repair=0 below: the paper's loop (the repair round has its own test)
 
 start_server() {  # $1 = name
     rm -f "$T/port.$1"
@@ -22,7 +22,7 @@ stop_server() { kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null; }
 
 # 1. The run, recording LLM replies.
 start_server a
-run "$LLMNAS" run examples/paper.lua --db "$T/db" --iterations 6 --set subset=$SUBSET --llm-cache record
+run "$LLMNAS" run examples/paper.lua --db "$T/db" --iterations 6 --set subset=$SUBSET --set repair=0 --llm-cache record
 expect_rc 0 "paper.lua runs 6 iterations against the test server"
 expect_out "iter 6/6" "one line per iteration"
 expect_out "best: iteration" "the run ends with the best architecture"
@@ -34,7 +34,7 @@ PAPER_DB="$T/db" PAPER_RUN=1 "$LLMNAS" run tests/lua/runner.lua tests/e2e/check_
 # 2. Replay: no server at all; the same records come back from the cache.
 unset LLMNAS_BASE_URL
 export LLMNAS_BASE_URL="http://127.0.0.1:9/v1"
-run "$LLMNAS" run examples/paper.lua --db "$T/db" --iterations 6 --set subset=$SUBSET --llm-cache replay
+run "$LLMNAS" run examples/paper.lua --db "$T/db" --iterations 6 --set subset=$SUBSET --set repair=0 --llm-cache replay
 expect_rc 0 "the replayed run needs no network"
 run "$LLMNAS" run tests/e2e/compare_runs.lua "$T/db" 1 "$T/db" 2 ignore-cache-hits
 expect_rc 0 "a replayed run gives identical records"
@@ -42,10 +42,10 @@ expect_out "same 6 records" "all six records compared"
 
 # 3. Killed with SIGKILL in the middle of iteration 4, then resumed.
 start_server b
-KILL_AT=4 run "$LLMNAS" run tests/e2e/paper_killed.lua --db "$T/killed" --iterations 6 --set subset=$SUBSET \
+KILL_AT=4 run "$LLMNAS" run tests/e2e/paper_killed.lua --db "$T/killed" --iterations 6 --set subset=$SUBSET --set repair=0 \
     --llm-cache record
 expect_rc 137 "the run died of SIGKILL in iteration 4"
-run "$LLMNAS" run tests/e2e/paper_killed.lua --db "$T/killed" --iterations 6 --set subset=$SUBSET \
+run "$LLMNAS" run tests/e2e/paper_killed.lua --db "$T/killed" --iterations 6 --set subset=$SUBSET --set repair=0 \
     --llm-cache record --resume
 expect_rc 0 "--resume finishes the run"
 expect_out "resuming run 1 at iteration 4" "the resumed run starts at the iteration that was lost"

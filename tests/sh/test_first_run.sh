@@ -1,0 +1,157 @@
+# test_first_run.sh: a first run that cannot go wrong (issue #13, item 4) — the
+# configuration and the endpoint are checked before the run is created (exit 78 / 69,
+# one line, no traceback, nothing in the store), an endpoint that stays unreachable
+# stops the run with the resume command, and an unknown option is an error wherever
+# it stands, with the nearest option suggested, unless declared by the script.
+. "$(dirname "$0")/lib.sh"
+
+PY=/usr/bin/python3
+start_server() {  # start_server NAME [server options...]: $PORT, $SRV
+    name=$1; shift
+    rm -f "$T/$name.port"
+    $PY "$ROOT/tests/llm_server.py" --port-file "$T/$name.port" --requests "$T/$name.log" \
+        --lifetime 120 --watch-pid $$ "$@" >/dev/null 2>&1 &
+    SRV=$!
+    i=0; while [ ! -s "$T/$name.port" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+    PORT=$(cat "$T/$name.port")
+}
+no_store() {  # no_store DESC: the run left nothing behind
+    if [ -e "$T/db" ]; then fail "$1: $T/db was created"; else pass "$1"; fi
+}
+one_line() {  # one_line DESC: stderr is one line, no traceback
+    if [ "$(wc -l <"$T/err")" -eq 1 ] && ! grep -q "traceback" "$T/err"; then pass "$1"
+    else fail "$1: stderr has $(wc -l <"$T/err") lines"; fi
+}
+PAPER="$ROOT/examples/paper.lua"
+unset LLMNAS_BASE_URL LLMNAS_MODEL OPENAI_BASE_URL LLMNAS_API_KEY OPENAI_API_KEY
+
+# ---- configuration: no model, no base URL --------------------------------------------
+run "$LLMNAS" run "$PAPER" --iterations 1 --db "$T/db" --base-url http://127.0.0.1:9/v1
+expect_rc 78 "no model: EX_CONFIG"
+expect_err "no model is set: give --model NAME (or LLMNAS_MODEL)" "no model names the flag and the variable"
+one_line "no model: one line"
+no_store "no model: no run in the store"
+
+run env LLMNAS_MODEL=m "$LLMNAS" run "$PAPER" --iterations 1 --db "$T/db"
+expect_rc 78 "no base URL: EX_CONFIG"
+expect_err "--base-url URL (or LLMNAS_BASE_URL / OPENAI_BASE_URL)" "no base URL names the flag and the variables"
+one_line "no base URL: one line"
+no_store "no base URL: no run in the store"
+
+# ---- preflight: an unknown model gets the list the server offers -----------------------
+start_server models --models qwen2.5-coder:7b,llama3
+run "$LLMNAS" run "$PAPER" --iterations 1 --db "$T/db" --base-url "http://127.0.0.1:$PORT/v1" --model qwen
+expect_rc 78 "unknown model: EX_CONFIG"
+expect_err "model 'qwen' is not offered by http://127.0.0.1:$PORT/v1; it offers: qwen2.5-coder:7b, llama3" \
+    "unknown model: the models the server offers"
+one_line "unknown model: one line"
+no_store "unknown model: no run in the store"
+if grep -q '"method": "GET", "path": "/v1/models"' "$T/models.log" && ! grep -q '"POST"' "$T/models.log"; then
+    pass "preflight asked GET /v1/models and sent no prompt"
+else fail "preflight requests: $(cat "$T/models.log")"; fi
+kill "$SRV" 2>/dev/null; wait "$SRV" 2>/dev/null
+
+# A model the server lists passes, and the run goes on to the generator.
+printf '"no code in this reply"\n{"reply": "{}", "repeat": 3}\n' >"$T/nocode.jsonl"
+start_server listed --models m,other --replies "$T/nocode.jsonl"
+run "$LLMNAS" run "$PAPER" --iterations 1 --db "$T/db3" --base-url "http://127.0.0.1:$PORT/v1" --model m
+expect_rc 0 "a listed model passes the preflight"
+if head -n 1 "$T/listed.log" | grep -q '"GET"' && grep -q '"POST"' "$T/listed.log"; then
+    pass "the preflight comes first, then the generator's call"
+else fail "listed: requests $(cat "$T/listed.log")"; fi
+kill "$SRV" 2>/dev/null; wait "$SRV" 2>/dev/null
+
+# ---- preflight: refused connection ------------------------------------------------------
+# A port that was just free: nothing listens there.
+DEAD=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+run "$LLMNAS" run "$PAPER" --iterations 1 --db "$T/db" --base-url "http://127.0.0.1:$DEAD/v1" --model m
+expect_rc 69 "unreachable server: EX_UNAVAILABLE"
+expect_err "cannot reach the LLM server at http://127.0.0.1:$DEAD/v1: " "unreachable: the URL"
+expect_err "onnect" "unreachable: curl's cause (could not connect)"
+one_line "unreachable: one line"
+no_store "unreachable: no run in the store"
+
+# ---- preflight: 401 names the variable read, never its value -----------------------------
+start_server auth --models-status 401
+run env LLMNAS_API_KEY=sk-canary-4242 "$LLMNAS" run "$PAPER" --iterations 1 --db "$T/db" \
+    --base-url "http://127.0.0.1:$PORT/v1" --model m
+expect_rc 78 "rejected key: EX_CONFIG"
+expect_err "the LLM server rejected the API key read from LLMNAS_API_KEY" "rejected key: names the variable"
+if grep -q "sk-canary-4242" "$T/err" "$T/out"; then fail "rejected key: the key was printed"
+else pass "rejected key: the key itself is never printed"; fi
+one_line "rejected key: one line"
+no_store "rejected key: no run in the store"
+run "$LLMNAS" run "$PAPER" --iterations 1 --db "$T/db" --base-url "http://127.0.0.1:$PORT/v1" --model m
+expect_rc 78 "no key for a server that wants one: EX_CONFIG"
+expect_err "wants an API key and none is set: set LLMNAS_API_KEY (or OPENAI_API_KEY)" \
+    "no key: names the variables to set"
+kill "$SRV" 2>/dev/null; wait "$SRV" 2>/dev/null
+
+# ---- during a run: unreachable through an iteration's retries, twice: stop ---------------
+# The server answers the preflight (it lists no models: 404), then drops every chat call.
+printf '{"fault": "close", "repeat": 200}\n' >"$T/close.jsonl"
+start_server drop --replies "$T/close.jsonl"
+cat >"$T/fast_fail.lua" <<'LUA'
+llm.configure { retries = 0 }   -- fail each call at once: the test is about the loop
+local paper = require "llmnas.paper"
+require("llmnas").search(paper.strategy { task = { dataset = "fashion-mnist", subset = 256 },
+  budget = { iterations = 50 } })
+LUA
+run "$LLMNAS" run "$T/fast_fail.lua" --db "$T/db2" --base-url "http://127.0.0.1:$PORT/v1" --model m
+expect_rc 69 "endpoint unreachable during the run: EX_UNAVAILABLE"
+expect_err "stayed unreachable through 2 iterations' retries" "the stop says why"
+expect_err "resume with: llmnas run $T/fast_fail.lua --resume --db $T/db2" "the stop gives the resume command"
+if grep -q "traceback" "$T/err"; then fail "unreachable stop: traceback"; else pass "unreachable stop: no traceback"; fi
+n=$(grep -c '"POST"' "$T/drop.log")
+# 2 iterations x 3 proposals, and the improver's call after the first iteration.
+if [ "$n" -eq 7 ]; then pass "the run stopped after 2 iterations (7 calls), not 50"
+else fail "calls before the stop: $n, expected 7"; fi
+kill "$SRV" 2>/dev/null; wait "$SRV" 2>/dev/null
+
+# ---- unknown options, before and after the script ----------------------------------------
+run "$LLMNAS" run "$ROOT/examples/evolve.lua" --iteration 1 --db "$T/db"
+expect_rc 64 "a typo after the script is an error"
+expect_err "unknown option '--iteration' (did you mean --iterations?)" "after the script: the nearest option"
+no_store "a typo after the script runs nothing"
+run "$LLMNAS" run --iteration 1 "$ROOT/examples/evolve.lua" --db "$T/db"
+expect_rc 64 "a typo before the script is an error"
+expect_err "unknown option '--iteration' (did you mean --iterations?)" "before the script: the nearest option"
+run "$LLMNAS" run "$ROOT/examples/evolve.lua" --iterations=1 --base-ur=x --db "$T/db"
+expect_err "unknown option '--base-ur=x' (did you mean --base-url?)" "the = form is suggested for too"
+run "$LLMNAS" run "$ROOT/examples/evolve.lua" --workers 2 --db "$T/db"
+expect_rc 64 "--workers is not accepted and ignored"
+run "$LLMNAS" run "$ROOT/examples/hello.lua" --frobnicate
+expect_err "unknown option '--frobnicate' (an argument for the script goes after --)" \
+    "an option near nothing says how to pass it to the script"
+run "$LLMNAS" run "$ROOT/examples/hello.lua" -- --iteration 1
+expect_rc 0 "after --, an option-like word goes to the script"
+expect_out '["--iteration","1"]' "after --: the script's arg"
+run "$LLMNAS" run "$ROOT/examples/hello.lua" -5
+expect_rc 0 "a negative number is a script argument"
+
+# ---- options a script declares -----------------------------------------------------------
+cat >"$T/decl.lua" <<'LUA'
+--@option --population N   individuals per generation
+--@option --greedy         keep the best always
+local set = require("llmnas").options().set
+print("population", set.population, math.type(set.population), "greedy", set.greedy, "arg", #arg)
+LUA
+run "$LLMNAS" run "$T/decl.lua" --population 4 --greedy
+expect_rc 0 "declared options are accepted"
+expect_out "population	4	integer	greedy	true	arg	0" "a declared option is --set NAME=VALUE, a flag true"
+run "$LLMNAS" run --population=6 "$T/decl.lua"
+expect_out "population	6	integer" "a declared option before the script (= form)"
+run "$LLMNAS" run "$T/decl.lua" --populaton 4
+expect_rc 64 "a typo of a declared option is an error"
+expect_err "did you mean --population?" "the typo of a declared option: the declared name suggested"
+run "$LLMNAS" run "$T/decl.lua" --help
+expect_rc 0 "run SCRIPT --help"
+expect_out "options of $T/decl.lua:" "--help names the script"
+expect_out "--population N" "--help lists a declared option with its value"
+expect_out "individuals per generation (--set population=...)" "--help gives the help text and the setting"
+run "$LLMNAS" run "$ROOT/examples/evolve.lua" --help
+expect_out "--population N" "evolve.lua declares --population"
+printf -- '--@option population N oops\nprint(1)\n' >"$T/bad_decl.lua"
+run "$LLMNAS" run "$T/bad_decl.lua"
+expect_rc 65 "a malformed declaration is a script error"
+expect_err "bad_decl.lua:1: a declaration reads" "a malformed declaration names the line"
