@@ -55,6 +55,9 @@ DEPS      := gcc make pkg-config liblua5.4-dev libcurl4-openssl-dev libcjson-dev
              lmdb-utils libdnnl-dev libssl-dev zlib1g-dev dataset-fashion-mnist libcmocka-dev lua-check \
              cppcheck python3 python3-torch python3-numpy procps psmisc
 DEPS += clang-tidy   # make check: the C checks of .clang-tidy
+DEPS      += libpng-dev libjpeg62-turbo-dev python3-pil   # image folders: PNG/JPEG decoding; tests write real files
+DEPS      += protobuf-c-compiler libprotobuf-c-dev libonnx-dev python3-onnx   # saved models: ONNX from Debian's onnx.proto; its checker
+LDLIBS    += -lpng16 -ljpeg -lprotobuf-c   # image folders, ONNX
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps test bench check demo clean
@@ -102,6 +105,17 @@ $(BUILD)/tests/test_memory: tests/c/test_memory.c $(LIBMEM)
 $(BUILD)/bench/%: tests/bench/%.c $(LIBMEM) $(LIBRT)
 	@mkdir -p $(@D)
 	$(CC) $(ALLCFLAGS) -o $@ $< $(LIBMEM) $(LIBRT) $(LDFLAGS) $(LDLIBS)
+
+# ONNX: C for Debian's onnx.proto, generated at build time by protoc-c (protobuf-c-compiler).
+ONNX_PROTO := /usr/include/onnx/onnx.proto
+$(BUILD)/onnx/onnx.pb-c.c: $(ONNX_PROTO)
+	@mkdir -p $(@D)
+	protoc-c --c_out=$(@D) -I$(dir $(ONNX_PROTO)) $(ONNX_PROTO)
+$(BUILD)/onnx/onnx.pb-c.h: $(BUILD)/onnx/onnx.pb-c.c ;
+$(BUILD)/onnx/onnx.pb-c.o: $(BUILD)/onnx/onnx.pb-c.c
+	$(CC) -std=c11 $(OPT) $(SANFLAGS) -I$(BUILD)/onnx -c -o $@ $<
+$(BUILD)/runtime/train/model_onnx.o: $(BUILD)/onnx/onnx.pb-c.h
+$(LIBRT): $(BUILD)/onnx/onnx.pb-c.o
 
 deps:
 	@missing=$$(for p in $(DEPS); do \

@@ -80,6 +80,7 @@ static void read_opts(lua_State *L, int t, train_opts *o, int *worker, train_iso
     luaL_checktype(L, t, LUA_TTABLE);
     o->dataset = host_opt_str(L, t, 2, "evaluate", "dataset", o->dataset);
     o->data_dir = host_opt_str(L, t, 2, "evaluate", "data", NULL);
+    o->save_dir = host_opt_str(L, t, 2, "evaluate", "save", NULL);  /* a model folder (train_model.h) */
     o->epochs = (int)host_opt_int(L, t, 2, "evaluate", "epochs", o->epochs, 1, 10000);
     o->batch = (int)host_opt_int(L, t, 2, "evaluate", "batch", o->batch, 1, 65536);
     o->subset = (int)host_opt_int(L, t, 2, "evaluate", "subset", o->subset, 0, 1 << 30);
@@ -267,8 +268,9 @@ static int l_datasets(lua_State *L)
     return 1;
 }
 
-/* train.dataset(name) → the entry for name (a plain name or a scheme such as
- * "folder:PATH", whose entry then carries arg = "PATH"), or nil, message. */
+/* train.dataset(name [, data]) → the entry for name (a plain name or a scheme
+ * such as "folder:PATH", whose entry then carries arg = "PATH" and, from the
+ * loaded files, input and classes), or nil, message. */
 static int l_dataset(lua_State *L)
 {
     const char *name = luaL_checkstring(L, 1), *arg;
@@ -281,6 +283,21 @@ static int l_dataset(lua_State *L)
     push_dataset(L, e);
     if (arg)
         lua_pushstring(L, arg), lua_setfield(L, -2, "arg");
+    if (e->classes == 0 && arg && *arg) {  /* folder:PATH: only the files tell; load them (cached) */
+        const ds_dataset *d;
+        char err[1024];
+        if (train_dataset_get(name, luaL_optstring(L, 2, NULL), &d, err, sizeof err)) {
+            luaL_pushfail(L);
+            lua_pushstring(L, err);
+            return 2;
+        }
+        int dims[3] = {d->c, d->h, d->w};
+        lua_createtable(L, 3, 0);
+        for (int i = 0; i < 3; i++)
+            lua_pushinteger(L, dims[i]), lua_rawseti(L, -2, i + 1);
+        lua_setfield(L, -2, "input");
+        lua_pushinteger(L, d->classes), lua_setfield(L, -2, "classes");
+    }
     return 1;
 }
 

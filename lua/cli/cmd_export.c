@@ -5,6 +5,7 @@
  */
 #include "cli/cli.h"
 #include "cli/cmd_arch.h"
+#include "graph/graph_weights.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -105,6 +106,15 @@ int cmd_export(int argc, char **argv)
         return EX_SOFTWARE;
     }
     size_t n = strlen(text);
+    if (fn == graph_to_pytorch) {  /* and load_safetensors for a model saved by train --save */
+        const char *ld = graph_pytorch_loader();
+        char *t = realloc(text, n + strlen(ld) + 1);
+        if (t) {
+            text = t;
+            memcpy(text + n, ld, strlen(ld) + 1);
+            n = strlen(text);
+        }
+    }
     if (strcmp(format, "json") == 0 && (n == 0 || text[n - 1] != '\n')) {
         char *t = realloc(text, n + 2);
         if (t) {

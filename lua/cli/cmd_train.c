@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "cli/cmd_arch.h"
 #include "train/dataset.h"
+#include "train/dataset_folder.h"
 #include "base/rt.h"
 #include "train/train.h"
 
@@ -20,7 +21,7 @@
 
 static const char train_usage[] =
     "llmnas train ARCH.lua [--dataset NAME] [--data DIR] [--epochs N] [--subset N] [--lr X] "
-    "[--test] [--json]";
+    "[--image-size N] [--save DIR] [--test] [--json]";
 
 static const char train_help[] =
     "usage: llmnas train ARCH.lua [OPTIONS]\n"
@@ -33,6 +34,13 @@ static const char train_help[] =
     "\n"
     "options:\n"
     "  --dataset NAME     one of the datasets below (default @DEFAULT_DATASET@)\n"
+    "  --image-size N     image folders: resize to N x N (default: the median shorter side,\n"
+    "                     8..64; area averaging when shrinking, bilinear when enlarging)\n"
+    "  --channels 1|3     image folders: grey or RGB (default: RGB if any image is colour)\n"
+    "  --bad-images stop|skip  image folders: a corrupt, truncated, empty or over-size image\n"
+    "                     stops loading (default) or is skipped and counted\n"
+    "  --save DIR         write the trained model there: weights (safetensors), ONNX,\n"
+    "                     architecture, recipe, classes, preprocessing (llmnas predict DIR)\n"
     "  --data DIR         dataset directory (default: $LLMNAS_DATA, else ./data; a dataset\n"
     "                     with a system copy, such as Debian's Fashion-MNIST, uses it only\n"
     "                     when no directory was chosen)\n"
@@ -144,12 +152,39 @@ static void print_json(const train_result *r, const train_opts *o, const char *k
 }
 
 /* Options with a value: returns 1 consumed, 0 not ours, or -EX_USAGE. */
-static int parse_value_opt(int argc, char **argv, int *i, train_opts *o)
+/* The image-folder options, appended to a folder dataset's name
+ * (dataset_folder.h): "folder:PATH?size=32&channels=1". */
+typedef struct folder_flags {
+    char q[128];
+} folder_flags;
+
+static int folder_arg(const char *flag, const char *v, folder_flags *fo)
+{
+    double x;
+    int rc = 0;
+    size_t n = strlen(fo->q);
+    if (strcmp(flag, "--image-size") == 0) {
+        if (!(rc = num_arg(flag, v, 1, 1024, &x)))
+            rt_fmt(fo->q + n, sizeof fo->q - n, "&size=%d", (int)x);
+    } else if (strcmp(flag, "--channels") == 0) {
+        if (strcmp(v, "1") && strcmp(v, "3"))
+            return cli_usage_error("train", train_usage, "--channels needs 1 or 3, got '%s'", v);
+        rt_fmt(fo->q + n, sizeof fo->q - n, "&channels=%s", v);
+    } else {
+        if (strcmp(v, "stop") && strcmp(v, "skip"))
+            return cli_usage_error("train", train_usage, "--bad-images needs stop or skip, got '%s'", v);
+        rt_fmt(fo->q + n, sizeof fo->q - n, "&bad=%s", v);
+    }
+    return rc;
+}
+
+static int parse_value_opt(int argc, char **argv, int *i, train_opts *o, folder_flags *fo)
 {
     static const char *const names[] = {"--dataset", "--data", "--epochs", "--subset", "--lr",
                                         "--batch", "--val-fraction", "--momentum",
                                         "--weight-decay", "--seed", "--threads", "--time-limit",
-                                        "--augment", NULL};
+                                        "--augment", "--image-size", "--channels",
+                                        "--bad-images", "--save", NULL};
     const char *a = argv[*i], *v = NULL;
     int k;
     for (k = 0; names[k]; k++) {
@@ -182,7 +217,12 @@ static int parse_value_opt(int argc, char **argv, int *i, train_opts *o)
     case 9: if (!(rc = num_arg(a, v, 0, 9.2e18, &x))) o->seed = (uint64_t)x; break;
     case 10: if (!(rc = num_arg(a, v, 1, 1024, &x))) o->threads = (int)x; break;
     case 11: if (!(rc = num_arg(a, v, 0.001, 1e7, &x))) o->time_limit = x; break;
-    default:
+    case 13: case 14: case 15:
+        if (!(rc = folder_arg(a, v, fo)))
+            break;
+        return -rc;
+    case 16: o->save_dir = v; break;
+    case 12:
         if (strcmp(v, "on") == 0)
             o->augment = 1;
         else if (strcmp(v, "off") == 0)
@@ -191,6 +231,25 @@ static int parse_value_opt(int argc, char **argv, int *i, train_opts *o)
             rc = cli_usage_error("train", train_usage, "--augment needs on or off, got '%s'", v);
     }
     return rc ? -rc : 1;
+}
+
+/* One line on stderr about an image folder: what was found, and whether it
+ * was decoded or read from the cache (and why it was decoded). */
+static void folder_note(const ds_dataset *d)
+{
+    const ds_folder *f = d->folder;
+    fprintf(stderr, "llmnas train: %s: %d classes, %d training and %d test images, %dx%dx%d, "
+            "mean", f->root, f->nclasses, d->train.n, d->test.n, f->channels, f->size, f->size);
+    for (int c = 0; c < f->channels; c++)
+        fprintf(stderr, " %.4f", d->mean[c]);
+    fprintf(stderr, " std");
+    for (int c = 0; c < f->channels; c++)
+        fprintf(stderr, " %.4f", d->std[c]);
+    if (f->from_cache)
+        fprintf(stderr, "; read from the cache in %.2f s\n", f->seconds);
+    else
+        fprintf(stderr, "; decoded in %.2f s (%s)%s%s\n", f->seconds, f->cache_note,
+                f->skipped ? "; bad images skipped: " : "", f->skipped ? "see above" : "");
 }
 
 static int exit_code(int rc, const char *kind)
@@ -211,6 +270,8 @@ int cmd_train(int argc, char **argv)
 {
     train_opts o;
     train_opts_default(&o);
+    folder_flags fo = {""};
+    char spec[4400];
     int json = 0, in_process = 0;
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
@@ -219,7 +280,7 @@ int cmd_train(int argc, char **argv)
             cli_print_help(train_help, help_field);
             return EX_OK;
         }
-        int r = parse_value_opt(argc, argv, &i, &o);
+        int r = parse_value_opt(argc, argv, &i, &o, &fo);
         if (r < 0)
             return -r;
         if (r)
@@ -245,6 +306,14 @@ int cmd_train(int argc, char **argv)
     }
     if (!path)
         return cli_usage_error("train", train_usage, "no file given");
+    if (fo.q[0]) {
+        if (!ds_folder_is(o.dataset))
+            return cli_usage_error("train", train_usage,
+                                   "--image-size, --channels and --bad-images are for image folders "
+                                   "(--dataset folder:PATH)");
+        rt_fmt(spec, sizeof spec, "%s%s%s", o.dataset, strchr(o.dataset, '?') ? "&" : "?", fo.q + 1);
+        o.dataset = spec;
+    }
 
     char err[1024], kind[32];
     const ds_dataset *d;
@@ -252,6 +321,8 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "llmnas train: %s\n", err);
         return EX_NOINPUT;
     }
+    if (d->folder)
+        folder_note(d);
     sandbox_opts so;
     sandbox_opts_default(&so);
     so.c = d->c, so.h = d->h, so.w = d->w, so.classes = d->classes;

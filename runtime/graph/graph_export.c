@@ -8,6 +8,7 @@
  */
 #include "graph/graph.h"
 #include "graph/graph_internal.h"
+#include "graph/graph_weights.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -422,4 +423,45 @@ char *graph_to_pytorch(const graph *g)
     free(order);
     free(newid);
     return sb_done(&b);
+}
+
+/* ---- saved weights: names and the PyTorch loader (graph_weights.h) ---------------- */
+
+int graph_module_name(const graph *g, int node, char *buf, size_t len)
+{
+    int *order, *newid, m = canonical(g, &order, &newid);
+    if (m < 0)
+        return GRAPH_ENOMEM;
+    int k = node >= 0 && node < g->n ? newid[node] : -1;
+    if (k > 0)
+        lower_name(&g->nodes[node], k, buf, len);
+    free(order);
+    free(newid);
+    return k > 0 ? 0 : GRAPH_EARG;
+}
+
+const char *graph_pytorch_loader(void)
+{
+    return "\n\n"
+           "def load_safetensors(net, path):\n"
+           "    \"\"\"Load weights saved by `llmnas train --save` (model.safetensors) into net.\n"
+           "\n"
+           "    The tensor names are Net's state_dict names, BatchNorm running statistics\n"
+           "    included; load_state_dict is strict, so a mismatch is an error.\"\"\"\n"
+           "    import json\n"
+           "    import struct\n"
+           "    with open(path, \"rb\") as f:\n"
+           "        n = struct.unpack(\"<Q\", f.read(8))[0]\n"
+           "        header = json.loads(f.read(n))\n"
+           "        data = f.read()\n"
+           "    dtypes = {\"F32\": torch.float32, \"I64\": torch.int64}\n"
+           "    state = {}\n"
+           "    for name, t in header.items():\n"
+           "        if name == \"__metadata__\":\n"
+           "            continue\n"
+           "        begin, end = t[\"data_offsets\"]\n"
+           "        state[name] = torch.frombuffer(bytearray(data[begin:end]),\n"
+           "                                       dtype=dtypes[t[\"dtype\"]]).reshape(t[\"shape\"])\n"
+           "    net.load_state_dict(state)\n"
+           "    return net\n";
 }

@@ -6,6 +6,7 @@
  * offsets in messages are offsets in the uncompressed bytes.
  */
 #include "train/dataset.h"
+#include "train/dataset_folder.h"
 #include "base/rt.h"
 
 #include <errno.h>
@@ -261,6 +262,14 @@ static int load_idx(const ds_info *e, const char *arg, const char *const *dirs, 
 static int load_cifar(const ds_info *e, const char *arg, const char *const *dirs, int ndirs,
                       ds_dataset *d, char *err, size_t errlen);
 
+/* Image folders (dataset_folder.c): arg is "PATH[?options]", or "" for the data directory. */
+static int load_folder(const ds_info *e, const char *arg, const char *const *dirs, int ndirs,
+                       ds_dataset *d, char *err, size_t errlen)
+{
+    (void)e;
+    return ds_folder_fill(arg ? arg : "", ndirs ? dirs[0] : NULL, d, err, errlen);  /* dirs[0]: the data directory (no subdir) */
+}
+
 #define FMNIST_DEBIAN "/usr/share/datasets/fashion-mnist"  /* Debian's dataset-fashion-mnist */
 #define CIFAR_MEAN {0.4914f, 0.4822f, 0.4465f}
 #define CIFAR_STD {0.2470f, 0.2435f, 0.2616f}
@@ -281,6 +290,8 @@ static const ds_info registry[] = {
      "cifar-100-binary", NULL, CIFAR100_MEAN, CIFAR100_STD, 1, load_cifar, 2},
     {"cifar100-coarse", "CIFAR-100 binary version, coarse labels (superclasses)", 3, 32, 32, 20,
      50000, 10000, "cifar-100-binary", NULL, CIFAR100_MEAN, CIFAR100_STD, 1, load_cifar, 3},
+    {DS_FOLDER_PREFIX ":", "your PNG/JPEG files: PATH/train/<class>/*.png|jpg, optional PATH/test/ "
+     "(options: doc/training.md)", 0, 0, 0, 0, 0, 0, NULL, NULL, {0}, {1}, 0, load_folder, 0},
 };
 #define NREGISTRY ((int)(sizeof registry / sizeof registry[0]))
 
@@ -447,6 +458,12 @@ static int load_cifar(const ds_info *e, const char *arg, const char *const *dirs
 
 int ds_load(const char *name, const char *dir, ds_dataset **out, char *err, size_t errlen)
 {
+    char alias[4200];
+    if (ds_folder_is(name) && name[strlen(DS_FOLDER_PREFIX)] != ':') {
+        /* "folder" or "folder?size=32": the folder is the data directory */
+        rt_fmt(alias, sizeof alias, DS_FOLDER_PREFIX ":%s", name + strlen(DS_FOLDER_PREFIX));
+        name = alias;
+    }
     const char *arg;
     const ds_info *e = ds_find(name, &arg);
     if (!e) {
@@ -499,6 +516,7 @@ void ds_free(ds_dataset *d)
         return;
     ds_split_free(&d->train);
     ds_split_free(&d->test);
+    ds_folder_free(d->folder);
     free(d);
 }
 

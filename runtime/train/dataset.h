@@ -55,6 +55,7 @@ typedef struct ds_dataset {
     float mean[3], std[3];  /* per channel, on pixel/255 */
     int augment;            /* 1: CIFAR-style crop + flip is the dataset's default */
     ds_split train, test;
+    struct ds_folder *folder;  /* image folders only (dataset_folder.h): classes, files; else NULL */
 } ds_dataset;
 
 /* ---- the registry ---- */
@@ -106,6 +107,7 @@ int ds_data_dir_chosen(const char *dir);
 
 /* Load a registered dataset by name (ds_find) from data directory dir (see
  * ds_data_dir; NULL = default). *out owned by the caller, freed with ds_free.
+ * "folder:PATH[?options]" is an image folder (dataset_folder.h).
  * DS_EUNKNOWN lists the known names; DS_EIO names the files and every
  * directory looked in. */
 int ds_load(const char *name, const char *dir, ds_dataset **out, char *err, size_t errlen);

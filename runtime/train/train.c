@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 
 #include "train/dataset.h"
+#include "train/train_model.h"
 #include "base/rt.h"
 
 /* ---- dataset cache (one per process; a forked worker inherits it) ---- */
@@ -277,6 +278,8 @@ static int run_job(job *j)
         free(all);
     }
     r->eval_seconds = rt_now() - t0;
+    if (!rc && o->save_dir)
+        rc = train_model_save(o->save_dir, j->net, j->g, j->d, &j->ix, o, r, j->err, j->errlen);
     return rc;
 }
 

@@ -184,6 +184,7 @@ typedef struct train_opts {
     void (*progress)(const train_progress *p, void *ud);
     void *progress_ud;
     double progress_every;   /* seconds between progress calls, default 1 */
+    const char *save_dir;    /* non-NULL: save the trained model there (train_model.h) */
 } train_opts;
 
 #define TRAIN_DEFAULT_MAX_PARAMS    50000000LL          /* 50 M */

@@ -145,11 +145,13 @@ local function recipe_for(strategy, opts)
   local task = merge({ dataset = train_module.defaults().dataset }, strategy.task)
   if opts.dataset then task.dataset = opts.dataset end
   if opts.data then task.data = opts.data end
-  local ds = train_module.dataset(task.dataset) or {}
+  local ds, why = train_module.dataset(task.dataset, task.data)  -- an image folder is read here
+  ds = ds or {}
   task.input = task.input or ds.input
   task.classes = task.classes or ds.classes
   if not task.input or not task.classes then
-    error(("task: unknown dataset '%s': give task.input and task.classes"):format(tostring(task.dataset)), 0)
+    error(why and ("task: " .. why)
+      or ("task: unknown dataset '%s': give task.input and task.classes"):format(tostring(task.dataset)), 0)
   end
   local recipe = merge(copy(M.RECIPE), strategy.train)
   recipe.dataset, recipe.data, recipe.subset = task.dataset, task.data, task.subset

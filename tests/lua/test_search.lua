@@ -57,12 +57,14 @@ end
 function tests.task_shapes_come_from_the_registry()
   local all = train.datasets()
   for _, name in ipairs(all) do
-    local seen
-    local s = strategy({ "net a 0.5" }, { task = { dataset = name },
-      propose = function(ctx) seen = ctx.task return "net a 0.5" end })
-    search.search(s)
-    T.eq(seen.input, all[name].input, name .. ": input shape from the registry")
-    T.eq(seen.classes, all[name].classes, name .. ": classes from the registry")
+    if all[name].input then  -- schemes (folder:PATH) take the shape from their files
+      local seen
+      local s = strategy({ "net a 0.5" }, { task = { dataset = name },
+        propose = function(ctx) seen = ctx.task return "net a 0.5" end })
+      search.search(s)
+      T.eq(seen.input, all[name].input, name .. ": input shape from the registry")
+      T.eq(seen.classes, all[name].classes, name .. ": classes from the registry")
+    end
   end
   T.eq(all["cifar100-coarse"].classes, 20)
   local d = train.defaults()

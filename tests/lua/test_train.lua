@@ -94,8 +94,10 @@ end
 function tests.datasets_lists_the_registry()
   local d = train.datasets()
   T.eq(d[1], "fashion-mnist")
-  T.eq(#d, 5)
-  T.eq({ d[1], d[2], d[3], d[4], d[5] }, { "fashion-mnist", "mnist", "cifar10", "cifar100", "cifar100-coarse" })
+  T.eq(#d, 6)
+  T.eq({ d[1], d[2], d[3], d[4], d[5], d[6] },
+    { "fashion-mnist", "mnist", "cifar10", "cifar100", "cifar100-coarse", "folder:" })
+  T.eq(d["folder:"].input, nil, "an image folder's shape comes from its files")
   T.eq(d["fashion-mnist"].input, { 1, 28, 28 })
   T.eq(d["fashion-mnist"].classes, 10)
   T.eq(d["fashion-mnist"].splits, { train = 60000, test = 10000 })

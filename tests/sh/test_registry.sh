@@ -9,7 +9,11 @@
 cat >"$T/list.lua" <<'LUA'
 for _, n in ipairs(train.datasets()) do
   local d = train.datasets()[n]
-  print(n, table.concat(d.input, "x") .. ", " .. d.classes .. " classes")
+  if d.input then
+    print(n, table.concat(d.input, "x") .. ", " .. d.classes .. " classes")
+  else  -- a scheme (folder:): the shape comes from the files
+    print(n .. "PATH", "shape and classes from the files")
+  end
 end
 local d = train.defaults()
 print("defaults", d.lr, d.momentum, d.weight_decay, d.seed, d.batch)
