@@ -76,7 +76,10 @@ status), so that the logs of other tests hold their POSTs only.
 Request log (--requests): one JSON object per line, appended as requests arrive:
     {"n": 1, "t": 0.012, "method": "POST", "path": "/v1/chat/completions",
      "auth": "bearer" | "none", "key_sha256": "<hex of the bearer token>" | null,
-     "body": {...the request JSON...}, "answer": "reply" | "<fault name>"}
+     "body": {...the request JSON...}, "answer": "reply" | "<fault name>",
+     "in_flight": K}
+K counts the requests being answered when this one arrived, itself included: the
+concurrency of a client is read from it (an ordering, not a wall-clock measure).
 The key itself is never written; tests compare key_sha256 with the hash of the key
 they set.
 
@@ -104,6 +107,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 STOP = threading.Event()
 START = time.monotonic()
+FLIGHT = {"now": 0}  # requests being answered
+FLIGHT_LOCK = threading.Lock()
+HERE = threading.local()  # the handler thread's in_flight at arrival
 
 
 def load_script(path):
@@ -163,6 +169,7 @@ class Log:
         with self.lock:
             self.n += 1
             entry = dict(n=self.n, t=round(time.monotonic() - START, 4), **entry)
+            entry["in_flight"] = getattr(HERE, "in_flight", None)
             if self.path:
                 with open(self.path, "a", encoding="utf-8") as f:
                     f.write(json.dumps(entry) + "\n")
@@ -263,6 +270,16 @@ class Handler(BaseHTTPRequestHandler):
         self.send_error_shape(404, f"no route {self.path}", "not_found")
 
     def do_POST(self):
+        with FLIGHT_LOCK:
+            FLIGHT["now"] += 1
+            HERE.in_flight = FLIGHT["now"]
+        try:
+            self.post()
+        finally:
+            with FLIGHT_LOCK:
+                FLIGHT["now"] -= 1
+
+    def post(self):
         n = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(n) if n else b""
         try:

@@ -10,13 +10,15 @@
  *       memory_limit = 0 (worker address-space headroom, bytes), deadline = 0 (worker
  *       wall clock, s; default time_limit * 1.25 + 120 when time_limit is set),
  *       max_params = ..., max_flops = ..., max_act_bytes = ...,
- *       progress = function(p) end})   -- p: epoch, epochs, step, steps, loss, images_per_s, seconds
- *   → {dataset, and every field of TRAIN_RESULT_FIELDS (runtime/train/train.h): val_acc,
- *      val_loss, train_loss, seconds, eval_seconds, images_per_s, steps, epochs_done,
- *      diverged_step, ntrain, nval, params, flops, peak_rss_mib [, test_acc, test_loss]}
- *      (a double that was not measured is absent)
- *   | nil, message, kind [, step] (step: where a diverged run stopped; kind: too_large, diverged, timeout, interrupted, data,
- *                           unsupported, crashed, limit_memory, limit_cpu, error)
+ *       checkpoints = 0, probe = 0,
+ *       progress = function(p) end})   -- p: epoch, epochs, step, steps, loss, images_per_s,
+ *                                      --    seconds [, checkpoint, window_loss, probe_acc, probe_loss]
+ *   → {dataset, every field of TRAIN_RESULT_FIELDS (runtime/train/train.h): val_acc, val_loss, train_loss, seconds, eval_seconds, build_seconds, probe_seconds,
+ *      job_seconds, wall_seconds, images_per_s, steps, epochs_done, ntrain, nval, params,
+ *      flops, peak_rss_mib [, test_acc, test_loss]}
+ *   | nil, message, kind, step, cost (step: where a diverged run stopped, else nil; kind: too_large,
+ *     diverged, timeout, interrupted, data, unsupported, crashed, limit_memory, limit_cpu,
+ *     pruned, error; cost: {seconds, build_seconds, cpu_seconds, wall_seconds, train_loss, steps})
  *   train.datasets() → {"fashion-mnist", ..., ["fashion-mnist"] = {name, about, input = {1, 28, 28},
  *                       classes = 10, splits = {train = 60000, test = 10000}, subdir, system_dir,
  *                       augment, mean, std}, ...}   (runtime/train/dataset.c's registry)
@@ -30,6 +32,13 @@
  * With worker = true (the default) training runs in a forked worker
  * (runtime/worker.h), so a crash or a hang costs one candidate. Wrong
  * arguments raise; a candidate that fails to train returns nil, msg, kind.
+ *
+ * Early abort: with checkpoints = N the progress function is also called at N
+ * evenly spaced steps (p.checkpoint = 1..N, p.window_loss, and with probe = M
+ * p.probe_acc / p.probe_loss on M held-out images); a progress function that
+ * returns true stops the candidate: nil, "stopped at step S of T", "pruned".
+ * wall_seconds is the whole call (fork and result transfer included), so
+ * wall_seconds - job_seconds is the worker's overhead.
  */
 #include "bind/arch.h"
 #include "train/dataset.h"
@@ -48,14 +57,14 @@ typedef struct progress_ud {
     char err[512];
 } progress_ud;
 
-static void on_progress(const train_progress *p, void *ud)
+static int on_progress(const train_progress *p, void *ud)
 {
     progress_ud *u = ud;
     lua_State *L = u->L;
     if (u->failed)
-        return;
+        return 0;
     lua_pushvalue(L, u->fn);
-    lua_createtable(L, 0, 7);
+    lua_createtable(L, 0, 11);
     lua_pushinteger(L, p->epoch), lua_setfield(L, -2, "epoch");
     lua_pushinteger(L, p->epochs), lua_setfield(L, -2, "epochs");
     lua_pushinteger(L, p->step), lua_setfield(L, -2, "step");
@@ -63,11 +72,24 @@ static void on_progress(const train_progress *p, void *ud)
     lua_pushnumber(L, p->loss), lua_setfield(L, -2, "loss");
     lua_pushnumber(L, p->images_per_s), lua_setfield(L, -2, "images_per_s");
     lua_pushnumber(L, p->seconds), lua_setfield(L, -2, "seconds");
-    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    if (p->checkpoint > 0) {
+        lua_pushinteger(L, p->checkpoint), lua_setfield(L, -2, "checkpoint");
+        if (isfinite(p->window_loss))
+            lua_pushnumber(L, p->window_loss), lua_setfield(L, -2, "window_loss");
+        if (isfinite(p->probe_acc))
+            lua_pushnumber(L, p->probe_acc), lua_setfield(L, -2, "probe_acc");
+        if (isfinite(p->probe_loss))
+            lua_pushnumber(L, p->probe_loss), lua_setfield(L, -2, "probe_loss");
+    }
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
         u->failed = 1;
         rt_fmt(u->err, sizeof u->err, "in progress hook: %s", lua_tostring(L, -1));
         lua_pop(L, 1);
+        return 1;  /* the error is raised once training has stopped */
     }
+    int stop = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return stop;
 }
 
 static void read_opts(lua_State *L, int t, train_opts *o, int *worker, train_isolation *iso,
@@ -99,6 +121,8 @@ static void read_opts(lua_State *L, int t, train_opts *o, int *worker, train_iso
     o->time_limit = host_opt_num(L, t, 2, "evaluate", "time_limit", o->time_limit, 0, 1e7);
     o->test = host_opt_bool(L, t, "test", o->test);
     o->winograd = host_opt_bool(L, t, "winograd", o->winograd);
+    o->checkpoints = (int)host_opt_int(L, t, 2, "evaluate", "checkpoints", o->checkpoints, 0, 1000);
+    o->probe = (int)host_opt_int(L, t, 2, "evaluate", "probe", o->probe, 0, 1 << 30);
     o->max_params = (int64_t)host_opt_num(L, t, 2, "evaluate", "max_params", (double)o->max_params, 0, 1e15);
     o->max_flops = (int64_t)host_opt_num(L, t, 2, "evaluate", "max_flops", (double)o->max_flops, 0, 1e18);
     o->max_act_bytes = (int64_t)host_opt_num(L, t, 2, "evaluate", "max_act_bytes", (double)o->max_act_bytes, 0, 1e18);
@@ -157,12 +181,14 @@ static int l_evaluate(lua_State *L)
     train_result r;
     char err[1024], kind[32];
     int rc;
+    double t0 = rt_now();
     if (worker) {
         rc = train_evaluate_isolated(g, &o, &iso, &r, kind, sizeof kind, err, sizeof err);
     } else {
         rc = train_evaluate(g, &o, &r, err, sizeof err);
         rt_fmt(kind, sizeof kind, "%s", train_kind(rc));
     }
+    double wall = rt_now() - t0;
     if (rc == TRAIN_EINTERRUPTED || rt_interrupted())
         return host_raise_interrupt(L);
     if (pu.failed)
@@ -171,14 +197,22 @@ static int l_evaluate(lua_State *L)
         lua_pushnil(L);
         lua_pushstring(L, err[0] ? err : train_strerror(rc));
         lua_pushstring(L, kind);
-        if (r.diverged_step > 0) {
-            /* the step goes with the message; callers that want it parse nothing */
+        if (r.diverged_step > 0)
             lua_pushinteger(L, r.diverged_step);
-            return 4;
-        }
-        return 3;
+        else
+            lua_pushnil(L);
+        /* what the failed or stopped candidate cost */
+        lua_createtable(L, 0, 6);
+        set_num(L, "seconds", r.seconds);
+        set_num(L, "build_seconds", r.build_seconds);
+        set_num(L, "cpu_seconds", r.cpu_seconds);
+        set_num(L, "wall_seconds", wall);
+        set_num(L, "train_loss", r.train_loss);
+        set_int(L, "steps", r.steps);
+        return 5;
     }
     push_result(L, &r);
+    set_num(L, "wall_seconds", wall);
     lua_pushstring(L, o.dataset);
     lua_setfield(L, -2, "dataset");
     return 1;

@@ -435,10 +435,15 @@ static void leaderboard_table(const show_opts *o, const cJSON *best)
     printf("  %4s  %6s  ", "RANK", "ITER");
     if (other) printf("%10.10s ", o->metric);
     printf("%8s %8s %8s  %s\n", "VAL_ACC", "PARAMS", "FLOPS", "HASH");
-    int rank = 0;
+    int rank = 0, lower = 0;
     const cJSON *rec;
     cJSON_ArrayForEach(rec, best) {
         double it = 0, v = 0;
+        /* a lower fidelity (successive halving's first rungs) does not compare */
+        if (jstr(rec, "fidelity")) {
+            lower++;
+            continue;
+        }
         jnum(rec, "iter", &it);
         const char *h = jstr(rec, "hash");
         printf("  %4d  %6.0f  ", ++rank, it);
@@ -447,6 +452,9 @@ static void leaderboard_table(const show_opts *o, const cJSON *best)
                fmt_field_count(b3, sizeof b3, rec, "metrics.params"),
                fmt_field_count(b4, sizeof b4, rec, "metrics.flops"), h ? h : "-");
     }
+    if (lower)
+        printf("  (%d record%s trained at a lower fidelity left out: they compare only among themselves)\n",
+               lower, lower == 1 ? "" : "s");
     (void)b1;
 }
 
@@ -637,6 +645,44 @@ static void print_prompts(const cJSON *pr)
     }
 }
 
+/* Where the candidate's time went (the record's "time": compile, build, train,
+ * probe, evaluate, ipc, total), and the share outside the training loop. */
+static void print_time(const cJSON *t)
+{
+    static const char *const parts[] = {"compile", "build", "train", "probe", "evaluate", "ipc"};
+    double total, train, v;
+    if (!cJSON_IsObject(t) || !jnum(t, "total", &total))
+        return;
+    printf("time       %.2f s:", total);
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        if (jnum(t, parts[i], &v))
+            printf(" %s %.2f", parts[i], v);
+    if (jnum(t, "train", &train) && train > 0)
+        printf(" (%.2fx the training loop)", total / train);
+    putchar('\n');
+}
+
+/* The learning curve reported at checkpoints, and where a pruned run stopped. */
+static void print_curve(const cJSON *rec)
+{
+    const cJSON *c = jget(rec, "curve"), *p;
+    if (!cJSON_IsArray(c) || cJSON_GetArraySize(c) == 0)
+        return;
+    printf("curve      step: loss / held-out acc\n          ");
+    cJSON_ArrayForEach(p, c) {
+        double step = 0, loss = -1, acc = -1;
+        jnum(p, "step", &step), jnum(p, "loss", &loss);
+        if (jnum(p, "acc", &acc))
+            printf(" %.0f: %.3f / %.1f%%", step, loss, acc * 100);
+        else
+            printf(" %.0f: %.3f", step, loss);
+    }
+    putchar('\n');
+    double step, steps;
+    if (jnum(rec, "pruned.step", &step) && jnum(rec, "pruned.steps", &steps))
+        printf("pruned     at step %.0f of %.0f (%.0f%%)\n", step, steps, 100 * step / steps);
+}
+
 static void candidate_table(const cJSON *rec, uint32_t run, uint32_t iter)
 {
     char b1[32], b2[32], b3[32], b4[32];
@@ -664,6 +710,8 @@ static void candidate_table(const cJSON *rec, uint32_t run, uint32_t iter)
             continue;
         printf("           %s %.6g\n", m->string, m->valuedouble);
     }
+    print_time(jget(rec, "time"));
+    print_curve(rec);
     cJSON_ArrayForEach(role, jget(rec, "llm")) {
         double pt = 0, ct = 0, s = 0;
         jnum(role, "prompt_tokens", &pt), jnum(role, "completion_tokens", &ct), jnum(role, "seconds", &s);

@@ -93,15 +93,16 @@ typedef struct progress_state {
     int shown;
 } progress_state;
 
-static void on_progress(const train_progress *p, void *ud)
+static int on_progress(const train_progress *p, void *ud)
 {
     progress_state *s = ud;
     if (!s->tty)
-        return;
+        return 0;
     fprintf(stderr, "\r\033[Kepoch %d/%d  step %d/%d  loss %.4f  %.0f images/s  %.0f s", p->epoch,
             p->epochs, p->step, p->steps, p->loss, p->images_per_s, p->seconds);
     fflush(stderr);
     s->shown = 1;
+    return 0;
 }
 
 /* Parse a number option value; returns 0 or prints usage and returns EX_USAGE. */

@@ -67,6 +67,11 @@ void train_opts_default(train_opts *o)
     o->progress_every = 1.0;
 }
 
+double train_lr_at(const train_opts *o, int step, int total)
+{
+    return o->cosine ? o->lr * 0.5 * (1 + cos(M_PI * step / total)) : o->lr;
+}
+
 static double peak_rss_mib(void)
 {
     struct rusage ru;
@@ -172,6 +177,28 @@ typedef struct job {
     size_t errlen;
 } job;
 
+/* The step (1-based) of checkpoint k of n over total steps. */
+static int checkpoint_step(int k, int n, int total)
+{
+    return (int)(((long long)total * k + n - 1) / n);
+}
+
+/* A checkpoint's probe: the first opts.probe validation images in inference mode. */
+static void probe(job *j, train_progress *p)
+{
+    int n = j->o->probe < j->ix.nval ? j->o->probe : j->ix.nval;
+    p->probe_acc = p->probe_loss = NAN;
+    if (n <= 0)
+        return;
+    double t0 = rt_now(), acc, loss;
+    char err[128];
+    if (evaluate(j->net, j->d, &j->d->train, j->ix.val, n, &acc, &loss, err, sizeof err) == 0) {
+        p->probe_acc = acc;
+        p->probe_loss = loss;
+    }
+    j->r->probe_seconds += rt_now() - t0;
+}
+
 static int train_loop(job *j)
 {
     const train_opts *o = j->o;
@@ -191,6 +218,9 @@ static int train_loop(job *j)
     uint64_t rng = o->seed * 0x9e3779b97f4a7c15ull + 1;
     double t0 = rt_now(), last = t0;
     int rc = 0, step = 0;
+    int ncp = o->checkpoints > total ? total : o->checkpoints, cp = 1;
+    double window = 0;
+    int window_n = 0;
     for (int e = 0; e < o->epochs && !rc; e++) {
         ds_shuffle(order, j->ix.ntrain, &rng);
         double sum = 0;
@@ -210,11 +240,12 @@ static int train_loop(job *j)
             }
             if ((rc = train_net_backward(j->net)))
                 break;
-            double lr = o->cosine ? o->lr * 0.5 * (1 + cos(M_PI * step / total)) : o->lr;
-            train_sgd sgd = {lr, o->momentum, o->weight_decay};
+            train_sgd sgd = {train_lr_at(o, step, total), o->momentum, o->weight_decay};
             train_net_update(j->net, &sgd);
             sum += loss;
             count++;
+            window += loss;
+            window_n++;
             r->train_loss = sum / count;
             double now = rt_now();
             r->steps = step + 1;
@@ -227,18 +258,32 @@ static int train_loop(job *j)
                 rt_fmt(j->err, j->errlen, "timeout: %.0f s limit reached at step %d of %d",
                        o->time_limit, step + 1, total);
             }
-            if (o->progress && (now - last >= o->progress_every || step + 1 == total || rc)) {
+            int at_cp = ncp > 0 && cp <= ncp && step + 1 == checkpoint_step(cp, ncp, total);
+            if (o->progress && (at_cp || now - last >= o->progress_every || step + 1 == total || rc)) {
+                train_progress p = {e + 1, o->epochs, step + 1, total, r->train_loss, 0, 0,
+                                    0, NAN, NAN, NAN};
+                if (at_cp && !rc) {
+                    p.checkpoint = cp++;
+                    p.window_loss = window / window_n;
+                    window = 0, window_n = 0;
+                    probe(j, &p);
+                    now = rt_now();
+                }
                 last = now;
-                train_progress p = {e + 1, o->epochs, step + 1, total, r->train_loss,
-                                    (double)(step + 1) * B / (now - t0), now - t0};
-                o->progress(&p, o->progress_ud);
+                p.seconds = now - t0;
+                p.images_per_s = (double)(step + 1) * B / (p.seconds - r->probe_seconds);
+                if (o->progress(&p, o->progress_ud) && !rc) {
+                    rc = TRAIN_ESTOPPED;
+                    rt_fmt(j->err, j->errlen, "stopped at step %d of %d", step + 1, total);
+                }
             }
         }
         if (!rc)
             r->epochs_done = e + 1;
     }
     r->seconds = rt_now() - t0;
-    r->images_per_s = r->seconds > 0 ? (double)r->steps * B / r->seconds : 0;
+    double pure = r->seconds - r->probe_seconds;
+    r->images_per_s = pure > 0 ? (double)r->steps * B / pure : 0;
     free(y);
     free(order);
     return rc;
@@ -258,7 +303,10 @@ static int run_job(job *j)
     r->nval = j->ix.nval;
     int B = o->batch < j->ix.ntrain ? o->batch : j->ix.ntrain;
     train_net_opts no = {.seed = o->seed, .fuse = 1, .winograd = o->winograd};
-    if ((rc = train_net_build(j->g, B, &no, &j->net, j->err, j->errlen)))
+    double tb = rt_now();
+    rc = train_net_build(j->g, B, &no, &j->net, j->err, j->errlen);
+    r->build_seconds = rt_now() - tb;
+    if (rc)
         return rc;
     if ((rc = train_loop(j)))
         return rc;
@@ -316,7 +364,9 @@ int train_evaluate(const graph *g, const train_opts *opts, train_result *r, char
         return r->status = rc;
     }
     job j = {.g = g, .o = &o, .d = d, .r = r, .err = err, .errlen = errlen};
+    double tj = rt_now();
     rc = run_job(&j);
+    r->job_seconds = rt_now() - tj;
     if (rc && !err[0])
         rt_fmt(err, errlen, "%s", train_strerror(rc));
     train_net_free(j.net);

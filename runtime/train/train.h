@@ -44,6 +44,7 @@ enum {
     TRAIN_EINTERRUPTED = -3008, /* rt_interrupted() */
     TRAIN_EDATA = -3009,        /* dataset could not be loaded or does not fit the graph */
     TRAIN_EWORKER = -3010,      /* the training worker died (kind: crashed, limit_memory, ...) */
+    TRAIN_ESTOPPED = -3011,     /* the progress callback asked to stop (kind "pruned") */
 };
 
 /* "TRAIN_EDIVERGED: ..." — a static string for any code (unknown codes included). */
@@ -51,7 +52,7 @@ const char *train_strerror(int code);
 
 /* The status kind of a code, as results and Lua see it: "ok", "too_large",
  * "diverged", "timeout", "interrupted", "data", "unsupported", "crashed",
- * "limit_memory", "error" (TRAIN_EDNNL and unknown codes). */
+ * "limit_memory", "pruned", "error" (TRAIN_EDNNL and unknown codes). */
 const char *train_kind(int code);
 
 /* One status kind and what a search does with it (class):
@@ -155,12 +156,22 @@ const char *train_net_impls(const train_net *n);
 
 /* ---- level 2: the job ---- */
 
+/* A progress report. Reports come every progress_every seconds and, with
+ * opts.checkpoints = N, at N evenly spaced steps of the whole run (step =
+ * ceil(steps * k / N), k = 1..N; the same steps for every network trained with
+ * the same recipe, so curves compare step by step): those set checkpoint = k,
+ * window_loss (mean training loss since the previous checkpoint) and, with
+ * opts.probe, the accuracy and loss on the first `probe` validation images in
+ * inference mode. */
 typedef struct train_progress {
     int epoch, epochs;       /* 1-based */
     int step, steps;         /* within the whole run, 1-based */
     double loss;             /* running mean training loss of this epoch */
     double images_per_s;
-    double seconds;
+    double seconds;          /* training time so far, probes included */
+    int checkpoint;          /* 0, or k of opts.checkpoints */
+    double window_loss;      /* checkpoints: mean loss since the previous one */
+    double probe_acc, probe_loss;  /* checkpoints with opts.probe > 0, else NaN */
 } train_progress;
 
 typedef struct train_opts {
@@ -181,9 +192,13 @@ typedef struct train_opts {
     int test;                /* 1: also evaluate on the test split */
     int winograd;            /* see train_net_opts.winograd (default 0) */
     int64_t max_params, max_flops, max_act_bytes;  /* 0 = defaults below */
-    void (*progress)(const train_progress *p, void *ud);
+    /* Called with each report; returning nonzero stops training (early abort):
+     * the job returns TRAIN_ESTOPPED with what was measured so far. */
+    int (*progress)(const train_progress *p, void *ud);
     void *progress_ud;
     double progress_every;   /* seconds between progress calls, default 1 */
+    int checkpoints;         /* reports at this many evenly spaced steps, 0 = none */
+    int probe;               /* validation images evaluated at each checkpoint, 0 = none */
     const char *save_dir;    /* non-NULL: save the trained model there (train_model.h) */
 } train_opts;
 
@@ -210,6 +225,10 @@ void train_opts_default(train_opts *o);
     X(NUM, test_loss, "test loss; NaN unless opts.test")                               \
     X(NUM, seconds, "wall time of training (not loading or evaluation)")              \
     X(NUM, eval_seconds, "wall time of evaluation")                                   \
+    X(NUM, build_seconds, "compiling the graph into oneDNN primitives")               \
+    X(NUM, probe_seconds, "checkpoint probes (part of seconds)")                      \
+    X(NUM, job_seconds, "the whole job: split, build, train, evaluate")               \
+    X(NUM, cpu_seconds, "isolated: the worker's CPU time (user + system)")           \
     X(NUM, images_per_s, "training images per second")                                \
     X(INT, steps, "optimizer steps taken")                                            \
     X(INT, epochs_done, "epochs completed")                                           \
@@ -223,6 +242,12 @@ void train_opts_default(train_opts *o);
 #define TRAIN_T_NUM double
 #define TRAIN_T_INT int
 #define TRAIN_T_I64 int64_t
+
+/* The learning rate of step `step` (0-based) of `total`: o->lr, or with o->cosine the
+ * per-step cosine to 0, PyTorch's CosineAnnealingLR(T_max = total, eta_min = 0) after
+ * `step` scheduler steps. The one place the trainer's schedule is written (the tests
+ * compare it with PyTorch's own). */
+double train_lr_at(const train_opts *o, int step, int total);
 
 typedef struct train_result {
     int status;              /* 0 or a TRAIN_E* code; kind = train_kind(status) */

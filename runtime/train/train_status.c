@@ -15,6 +15,7 @@ const char *train_strerror(int code)
     case TRAIN_EINTERRUPTED: return "TRAIN_EINTERRUPTED: interrupted";
     case TRAIN_EDATA: return "TRAIN_EDATA: dataset error";
     case TRAIN_EWORKER: return "TRAIN_EWORKER: the training worker failed";
+    case TRAIN_ESTOPPED: return "TRAIN_ESTOPPED: stopped by the progress callback";
     default: return "TRAIN_E?: unknown error code";
     }
 }
@@ -34,6 +35,7 @@ static const train_kind_info kinds[] = {
     {"crashed", TRAIN_EWORKER, "transient", "the training worker died"},
     {"data", TRAIN_EDATA, "fatal", "the dataset could not be loaded or does not fit"},
     {"limit_cpu", TRAIN_EWORKER, "candidate", "the worker used up its CPU-time limit"},
+    {"pruned", TRAIN_ESTOPPED, "transient", "stopped early by the progress hook: not a full score"},
 };
 
 int train_kind_count(void)

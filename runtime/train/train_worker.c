@@ -27,15 +27,22 @@ typedef struct child_arg {
     worker_ctx *ctx;
 } child_arg;
 
-static void child_progress(const train_progress *p, void *ud)
+/* NaN and Inf are not JSON: -1 stands for "not measured". */
+static double finite_or(double v) { return isfinite(v) ? v : -1.0; }
+
+/* The child only reports; the parent decides whether to stop (and kills it). */
+static int child_progress(const train_progress *p, void *ud)
 {
-    char buf[256];
+    char buf[384];
     rt_fmt(buf, sizeof buf,
            "{\"epoch\":%d,\"epochs\":%d,\"step\":%d,\"steps\":%d,\"loss\":%.9g,"
-           "\"images_per_s\":%.6g,\"seconds\":%.6g}",
-           p->epoch, p->epochs, p->step, p->steps, isfinite(p->loss) ? p->loss : -1.0,
-           p->images_per_s, p->seconds);
+           "\"images_per_s\":%.6g,\"seconds\":%.6g,\"checkpoint\":%d,\"window_loss\":%.9g,"
+           "\"probe_acc\":%.9g,\"probe_loss\":%.9g}",
+           p->epoch, p->epochs, p->step, p->steps, finite_or(p->loss), p->images_per_s,
+           p->seconds, p->checkpoint, finite_or(p->window_loss), finite_or(p->probe_acc),
+           finite_or(p->probe_loss));
     worker_send(((child_arg *)ud)->ctx, buf);
+    return 0;
 }
 
 typedef struct run_arg {
@@ -102,11 +109,19 @@ static int child(void *arg, worker_ctx *ctx, char **result, char kind[WORKER_KIN
 
 typedef struct parent_ud {
     const train_opts *o;
+    worker *w;
+    int stopped;           /* the progress callback asked to stop: the child was killed */
+    train_progress last;   /* the last report passed on */
 } parent_ud;
+
+static double nan_if_negative(double v) { return v < 0 ? NAN : v; }
 
 static void parent_progress(void *ud, const char *msg, size_t len)
 {
-    const train_opts *o = ((parent_ud *)ud)->o;
+    parent_ud *u = ud;
+    const train_opts *o = u->o;
+    if (u->stopped)
+        return;
     cJSON *j = cJSON_ParseWithLength(msg, len);
     if (!j)
         return;
@@ -120,9 +135,20 @@ static void parent_progress(void *ud, const char *msg, size_t len)
     GET(loss, "loss");
     GET(images_per_s, "images_per_s");
     GET(seconds, "seconds");
+    GET(checkpoint, "checkpoint");
+    GET(window_loss, "window_loss");
+    GET(probe_acc, "probe_acc");
+    GET(probe_loss, "probe_loss");
 #undef GET
     cJSON_Delete(j);
-    o->progress(&p, o->progress_ud);
+    p.window_loss = nan_if_negative(p.window_loss);
+    p.probe_acc = nan_if_negative(p.probe_acc);
+    p.probe_loss = nan_if_negative(p.probe_loss);
+    u->last = p;
+    if (o->progress(&p, o->progress_ud)) {
+        u->stopped = 1;
+        worker_kill(u->w);
+    }
 }
 
 int train_evaluate_isolated(const graph *g, const train_opts *opts, const train_isolation *iso,
@@ -144,7 +170,7 @@ int train_evaluate_isolated(const graph *g, const train_opts *opts, const train_
         return r->status = rc;
     }
     child_arg ca = {g, &o, NULL};
-    parent_ud pu = {&o};
+    parent_ud pu = {.o = &o};
     worker_opts wo = {0};
     wo.deadline = iso && iso->deadline > 0 ? iso->deadline
                   : o.time_limit > 0      ? o.time_limit * 1.25 + 120
@@ -153,11 +179,30 @@ int train_evaluate_isolated(const graph *g, const train_opts *opts, const train_
     wo.on_progress = o.progress ? parent_progress : NULL;
     wo.progress_ud = &pu;
     worker_result wr;
-    int wrc = worker_run(child, &ca, &wo, &wr);
+    memset(&wr, 0, sizeof wr);
+    /* spawn + poll rather than worker_run: the progress callback needs the
+     * handle to kill a candidate it stops */
+    int wrc = worker_spawn(&pu.w, child, &ca, &wo);
+    if (!wrc) {
+        wrc = worker_poll(pu.w, -1, &wr);
+        worker_free(pu.w);
+    }
+    r->cpu_seconds = wr.cpu_seconds;
     if (wrc && wrc != WORKER_EINTR) {
         rt_fmt(err, errlen, "could not start the training worker: %s", worker_strerror(wrc));
         rt_fmt(kind, kindlen, "error");
         return r->status = TRAIN_EWORKER;
+    }
+    if (!wr.ok && pu.stopped && wrc != WORKER_EINTR && !rt_interrupted()) {
+        /* early abort: what was measured is what the last report said */
+        worker_result_free(&wr);
+        rt_fmt(kind, kindlen, "%s", train_kind(TRAIN_ESTOPPED));
+        rt_fmt(err, errlen, "stopped at step %d of %d", pu.last.step, pu.last.steps);
+        r->steps = pu.last.step;
+        r->seconds = pu.last.seconds;
+        r->train_loss = pu.last.loss;
+        r->epochs_done = pu.last.epoch - 1;
+        return r->status = TRAIN_ESTOPPED;
     }
     if (!wr.ok) {
         rt_fmt(kind, kindlen, "%s", wr.kind);
@@ -170,6 +215,7 @@ int train_evaluate_isolated(const graph *g, const train_opts *opts, const train_
         return r->status = rc;
     }
     cJSON *j = cJSON_Parse(wr.json);
+    double cpu = wr.cpu_seconds;
     worker_result_free(&wr);
     if (!j) {
         rt_fmt(kind, kindlen, "error");
@@ -181,6 +227,7 @@ int train_evaluate_isolated(const graph *g, const train_opts *opts, const train_
     rt_fmt(kind, kindlen, "%s", train_kind(rc));
     rt_fmt(err, errlen, "%s", cJSON_IsString(m) ? m->valuestring : "");
     train_result_from_json(r, j);
+    r->cpu_seconds = cpu;
     cJSON_Delete(j);
     return r->status = rc;
 }

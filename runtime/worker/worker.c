@@ -424,6 +424,7 @@ static void finish(worker *w)
     }
     classify(w);
     w->res.seconds = rt_now() - w->t0;
+    w->res.cpu_seconds = w->child_cpu;
     w->finished = 1;
 }
 

@@ -87,6 +87,7 @@ typedef struct worker_result {
     char kind[WORKER_KIND_LEN];/* !ok: the error kind */
     char *message;             /* !ok: malloc'd message (may be NULL on ENOMEM) */
     double seconds;            /* wall-clock time from spawn to result */
+    double cpu_seconds;        /* the child's user + system CPU time (all its threads) */
     pid_t pid;
     int exit_status;           /* exit code if exited, else -1 */
     int term_signal;           /* signal that ended the child, else 0 */

@@ -36,12 +36,14 @@ function M:save()
   return { k = self.k, entries = json.array(self.entries), pending = self.pending }
 end
 
---- The outcome text of an evaluation: "accuracy: 71.52%" or "error: <first 200 chars>".
+--- The outcome text of an evaluation: "accuracy: 71.52%", "pruned: stopped at 30% of the
+-- epoch: ..." (early abort) or "error: <first 200 chars>".
 function M.outcome(result)
   if result and result.val_acc then
     return ("accuracy: %.2f%%"):format(result.val_acc * 100)
   end
   local err = tostring(result and (result.error or result.kind) or "unknown failure")
+  if result and result.status == "pruned" then return "pruned: " .. err:sub(1, M.ERROR_CHARS) end
   return "error: " .. err:sub(1, M.ERROR_CHARS)
 end
 

@@ -10,6 +10,8 @@
 --     accept = function(best, result, ctx) ... end,          -- default: strictly better
 --     summarise = function(ctx) ... end,                     -- text for the final report
 --     on_iteration = function(ctx, record) ... end,
+--     on_progress = function(ctx, p) ... return stop, why end,  -- at training checkpoints
+--     early_abort = true,                                    -- or the default rule (llmnas.abort)
 --   }
 --
 -- One iteration: propose -> compile and validate in a worker -> train, or reuse
@@ -24,6 +26,7 @@
 -- after MAX_HOOK_FAILURES failures of the same hook in a row.
 local core = require "core"
 local accept_rules = require "llmnas.accept"
+local abort = require "llmnas.abort"
 local progress = require "llmnas.progress"
 
 local M = {}
@@ -62,6 +65,11 @@ M.RECIPE = {}
 for _, k in ipairs { "epochs", "lr", "momentum", "weight_decay", "batch", "seed" } do
   M.RECIPE[k] = train_module.defaults()[k]
 end
+-- Learning-curve checkpoints reported while training (recorded as result.curve) and
+-- the held-out images probed at each when early abort is on. They do not change
+-- the training, so they are not part of the evaluation-cache key.
+M.MONITOR = { checkpoints = 10, probe = 0 }
+M.ABORT_PROBE = 256
 
 local function copy(t)
   if type(t) ~= "table" then return t end
@@ -155,7 +163,7 @@ local function recipe_for(strategy, opts)
   end
   local recipe = merge(copy(M.RECIPE), strategy.train)
   recipe.dataset, recipe.data, recipe.subset = task.dataset, task.data, task.subset
-  recipe.val_fraction = task.val_fraction
+  recipe.val_fraction, recipe.val_subset = task.val_fraction, task.val_subset
   return task, recipe
 end
 
@@ -166,8 +174,47 @@ local function cache_key(hash, recipe)
   return hash .. "@" .. core.sha256(json.encode(r, { canonical = true })):sub(1, 16)
 end
 
+-- A candidate trained with overrides of the run's recipe (a lower rung of
+-- successive halving, ...) is recorded with its fidelity: "key=value ..." of the
+-- overrides, sorted; nil for the run's own recipe.
+local function fidelity_of(train)
+  if type(train) ~= "table" or next(train) == nil then return nil end
+  local keys, parts = {}, {}
+  for k in pairs(train) do keys[#keys + 1] = tostring(k) end
+  table.sort(keys)
+  for _, k in ipairs(keys) do parts[#parts + 1] = k .. "=" .. tostring(train[k]) end
+  return table.concat(parts, " ")
+end
+
+-- The options of one training: the recipe, the monitor's checkpoints, and a
+-- progress function that records the curve on res.curve and asks the strategy's
+-- on_progress hook whether to stop (res.pruned = {step, steps, reason}).
+local function train_options(run, res, recipe)
+  local o = copy(recipe)
+  local mon = run.monitor
+  if not mon or (mon.checkpoints or 0) <= 0 then return o end
+  o.checkpoints, o.probe = mon.checkpoints, mon.probe
+  local curve = json.array()
+  res.curve = curve
+  o.progress = function(p)
+    if not p.checkpoint then return false end
+    local point = { step = p.step, steps = p.steps, loss = p.window_loss, acc = p.probe_acc, seconds = p.seconds }
+    curve[#curve + 1] = point
+    if not run.strategy.on_progress or p.step >= p.steps then return false end
+    local seen = setmetatable({ curve = curve }, { __index = point })
+    local ok, stop, why = call_hook(run, "on_progress", run.ctx, seen)
+    if not ok then res.hook_error = stop return false end
+    if not stop then return false end
+    res.pruned = { step = p.step, steps = p.steps, fraction = p.step / p.steps,
+      reason = type(why) == "string" and why or ("stopped by on_progress at step %d of %d"):format(p.step, p.steps) }
+    return true
+  end
+  return o
+end
+
 -- Compile, then train or reuse the cache. Returns the result table.
-local function evaluate(run, code)
+local function evaluate(run, code, train)
+  local recipe = train and merge(copy(run.recipe), train) or run.recipe
   local env, t0 = run.env, core.now()
   local g, msg, kind = env.arch.compile(code, { input = run.task.input, classes = run.task.classes })
   local res = { compile_seconds = core.now() - t0 }
@@ -176,7 +223,7 @@ local function evaluate(run, code)
     return res
   end
   res.hash, res.params, res.flops = g:hash(), g:params(), g:flops()
-  local key = cache_key(res.hash, run.recipe)
+  local key = cache_key(res.hash, recipe)
   local cached = run.db:by_hash(key)
   if cached then
     merge(res, cached)
@@ -184,14 +231,21 @@ local function evaluate(run, code)
     return res
   end
   progress.phase(run, "training")
-  local m, tmsg, tkind = env.train.evaluate(g, run.recipe)
+  local m, tmsg, tkind, _, cost = env.train.evaluate(g, train_options(run, res, recipe))
   -- A dataset that cannot be read fails every candidate alike: stop with its message.
   if not m and train_kinds[tkind] == "fatal" then error("training data: " .. tostring(tmsg), 0) end
   if m then
     merge(res, m)
     res.status = "ok"
+    res.pruned = nil  -- asked to stop at the last step: it finished anyway
+  elseif tkind == "pruned" and res.pruned then
+    -- early abort: a partial result, never cached as if fully trained
+    merge(res, cost or {})
+    res.status, res.kind, res.error = "pruned", "pruned", res.pruned.reason
+    return res
   else
     res.status, res.error, res.kind = "failed", tmsg, tkind or "train"
+    merge(res, cost or {})
   end
   -- Deterministic outcomes are cached; a timeout or an interrupt may differ next time.
   if train_kinds[res.kind] ~= "transient" then
@@ -226,8 +280,9 @@ local function propose(run, ctx)
   for attempt = 1, M.PROPOSE_RETRIES do
     local ok, code, msg, kind = call_hook(run, "propose", ctx)
     if not ok then return nil, code, "hook" end
-    if type(code) == "table" then code = code.code end
-    if type(code) == "string" then run.unreachable = 0 return code end
+    local train
+    if type(code) == "table" then code, train = code.code, code.train end
+    if type(code) == "string" then run.unreachable = 0 return code, nil, nil, train end
     kind = kind or "propose"
     if M.FATAL_KINDS[kind] then
       error(("propose: %s (%s): stopping the run"):format(tostring(msg), kind), 0)
@@ -238,6 +293,21 @@ local function propose(run, ctx)
     end
     progress.note(run, ("propose failed (%s), retrying: %s"):format(kind, tostring(msg)))
   end
+end
+
+-- Where a candidate's time went (seconds; the parts add up to total): compile (in
+-- the sandbox's worker), build (oneDNN primitives), train (the training loop alone),
+-- probe (early abort's checkpoint probes), evaluate (validation and test), ipc
+-- (the rest of the training call: fork, split, result transfer). Only compile for
+-- a cache hit.
+local function time_breakdown(r)
+  if r.cache_hit or not r.wall_seconds then return { compile = r.compile_seconds } end
+  local probe = r.probe_seconds or 0
+  local loop = math.max(0, (r.seconds or 0) - probe)
+  local inside = (r.build_seconds or 0) + (r.seconds or 0) + (r.eval_seconds or 0)
+  return { compile = r.compile_seconds, build = r.build_seconds, train = loop, probe = r.probe_seconds,
+    evaluate = r.eval_seconds, ipc = math.max(0, r.wall_seconds - inside),
+    total = (r.compile_seconds or 0) + r.wall_seconds }
 end
 
 local function new_record(it)
@@ -253,26 +323,28 @@ local function iterate(run)
   ctx.iteration, ctx.record, ctx.current = it, record, nil
   progress.phase(run, "proposing")
 
-  local code, msg, kind = propose(run, ctx)
+  local code, msg, kind, train = propose(run, ctx)
   local result
   if code then
     record.code = code
+    record.fidelity = fidelity_of(train)
     progress.phase(run, "compiling")
-    result = evaluate(run, code)
+    result = evaluate(run, code, train)
   else
     result = { status = "failed", error = msg, kind = kind }
   end
   ctx.current = result
 
   local accepted = false
-  if result.status == "ok" then
+  -- only results of the run's own recipe compete for the best (not a lower fidelity)
+  if result.status == "ok" and not record.fidelity then
     local ok, acc = call_hook(run, "accept", run.loop.best, result, ctx)
     accepted = ok and acc and true or false
     if not ok then result.hook_error = acc end
   end
   if accepted then
     run.loop.best = { iteration = it, code = code, hash = result.hash, val_acc = result.val_acc,
-      params = result.params, flops = result.flops }
+      params = result.params, flops = result.flops, curve = result.curve }
     ctx.best = run.loop.best
   end
   run.loop.valid = run.loop.valid + (result.status == "ok" and 1 or 0)
@@ -299,7 +371,12 @@ local function iterate(run)
   record.hook_error = result.hook_error
   record.metrics = { val_acc = result.val_acc, val_loss = result.val_loss, train_loss = result.train_loss,
     params = result.params, flops = result.flops, seconds = result.seconds,
-    images_per_s = result.images_per_s, test_acc = result.test_acc }
+    images_per_s = result.images_per_s, test_acc = result.test_acc, steps = result.steps,
+    ntrain = result.ntrain, nval = result.nval,
+    cpu_seconds = (not result.cache_hit) and result.cpu_seconds or nil }
+  record.curve = result.curve
+  record.pruned = result.pruned
+  record.time = time_breakdown(result)
   record.best_iter = run.loop.best and run.loop.best.iteration or json.null
   record.seconds = core.now() - t_start
   for _, u in pairs(record.llm) do run.loop.tokens = run.loop.tokens + u.prompt_tokens + u.completion_tokens end
@@ -359,10 +436,15 @@ function M.search(strategy)
   assert(type(strategy.propose) == "function", "llmnas.search: the strategy needs a propose(ctx) function")
   local opts = require("llmnas").options()
   strategy.accept = strategy.accept or accept_rules.better
+  if strategy.early_abort and not strategy.on_progress then
+    strategy.on_progress = abort.hook(type(strategy.early_abort) == "table" and strategy.early_abort or nil)
+  end
   local env = merge({ arch = _G.arch, train = _G.train, memory = _G.memory, llm = _G.llm }, strategy.env)
   local task, recipe = recipe_for(strategy, opts)
   local run = { strategy = strategy, env = env, task = task, recipe = recipe, hook_failures = {},
-    started = core.now(), budget = merge({}, strategy.budget), quiet = strategy.quiet }
+    started = core.now(), budget = merge({}, strategy.budget), quiet = strategy.quiet,
+    monitor = merge(merge({}, M.MONITOR), strategy.monitor) }
+  if strategy.on_progress and strategy.monitor == nil then run.monitor.probe = M.ABORT_PROBE end
   if opts.iterations then run.budget.iterations = opts.iterations end
   run.db_path = opts.db or strategy.db or M.DEFAULT_DB
   -- A strategy that calls the LLM checks the endpoint before anything is written.

@@ -125,6 +125,20 @@ static int server_calls(const server *s)
     return n;
 }
 
+/* The most requests the server was answering at once (its log's "in_flight"): the
+ * client's concurrency as an ordering, which a loaded machine cannot blur. */
+static int server_max_in_flight(const server *s)
+{
+    char *log = server_log(s);
+    int most = 0;
+    for (char *p = log; (p = strstr(p, "\"in_flight\": ")) != NULL; p += 13) {
+        int k = atoi(p + 13);
+        most = k > most ? k : most;
+    }
+    free(log);
+    return most;
+}
+
 /* Arrival times ("t") of the logged requests; returns how many. */
 static int server_times(const server *s, double *t, int max)
 {
@@ -413,7 +427,7 @@ static void test_chat_ok(void **state)
     assert_int_equal(res.retries, 0);
     assert_int_equal(res.http_status, 200);
     assert_int_equal(res.cached, 0);
-    assert_true(res.seconds > 0 && res.seconds < 5);
+    assert_true(res.seconds > 0 && res.seconds < 60);
     assert_string_equal(res.warning, "");
     llm_result_free(&res);
 
@@ -457,7 +471,7 @@ static void test_retry_after_seconds(void **state)
     assert_int_equal(res.retries, 1);
     assert_int_equal(calls, 2);
     assert_true(res.seconds >= 2.0); /* Retry-After: 2 honoured, not the 0.05 s backoff */
-    assert_true(dt < 6);
+    assert_true(dt < 30);  /* 2 s asked: generous, a loaded machine meets it */
     llm_result_free(&res);
 }
 
@@ -473,19 +487,19 @@ static void test_retry_after_ms_date_cap(void **state)
     llm_result res;
     int calls;
     assert_int_equal(one_call(ms, 0, &res, &calls, NULL), 0);
-    assert_true(res.seconds >= 0.4 && res.seconds < 2);
+    assert_true(res.seconds >= 0.4 && res.seconds < 30);  /* 400 ms, not 400 s */
     assert_int_equal(calls, 2);
     llm_result_free(&res);
     /* An HTTP date 2 s ahead (1 s resolution: expect at least 1 s). */
     const char *date[] = {"{\"fault\": \"retry_after\", \"seconds\": 2, \"date\": true}", "\"ok\"",
                           NULL};
     assert_int_equal(one_call(date, 0, &res, &calls, NULL), 0);
-    assert_true(res.seconds >= 1.0 && res.seconds < 4);
+    assert_true(res.seconds >= 1.0 && res.seconds < 30);
     llm_result_free(&res);
-    /* A server asking for 30 s is held to the cap. */
-    const char *big[] = {"{\"fault\": \"retry_after\", \"seconds\": 30}", "\"ok\"", NULL};
+    /* A server asking for 300 s is held to the cap (0.3 s). */
+    const char *big[] = {"{\"fault\": \"retry_after\", \"seconds\": 300}", "\"ok\"", NULL};
     assert_int_equal(one_call(big, 0, &res, &calls, cap_retry_after), 0);
-    assert_true(res.seconds >= 0.3 && res.seconds < 2);
+    assert_true(res.seconds >= 0.3 && res.seconds < 60);
     llm_result_free(&res);
 }
 
@@ -698,8 +712,10 @@ static void test_redirect_not_followed(void **state)
 static void test_no_idle_wait(void **state)
 {
     (void)state;
-    /* A call returns as soon as its reply is in: 10 calls take milliseconds, not the
-     * engine's 0.1 s poll each (a bug the benchmark once found). */
+    /* A call returns as soon as its reply is in, not after an idle wait of the engine
+     * (a bug the benchmark once found: a 0.1 s poll each). Only a gross wait is asserted
+     * here (a loaded machine makes any tighter bound flaky); `make bench` (bench_llm)
+     * measures the per-call latency. */
     const char *replies[] = {"{\"reply\": \"quick\", \"repeat\": 10}", NULL};
     server s;
     server_start(&s, replies);
@@ -712,7 +728,7 @@ static void test_no_idle_wait(void **state)
         llm_result_free(&res);
     }
     double dt = rt_now() - t0;
-    if (dt >= 0.8)
+    if (dt >= 10)
         fail_msg("10 calls took %.2f s", dt);
     llm_client_free(c);
     server_stop(&s);
@@ -803,7 +819,7 @@ static void test_timeout_and_refused(void **state)
     int calls;
     double t0 = rt_now();
     assert_int_equal(one_call(slow, 0, &res, &calls, short_timeout), LLM_ETIMEOUT);
-    assert_true(rt_now() - t0 < 4);
+    assert_true(rt_now() - t0 < 20);  /* twice 0.5 s and a backoff, not twice 20 s */
     assert_int_equal(res.retries, 1);
     assert_int_equal(calls, 2);
     llm_result_free(&res);
@@ -820,7 +836,7 @@ static void test_timeout_and_refused(void **state)
     r1.timeout = 0.4;
     t0 = rt_now();
     assert_int_equal(llm_chat(c1, &r1, &res), LLM_ETIMEOUT);
-    assert_true(rt_now() - t0 < 2);
+    assert_true(rt_now() - t0 < 8);  /* 0.4 s, not the client's 10 s */
     llm_result_free(&res);
     llm_client_free(c1);
     server_stop(&s1);
@@ -930,7 +946,8 @@ static void test_chat_many(void **state)
         assert_string_equal(res[i].content, text[i]);
         llm_result_free(&res[i]);
     }
-    assert_true(dt < 1.8); /* 4 x 0.6 s served at once, not one after the other */
+    (void)dt;
+    assert_int_equal(server_max_in_flight(&s), 4); /* served at once, not one after the other */
     assert_int_equal(server_calls(&s), 4);
     assert_int_equal(llm_usage_count(c), 2);
     llm_client_free(c);
@@ -967,8 +984,9 @@ static void test_chat_many_parallel_cap(void **state)
         assert_string_equal(res[i].content, text[i]);
         llm_result_free(&res[i]);
     }
-    if (dt < 0.85 || dt > 2.5)
-        fail_msg("10 calls, 4 at a time, 0.3 s each took %.2f s (expected about 0.9)", dt);
+    (void)dt;
+    if (server_max_in_flight(&s) != 4)  /* at most 4 at a time, and 4 used */
+        fail_msg("10 calls, at most 4 at a time: the server saw %d at once", server_max_in_flight(&s));
     llm_client_free(c);
     server_stop(&s);
 }
@@ -977,7 +995,7 @@ static void test_chat_many_mixed(void **state)
 {
     (void)state;
     /* Served in arrival order; which request gets which line is not fixed, so every
-     * line is answerable: one 429 retry, one 401, the rest replies. */
+     * line is answerable: one 429 (Retry-After) retried, the rest replies. */
     const char *replies[] = {"{\"fault\": \"retry_after\", \"seconds\": 1}", "\"a\"", "\"b\"",
                              "\"c\"", NULL};
     server s;
@@ -1164,7 +1182,7 @@ static void test_interrupt(void **state)
     pthread_join(th, NULL);
     rt_interrupt_flag = 0;
     assert_int_equal(rc, LLM_EINTR);
-    assert_true(rt_now() - t0 < 2.5); /* not 20 s */
+    assert_true(rt_now() - t0 < 12); /* not 20 s */
     assert_string_equal(llm_kind(rc), "interrupted");
     llm_result_free(&res);
 }
@@ -1189,7 +1207,7 @@ static void test_interrupt_many(void **state)
     pthread_join(th, NULL);
     rt_interrupt_flag = 0;
     assert_int_equal(rc, LLM_EINTR);
-    assert_true(rt_now() - t0 < 2.5); /* one waiting, one in flight: both stopped */
+    assert_true(rt_now() - t0 < 12); /* one waiting, one in flight: both stopped, not 20 s */
     for (int i = 0; i < 2; i++) {
         assert_int_equal(res[i].status, LLM_EINTR);
         llm_result_free(&res[i]);
@@ -1239,6 +1257,9 @@ static void test_canary_never_leaks(void **state)
 
 int main(void)
 {
+    /* LLMNAS_TEST_ONLY=pattern (cmocka's wildcards): only the matching tests (make mutants) */
+    if (getenv("LLMNAS_TEST_ONLY"))
+        cmocka_set_test_filter(getenv("LLMNAS_TEST_ONLY"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_retry_after_parse),

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/hash.h"
 #include "base/rt.h"
@@ -43,8 +44,17 @@ static void fmt_truncates(void **state)
 static void clock_monotonic(void **state)
 {
     (void)state;
-    double a = rt_now(), b = rt_now();
-    assert_true(b >= a);
+    /* never backwards over many reads, and a 50 ms sleep shows as at least 50 ms */
+    double a = rt_now(), prev = a;
+    for (int i = 0; i < 100000; i++) {
+        double t = rt_now();
+        assert_true(t >= prev);
+        prev = t;
+    }
+    struct timespec ts = {0, 50 * 1000 * 1000};
+    double t0 = rt_now();
+    nanosleep(&ts, NULL);
+    assert_true(rt_now() - t0 >= 0.049);
     assert_false(rt_interrupted());
 }
 

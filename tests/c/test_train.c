@@ -33,12 +33,13 @@ static void base_opts(train_opts *o)
 }
 
 static int progress_calls;
-static void on_progress(const train_progress *p, void *ud)
+static int on_progress(const train_progress *p, void *ud)
 {
     (void)ud;
     assert_true(p->step >= 1 && p->step <= p->steps);
     assert_true(isfinite(p->loss));
     progress_calls++;
+    return 0;
 }
 
 /* Runs after in-process training: the worker must not hang on libgomp's
@@ -69,6 +70,73 @@ static void test_isolated_worker(void **state)
     assert_int_equal(rc, TRAIN_ETOOLARGE);
     assert_string_equal(kind, "too_large");
     assert_non_null(strstr(err, "parameters"));
+    graph_free(g);
+}
+
+/* Early abort's reports: checkpoints at fixed steps with a probe, and a stop. */
+typedef struct cp_log {
+    int steps[16], n;
+    int stop_at;        /* checkpoint at which to ask for a stop, 0 = never */
+    int bad_probe;
+} cp_log;
+
+static int on_checkpoint(const train_progress *p, void *ud)
+{
+    cp_log *l = ud;
+    if (!p->checkpoint)
+        return 0;
+    if (l->n < 16)
+        l->steps[l->n++] = p->step;
+    if (!(p->probe_acc >= 0 && p->probe_acc <= 1) || !isfinite(p->probe_loss) || !isfinite(p->window_loss))
+        l->bad_probe++;
+    return l->stop_at && p->checkpoint == l->stop_at;
+}
+
+static void test_checkpoints_and_early_stop(void **state)
+{
+    (void)state;
+    if (!have_fmnist())
+        skip();
+    graph *g = tn_build(6, 1, 28, 28, 10);
+    train_opts o;
+    base_opts(&o);
+    train_result plain, probed, r;
+    char err[512], kind[32];
+    if (train_evaluate(g, &o, &plain, err, sizeof err))
+        fail_msg("%s", err);
+    cp_log log = {0};
+    o.checkpoints = 4;
+    o.probe = 200;
+    o.progress = on_checkpoint;
+    o.progress_ud = &log;
+    o.progress_every = 1e9;  /* checkpoints only */
+    if (train_evaluate(g, &o, &probed, err, sizeof err))
+        fail_msg("%s", err);
+    /* 2048 images, batch 128: 16 steps; checkpoints at ceil(16 k / 4) */
+    assert_int_equal(log.n, 4);
+    assert_int_equal(log.steps[0], 4);
+    assert_int_equal(log.steps[1], 8);
+    assert_int_equal(log.steps[3], 16);
+    assert_int_equal(log.bad_probe, 0);
+    assert_true(probed.probe_seconds > 0);
+    /* probing is inference only: the training is the same, bit for bit */
+    assert_true(probed.val_acc == plain.val_acc && probed.train_loss == plain.train_loss);
+
+    cp_log stop = {.stop_at = 2};
+    o.progress_ud = &stop;
+    int rc = train_evaluate(g, &o, &r, err, sizeof err);
+    assert_int_equal(rc, TRAIN_ESTOPPED);
+    assert_string_equal(train_kind(rc), "pruned");
+    assert_int_equal(r.steps, 8);
+    /* in a worker, the parent kills the child and reports what the last report said */
+    cp_log stop2 = {.stop_at = 2};
+    o.progress_ud = &stop2;
+    rc = train_evaluate_isolated(g, &o, NULL, &r, kind, sizeof kind, err, sizeof err);
+    assert_int_equal(rc, TRAIN_ESTOPPED);
+    assert_string_equal(kind, "pruned");
+    assert_int_equal(r.steps, 8);
+    assert_int_equal(stop2.n, 2);
+    assert_true(r.cpu_seconds > 0);
     graph_free(g);
 }
 
@@ -213,7 +281,10 @@ static void test_cifar_format_with_augmentation(void **state)
     assert_int_equal(r.ntrain, 180);
     assert_int_equal(r.nval, 20);
     assert_int_equal(r.steps, 3 * (180 / 16));
+    /* the test split (40 images) was evaluated: a whole number of hits, a real loss */
     assert_true(r.test_acc >= 0 && r.test_acc <= 1);
+    assert_true(fabs(r.test_acc * 40 - round(r.test_acc * 40)) < 1e-9);
+    assert_true(isfinite(r.test_loss) && r.test_loss > 0);
     train_cache_clear();
     graph_free(g);
     snprintf(p, sizeof p, "rm -rf '%s'", dir);
@@ -225,6 +296,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_learns_and_is_deterministic),
         cmocka_unit_test(test_isolated_worker),
+        cmocka_unit_test(test_checkpoints_and_early_stop),
         cmocka_unit_test(test_failures),
         cmocka_unit_test(test_winograd_option),
         cmocka_unit_test(test_cifar_format_with_augmentation),

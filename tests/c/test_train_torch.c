@@ -18,9 +18,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "train/dataset.h"
+#include "train/train.h"
 #include "train/train_net.h"
 #include "train_nets.h"
 
@@ -82,6 +84,8 @@ static void dump_params(train_net *n, const char *prefix, int grad)
 
 static void agree(int net, int fuse, int c, int h, int w, int classes, int batch, double lr)
 {
+    if (access("/usr/bin/python3", X_OK) != 0)
+        skip();  /* counted as skipped: tests/run.sh fails the run unless SKIP_OK=1 */
     snprintf(dir, sizeof dir, "/tmp/test_train_torch.XXXXXX");
     assert_non_null(mkdtemp(dir));
     graph *g = tn_build(net, c, h, w, classes);
@@ -111,6 +115,10 @@ static void agree(int net, int fuse, int c, int h, int w, int classes, int batch
     size_t out_count = (size_t)batch * (size_t)classes;
     float *z = malloc(sizeof(float) * out_count);
     double losses[STEPS];
+    train_opts sched;  /* the trainer's own schedule, compared with CosineAnnealingLR */
+    train_opts_default(&sched);
+    sched.lr = lr;
+    sched.cosine = 1;
     for (int s = 0; s < STEPS; s++) {
         float *x = train_net_input(n);
         for (size_t i = 0; i < per; i++)
@@ -140,8 +148,10 @@ static void agree(int net, int fuse, int c, int h, int w, int classes, int batch
         assert_int_equal(train_net_backward(n), 0);
         if (s == 0)
             dump_params(n, "grad", 1);
-        train_sgd sgd = {lr * 0.5 * (1 + cos(M_PI * s / STEPS)), 0.9, 5e-4};
+        train_sgd sgd = {train_lr_at(&sched, s, STEPS), 0.9, 5e-4};
         assert_int_equal(train_net_update(n, &sgd), 0);
+        if (s == 0)
+            dump_params(n, "step1_", 0);
     }
     dump("losses.bin", losses, sizeof losses);
     dump_params(n, "final", 0);
@@ -172,6 +182,51 @@ static void agree(int net, int fuse, int c, int h, int w, int classes, int batch
         fail_msg("%s (fuse %d): PyTorch disagrees (see above)", tn_names[net], fuse);
 }
 
+/* train_lr_at against torch.optim.lr_scheduler.CosineAnnealingLR, step by step: the
+ * learning rate of every step of a run of 7 (T_max = 7), then of a run of 1000 (where an
+ * off-by-one step is a relative error of only ~1e-5), and the constant rate without cosine. */
+static void test_torch_cosine_schedule(void **state)
+{
+    (void)state;
+    if (access("/usr/bin/python3", X_OK) != 0)
+        skip();
+    static const int totals[] = {7, 1000};
+    for (size_t t = 0; t < sizeof totals / sizeof *totals; t++) {
+        int total = totals[t];
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd,
+                 "/usr/bin/python3 -c 'import sys\ntry:\n import torch\nexcept ImportError:\n"
+                 " sys.exit(77)\np = torch.nn.Parameter(torch.zeros(1))\n"
+                 "o = torch.optim.SGD([p], lr=0.05)\n"
+                 "s = torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=%d)\n"
+                 "for i in range(%d):\n print(repr(o.param_groups[0][\"lr\"]))\n o.step()\n"
+                 " s.step()\n'",
+                 total, total);
+        FILE *f = popen(cmd, "r");
+        assert_non_null(f);
+        train_opts o;
+        train_opts_default(&o);
+        o.lr = 0.05;
+        o.cosine = 1;
+        int k = 0;
+        double ref;
+        while (fscanf(f, "%lf", &ref) == 1) {
+            double ours = train_lr_at(&o, k, total);
+            if (!(fabs(ours - ref) <= 1e-12 + 1e-9 * ref))
+                fail_msg("step %d of %d: lr %.12g, CosineAnnealingLR %.12g", k, total, ours,
+                         ref);
+            k++;
+        }
+        int rc = pclose(f);
+        if (WIFEXITED(rc) && WEXITSTATUS(rc) == 77)
+            skip();
+        assert_int_equal(rc, 0);
+        assert_int_equal(k, total);
+        o.cosine = 0;
+        assert_true(train_lr_at(&o, total / 2, total) == 0.05);
+    }
+}
+
 static void test_torch_cbrp(void **s) { (void)s; agree(0, 1, 3, 8, 8, 5, 8, 0.05); }
 static void test_torch_grouped_dropout(void **s) { (void)s; agree(1, 1, 3, 9, 9, 5, 8, 0.05); }
 static void test_torch_gelu_pools(void **s) { (void)s; agree(2, 1, 3, 9, 9, 5, 8, 0.05); }
@@ -182,12 +237,15 @@ static void test_torch_small(void **s) { (void)s; agree(6, 1, 1, 28, 28, 10, 32,
 static void test_torch_relayout(void **s) { (void)s; agree(7, 1, 3, 8, 8, 5, 8, 0.05); }
 static void test_torch_wide(void **s) { (void)s; agree(8, 1, 3, 16, 16, 5, 32, 0.05); }
 static void test_torch_dense_cat(void **s) { (void)s; agree(9, 1, 3, 6, 6, 5, 8, 0.05); }
+static void test_torch_pools(void **s) { (void)s; agree(10, 1, 3, 8, 8, 5, 8, 0.05); }
 
 int main(void)
 {
-    if (access("/usr/bin/python3", X_OK) != 0)
-        return 0;
+    /* LLMNAS_TEST_ONLY=pattern (cmocka's wildcards): only the matching tests (make mutants) */
+    if (getenv("LLMNAS_TEST_ONLY"))
+        cmocka_set_test_filter(getenv("LLMNAS_TEST_ONLY"));
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_torch_cosine_schedule),
         cmocka_unit_test(test_torch_cbrp),
         cmocka_unit_test(test_torch_grouped_dropout),
         cmocka_unit_test(test_torch_gelu_pools),
@@ -198,6 +256,7 @@ int main(void)
         cmocka_unit_test(test_torch_relayout),
         cmocka_unit_test(test_torch_wide),
         cmocka_unit_test(test_torch_dense_cat),
+        cmocka_unit_test(test_torch_pools),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -114,11 +114,12 @@ static graph *tn_finish(graph *g, int out, int classes)
     return g;
 }
 
-#define TN_COUNT 10
+#define TN_COUNT 11
 static const char *const tn_names[TN_COUNT] = {
     "conv_bn_relu_maxpool", "grouped_dilated_leaky_avgpool_dropout", "gelu_silu_ceilpools_gap",
     "sigmoid_tanh_cat_hardswish", "residual_se_unfused_bn", "identity_square_odd_cat_bcast_add",
-    "small_reference", "grouped4_bn_pool_relayout", "wide_3x3", "dense_cat34"};
+    "small_reference", "grouped4_bn_pool_relayout", "wide_3x3", "dense_cat34",
+    "pools_exclude_pad_dilated"};
 
 /* Network i on a [B, c, h, w] input with `classes` outputs. */
 static graph *tn_build(int i, int c, int h, int w, int classes)
@@ -212,6 +213,13 @@ static graph *tn_build(int i, int c, int h, int w, int classes)
         x = tn_op(g, GRAPH_OP_RELU, x);
         x = tn_conv(g, x, 4, 1, 1, 0, 1, 1, 1);
         x = tn_linear(g, tn_op(g, GRAPH_OP_FLATTEN, tn_op(g, GRAPH_OP_ADAPTIVEAVGPOOL2D, x)), classes);
+        break;
+    case 10:  /* the pooling variants of no other net: padding not counted, dilation */
+        x = tn_op(g, GRAPH_OP_TANH, tn_conv(g, x, 8, 3, 1, 1, 1, 1, 1));
+        x = tn_pool(g, GRAPH_OP_AVGPOOL2D, x, 3, 1, 1, 1, 0, 0);  /* padding 1, count_include_pad off */
+        x = tn_pool(g, GRAPH_OP_MAXPOOL2D, x, 2, 1, 1, 2, 0, 1);  /* dilation 2, padding 1 */
+        x = tn_pool(g, GRAPH_OP_AVGPOOL2D, x, 3, 2, 1, 1, 1, 0);  /* ceil, padding, not counted */
+        x = tn_linear(g, tn_op(g, GRAPH_OP_FLATTEN, x), classes);
         break;
     default:  /* the `small` reference network (../shared/bench/small.lua) */
         x = tn_pool(g, GRAPH_OP_MAXPOOL2D, tn_op(g, GRAPH_OP_RELU, tn_op(g, GRAPH_OP_BATCHNORM2D,

@@ -1,1 +1,5 @@
-getmetatable('').__index.rep = nil
+-- reaching the string library through its metatable inside Net
+function Net(x, classes)
+  getmetatable('').__index.rep = nil
+  return nn.Linear(nn.Flatten(x), classes)
+end

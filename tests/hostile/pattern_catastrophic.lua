@@ -1,2 +1,5 @@
-local s = string.rep('a', 40)
-return string.find(s, '(a*)*b')
+-- a backtracking pattern through string.find inside Net
+function Net(x, classes)
+  local s = string.rep('a', 40); string.find(s, '(a*)*b')
+  return nn.Linear(nn.Flatten(x), classes)
+end

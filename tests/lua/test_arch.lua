@@ -193,8 +193,16 @@ function tests.node_cap_and_budget_options()
         {instructions = 1e5})
   fails("local t = {} for i = 1, 1e7 do t[i] = {} end", "limit_memory", "memory limit of 8 MiB",
         {memory_limit = 8 * 2^20})
-  local err = fails("while true do end", "limit_cpu", nil, {time_limit = 1, instructions = 1e12})
-  T.ok(err:find("CPU time limit of 1 s", 1, true), err)
+  -- the loop is stopped by its time limit: by the CPU limit (0.8 of it), or, on a machine
+  -- too loaded to give it 0.8 s of CPU in 2 s, by the wall-clock deadline (twice it)
+  local g, err, k = arch.compile("while true do end", {time_limit = 1, instructions = 1e12})
+  T.ok(g == nil, "expected a failure, got a graph")
+  if k == "timeout" then
+    T.ok(err:find("deadline of 2 s", 1, true), err)
+  else
+    T.eq(k, "limit_cpu", "kind of: " .. err)
+    T.ok(err:find("CPU time limit of 1 s", 1, true), err)
+  end
 end
 
 function tests.shape_is_readable()
@@ -244,10 +252,12 @@ function tests.wrong_arguments_raise()
   g:close()  -- twice is fine
 end
 
-function tests.compile_is_fast()
+-- Only a gross stall (a sleep or a worker's deadline per compile) is asserted: a loaded
+-- machine misses any tighter bound; `make bench` (bench_compile) measures the speed.
+function tests.compile_has_no_stall()
   local t0 = os.time()
   for _ = 1, 20 do compile(small) end
-  T.ok(os.time() - t0 <= 2, "20 compiles took more than 2 s")
+  T.ok(os.time() - t0 <= 20, "20 compiles took more than 20 s")
 end
 
 return tests

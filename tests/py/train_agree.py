@@ -16,9 +16,14 @@ Tolerances (float32 on both sides, different kernels and summation orders):
   logits, eval logits   max|a-b| <= 1e-4 + 1e-3 * max|b|
   loss (each step)      |a-b| <= 1e-4 + 1e-4 * |b|   (steps >= 1: 1e-3 relative)
   gradients             max|a-b| <= 1e-5 + 2e-3 * max|b| per tensor
-  weights after steps   ||a-b|| <= 1e-5 + 1e-3 * ||b|| per tensor (L2: a max-pool
-                        window whose two largest inputs differ by float rounding may
-                        route one gradient differently, a sparse, legitimate difference)
+  first update          ||a-b|| <= 1e-7 + 1e-3 * ||b|| per tensor, a and b the change of the
+                        tensor by the first step (step1_ - init), not the weights: relative
+                        to the weights, an error in the update itself (a weight decay twice
+                        too strong) would vanish in them
+  update after steps    ||a-b|| <= 1e-6 + 1e-2 * ||b|| per tensor (final - init); looser, as a
+                        max-pool window whose two largest inputs differ by float rounding may
+                        route one gradient differently, a sparse, legitimate difference that
+                        the later steps amplify (L2 for the same reason)
 Exit 0 on agreement, 1 on disagreement, 77 if torch is unavailable.
 """
 import math
@@ -134,6 +139,32 @@ class Net(nn.Module):
         return v[self.output]
 
 
+def dropout_agrees(p, mask):
+    """The masks llmnas drew against nn.Dropout(p) in training mode on ones: the same scale
+    on the kept elements (1/(1-p)), and keep rates within 5 binomial sigmas of 1-p."""
+    torch.manual_seed(1)
+    ref = torch.nn.Dropout(p).train()(torch.ones(200000)).numpy()
+    ok = True
+    for who, m in (("llmnas", mask), ("nn.Dropout", ref)):
+        kept = m[m != 0]
+        rate = kept.size / m.size
+        sigma = math.sqrt(p * (1 - p) / m.size)
+        if abs(rate - (1 - p)) > 5 * sigma:
+            print("  %s dropout p=%g: %s keeps %.4f of %d, expected %.4f +- %.4f  DISAGREE"
+                  % (NAME, p, who, rate, m.size, 1 - p, 5 * sigma))
+            ok = False
+    scale = float(ref[ref != 0][0])
+    kept = mask[mask != 0].astype(np.float64)
+    if kept.size == 0 or np.max(np.abs(kept - scale)) > 1e-6 * scale:
+        print("  %s dropout p=%g: llmnas scales kept elements by %s, nn.Dropout by %.7g  DISAGREE"
+              % (NAME, p, np.unique(kept)[:4], scale))
+        ok = False
+    print("  %s dropout p=%g: keep rate %.4f over %d (nn.Dropout %.4f), scale %.7g (nn.Dropout %.7g)"
+          % (NAME, p, kept.size / mask.size, mask.size, float((ref != 0).mean()),
+             float(kept[0]) if kept.size else float("nan"), scale))
+    return ok
+
+
 def main():
     nodes, output = parse_graph()
     plines = [l.split() for l in open(os.path.join(D, "params.txt"))]
@@ -152,6 +183,7 @@ def main():
         with torch.no_grad():
             t.copy_(torch.from_numpy(load("init%d.bin" % i)).view_as(t))
         tensors.append((i, node, name, t, trainable))
+    init = {i: t.detach().clone() for (i, _, _, t, _) in tensors}
     trainable = [t for (_, _, _, t, tr) in tensors if tr]
     opt = torch.optim.SGD(trainable, lr=lr, momentum=mom, weight_decay=wd)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
@@ -174,15 +206,17 @@ def main():
                   % (NAME, what, err, scale, atol + rtol * scale))
         return err / (scale or 1.0)
 
-    worst = {"logits": 0.0, "grad": 0.0, "weights": 0.0, "loss": 0.0}
+    drawn = {}  # dropout p -> the masks llmnas drew
+    worst = {"logits": 0.0, "grad": 0.0, "update1": 0.0, "update": 0.0, "loss": 0.0}
     net.train()
     for s in range(steps):
         x = torch.from_numpy(load("x%d.bin" % s)).view(batch, c, h, w)
         y = torch.from_numpy(load("y%d.bin" % s, np.int32).astype(np.int64))
         for n in nodes:
             if n["op"] == "Dropout" and n["a"]["drop"] > 0:
-                net.masks[n["id"]] = torch.from_numpy(
-                    load("mask%d_%d.bin" % (n["id"], s))).view(batch, *n["shape"])
+                m = load("mask%d_%d.bin" % (n["id"], s))
+                drawn.setdefault(n["a"]["drop"], []).append(m)
+                net.masks[n["id"]] = torch.from_numpy(m).view(batch, *n["shape"])
         opt.zero_grad()
         z = net(x)
         loss = F.cross_entropy(z, y)
@@ -198,10 +232,19 @@ def main():
                         "grad node %d %s" % (node, name), load("grad%d.bin" % i), t.grad, 1e-5, 2e-3))
         opt.step()
         sched.step()
+        if s == 0:
+            for i, node, name, t, tr in tensors:
+                ours = load("step1_%d.bin" % i).astype(np.float64) - load("init%d.bin" % i)
+                worst["update1"] = max(worst["update1"], check(
+                    "first update node %d %s" % (node, name), ours, t - init[i], 1e-7, 1e-3,
+                    l2=True))
     for i, node, name, t, tr in tensors:
-        worst["weights"] = max(worst["weights"], check(
-            "after %d steps node %d %s" % (steps, node, name), load("final%d.bin" % i), t, 1e-5, 1e-3,
+        ours = load("final%d.bin" % i).astype(np.float64) - load("init%d.bin" % i)
+        worst["update"] = max(worst["update"], check(
+            "update over %d steps node %d %s" % (steps, node, name), ours, t - init[i], 1e-6, 1e-2,
             l2=True))
+    for p, masks in drawn.items():
+        ok = dropout_agrees(p, np.concatenate(masks)) and ok
     net.eval()
     with torch.no_grad():
         z = net(torch.from_numpy(load("x0.bin")).view(batch, c, h, w))

@@ -6,8 +6,11 @@
 #   expect_rc N DESC      the last run exited with N
 #   expect_out TEXT DESC  its stdout contains TEXT (fixed string)
 #   expect_err TEXT DESC  its stderr contains TEXT (fixed string)
-#   pass DESC / fail DESC / skip DESC (a check this machine cannot make; not counted as passed)
-# At exit it prints "N passed, M failed[, K skipped]" and exits 1 if anything failed.
+#   pass DESC / fail DESC
+#   skip DESC [N]         N (default 1) checks this machine cannot make: counted as skipped,
+#                         never as passed
+# At exit it prints "N passed, M failed, K skipped" and exits 1 if anything failed
+# (tests/run.sh fails a run with skips unless SKIP_OK=1).
 set -u
 ROOT=${LLMNAS_TEST_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 LLMNAS=${LLMNAS:-$ROOT/llmnas}
@@ -24,7 +27,7 @@ fail() {
     if [ -f "$T/out" ]; then sed 's/^/     out| /' "$T/out" | head -n 20; fi
     if [ -f "$T/err" ]; then sed 's/^/     err| /' "$T/err" | head -n 20; fi
 }
-skip() { _skip=$((_skip + 1)); echo "skip $1"; }
+skip() { _skip=$((_skip + ${2:-1})); echo "skip $1${2:+ ($2 checks)}"; }
 run() { "$@" >"$T/out" 2>"$T/err" </dev/null; rc=$?; }
 expect_rc() {
     if [ "$rc" -eq "$1" ]; then pass "$2 (exit $1)"; else fail "$2: exit $rc, expected $1"; fi
@@ -37,11 +40,7 @@ expect_err() {
 }
 _finish() {
     rm -rf "$T"
-    if [ "$_skip" -gt 0 ]; then
-        echo "$_pass passed, $_fail failed, $_skip skipped"
-    else
-        echo "$_pass passed, $_fail failed"
-    fi
+    echo "$_pass passed, $_fail failed, $_skip skipped"
     [ "$_fail" -eq 0 ] || exit 1
 }
 trap _finish EXIT

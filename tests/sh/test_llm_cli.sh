@@ -207,7 +207,8 @@ wait "$pid"
 rc=$?
 secs=$(($(date +%s) - start))
 expect_rc 130 "Ctrl-C during a Retry-After wait stops the run"
-[ "$secs" -le 2 ] && pass "it stops promptly (${secs}s)" || fail "it took ${secs}s to stop"
+# the wait is 30 s: 10 s is generous for a loaded machine
+[ "$secs" -le 10 ] && pass "it stops promptly (${secs}s)" || fail "it took ${secs}s to stop"
 expect_err "interrupted" "the run says it was interrupted"
 stop_servers
 

@@ -99,7 +99,7 @@ if command -v mdb_stat >/dev/null 2>&1; then
     expect_rc 0 "mdb_dump dumps the candidates"
     expect_out "MARK17" "mdb_dump shows the records"
 else
-    echo "skip mdb_stat/mdb_dump: lmdb-utils not installed"
+    skip "mdb_stat/mdb_dump: lmdb-utils not installed (make deps installs it)" 4
 fi
 
 # A second writer is refused with the holder's pid; show reads meanwhile, and

@@ -61,7 +61,7 @@ if [ -r "$FM" ]; then
     expect_rc 65 "timeout"
     expect_err "timeout" "timeout is reported"
 else
-    echo "skip: Fashion-MNIST not installed"
+    skip "Fashion-MNIST not installed (make deps installs dataset-fashion-mnist)" 17
 fi
 
 # CIFAR-10 format, tiny generated files, augmentation on by default

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 
 if [ ! -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
-    echo "skip: Fashion-MNIST not installed"
+    skip "Fashion-MNIST not installed (make deps installs dataset-fashion-mnist)" 4
     exit 0
 fi
 run "$LLMNAS" train "$ROOT/examples/nets/bench_small.lua" --threads 2 --test --json

@@ -1,0 +1,75 @@
+-- fidelity.lua: how well the 1-epoch proxy ranks networks. Takes the top-N and a
+-- random N of a run's distinct trained networks, trains each longer (EPOCHS
+-- epochs on SUBSET training images, 0 = the full training set) and prints
+-- Spearman's rho and Kendall's tau between the proxy and the longer training;
+-- and, from the records' learning curves, between the early-abort checkpoints
+-- (held-out probe at 30% and 50% of the epoch) and the proxy.
+--   llmnas run tests/bench/fidelity.lua DB[,DB...] [N_TOP=10] [N_RANDOM=10] [EPOCHS=10] [SUBSET=0]
+-- (several memories: their latest runs' networks are pooled; the recipe is the first's)
+local rank = require "llmnas.rank"
+local rng = require("llmnas.rng").new(12)
+
+local path = assert(arg[1], "usage: fidelity.lua DB [N_TOP] [N_RANDOM] [EPOCHS] [SUBSET]")
+local ntop, nrand = tonumber(arg[2]) or 10, tonumber(arg[3]) or 10
+local epochs, subset = tonumber(arg[4]) or 10, tonumber(arg[5]) or 0
+local seen, recs, meta = {}, {}, nil
+for one in path:gmatch("[^,]+") do
+  local db = assert(memory.open(one, { readonly = true }))
+  local run = db:latest_run()
+  meta = meta or db:run(run).meta
+  for r in db:iter(run) do
+    if r.status == "ok" and not r.fidelity and r.hash and not seen[r.hash] then
+      seen[r.hash] = true
+      recs[#recs + 1] = r
+    end
+  end
+  db:close()
+end
+table.sort(recs, function(a, b) return a.metrics.val_acc > b.metrics.val_acc end)
+local chosen = {}
+for i = 1, math.min(ntop, #recs) do chosen[#chosen + 1] = recs[i] end
+local rest = {}
+for i = ntop + 1, #recs do rest[#rest + 1] = recs[i] end
+for _ = 1, math.min(nrand, #rest) do chosen[#chosen + 1] = table.remove(rest, rng:int(1, #rest)) end
+print(("proxy fidelity: %d networks of %s (%d top, %d random), trained %d epochs on %s"):format(
+  #chosen, path, math.min(ntop, #recs), #chosen - math.min(ntop, #recs), epochs,
+  subset > 0 and (subset .. " images") or "the full training set"))
+
+-- early fidelities from the curves (free: recorded while the proxy trained)
+local function at_fraction(r, f)
+  for _, p in ipairs(r.curve or {}) do
+    if p.acc and p.step / p.steps >= f - 1e-9 then return p.acc end
+  end
+end
+for _, f in ipairs({ 0.3, 0.5 }) do
+  local xs, ys = {}, {}
+  for _, r in ipairs(recs) do
+    local a = at_fraction(r, f)
+    if a then xs[#xs + 1], ys[#ys + 1] = a, r.metrics.val_acc end
+  end
+  if #xs >= 3 then
+    print(("probe at %d%% of the epoch vs the proxy (%d networks): rho %.3f, tau %.3f"):format(f * 100, #xs,
+      rank.spearman(xs, ys), rank.kendall(xs, ys)))
+  end
+end
+
+local task = meta.task or {}
+local recipe = meta.recipe or {}
+recipe.epochs, recipe.subset = epochs, subset > 0 and subset or nil
+local proxy, long = {}, {}
+for i, r in ipairs(chosen) do
+  local g = assert(arch.compile(r.code, { input = task.input or { 1, 28, 28 }, classes = task.classes or 10 }))
+  local res, err, kind = train.evaluate(g, recipe)
+  if res then
+    proxy[#proxy + 1], long[#long + 1] = r.metrics.val_acc, res.val_acc
+    print(("  %2d. iteration %3d: proxy %.2f%%  %d epochs %.2f%%  (%.0f s)"):format(i, r.iter,
+      r.metrics.val_acc * 100, epochs, res.val_acc * 100, res.seconds))
+  else
+    print(("  %2d. iteration %3d: failed to train longer: %s (%s)"):format(i, r.iter, tostring(err), tostring(kind)))
+  end
+  io.stdout:flush()
+end
+if #proxy >= 3 then
+  print(("proxy (1 epoch) vs %d epochs on %d networks: Spearman rho %.3f, Kendall tau %.3f"):format(epochs, #proxy,
+    rank.spearman(proxy, long), rank.kendall(proxy, long)))
+end

@@ -1,0 +1,5 @@
+-- compiling code at run time at load time, after a valid Net
+function Net(x, classes)
+  return nn.Linear(nn.Flatten(x), classes)
+end
+load('return 1')()

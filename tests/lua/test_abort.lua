@@ -1,0 +1,204 @@
+-- test_abort.lua: early abort (llmnas.abort) — the rule on crafted and recorded
+-- curves, and the loop's handling of a stopped candidate (llmnas.search): its
+-- record, the feedback text, and that it is not cached as if fully trained.
+local T = require "testing"
+local F = require "fakes"
+local abort = require "llmnas.abort"
+local history = require "llmnas.history"
+local search = require "llmnas.search"
+
+local STEPS = 100
+local HERE = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+
+-- A curve from probe accuracies at checkpoints 10, 20, ..., 100 (loss falls as acc rises).
+local function curve(accs)
+  local c = {}
+  for i, a in ipairs(accs) do
+    c[i] = { step = i * STEPS // #accs, steps = STEPS, acc = a, loss = 2.3 * (1 - a) + 0.1, seconds = i }
+  end
+  return c
+end
+
+local INCUMBENT = curve { 0.30, 0.50, 0.60, 0.65, 0.70, 0.73, 0.76, 0.78, 0.80, 0.82 }
+local HOPELESS = curve { 0.10, 0.12, 0.15, 0.17, 0.20, 0.22, 0.25, 0.27, 0.30, 0.32 }
+-- starts slower than the incumbent, ends above it
+local LATE_BLOOMER = curve { 0.15, 0.30, 0.45, 0.55, 0.63, 0.70, 0.76, 0.80, 0.83, 0.84 }
+
+local function first_stop(ref, c, opts)
+  for _, p in ipairs(c) do
+    local stop, info = abort.decide(ref, p, opts)
+    if stop then return p, info end
+  end
+end
+
+local tests = {}
+
+function tests.the_hopeless_candidate_is_stopped_at_the_first_allowed_checkpoint()
+  local p, info = first_stop(INCUMBENT, HOPELESS)
+  T.ok(p, "a candidate 38 points behind is stopped")
+  T.eq(p.step, 20, "at min_fraction (20%), not before")
+  T.eq(info.metric, "acc")
+  local text = abort.reason(info, 1)
+  local want = "stopped at 20% of the epoch: held-out accuracy 12.0% vs 50.0% for the best at the same step"
+  T.ok(text:find(want, 1, true), text)
+end
+
+function tests.the_late_bloomer_is_kept_to_the_end()
+  T.eq(first_stop(INCUMBENT, LATE_BLOOMER), nil, "a slower start that ends higher is not stopped")
+  -- the margin is what keeps it: with gain 1 the same curve is stopped
+  local p = first_stop(INCUMBENT, LATE_BLOOMER, { gain = 1, slack = 0 })
+  T.ok(p, "gain 1 and no slack stop the late bloomer (the setting is used)")
+end
+
+function tests.nothing_stops_without_a_reference_or_before_min_fraction()
+  T.eq(first_stop(nil, HOPELESS), nil, "no incumbent curve: no abort")
+  T.eq(first_stop({}, HOPELESS), nil)
+  T.eq(abort.decide(INCUMBENT, HOPELESS[1]), false, "10% < min_fraction")
+  T.eq(first_stop(INCUMBENT, HOPELESS, { min_fraction = 0.5 }).step, 50)
+  -- another recipe (other steps) is not compared
+  local other = curve { 0.1, 0.1 }
+  for _, p in ipairs(other) do p.steps, p.step = 40, p.step * 40 // STEPS end
+  T.eq(first_stop(INCUMBENT, other), nil, "curves of another recipe do not compare")
+  T.raises(function() abort.hook { gian = 2 } end, "unknown setting 'gian'")
+end
+
+function tests.without_probe_accuracy_the_training_loss_decides()
+  local strip = function(c)
+    local o = {}
+    for i, p in ipairs(c) do o[i] = { step = p.step, steps = p.steps, loss = p.loss } end
+    return o
+  end
+  local p, info = first_stop(strip(INCUMBENT), strip(HOPELESS))
+  T.ok(p, "the hopeless curve is stopped on its loss")
+  T.eq(info.metric, "loss")
+  T.ok(abort.reason(info):find("training loss 2.12 vs 1.25 for the best at the same step", 1, true), abort.reason(info))
+  T.eq(first_stop(strip(INCUMBENT), strip(LATE_BLOOMER)), nil, "the late bloomer survives on loss too")
+end
+
+function tests.replay_counts_false_aborts_against_the_incumbent_of_the_time()
+  local entries = {
+    { curve = INCUMBENT, val_acc = 0.82 },
+    { curve = HOPELESS, val_acc = 0.32 },
+    { curve = LATE_BLOOMER, val_acc = 0.84 },
+    { curve = HOPELESS, val_acc = 0.32 },
+  }
+  local s = abort.replay(entries)
+  T.eq(s.candidates, 4)
+  T.eq(s.stopped, 2, "both hopeless ones")
+  T.eq(s.winners, 1, "the late bloomer would become the best")
+  T.eq(s.false_aborts, 0)
+  -- the first hopeless one stops at 20% against the incumbent, the second at 40%
+  -- against the late bloomer, which learns more after 20% (so leaves more room)
+  T.near(s.saved, (80 + 60) / 400, 1e-9, "the steps saved")
+  local strict = abort.replay(entries, { gain = 1, slack = 0 })
+  T.eq(strict.false_aborts, 1, "a rule that stops the late bloomer is counted as a false abort")
+  T.eq(strict.false_abort_rate, 1)
+end
+
+-- Recorded curves (tests/lua/data/curves_evolve.json, made by tests/bench/export_curves.lua):
+-- a real evolve.lua run, seed 7, Fashion-MNIST subset 2000 (15 steps), 1000 validation images,
+-- probe 256, early abort off, so every candidate trained to the end. The default rule on
+-- them, replayed in the run's order: 24 candidates, 3 would have become the best, 0 of them
+-- stopped (false-abort rate 0 of 3); 10 stopped, all of them ending at <= 20% accuracy (at
+-- 20-93% of the epoch), 19% of the training steps saved.
+function tests.the_default_rule_on_recorded_curves()
+  local f = assert(io.open(HERE .. "data/curves_evolve.json"))
+  local entries = json.decode(f:read("a"))
+  f:close()
+  T.eq(#entries, 24, "the recorded curves")
+  local s = abort.replay(entries)
+  -- the figures stated above and in stdlib/doc/budget.md
+  T.eq(s.winners, 3)
+  T.eq(s.false_aborts, 0, "no candidate that would have become the best is stopped")
+  T.eq(s.stopped, 10, "the hopeless ones are stopped")
+  for _, i in ipairs(s.stopped_at) do
+    T.ok(entries[i].val_acc <= 0.2, ("stopped candidate %d would have ended at %.3f"):format(i, entries[i].val_acc))
+  end
+  T.ok(s.saved >= 0.19 and s.saved < 0.20, ("19%% of the training steps saved, got %.3f"):format(s.saved))
+end
+
+-- ---- the loop ----
+
+-- A trainer whose networks learn along a curve that ends at their accuracy and
+-- which honours the progress hook's stop, as train.evaluate does.
+local function curve_trainer()
+  local Tr = { trained = {}, probes = {} }
+  function Tr.evaluate(g, o)
+    Tr.trained[#Tr.trained + 1] = g.acc
+    Tr.probes[#Tr.probes + 1] = o.probe
+    for k = 1, o.checkpoints do
+      local step = k * STEPS // o.checkpoints
+      local acc = g.acc * (0.7 + 0.3 * k / o.checkpoints)
+      local p = { epoch = 1, epochs = 1, step = step, steps = STEPS, loss = 2 - acc, checkpoint = k,
+        window_loss = 2 - acc, probe_acc = acc, seconds = k * 0.1 }
+      if o.progress(p) then
+        return nil, ("stopped at step %d of %d"):format(step, STEPS), "pruned", nil,
+          { seconds = k * 0.1, cpu_seconds = k * 0.2, steps = step, wall_seconds = k * 0.1 + 0.05 }
+      end
+    end
+    return { val_acc = g.acc, val_loss = 1 - g.acc, seconds = 1, cpu_seconds = 2, steps = STEPS,
+      wall_seconds = 1.2, job_seconds = 1.1, build_seconds = 0.05, eval_seconds = 0.05 }
+  end
+  return Tr
+end
+
+local function run_codes(codes, extra)
+  local seen = {}
+  local s = {
+    name = "test", quiet = true, budget = { iterations = #codes }, early_abort = true,
+    env = { arch = F.arch(), train = curve_trainer(), db = F.db() },
+    propose = function(ctx) return codes[ctx.iteration] end,
+    reflect = function(_, result) seen[#seen + 1] = history.outcome(result) end,
+  }
+  for k, v in pairs(extra or {}) do s[k] = v end
+  local run = search.search(s)
+  return run, s.env.db.runs[run.id].records, s, seen
+end
+
+function tests.a_pruned_candidate_is_recorded_with_its_curve_cost_and_reason()
+  local run, recs, s, seen = run_codes { "net a 0.8", "net b 0.2" }
+  local r = recs[2]
+  T.eq(r.status, "pruned")
+  T.eq(r.error_kind, "pruned")
+  T.eq(r.accepted, false)
+  T.eq(r.pruned.step, 20, "stopped at the first allowed checkpoint")
+  T.eq(#r.curve, 2, "the partial curve up to the stop")
+  T.eq(r.metrics.cpu_seconds, 0.4, "the compute it used until then")
+  T.ok(r.error:find("^stopped at 20%% of the epoch: held%-out accuracy"), r.error)
+  T.ok(seen[2]:find("^pruned: stopped at 20%% of the epoch"), "the feedback says why: " .. seen[2])
+  T.eq(#recs[1].curve, 10, "a finished candidate has its full curve")
+  T.ok(recs[1].time.ipc and recs[1].time.build and recs[1].time.evaluate, "the time breakdown is recorded")
+  T.eq(run.loop.best.iteration, 1)
+  T.eq(s.env.train.probes[1], search.ABORT_PROBE, "early abort probes held-out images")
+end
+
+function tests.a_pruned_network_is_not_cached_as_if_fully_trained()
+  local _, recs, s = run_codes { "net a 0.8", "net b 0.2", "net b 0.2", "net a 0.8" }
+  T.eq(s.env.train.trained, { 0.8, 0.2, 0.2 }, "the pruned network is trained again, the finished one is not")
+  T.eq(recs[3].cache_hit, false)
+  T.eq(recs[3].status, "pruned")
+  T.eq(recs[4].cache_hit, true)
+  T.eq(recs[4].metrics.cpu_seconds, nil, "a cache hit costs no training compute")
+end
+
+function tests.a_candidate_that_can_catch_up_is_not_stopped()
+  local _, recs = run_codes { "net a 0.8", "net d 0.78", "net c 0.9" }
+  T.eq({ recs[2].status, recs[3].status }, { "ok", "ok" }, "curves close to the best's run to the end")
+  T.eq(recs[3].accepted, true)
+end
+
+function tests.an_on_progress_hook_sees_each_checkpoint_and_may_stop()
+  local calls = {}
+  local _, recs = run_codes({ "net a 0.8", "net b 0.7" }, { early_abort = false,
+    on_progress = function(ctx, p)
+      calls[#calls + 1] = ctx.iteration .. ":" .. p.step .. ":" .. #p.curve
+      if ctx.iteration == 2 and p.step == 50 then return true, "my reason" end
+    end })
+  T.eq(calls[1], "1:10:1")
+  T.eq(calls[#calls], "2:50:5")
+  T.eq(#calls, 9 + 5, "every checkpoint but the last of a finished run, until the stop")
+  T.eq(recs[2].status, "pruned")
+  T.eq(recs[2].error, "my reason")
+end
+
+return tests
