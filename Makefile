@@ -35,6 +35,8 @@ ALLCFLAGS := -std=c11 -D_GNU_SOURCE -DLLMNAS_VERSION='"$(VERSION)"' $(WARN) $(CF
              -Iruntime -Imemory -Ilua -I/usr/include/lua5.4 -I$(BUILD)
 LDLIBS    := -llua5.4 -lcurl -lcjson -llmdb -ldnnl -lcrypto -lz -lm -lpthread
 LDFLAGS   += $(SANFLAGS) -fopenmp
+LDLIBS    += -lgvc -lcgraph -lmicrohttpd   # report: libgvc draws the best network; serve: libmicrohttpd
+ALLCFLAGS += -I/usr/include/graphviz   # report_graph.c: #include <graphviz/gvc.h> finds its own headers
 
 RT_SRC    := $(wildcard runtime/*/*.c)
 MEM_SRC   := $(wildcard memory/*.c)
@@ -57,6 +59,10 @@ DEPS      := gcc make pkg-config liblua5.4-dev libcurl4-openssl-dev libcjson-dev
              lmdb-utils libdnnl-dev libssl-dev zlib1g-dev dataset-fashion-mnist libcmocka-dev lua-check \
              cppcheck python3 python3-torch python3-numpy procps psmisc
 DEPS += clang-tidy   # make check: the C checks of .clang-tidy
+DEPS += gnuplot-nox   # llmnas plot and the report's figures: gnuplot's cairo (png, pdf) and svg terminals
+DEPS += graphviz libgraphviz-dev   # the report draws the best network as a DAG with libgvc
+DEPS += libmicrohttpd-dev   # llmnas serve: the live view's HTTP server
+DEPS += chromium   # the report's tests load it in headless chromium
 DEPS      += libpng-dev libjpeg62-turbo-dev python3-pil   # image folders: PNG/JPEG decoding; tests write real files
 DEPS      += protobuf-c-compiler libprotobuf-c-dev libonnx-dev python3-onnx   # saved models: ONNX from Debian's onnx.proto; its checker
 LDLIBS    += -lpng16 -ljpeg -lprotobuf-c   # image folders, ONNX

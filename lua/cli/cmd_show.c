@@ -12,7 +12,7 @@
  * damaged record shows as "damaged" and makes the exit code 65.
  */
 #include "cli/cli.h"
-#include "store.h"
+#include "cli/snapshot.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -61,51 +61,12 @@ static const char show_help[] =
 
 /* ---- tolerant field access ------------------------------------------------- */
 
-/* o.a.b for path "a.b"; NULL where a step is missing. */
-static const cJSON *jget(const cJSON *o, const char *path)
-{
-    while (o && *path) {
-        const char *dot = strchr(path, '.');
-        size_t n = dot ? (size_t)(dot - path) : strlen(path);
-        char key[128];
-        if (n >= sizeof key) return NULL;
-        memcpy(key, path, n);
-        key[n] = '\0';
-        o = cJSON_GetObjectItemCaseSensitive(o, key);
-        path += n + (dot ? 1 : 0);
-    }
-    return o;
-}
-
-static int jnum(const cJSON *o, const char *path, double *v)
-{
-    const cJSON *n = jget(o, path);
-    if (!cJSON_IsNumber(n)) return 0;
-    *v = n->valuedouble;
-    return 1;
-}
-
-static const char *jstr(const cJSON *o, const char *path)
-{
-    const cJSON *s = jget(o, path);
-    return cJSON_IsString(s) ? s->valuestring : NULL;
-}
-
-/* Sum of a numeric field over the roles of record.llm. */
-static double llm_sum(const cJSON *rec, const char *field)
-{
-    const cJSON *role, *llm = jget(rec, "llm");
-    double sum = 0, v;
-    cJSON_ArrayForEach(role, llm) if (jnum(role, field, &v)) sum += v;
-    return sum;
-}
-
 /* ---- formatting ------------------------------------------------------------ */
 
 static const char *fmt_acc(char *b, size_t n, const cJSON *rec, const char *path)
 {
     double v;
-    if (!jnum(rec, path, &v)) return "-";
+    if (!snap_jnum(rec, path, &v)) return "-";
     if (v >= 0 && v <= 1) snprintf(b, n, "%.2f%%", v * 100); /* stored as a fraction */
     else snprintf(b, n, "%.4g", v);
     return b;
@@ -124,7 +85,7 @@ static const char *fmt_count(char *b, size_t n, double v)
 static const char *fmt_field_count(char *b, size_t n, const cJSON *rec, const char *path)
 {
     double v;
-    return jnum(rec, path, &v) ? fmt_count(b, n, v) : "-";
+    return snap_jnum(rec, path, &v) ? fmt_count(b, n, v) : "-";
 }
 
 static const char *fmt_secs(char *b, size_t n, double s)
@@ -142,15 +103,6 @@ static const char *fmt_time(char *b, size_t n, double unix_s)
     if (unix_s <= 0 || !gmtime_r(&t, &tm)) return "-";
     strftime(b, n, "%Y-%m-%d %H:%M", &tm);
     return b;
-}
-
-/* A record's status column: ok, the error kind, or the status. */
-static const char *status_of(const cJSON *rec)
-{
-    const char *st = jstr(rec, "status");
-    if (st && strcmp(st, "ok") == 0) return "ok";
-    const char *k = jstr(rec, "error_kind");
-    return k ? k : st ? st : "?";
 }
 
 static void csv_field(const char *s, int last)
@@ -172,7 +124,7 @@ static void csv_num(const cJSON *rec, const char *path, int last)
 {
     double v;
     char b[64] = "";
-    if (jnum(rec, path, &v)) snprintf(b, sizeof b, "%.17g", v);
+    if (snap_jnum(rec, path, &v)) snprintf(b, sizeof b, "%.17g", v);
     csv_field(b, last);
 }
 
@@ -185,34 +137,12 @@ static void print_json(const cJSON *j)
 
 /* ---- errors ------------------------------------------------------------------ */
 
-static int exit_for(int rc)
-{
-    switch (rc) {
-    case MEM_NOTFOUND:
-    case MEM_ENOENT: return EX_NOINPUT;
-    case MEM_EDAMAGED:
-    case MEM_EVERSION: return EX_DATAERR;
-    case MEM_ENOMEM: return EX_OSERR;
-    default: return EX_SOFTWARE;
-    }
-}
-
 static int store_error(mem_store *s, int rc)
 {
-    const char *m = mem_errmsg(s);
-    cli_error("show: %s", m && *m ? m : mem_strerror(rc));
-    return exit_for(rc);
+    return snap_store_error("show", s, rc);
 }
 
 /* ---- the runs --------------------------------------------------------------- */
-
-static const char *run_name(const cJSON *run)
-{
-    const char *n = jstr(run, "meta.name");
-    if (!n) n = jstr(run, "meta.strategy");
-    if (!n) n = jstr(run, "meta.script");
-    return n ? n : "-";
-}
 
 /* The run's best record by the metric (NULL if none); caller deletes. */
 static cJSON *best_of(mem_store *s, show_opts *o, uint32_t run)
@@ -233,11 +163,11 @@ static cJSON *best_of(mem_store *s, show_opts *o, uint32_t run)
 
 static double run_tokens(const cJSON *run)
 {
-    const cJSON *role, *llm = jget(run, "totals.llm");
+    const cJSON *role, *llm = snap_jget(run, "totals.llm");
     double sum = 0, v;
     cJSON_ArrayForEach(role, llm) {
-        if (jnum(role, "prompt_tokens", &v)) sum += v;
-        if (jnum(role, "completion_tokens", &v)) sum += v;
+        if (snap_jnum(role, "prompt_tokens", &v)) sum += v;
+        if (snap_jnum(role, "completion_tokens", &v)) sum += v;
     }
     return sum;
 }
@@ -245,18 +175,18 @@ static double run_tokens(const cJSON *run)
 static void runs_row(show_opts *o, const cJSON *run, const cJSON *best)
 {
     double id = 0, started = 0, iters = 0, ok = 0, bi = 0;
-    jnum(run, "id", &id);
-    jnum(run, "started", &started);
-    jnum(run, "last_iteration", &iters);
-    jnum(run, "totals.ok", &ok);
+    snap_jnum(run, "id", &id);
+    snap_jnum(run, "started", &started);
+    snap_jnum(run, "last_iteration", &iters);
+    snap_jnum(run, "totals.ok", &ok);
     char mpath[256], b1[32], b2[32], b3[32], b4[32];
     snprintf(mpath, sizeof mpath, "metrics.%s", o->metric);
-    if (best) jnum(best, "iter", &bi);
+    if (best) snap_jnum(best, "iter", &bi);
     if (o->format == FMT_CSV) {
         snprintf(b1, sizeof b1, "%.0f", id);
         csv_field(b1, 0);
         csv_field(fmt_time(b2, sizeof b2, started), 0);
-        csv_field(run_name(run), 0);
+        csv_field(snap_run_name(run), 0);
         csv_num(run, "last_iteration", 0);
         csv_num(run, "totals.ok", 0);
         csv_num(best, mpath, 0);
@@ -271,7 +201,7 @@ static void runs_row(show_opts *o, const cJSON *run, const cJSON *best)
     char at[16] = "-";
     if (best) snprintf(at, sizeof at, "%.0f", bi);
     printf("%4.0f  %-16s  %-20.20s %7.0f %7s %10s %6s %8s\n", id, fmt_time(b1, sizeof b1, started),
-           run_name(run), iters, valid, best ? fmt_acc(b2, sizeof b2, best, mpath) : "-", at,
+           snap_run_name(run), iters, valid, best ? fmt_acc(b2, sizeof b2, best, mpath) : "-", at,
            fmt_count(b3, sizeof b3, run_tokens(run)));
 }
 
@@ -299,7 +229,7 @@ static int runs_visit(void *ud, uint32_t id, int rc, const char *text, size_t le
 static void damaged_row(const show_opts *o, const cJSON *run)
 {
     double id = 0;
-    jnum(run, "id", &id);
+    snap_jnum(run, "id", &id);
     if (o->format == FMT_CSV) printf("%.0f,,damaged,,,,,\n", id);
     else printf("%4.0f  %-16s  %s\n", id, "DAMAGED", jstr(run, "damaged"));
 }
@@ -323,8 +253,8 @@ static int show_runs(mem_store *s, show_opts *o)
     }
     cJSON_ArrayForEach(run, runs) {
         double id = 0;
-        jnum(run, "id", &id);
-        if (jget(run, "damaged")) {
+        snap_jnum(run, "id", &id);
+        if (snap_jget(run, "damaged")) {
             if (o->format != FMT_JSON) damaged_row(o, run);
             continue;
         }
@@ -333,10 +263,10 @@ static int show_runs(mem_store *s, show_opts *o)
             if (best) {
                 cJSON *b = cJSON_AddObjectToObject(run, "best");
                 cJSON_AddStringToObject(b, "metric", o->metric);
-                cJSON_AddItemToObject(b, "iter", cJSON_Duplicate(jget(best, "iter"), 1));
+                cJSON_AddItemToObject(b, "iter", cJSON_Duplicate(snap_jget(best, "iter"), 1));
                 char mpath[256];
                 snprintf(mpath, sizeof mpath, "metrics.%s", o->metric);
-                cJSON_AddItemToObject(b, "value", cJSON_Duplicate(jget(best, mpath), 1));
+                cJSON_AddItemToObject(b, "value", cJSON_Duplicate(snap_jget(best, mpath), 1));
             }
         } else {
             runs_row(o, run, best);
@@ -365,37 +295,37 @@ static void history_row(const show_opts *o, const cJSON *rec)
     char b1[32], b2[32], b3[32], b4[32];
     if (o->format == FMT_CSV) {
         csv_num(rec, "iter", 0);
-        csv_field(jstr(rec, "status"), 0);
-        csv_field(jstr(rec, "error_kind"), 0);
+        csv_field(snap_jstr(rec, "status"), 0);
+        csv_field(snap_jstr(rec, "error_kind"), 0);
         csv_num(rec, "metrics.val_acc", 0);
         csv_num(rec, "metrics.params", 0);
         csv_num(rec, "metrics.flops", 0);
         csv_num(rec, "metrics.seconds", 0);
-        snprintf(b1, sizeof b1, "%.0f", llm_sum(rec, "prompt_tokens"));
+        snprintf(b1, sizeof b1, "%.0f", snap_llm_sum(rec, "prompt_tokens"));
         csv_field(b1, 0);
-        snprintf(b2, sizeof b2, "%.0f", llm_sum(rec, "completion_tokens"));
+        snprintf(b2, sizeof b2, "%.0f", snap_llm_sum(rec, "completion_tokens"));
         csv_field(b2, 0);
-        snprintf(b3, sizeof b3, "%.3f", llm_sum(rec, "seconds"));
+        snprintf(b3, sizeof b3, "%.3f", snap_llm_sum(rec, "seconds"));
         csv_field(b3, 0);
-        csv_field(cJSON_IsTrue(jget(rec, "accepted")) ? "true" : "false", 0);
-        csv_field(cJSON_IsTrue(jget(rec, "cache_hit")) ? "true" : "false", 0);
-        csv_field(jstr(rec, "hash"), 1);
+        csv_field(cJSON_IsTrue(snap_jget(rec, "accepted")) ? "true" : "false", 0);
+        csv_field(cJSON_IsTrue(snap_jget(rec, "cache_hit")) ? "true" : "false", 0);
+        csv_field(snap_jstr(rec, "hash"), 1);
         return;
     }
     double it = 0, secs;
-    jnum(rec, "iter", &it);
+    snap_jnum(rec, "iter", &it);
     char note[96] = "";
-    if (cJSON_IsTrue(jget(rec, "accepted"))) strcat(note, "best ");
-    if (cJSON_IsTrue(jget(rec, "cache_hit"))) strcat(note, "cached ");
-    const char *err = jstr(rec, "error");
-    if (err && strcmp(status_of(rec), "ok") != 0)
+    if (cJSON_IsTrue(snap_jget(rec, "accepted"))) strcat(note, "best ");
+    if (cJSON_IsTrue(snap_jget(rec, "cache_hit"))) strcat(note, "cached ");
+    const char *err = snap_jstr(rec, "error");
+    if (err && strcmp(snap_status_of(rec), "ok") != 0)
         snprintf(note + strlen(note), sizeof note - strlen(note), "%.60s", err);
     for (char *p = note; *p; p++) if (*p == '\n' || *p == '\t') *p = ' ';
-    printf("  %6.0f  %-12.12s %8s %8s %8s %8s  %s\n", it, status_of(rec),
+    printf("  %6.0f  %-12.12s %8s %8s %8s %8s  %s\n", it, snap_status_of(rec),
            fmt_acc(b1, sizeof b1, rec, "metrics.val_acc"),
            fmt_field_count(b2, sizeof b2, rec, "metrics.params"),
-           jnum(rec, "metrics.seconds", &secs) ? fmt_secs(b3, sizeof b3, secs) : "-",
-           fmt_count(b4, sizeof b4, llm_sum(rec, "prompt_tokens") + llm_sum(rec, "completion_tokens")),
+           snap_jnum(rec, "metrics.seconds", &secs) ? fmt_secs(b3, sizeof b3, secs) : "-",
+           fmt_count(b4, sizeof b4, snap_llm_sum(rec, "prompt_tokens") + snap_llm_sum(rec, "completion_tokens")),
            note);
 }
 
@@ -440,14 +370,14 @@ static void leaderboard_table(const show_opts *o, const cJSON *best)
     cJSON_ArrayForEach(rec, best) {
         double it = 0, v = 0;
         /* a lower fidelity (successive halving's first rungs) does not compare */
-        if (jstr(rec, "fidelity")) {
+        if (snap_jstr(rec, "fidelity")) {
             lower++;
             continue;
         }
-        jnum(rec, "iter", &it);
-        const char *h = jstr(rec, "hash");
+        snap_jnum(rec, "iter", &it);
+        const char *h = snap_jstr(rec, "hash");
         printf("  %4d  %6.0f  ", ++rank, it);
-        if (other && jnum(rec, mpath, &v)) printf("%10.6g ", v);
+        if (other && snap_jnum(rec, mpath, &v)) printf("%10.6g ", v);
         printf("%8s %8s %8s  %.32s\n", fmt_acc(b2, sizeof b2, rec, "metrics.val_acc"),
                fmt_field_count(b3, sizeof b3, rec, "metrics.params"),
                fmt_field_count(b4, sizeof b4, rec, "metrics.flops"), h ? h : "-");
@@ -476,46 +406,30 @@ static void totals_table(const cJSON *run, const cJSON *best_rec)
 {
     double n = 0, ok = 0, acc = 0, hits = 0, train = 0, first = 0;
     char b1[32], b2[32], b3[32];
-    const cJSON *t = jget(run, "totals"), *role;
-    jnum(t, "candidates", &n), jnum(t, "ok", &ok), jnum(t, "accepted", &acc);
-    jnum(t, "cache_hits", &hits), jnum(t, "train_seconds", &train);
+    const cJSON *t = snap_jget(run, "totals"), *role;
+    snap_jnum(t, "candidates", &n), snap_jnum(t, "ok", &ok), snap_jnum(t, "accepted", &acc);
+    snap_jnum(t, "cache_hits", &hits), snap_jnum(t, "train_seconds", &train);
     printf("\ntotals\n");
     printf("  %-15s%.0f (valid %.0f = %.1f%%, accepted %.0f, cache hits %.0f)\n", "candidates", n, ok,
            n > 0 ? 100 * ok / n : 0.0, acc, hits);
-    if (jnum(t, "first_ok_iteration", &first) && best_rec) {
+    if (snap_jnum(t, "first_ok_iteration", &first) && best_rec) {
         double bi = 0;
-        jnum(best_rec, "iter", &bi);
+        snap_jnum(best_rec, "iter", &bi);
         printf("  %-15siteration %.0f; best %s at iteration %.0f\n", "first valid", first,
                fmt_acc(b1, sizeof b1, best_rec, "metrics.val_acc"), bi);
     }
-    print_counts("status", jget(t, "status"));
-    print_counts("error kinds", jget(t, "error_kinds"));
+    print_counts("status", snap_jget(t, "status"));
+    print_counts("error kinds", snap_jget(t, "error_kinds"));
     printf("  %-15s%s\n", "training time", fmt_secs(b1, sizeof b1, train));
-    cJSON_ArrayForEach(role, jget(t, "llm")) {
+    cJSON_ArrayForEach(role, snap_jget(t, "llm")) {
         double calls = 0, pt = 0, ct = 0, secs = 0;
-        jnum(role, "calls", &calls), jnum(role, "prompt_tokens", &pt);
-        jnum(role, "completion_tokens", &ct), jnum(role, "seconds", &secs);
+        snap_jnum(role, "calls", &calls), snap_jnum(role, "prompt_tokens", &pt);
+        snap_jnum(role, "completion_tokens", &ct), snap_jnum(role, "seconds", &secs);
         char label[64];
         snprintf(label, sizeof label, "LLM %s", role->string);
         printf("  %-15s%.0f calls, %s prompt + %s completion tokens, %s\n", label, calls,
                fmt_count(b1, sizeof b1, pt), fmt_count(b2, sizeof b2, ct), fmt_secs(b3, sizeof b3, secs));
     }
-}
-
-static int parse_id(const char *t, size_t len, uint32_t *id)
-{
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(t, &end, 10);
-    if (errno || end != t + len || len == 0 || v == 0 || v > UINT32_MAX) return MEM_EINVAL;
-    *id = (uint32_t)v;
-    return 0;
-}
-
-static int parse_run_id(mem_store *s, const char *t, size_t len, uint32_t *run)
-{
-    if (len == 6 && strncmp(t, "latest", 6) == 0) return mem_latest_run(s, run);
-    return parse_id(t, len, run);
 }
 
 static cJSON *fetch_best(mem_store *s, show_opts *o, uint32_t run, unsigned n, const char *metric)
@@ -540,7 +454,7 @@ static int show_run(mem_store *s, show_opts *o, uint32_t run)
     cJSON *r = cJSON_Parse(text);
     mem_free(text);
     double lastd = 0;
-    jnum(r, "last_iteration", &lastd);
+    snap_jnum(r, "last_iteration", &lastd);
     uint32_t last = (uint32_t)lastd;
     long rows = o->last == -2 ? (o->format == FMT_CSV ? -1 : 20) : o->last;
     uint32_t from = rows < 0 || (uint32_t)rows >= last ? 1 : last - (uint32_t)rows + 1;
@@ -560,10 +474,10 @@ static int show_run(mem_store *s, show_opts *o, uint32_t run)
     } else {
         char b[32];
         double started = 0;
-        jnum(r, "started", &started);
-        printf("run %u: %s, started %s UTC, %u iterations\n", run, run_name(r),
+        snap_jnum(r, "started", &started);
+        printf("run %u: %s, started %s UTC, %u iterations\n", run, snap_run_name(r),
                fmt_time(b, sizeof b, started), last);
-        char *meta = cJSON_PrintUnformatted(jget(r, "meta"));
+        char *meta = cJSON_PrintUnformatted(snap_jget(r, "meta"));
         if (meta) printf("meta: %.300s%s\n", meta, strlen(meta) > 300 ? " ..." : "");
         free(meta);
         cJSON *lb = fetch_best(s, o, run, o->top, o->metric);
@@ -612,17 +526,17 @@ static void print_value(const char *label, const cJSON *v)
  * content}], reply, error}. */
 static void print_exchange(int n, const cJSON *x)
 {
-    const char *role = jstr(x, "role");
-    const cJSON *msgs = jget(x, "messages"), *m, *reply = jget(x, "reply"), *err = jget(x, "error");
+    const char *role = snap_jstr(x, "role");
+    const cJSON *msgs = snap_jget(x, "messages"), *m, *reply = snap_jget(x, "reply"), *err = snap_jget(x, "error");
     printf("prompt %d: %s\n", n, role ? role : "?");
     cJSON_ArrayForEach(m, msgs) {
-        const char *mr = jstr(m, "role");
+        const char *mr = snap_jstr(m, "role");
         char label[64];
         snprintf(label, sizeof label, "  [%s]", mr ? mr : "?");
-        print_value(label, jget(m, "content"));
+        print_value(label, snap_jget(m, "content"));
     }
     if (reply && !cJSON_IsNull(reply)) {
-        const cJSON *content = cJSON_IsObject(reply) ? jget(reply, "content") : NULL;
+        const cJSON *content = cJSON_IsObject(reply) ? snap_jget(reply, "content") : NULL;
         print_value("  [reply]", content ? content : reply);
     }
     if (err && !cJSON_IsNull(err)) print_value("  [error]", err);
@@ -651,13 +565,13 @@ static void print_time(const cJSON *t)
 {
     static const char *const parts[] = {"compile", "build", "train", "probe", "evaluate", "ipc"};
     double total, train, v;
-    if (!cJSON_IsObject(t) || !jnum(t, "total", &total))
+    if (!cJSON_IsObject(t) || !snap_jnum(t, "total", &total))
         return;
     printf("time       %.2f s:", total);
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-        if (jnum(t, parts[i], &v))
+        if (snap_jnum(t, parts[i], &v))
             printf(" %s %.2f", parts[i], v);
-    if (jnum(t, "train", &train) && train > 0)
+    if (snap_jnum(t, "train", &train) && train > 0)
         printf(" (%.2fx the training loop)", total / train);
     putchar('\n');
 }
@@ -665,32 +579,32 @@ static void print_time(const cJSON *t)
 /* The learning curve reported at checkpoints, and where a pruned run stopped. */
 static void print_curve(const cJSON *rec)
 {
-    const cJSON *c = jget(rec, "curve"), *p;
+    const cJSON *c = snap_jget(rec, "curve"), *p;
     if (!cJSON_IsArray(c) || cJSON_GetArraySize(c) == 0)
         return;
     printf("curve      step: loss / held-out acc\n          ");
     cJSON_ArrayForEach(p, c) {
         double step = 0, loss = -1, acc = -1;
-        jnum(p, "step", &step), jnum(p, "loss", &loss);
-        if (jnum(p, "acc", &acc))
+        snap_jnum(p, "step", &step), snap_jnum(p, "loss", &loss);
+        if (snap_jnum(p, "acc", &acc))
             printf(" %.0f: %.3f / %.1f%%", step, loss, acc * 100);
         else
             printf(" %.0f: %.3f", step, loss);
     }
     putchar('\n');
     double step, steps;
-    if (jnum(rec, "pruned.step", &step) && jnum(rec, "pruned.steps", &steps))
+    if (snap_jnum(rec, "pruned.step", &step) && snap_jnum(rec, "pruned.steps", &steps))
         printf("pruned     at step %.0f of %.0f (%.0f%%)\n", step, steps, 100 * step / steps);
 }
 
 static void candidate_table(const cJSON *rec, uint32_t run, uint32_t iter)
 {
     char b1[32], b2[32], b3[32], b4[32];
-    const char *st = jstr(rec, "status");
+    const char *st = snap_jstr(rec, "status");
     printf("run %u, iteration %u: %s%s%s\n", run, iter, st ? st : "?",
-           cJSON_IsTrue(jget(rec, "accepted")) ? " (accepted as the new best)" : "",
-           cJSON_IsTrue(jget(rec, "cache_hit")) ? " (evaluation cache hit)" : "");
-    const char *k = jstr(rec, "error_kind"), *e = jstr(rec, "error");
+           cJSON_IsTrue(snap_jget(rec, "accepted")) ? " (accepted as the new best)" : "",
+           cJSON_IsTrue(snap_jget(rec, "cache_hit")) ? " (evaluation cache hit)" : "");
+    const char *k = snap_jstr(rec, "error_kind"), *e = snap_jstr(rec, "error");
     if (k && !e) printf("error      %s\n", k);
     if (e) {
         char label[64];
@@ -702,35 +616,35 @@ static void candidate_table(const cJSON *rec, uint32_t run, uint32_t iter)
            fmt_acc(b1, sizeof b1, rec, "metrics.val_acc"),
            fmt_field_count(b2, sizeof b2, rec, "metrics.params"),
            fmt_field_count(b3, sizeof b3, rec, "metrics.flops"),
-           jnum(rec, "metrics.seconds", &secs) ? fmt_secs(b4, sizeof b4, secs) : "-");
+           snap_jnum(rec, "metrics.seconds", &secs) ? fmt_secs(b4, sizeof b4, secs) : "-");
     const cJSON *m, *role;
-    cJSON_ArrayForEach(m, jget(rec, "metrics")) {
+    cJSON_ArrayForEach(m, snap_jget(rec, "metrics")) {
         if (!cJSON_IsNumber(m) || !strcmp(m->string, "val_acc") || !strcmp(m->string, "params") ||
             !strcmp(m->string, "flops") || !strcmp(m->string, "seconds"))
             continue;
         printf("           %s %.6g\n", m->string, m->valuedouble);
     }
-    print_time(jget(rec, "time"));
+    print_time(snap_jget(rec, "time"));
     print_curve(rec);
-    cJSON_ArrayForEach(role, jget(rec, "llm")) {
+    cJSON_ArrayForEach(role, snap_jget(rec, "llm")) {
         double pt = 0, ct = 0, s = 0;
-        jnum(role, "prompt_tokens", &pt), jnum(role, "completion_tokens", &ct), jnum(role, "seconds", &s);
+        snap_jnum(role, "prompt_tokens", &pt), snap_jnum(role, "completion_tokens", &ct), snap_jnum(role, "seconds", &s);
         printf("llm        %s: %.0f prompt + %.0f completion tokens, %s\n", role->string, pt, ct,
                fmt_secs(b1, sizeof b1, s));
     }
-    const char *h = jstr(rec, "hash");
+    const char *h = snap_jstr(rec, "hash");
     if (h) printf("hash       %s\n", h);
-    const cJSON *tr = jget(rec, "triple");
+    const cJSON *tr = snap_jget(rec, "triple");
     if (cJSON_IsObject(tr)) {
         printf("triple\n");
         static const char *const parts[] = {"problem", "suggestion", "outcome"};
         for (int i = 0; i < 3; i++) {
-            const char *v = jstr(tr, parts[i]);
+            const char *v = snap_jstr(tr, parts[i]);
             printf("  %-11s%s\n", parts[i], v ? v : "-");
         }
     }
-    print_prompts(jget(rec, "prompts"));
-    const char *code = jstr(rec, "code");
+    print_prompts(snap_jget(rec, "prompts"));
+    const char *code = snap_jstr(rec, "code");
     print_block("code", code ? code : "(none)");
 }
 
@@ -827,14 +741,9 @@ int cmd_show(int argc, char **argv)
     int prc = parse_args(argc, argv, &o);
     if (prc == 1) return EX_OK; /* --help */
     if (prc < 0) return -prc;
-    mem_options mo = {.readonly = 1};
     mem_store *s = NULL;
-    char err[768];
-    int rc = mem_open(o.db, &mo, &s, err, sizeof err);
-    if (rc) {
-        cli_error("show: %s%s", err, rc == MEM_ENOENT ? " (give the store with --db DIR)" : "");
-        return exit_for(rc);
-    }
+    int rc = snap_open("show", o.db, &s);
+    if (rc) return rc;
     rc = mem_snapshot_begin(s);
     int ex;
     if (rc) {
@@ -845,8 +754,8 @@ int cmd_show(int argc, char **argv)
         const char *colon = strchr(o.target, ':');
         uint32_t run = 0, iter = 0;
         size_t rl = colon ? (size_t)(colon - o.target) : strlen(o.target);
-        rc = parse_run_id(s, o.target, rl, &run);
-        if (rc == 0 && colon && parse_id(colon + 1, strlen(colon + 1), &iter) != 0)
+        rc = snap_run_id(s, o.target, rl, &run);
+        if (rc == 0 && colon && snap_parse_id(colon + 1, strlen(colon + 1), &iter) != 0)
             rc = MEM_EINVAL;
         if (rc == MEM_EINVAL)
             ex = cli_usage_error("show", show_usage, "'%s' is not RUN or RUN:ITER (ids are numbers; RUN may be 'latest')", o.target);

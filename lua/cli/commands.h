@@ -9,5 +9,8 @@ LLMNAS_COMMAND("check", cmd_check, "validate a candidate network: shapes, params
 LLMNAS_COMMAND("export", cmd_export, "export a candidate network as JSON, Lua or PyTorch")
 LLMNAS_COMMAND("train", cmd_train, "train one candidate network and print its metrics")
 LLMNAS_COMMAND("show", cmd_show, "show runs, leaderboards, histories and candidates from the memory")
+LLMNAS_COMMAND("report", cmd_report, "write a self-contained HTML report of runs: figures, best network, records")
+LLMNAS_COMMAND("plot", cmd_plot, "draw one figure of a run (history, pareto, status, ...) as PNG, SVG or PDF")
+LLMNAS_COMMAND("serve", cmd_serve, "serve the live report of running and finished runs on 127.0.0.1 (read-only)")
 LLMNAS_COMMAND("compare", cmd_compare, "compare search strategies at equal training compute, over seeds")
 LLMNAS_COMMAND("predict", cmd_predict, "classify images with a model saved by train --save")

@@ -15,6 +15,7 @@
  * show of a run < 1 s. No assertion: figures only.
  */
 #include "store.h"
+#include "bench_records.h"
 
 #include <lmdb.h>
 #include <stdio.h>
@@ -30,24 +31,7 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static char code[1601];
 static unsigned n_records;
-
-static int record(char *dst, size_t len, unsigned i)
-{
-    int ok = i % 4 != 0;
-    return snprintf(dst, len,
-        "{\"status\":\"%s\",%s\"code\":\"%s\",\"hash\":\"%032x\","
-        "\"metrics\":{\"val_acc\":%.4f,\"params\":%u,\"flops\":%u,\"seconds\":%.2f},"
-        "\"llm\":{\"generator\":{\"prompt_tokens\":1900,\"completion_tokens\":600,\"seconds\":4.5},"
-        "\"improver\":{\"prompt_tokens\":2100,\"completion_tokens\":150,\"seconds\":1.5}},"
-        "\"triple\":{\"problem\":\"the network underfits after one epoch\",\"suggestion\":\"add a "
-        "residual stage with 64 channels\",\"outcome\":\"accuracy: 71.20%%\"},"
-        "\"accepted\":%s,\"cache_hit\":%s}",
-        ok ? "ok" : "failed", ok ? "" : "\"error_kind\":\"shape\",\"error\":\"Linear: expected 512 got 256\",",
-        code, i * 2654435761u, (double)(i * 7919u % 10007u) / 10007.0, 10000 + i % 5000,
-        1000000 + i, 20.0 + i % 13, i % 50 == 1 ? "true" : "false", i % 11 == 0 ? "true" : "false");
-}
 
 typedef int (*query_fn)(mem_store *s, uint32_t run, unsigned i, char **out);
 
@@ -129,7 +113,7 @@ static int bench_in(const char *parent, const char *label, unsigned n, int queri
     size_t total = 0;
     double t0 = now(), worst = 0;
     for (unsigned i = 1; i <= n; i++) {
-        total += (size_t)record(rec, sizeof rec, i);
+        total += (size_t)bench_record(rec, sizeof rec, i);
         snprintf(state, sizeof state, "{\"iteration\":%u,\"best\":{\"iteration\":%u},\"tokens\":%u}", i, i / 2, i * 4750);
         double a = now();
         if (mem_append(s, run, rec, state, &iter)) {
@@ -184,7 +168,7 @@ int main(void)
     unsigned n = ns ? (unsigned)strtoul(ns, NULL, 10) : 100000;
     if (n < 10) n = 10;
     n_records = n;
-    for (size_t i = 0; i < sizeof code - 1; i++) code[i] = "function Net(x) return x end "[i % 29];
+    bench_records_init();
     const char *disk = getenv("BENCH_MEMORY_DIR");
     if (bench_in(disk ? disk : "/tmp", "disk", n, 1)) return 1;
     /* In memory the commit's fdatasync costs nothing: what is left is our own

@@ -8,8 +8,12 @@ local run1, run2 = math.tointeger(tonumber(arg[2])), math.tointeger(tonumber(arg
 local ignore_cache = arg[5] == "ignore-cache-hits"
 
 -- Wall-clock fields differ between any two runs; everything else must not.
+-- (time: the per-candidate breakdown, compile/build/train/probe/evaluate/ipc; the CPU
+-- and wall seconds of a job, which a cache hit does not have.)
 local TIMING = { seconds = true, compile_seconds = true, images_per_s = true, t = true, started = true,
-  run = true, latency = true, committed_at = true }
+  run = true, latency = true, committed_at = true, time = true, cpu_seconds = true,
+  wall_seconds = true, job_seconds = true, build_seconds = true, probe_seconds = true,
+  eval_seconds = true }
 
 -- The improver's feedback states the training time: masked like the timing fields.
 local function strip(v)

@@ -24,14 +24,14 @@ search.search({ name = "resume-stress", quiet = true, budget = { iterations = $N
 EOF
 cat >"$T/compare.lua" <<'EOF'
 -- compare.lua A B N: the runs in stores A and B have the same N records, state and
--- totals: every field compared but the wall-clock ones. Not cache_hit (nor the totals'
+-- totals: every field compared but the wall-clock ones (seconds, time = the breakdown). Not cache_hit (nor the totals'
 -- cache_hits): a kill after the evaluation cache was written but before the record was
 -- makes the resumed iteration a cache hit, not a second training.
 local a = assert(memory.open(arg[1], { readonly = true }))
 local b = assert(memory.open(arg[2], { readonly = true }))
 local n = tonumber(arg[3])
 local SKIP = { seconds = true, committed_at = true, started = true, train_seconds = true,
-  cache_hit = true, cache_hits = true }
+  time = true, cache_hit = true, cache_hits = true }
 local function diff(x, y, path, out)
   if type(x) ~= type(y) then
     out[#out + 1] = ("%s: %s vs %s"):format(path, tostring(x), tostring(y))
@@ -89,7 +89,7 @@ for k in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
         sleep 0.05
         i=$((i + 1))
     done
-    sleep "$(awk -v s="$$$k" 'BEGIN { srand(s); printf "%.3f", rand() * 0.2 }')"
+    sleep "$(awk -v s="$$$k" 'BEGIN { srand(s); printf "%.3f", rand() * 0.05 }')"
     kill -9 $pid 2>/dev/null
     wait $pid 2>/dev/null
     rc=$?
