@@ -231,7 +231,7 @@ static void damaged_row(const show_opts *o, const cJSON *run)
     double id = 0;
     snap_jnum(run, "id", &id);
     if (o->format == FMT_CSV) printf("%.0f,,damaged,,,,,\n", id);
-    else printf("%4.0f  %-16s  %s\n", id, "DAMAGED", jstr(run, "damaged"));
+    else printf("%4.0f  %-16s  %s\n", id, "DAMAGED", snap_jstr(run, "damaged"));
 }
 
 static int show_runs(mem_store *s, show_opts *o)
