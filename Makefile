@@ -59,6 +59,7 @@ DEPS      := gcc make pkg-config liblua5.4-dev libcurl4-openssl-dev libcjson-dev
              lmdb-utils libdnnl-dev libssl-dev zlib1g-dev dataset-fashion-mnist libcmocka-dev lua-check \
              cppcheck python3 python3-torch python3-numpy procps psmisc
 DEPS      += libopenmpi-dev openmpi-bin   # mpirun -n N llmnas run: evaluator ranks (issue 11); the plugin build/llmnas_mpi.so
+DEPS += clang-tidy   # make check: the C checks of .clang-tidy
 DEPS += gnuplot-nox   # llmnas plot and the report's figures: gnuplot's cairo (png, pdf) and svg terminals
 DEPS += graphviz libgraphviz-dev   # the report draws the best network as a DAG with libgvc
 DEPS += libmicrohttpd-dev   # llmnas serve: the live view's HTTP server
@@ -100,6 +101,19 @@ $(BUILD)/stdlib_embed.o: $(BUILD)/stdlib_embed.c
 $(BUILD)/tests/%: tests/c/%.c $(CTEST_AUX) $(LIBMEM) $(LIBRT)
 	@mkdir -p $(@D)
 	$(CC) $(ALLCFLAGS) -Itests/c -o $@ $< $(CTEST_AUX) $(LIBMEM) $(LIBRT) $(LDFLAGS) -lcmocka $(LDLIBS)
+# clang-tidy reads the generated ONNX header like the compiler does.
+check: $(BUILD)/onnx/onnx.pb-c.h
+
+# memory/ stands alone: compiled without runtime/ or lua/ on the include path, and
+# its test binary links libllmnas_mem.a and its libraries only (no libllmnas_rt.a),
+# so a call from memory/ into runtime/ fails the build.
+MEMCFLAGS := $(filter-out -Iruntime -Ilua -I/usr/include/lua5.4,$(ALLCFLAGS))
+$(BUILD)/memory/%.o: memory/%.c
+	@mkdir -p $(@D)
+	$(CC) $(MEMCFLAGS) -c -o $@ $<
+$(BUILD)/tests/test_memory: tests/c/test_memory.c $(LIBMEM)
+	@mkdir -p $(@D)
+	$(CC) $(MEMCFLAGS) -o $@ $< $(LIBMEM) $(LDFLAGS) -lcmocka -lcjson -llmdb -lz -lpthread
 $(BUILD)/bench/%: tests/bench/%.c $(LIBMEM) $(LIBRT)
 	@mkdir -p $(@D)
 	$(CC) $(ALLCFLAGS) -o $@ $< $(LIBMEM) $(LIBRT) $(LDFLAGS) $(LDLIBS)
@@ -155,6 +169,8 @@ check:
 	  --inline-suppr --suppress=missingIncludeSystem -I runtime -I memory -I lua \
 	  runtime memory lua
 	luacheck --quiet --no-color stdlib examples tests/lua
+	clang-tidy --quiet $(RT_SRC) $(MEM_SRC) $(LUA_SRC) -- -std=c11 -D_GNU_SOURCE \
+	  -DLLMNAS_VERSION='"$(VERSION)"' -Iruntime -Imemory -Ilua -I/usr/include/lua5.4 -I$(BUILD) -fopenmp
 
 demo: $(BIN) llmnas
 	./llmnas run examples/evolve.lua

@@ -11,7 +11,6 @@
 #include "store.h"
 #include "envelope.h"
 #include "record.h"
-#include "base/rt.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -708,6 +707,37 @@ int mem_runs(mem_store *s, char **json_out)
     return buf_finish(s, &b, lmdb_fail(s, rc, "listing runs"), json_out);
 }
 
+int mem_scan_runs(mem_store *s, mem_visit_fn fn, void *ud)
+{
+    if (!fn) return fail(s, MEM_EINVAL, "scan_runs: no visitor");
+    MDB_txn *txn;
+    int rc = read_begin(s, &txn);
+    if (rc) return rc;
+    MDB_cursor *c = NULL;
+    rc = mdb_cursor_open(txn, s->dbi[DB_RUNS], &c);
+    MDB_val key, v;
+    for (int op = MDB_FIRST; rc == 0; op = MDB_NEXT) {
+        if ((rc = mdb_cursor_get(c, &key, &v, op)) != 0) break;
+        uint32_t id = key.mv_size == 4 ? get_be32(key.mv_data) : 0;
+        const char *d;
+        size_t n;
+        char what[64];
+        snprintf(what, sizeof what, "run %u", id);
+        int drc = decode(s, &v, "run", what, &d, &n);
+        int r = fn(ud, id, drc, drc ? NULL : d, drc ? 0 : n);
+        if (r != 0) {
+            rc = r > 0 ? 0 : r;
+            goto done;
+        }
+    }
+    if (rc == MDB_NOTFOUND) rc = 0;
+done:
+    if (c) mdb_cursor_close(c);
+    read_end(s, txn);
+    if (rc < 0 && is_mem_code(rc) && !s->err[0]) fail(s, rc, "scan of the runs");
+    return lmdb_fail(s, rc, "listing runs");
+}
+
 int mem_latest_run(mem_store *s, uint32_t *run_out)
 {
     if (!run_out) return fail(s, MEM_EINVAL, "latest_run: no output");
@@ -1014,11 +1044,7 @@ int mem_scan(mem_store *s, uint32_t run, uint32_t from, mem_visit_fn fn, void *u
     be32(k + 4, from);
     MDB_val key = {8, k}, v;
     int op = MDB_SET_RANGE;
-    for (unsigned seen = 0; rc == 0; op = MDB_NEXT, seen++) {
-        if ((seen & 255) == 255 && rt_interrupted()) {
-            rc = fail(s, MEM_EINTERRUPTED, "scan of run %u interrupted", run);
-            break;
-        }
+    for (; rc == 0; op = MDB_NEXT) {
         if ((rc = mdb_cursor_get(c, &key, &v, op)) != 0) break;
         if (key.mv_size != 8 || get_be32(key.mv_data) != run) break;
         uint32_t iter = get_be32((unsigned char *)key.mv_data + 4);

@@ -75,7 +75,7 @@ enum {
     MEM_EIO = -31011,       /* operating system error (errno in the message) */
     MEM_ENOMEM = -31012,
     MEM_ELMDB = -31013,     /* LMDB failed otherwise (its message is in mem_errmsg) */
-    MEM_EINTERRUPTED = -31014, /* a scan saw rt_interrupted() */
+    MEM_EINTERRUPTED = -31014, /* a scan's visitor stopped it for an interrupt */
 };
 
 /* Order for mem_best. */
@@ -148,7 +148,8 @@ int mem_begin_run(mem_store *s, const char *meta_json, uint32_t *run_out);
  * MEM_NOTFOUND if there is no such run. */
 int mem_run_get(mem_store *s, uint32_t run, char **json_out);
 
-/* A JSON array of every run record, oldest first. */
+/* A JSON array of every run record, oldest first. A damaged run record fails
+ * the whole call (MEM_EDAMAGED); mem_scan_runs lists the rest around it. */
 int mem_runs(mem_store *s, char **json_out);
 
 /* The highest run id; MEM_NOTFOUND if the store holds no run. */
@@ -196,11 +197,18 @@ int mem_best(mem_store *s, uint32_t run, unsigned n, const char *metric,
  * valid only during the call), or rc = MEM_EDAMAGED / MEM_EVERSION and
  * json = NULL for a record that failed its check (mem_errmsg says why).
  * fn returns 0 to continue, > 0 to stop (mem_scan then returns 0), < 0 to stop
- * with that code. Polls rt_interrupted(): MEM_EINTERRUPTED.
+ * with that code. memory/ knows nothing of signals: a caller that must stop
+ * on Ctrl-C polls its own flag in fn and returns MEM_EINTERRUPTED.
  */
 typedef int (*mem_visit_fn)(void *ud, uint32_t iter, int rc, const char *json,
                             size_t len);
 int mem_scan(mem_store *s, uint32_t run, uint32_t from, mem_visit_fn fn, void *ud);
+
+/* Visit every run record, oldest first, inside one snapshot, as mem_scan
+ * does (iter is the run id): a damaged run record reaches fn as rc =
+ * MEM_EDAMAGED / MEM_EVERSION with json = NULL and the scan goes on, so a
+ * listing can show the others. */
+int mem_scan_runs(mem_store *s, mem_visit_fn fn, void *ud);
 
 /* The strategy state stored by the run's last mem_append that had one.
  * MEM_NOTFOUND if none. */

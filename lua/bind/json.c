@@ -425,10 +425,7 @@ static int opt_flag(lua_State *L, int idx, const char *name)
     if (lua_isnoneornil(L, idx))
         return 0;
     luaL_checktype(L, idx, LUA_TTABLE);
-    lua_getfield(L, idx, name);
-    int v = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    return v;
+    return host_opt_bool(L, idx, name, 0);
 }
 
 static int l_encode(lua_State *L)

@@ -9,12 +9,16 @@
  *   llm.config()     the settings in force (has_key, never the key)
  *   llm.request_key(req)                     the record/replay key of a request
  *   llm.models()     the model ids the server lists (GET /models), info
+ *   llm.kinds        kind -> "fatal" | "transient" | "call" | "ok": what a search does
+ *                    with a proposal that failed with that kind (runtime/llm/llm.c)
  *
- * One client per Lua state, created on first use from, in order of precedence:
- * llm.configure > the options of `llmnas run` (package.loaded["llmnas.options"]:
- * base_url, model, llm_cache) > LLMNAS_BASE_URL / LLMNAS_MODEL / LLMNAS_API_KEY >
- * OPENAI_BASE_URL / OPENAI_API_KEY. The key is read from the environment by the C
- * client and never crosses into Lua.
+ * One client per Lua state, created when the module loads from LLMNAS_BASE_URL /
+ * LLMNAS_MODEL / LLMNAS_API_KEY, else OPENAI_BASE_URL / OPENAI_API_KEY; llm.configure
+ * changes it. The options of `llmnas run` (--base-url, --model, --llm-cache) arrive
+ * the same way: the stdlib calls llm.configure with them before the script runs
+ * (stdlib/llmnas/init.lua), so a script's own llm.configure still beats them. This
+ * module reads no Lua table of options. The key is read from the environment by the
+ * C client and never crosses into Lua.
  *
  * Wrong arguments raise; failed calls return nil, message, kind; Ctrl-C during a
  * call raises "interrupted".
@@ -29,6 +33,7 @@
 #include <lua.h>
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +48,6 @@ typedef struct lstate {
     llm_cache_mode want_mode;  /* --llm-cache or cache_mode, applied once a cache is set */
     int have_cache;
     int applied;               /* the cache and mode in the client are the ones above */
-    int options_applied;       /* llmnas.options read (at the first call) */
     llm_cache cache;           /* the callbacks of the cache set by llm.configure */
     char *cache_dir;           /* a directory cache (cache = "path") */
     int cache_ref;             /* registry ref keeping the memory store alive */
@@ -76,20 +80,6 @@ static int state_gc(lua_State *L)
     free(s->cache_dir);
     s->cache_dir = NULL;
     return 0;
-}
-
-/* A string field of package.loaded["llmnas.options"], or NULL (valid while the
- * options table lives, which is the whole run). */
-static const char *option(lua_State *L, const char *name)
-{
-    const char *v = NULL;
-    int top = lua_gettop(L);
-    lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-    if (lua_getfield(L, -1, "llmnas.options") == LUA_TTABLE &&
-        lua_getfield(L, -1, name) == LUA_TSTRING)
-        v = lua_tostring(L, -1);
-    lua_settop(L, top);
-    return v;
 }
 
 /* The key, once taken out of the environment. Process-wide, so that another Lua state
@@ -162,36 +152,17 @@ static lstate *new_state(lua_State *L)
     return s;
 }
 
-/* The state's client, with the options of `llmnas run` (set after the module was
- * loaded) applied at the first call: they beat the environment, and llm.configure
- * beats them. */
+/* The state's client (created at module load; again if the registry lost it). */
 static lstate *get_state(lua_State *L)
 {
     lstate *s;
     if (lua_getfield(L, LUA_REGISTRYINDEX, STATE_KEY) == LUA_TUSERDATA) {
         s = lua_touserdata(L, -1);
         lua_pop(L, 1);
-    } else {
-        lua_pop(L, 1);
-        s = new_state(L);
-    }
-    if (s->options_applied)
         return s;
-    s->options_applied = 1;
-    const char *m = option(L, "llm_cache");
-    if (m && llm_cache_mode_parse(m, &s->want_mode) != 0)
-        luaL_error(L, "llm: --llm-cache must be record, replay or off, got '%s'", m);
-    llm_config cfg;
-    llm_client_get_config(s->c, &cfg);
-    const char *base = option(L, "base_url"), *model = option(L, "model");
-    if (base || model) {
-        cfg.base_url = base ? base : cfg.base_url;
-        cfg.model = model ? model : cfg.model;
-        int rc = llm_client_configure(s->c, &cfg);
-        if (rc)
-            luaL_error(L, "llm: %s", llm_strerror(rc));
     }
-    return s;
+    lua_pop(L, 1);
+    return new_state(L);
 }
 
 /* ---- caches --------------------------------------------------------------------- */
@@ -313,20 +284,16 @@ static void set_cache(lua_State *L, lstate *s, int idx)
 
 static const char *apply_mode(lstate *s);
 
+/* Numeric settings go through the one option reader of every binding
+ * (host_opt_num / host_opt_int on the settings table, argument #1). */
 static double num_opt(lua_State *L, const char *k, double lo)
 {
-    if (!lua_isnumber(L, -1) || lua_tonumber(L, -1) < lo)
-        luaL_error(L, "llm.configure: %s must be a number >= %f", k, lo);
-    return lua_tonumber(L, -1);
+    return host_opt_num(L, 1, 1, "llm.configure", k, 0, lo, HUGE_VAL);
 }
 
 static int int_opt(lua_State *L, const char *k, lua_Integer lo)
 {
-    int isint;
-    lua_Integer v = lua_tointegerx(L, -1, &isint);
-    if (!isint || v < lo || v > 1 << 30)
-        luaL_error(L, "llm.configure: %s must be an integer >= %d", k, (int)lo);
-    return (int)v;
+    return (int)host_opt_int(L, 1, 1, "llm.configure", k, 0, lo, 1 << 30);
 }
 
 static const char *str_opt(lua_State *L, const char *k)
@@ -549,11 +516,11 @@ static void read_response_format(lua_State *L, int keep, llm_request *r, const c
     keep_top(L, keep);
 }
 
-static double req_number(lua_State *L, const char *who, const char *field, double lo, double hi)
+/* A numeric request field through the one option reader (host_opt_num). */
+static double req_number(lua_State *L, int idx, const char *who, const char *field, double lo,
+                         double hi)
 {
-    if (!lua_isnumber(L, -1) || lua_tonumber(L, -1) < lo || lua_tonumber(L, -1) > hi)
-        luaL_error(L, "%s: %s must be a number in [%f, %f]", who, field, lo, hi);
-    return lua_tonumber(L, -1);
+    return host_opt_num(L, idx, 1, who, field, 0, lo, hi);
 }
 
 /* Read the request table at idx into r; values are kept alive by the table itself
@@ -592,11 +559,11 @@ static void read_request(lua_State *L, int idx, int keep, llm_request *r, const 
         r->role = lua_tostring(L, -1);
     }
     if (lua_getfield(L, idx, "temperature") != LUA_TNIL)
-        r->temperature = req_number(L, who, "temperature", 0, 2);
+        r->temperature = req_number(L, idx, who, "temperature", 0, 2);
     if (lua_getfield(L, idx, "top_p") != LUA_TNIL)
-        r->top_p = req_number(L, who, "top_p", 0, 1);
+        r->top_p = req_number(L, idx, who, "top_p", 0, 1);
     if (lua_getfield(L, idx, "max_tokens") != LUA_TNIL)
-        r->max_tokens = (int)req_number(L, who, "max_tokens", 1, 1 << 24);
+        r->max_tokens = (int)req_number(L, idx, who, "max_tokens", 1, 1 << 24);
     if (lua_getfield(L, idx, "seed") != LUA_TNIL) {
         int isint;
         lua_Integer seed = lua_tointegerx(L, -1, &isint);
@@ -607,7 +574,7 @@ static void read_request(lua_State *L, int idx, int keep, llm_request *r, const 
     if (lua_getfield(L, idx, "stream") != LUA_TNIL)
         r->stream = lua_toboolean(L, -1);
     if (lua_getfield(L, idx, "timeout") != LUA_TNIL)
-        r->timeout = req_number(L, who, "timeout", 0.001, 1e7);
+        r->timeout = req_number(L, idx, who, "timeout", 0.001, 1e7);
     lua_settop(L, top);
     if (lua_getfield(L, idx, "stop") != LUA_TNIL)
         read_stop(L, keep, r, who);
@@ -815,6 +782,14 @@ int luaopen_llmnas_llm(lua_State *L)
         {"configure", l_configure}, {"config", l_config},
         {"request_key", l_request_key}, {"models", l_models}, {NULL, NULL}};
     luaL_newlib(L, funcs);
+    /* llm.kinds: kind -> "fatal" | "transient" | "call" | "ok" (llm.c's code table) */
+    lua_createtable(L, 0, llm_kind_count());
+    for (int i = 0; i < llm_kind_count(); i++) {
+        const llm_kind_info *k = llm_kind_at(i);
+        lua_pushstring(L, k->klass);
+        lua_setfield(L, -2, k->kind);
+    }
+    lua_setfield(L, -2, "kinds");
     if (lua_getfield(L, LUA_REGISTRYINDEX, STATE_KEY) != LUA_TUSERDATA)
         new_state(L); /* now: the key leaves the environment before any script runs */
     lua_pop(L, 1);

@@ -26,6 +26,7 @@
 #include "host/host.h"
 #include "bind/json.h"
 #include "store.h"
+#include "base/rt.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -113,15 +114,7 @@ static int push_json(lua_State *L, char *text)
 
 static size_t opt_size(lua_State *L, int t, const char *name)
 {
-    lua_getfield(L, t, name);
-    lua_Integer v = 0;
-    if (!lua_isnil(L, -1)) {
-        int isnum;
-        v = lua_tointegerx(L, -1, &isnum);
-        if (!isnum || v < 0) luaL_error(L, "bad option '%s' to 'open' (non-negative integer expected)", name);
-    }
-    lua_pop(L, 1);
-    return (size_t)v;
+    return (size_t)host_opt_int(L, t, 2, "open", name, 0, 0, LUA_MAXINTEGER);
 }
 
 static int l_open(lua_State *L)
@@ -320,6 +313,8 @@ typedef struct { item *v; size_t n, cap; int more; } batch;
 static int collect(void *ud, uint32_t iter, int rc, const char *json, size_t len)
 {
     batch *b = ud;
+    /* memory/ knows no signals: Ctrl-C stops a long scan here, in its visitor. */
+    if (rt_interrupted()) return MEM_EINTERRUPTED;
     if (rc && b->n > 0) {
         b->more = 1;
         return 1;
@@ -395,6 +390,10 @@ static int iter_next(lua_State *L)
         int rc = mem_scan(d->s, (uint32_t)lua_tointeger(L, lua_upvalueindex(2)), (uint32_t)from, collect, &b);
         for (size_t i = 0; rc == 0 && i < b.n; i++)
             rc = b.v[i].rc; /* a damaged record stops the loop: never data */
+        if (rc == MEM_EINTERRUPTED) {
+            batch_free(&b);
+            return host_raise_interrupt(L);
+        }
         if (rc) {
             batch_free(&b);
             const char *m = mem_errmsg(d->s);

@@ -13,7 +13,7 @@
  *       checkpoints = 0, probe = 0,
  *       progress = function(p) end})   -- p: epoch, epochs, step, steps, loss, images_per_s,
  *                                      --    seconds [, checkpoint, window_loss, probe_acc, probe_loss]
- *   → {val_acc, val_loss, train_loss, seconds, eval_seconds, build_seconds, probe_seconds,
+ *   → {dataset, every field of TRAIN_RESULT_FIELDS (runtime/train/train.h): val_acc, val_loss, train_loss, seconds, eval_seconds, build_seconds, probe_seconds,
  *      job_seconds, wall_seconds, images_per_s, steps, epochs_done, ntrain, nval, params,
  *      flops, peak_rss_mib [, test_acc, test_loss]}
  *   | nil, message, kind, step, cost (step: where a diverged run stopped, else nil; kind: too_large,
@@ -33,6 +33,8 @@
  *   job:kill(), job:pid(), job:running()
  *   train.cores() → CPUs this process may use (for workers x threads <= cores)
  *   train.memory_limit_enforced → false in AddressSanitizer builds
+ *   train.kinds → kind -> "ok" | "candidate" (cached like a score) | "transient" (not cached)
+ *                 | "fatal" (the search stops), every kind a result can carry
  *
  * With worker = true (the default) training runs in a forked worker
  * (runtime/worker.h), so a crash or a hang costs one candidate. Wrong
@@ -56,28 +58,6 @@
 #include <sched.h>
 #include <string.h>
 #include <unistd.h>
-
-static int opt_bool(lua_State *L, int t, const char *k, int def)
-{
-    lua_getfield(L, t, k);
-    int v = lua_isnil(L, -1) ? def : lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    return v;
-}
-
-/* A string option; the value stays referenced by the options table. */
-static const char *opt_str(lua_State *L, int t, const char *k, const char *def)
-{
-    lua_getfield(L, t, k);
-    const char *v = def;
-    if (!lua_isnil(L, -1)) {
-        if (!lua_isstring(L, -1))
-            luaL_error(L, "bad argument #2 to 'evaluate' (%s must be a string)", k);
-        v = lua_tostring(L, -1);
-    }
-    lua_pop(L, 1);
-    return v;
-}
 
 typedef struct progress_ud {
     lua_State *L;
@@ -141,33 +121,33 @@ static void read_opts(lua_State *L, int t, train_opts *o, int *worker, train_iso
     if (lua_isnoneornil(L, t))
         return;
     luaL_checktype(L, t, LUA_TTABLE);
-    o->dataset = opt_str(L, t, "dataset", o->dataset);
-    o->data_dir = opt_str(L, t, "data", NULL);
-    o->save_dir = opt_str(L, t, "save", NULL);  /* a model folder (train_model.h) */
+    o->dataset = host_opt_str(L, t, 2, "evaluate", "dataset", o->dataset);
+    o->data_dir = host_opt_str(L, t, 2, "evaluate", "data", NULL);
+    o->save_dir = host_opt_str(L, t, 2, "evaluate", "save", NULL);  /* a model folder (train_model.h) */
     o->epochs = (int)host_opt_int(L, t, 2, "evaluate", "epochs", o->epochs, 1, 10000);
     o->batch = (int)host_opt_int(L, t, 2, "evaluate", "batch", o->batch, 1, 65536);
     o->subset = (int)host_opt_int(L, t, 2, "evaluate", "subset", o->subset, 0, 1 << 30);
-    o->stratified = opt_bool(L, t, "stratified", o->stratified);
+    o->stratified = host_opt_bool(L, t, "stratified", o->stratified);
     o->val_fraction = host_opt_num(L, t, 2, "evaluate", "val_fraction", o->val_fraction, 0, 0.99);
     o->val_subset = (int)host_opt_int(L, t, 2, "evaluate", "val_subset", o->val_subset, 0, 1 << 30);
     o->lr = host_opt_num(L, t, 2, "evaluate", "lr", o->lr, 1e-12, 1e30);
     o->momentum = host_opt_num(L, t, 2, "evaluate", "momentum", o->momentum, 0, 1);
     o->weight_decay = host_opt_num(L, t, 2, "evaluate", "weight_decay", o->weight_decay, 0, 1);
-    o->cosine = opt_bool(L, t, "cosine", o->cosine);
+    o->cosine = host_opt_bool(L, t, "cosine", o->cosine);
     lua_getfield(L, t, "augment");
     o->augment = lua_isnil(L, -1) ? o->augment : lua_toboolean(L, -1);
     lua_pop(L, 1);
     o->seed = (uint64_t)host_opt_int(L, t, 2, "evaluate", "seed", (lua_Integer)o->seed, 0, LUA_MAXINTEGER);
     o->threads = (int)host_opt_int(L, t, 2, "evaluate", "threads", o->threads, 0, 1024);
     o->time_limit = host_opt_num(L, t, 2, "evaluate", "time_limit", o->time_limit, 0, 1e7);
-    o->test = opt_bool(L, t, "test", o->test);
-    o->winograd = opt_bool(L, t, "winograd", o->winograd);
+    o->test = host_opt_bool(L, t, "test", o->test);
+    o->winograd = host_opt_bool(L, t, "winograd", o->winograd);
     o->checkpoints = (int)host_opt_int(L, t, 2, "evaluate", "checkpoints", o->checkpoints, 0, 1000);
     o->probe = (int)host_opt_int(L, t, 2, "evaluate", "probe", o->probe, 0, 1 << 30);
     o->max_params = (int64_t)host_opt_num(L, t, 2, "evaluate", "max_params", (double)o->max_params, 0, 1e15);
     o->max_flops = (int64_t)host_opt_num(L, t, 2, "evaluate", "max_flops", (double)o->max_flops, 0, 1e18);
     o->max_act_bytes = (int64_t)host_opt_num(L, t, 2, "evaluate", "max_act_bytes", (double)o->max_act_bytes, 0, 1e18);
-    *worker = opt_bool(L, t, "worker", 1);
+    *worker = host_opt_bool(L, t, "worker", 1);
     iso->mem_bytes = (size_t)host_opt_num(L, t, 2, "evaluate", "memory_limit", 0, 0, 1e15);
     iso->deadline = host_opt_num(L, t, 2, "evaluate", "deadline", 0, 0, 1e7);
     lua_getfield(L, t, "progress");
@@ -196,13 +176,27 @@ static void set_int(lua_State *L, const char *k, lua_Integer v)
     lua_setfield(L, -2, k);
 }
 
+/* The result as a table: every field of train_result_fields (train.h), doubles
+ * left out when not measured. */
+static void push_result(lua_State *L, const train_result *r)
+{
+    lua_createtable(L, 0, 20);
+    for (const train_field *f = train_result_fields; f->name; f++) {
+        double v = train_result_get(r, f);
+        if (f->type == TRAIN_F_NUM)
+            set_num(L, f->name, v);
+        else
+            set_int(L, f->name, (lua_Integer)v);
+    }
+}
+
 /* evaluate's returns: the result table, or nil, message, kind, step, cost
  * (step: where a diverged run stopped, else nil; cost: what the failed or
  * stopped candidate cost). With t (a job) the job's times go on the result,
  * or on cost (with cost.step) for a failure. */
-static int push_result(lua_State *L, int rc, const train_result *r, const char *err,
-                       const char *kind, const char *dataset, double wall,
-                       const train_job_times *t)
+static int push_outcome(lua_State *L, int rc, const train_result *r, const char *err,
+                        const char *kind, const char *dataset, double wall,
+                        const train_job_times *t)
 {
     if (t)
         wall = t->wall;
@@ -228,27 +222,8 @@ static int push_result(lua_State *L, int rc, const train_result *r, const char *
         }
         return 5;
     }
-    lua_createtable(L, 0, 22);
-    set_num(L, "val_acc", r->val_acc);
-    set_num(L, "val_loss", r->val_loss);
-    set_num(L, "train_loss", r->train_loss);
-    set_num(L, "test_acc", r->test_acc);
-    set_num(L, "test_loss", r->test_loss);
-    set_num(L, "seconds", r->seconds);
-    set_num(L, "eval_seconds", r->eval_seconds);
-    set_num(L, "build_seconds", r->build_seconds);
-    set_num(L, "probe_seconds", r->probe_seconds);
-    set_num(L, "job_seconds", r->job_seconds);
+    push_result(L, r);
     set_num(L, "wall_seconds", wall);
-    set_num(L, "cpu_seconds", r->cpu_seconds);
-    set_num(L, "images_per_s", r->images_per_s);
-    set_num(L, "peak_rss_mib", r->peak_rss_mib);
-    set_int(L, "steps", r->steps);
-    set_int(L, "epochs_done", r->epochs_done);
-    set_int(L, "ntrain", r->ntrain);
-    set_int(L, "nval", r->nval);
-    set_int(L, "params", r->params);
-    set_int(L, "flops", r->flops);
     if (t)
         set_num(L, "waited_seconds", t->waited);
     lua_pushstring(L, dataset);
@@ -280,7 +255,7 @@ static int l_evaluate(lua_State *L)
         return host_raise_interrupt(L);
     if (pu.failed)
         return luaL_error(L, "%s", pu.err);
-    return push_result(L, rc, &r, err, kind, o.dataset, wall, NULL);
+    return push_outcome(L, rc, &r, err, kind, o.dataset, wall, NULL);
 }
 
 /* train.defaults(): the recipe train.evaluate uses for an option left out —
@@ -452,8 +427,8 @@ static int l_submit(lua_State *L)
     int rc = train_job_start(g, &o, &iso, &u->j, kind, sizeof kind, err, sizeof err);
     if (rc) {
         train_result r;
-        memset(&r, 0, sizeof r);
-        return push_result(L, rc, &r, err, kind, o.dataset, 0, NULL);
+        train_result_init(&r);
+        return push_outcome(L, rc, &r, err, kind, o.dataset, 0, NULL);
     }
     return 1;
 }
@@ -503,7 +478,7 @@ static int l_wait_any(lua_State *L)
         rt_fmt(kind, sizeof kind, "hook");
         rc = TRAIN_EARG;
     }
-    return 1 + push_result(L, rc, &r, err, kind, u->dataset, 0, &t);
+    return 1 + push_outcome(L, rc, &r, err, kind, u->dataset, 0, &t);
 }
 
 static int l_job_kill(lua_State *L)
@@ -584,5 +559,13 @@ int luaopen_llmnas_train(lua_State *L)
     lua_pushboolean(L, 1);
 #endif
     lua_setfield(L, -2, "memory_limit_enforced");
+    /* train.kinds: kind -> "ok" | "candidate" | "transient" | "fatal" (train_status.c) */
+    lua_createtable(L, 0, train_kind_count());
+    for (int i = 0; i < train_kind_count(); i++) {
+        const train_kind_info *k = train_kind_at(i);
+        lua_pushstring(L, k->klass);
+        lua_setfield(L, -2, k->kind);
+    }
+    lua_setfield(L, -2, "kinds");
     return 1;
 }

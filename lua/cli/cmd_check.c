@@ -9,7 +9,6 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,12 +121,6 @@ static char *read_file(const char *path, size_t *len, size_t max)
     return buf;
 }
 
-static void on_sigint(int sig)
-{
-    (void)sig;
-    rt_interrupt_flag = 1;
-}
-
 int arch_cli_compile(const char *cmd, const char *path, sandbox_opts *o, graph **out,
                      char kind[SANDBOX_KIND_LEN], char *msg, size_t msglen)
 {
@@ -143,14 +136,10 @@ int arch_cli_compile(const char *cmd, const char *path, sandbox_opts *o, graph *
         rc = graph_from_json(src, out, msg, msglen);
         rt_fmt(kind, SANDBOX_KIND_LEN, "json");
     } else {
-        struct sigaction sa, old;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_sigint;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, &old);
+        rt_catch_interrupt(NULL);
         o->name = path;
         rc = sandbox_compile_isolated(src, len, o, out, kind, msg, msglen, NULL);
-        sigaction(SIGINT, &old, NULL);
+        rt_release_interrupt();
     }
     free(src);
     if (rc == 0)

@@ -356,7 +356,30 @@ int cmd_run(int argc, char **argv)
     lua_getfield(L, -1, "loaded");
     lua_pushvalue(L, -3);
     lua_setfield(L, -2, "llmnas.options");
-    lua_pop(L, 3);
+    lua_pop(L, 2);
+    /* stack: arg, options. The stdlib hands the options on (llm.configure); a
+     * bad option is the user's mistake, reported without a traceback. */
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "llmnas");
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK) {
+        /* (a development stdlib, LLMNAS_STDLIB_DIR, may have no start) */
+        lua_getfield(L, -1, "start");
+        lua_remove(L, -2);
+        if (!lua_isfunction(L, -1)) {
+            lua_pop(L, 1);
+            lua_pushnil(L);
+        } else {
+            lua_pushvalue(L, -2);
+            if (lua_pcall(L, 1, 0, 0) == LUA_OK)
+                lua_pushnil(L);
+        }
+    }
+    if (!lua_isnil(L, -1)) {
+        cli_error("%s", lua_tostring(L, -1));
+        lua_close(L);
+        return EX_USAGE;
+    }
+    lua_pop(L, 2);
     lua_setglobal(L, "arg");
 
     path = argv[script];

@@ -205,13 +205,45 @@ static void runs_row(show_opts *o, const cJSON *run, const cJSON *best)
            fmt_count(b3, sizeof b3, run_tokens(run)));
 }
 
+/* Collects the run records; a damaged one becomes {"id": N, "damaged": why}
+ * (issue #18: one damaged run must not hide the others). */
+typedef struct { cJSON *runs; mem_store *s; show_opts *o; } runs_ctx;
+
+static int runs_visit(void *ud, uint32_t id, int rc, const char *text, size_t len)
+{
+    runs_ctx *c = ud;
+    cJSON *run = rc ? NULL : cJSON_ParseWithLength(text, len);
+    if (!run) {
+        const char *why = rc ? mem_errmsg(c->s) : "run record is not JSON";
+        c->o->damaged = 1;
+        cli_error("show: %s", why);
+        run = cJSON_CreateObject();
+        if (!run) return MEM_ENOMEM;
+        cJSON_AddNumberToObject(run, "id", id);
+        cJSON_AddStringToObject(run, "damaged", rc ? mem_strerror(rc) : why);
+    }
+    cJSON_AddItemToArray(c->runs, run);
+    return 0;
+}
+
+static void damaged_row(const show_opts *o, const cJSON *run)
+{
+    double id = 0;
+    snap_jnum(run, "id", &id);
+    if (o->format == FMT_CSV) printf("%.0f,,damaged,,,,,\n", id);
+    else printf("%4.0f  %-16s  %s\n", id, "DAMAGED", snap_jstr(run, "damaged"));
+}
+
 static int show_runs(mem_store *s, show_opts *o)
 {
-    char *text;
-    int rc = mem_runs(s, &text);
-    if (rc) return store_error(s, rc);
-    cJSON *runs = cJSON_Parse(text), *run;
-    mem_free(text);
+    runs_ctx rc_ = {cJSON_CreateArray(), s, o};
+    if (!rc_.runs) return store_error(s, MEM_ENOMEM);
+    int rc = mem_scan_runs(s, runs_visit, &rc_);
+    if (rc) {
+        cJSON_Delete(rc_.runs);
+        return store_error(s, rc);
+    }
+    cJSON *runs = rc_.runs, *run;
     if (o->format == FMT_TABLE) {
         if (cJSON_GetArraySize(runs) == 0) printf("no runs yet in %s\n", mem_path(s));
         else printf("%4s  %-16s  %-20s %7s %7s %10.10s %6s %8s\n", "RUN", "STARTED (UTC)", "NAME",
@@ -222,6 +254,10 @@ static int show_runs(mem_store *s, show_opts *o)
     cJSON_ArrayForEach(run, runs) {
         double id = 0;
         snap_jnum(run, "id", &id);
+        if (snap_jget(run, "damaged")) {
+            if (o->format != FMT_JSON) damaged_row(o, run);
+            continue;
+        }
         cJSON *best = best_of(s, o, (uint32_t)id);
         if (o->format == FMT_JSON) {
             if (best) {

@@ -14,7 +14,6 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,12 +105,6 @@ static int on_progress(const train_progress *p, void *ud)
     return 0;
 }
 
-static void on_sigint(int sig)
-{
-    (void)sig;
-    rt_interrupt_flag = 1;
-}
-
 /* Parse a number option value; returns 0 or prints usage and returns EX_USAGE. */
 static int num_arg(const char *flag, const char *v, double lo, double hi, double *out)
 {
@@ -140,14 +133,6 @@ static void print_text(const train_result *r, const train_opts *o, const char *p
     printf("  peak RSS     %.0f MiB\n", r->peak_rss_mib);
 }
 
-static void jnum(cJSON *j, const char *k, double v)
-{
-    if (isfinite(v))
-        cJSON_AddNumberToObject(j, k, v);
-    else
-        cJSON_AddNullToObject(j, k);
-}
-
 static void print_json(const train_result *r, const train_opts *o, const char *kind,
                        const char *msg, const graph *g)
 {
@@ -159,25 +144,7 @@ static void print_json(const train_result *r, const train_opts *o, const char *k
         cJSON_AddStringToObject(j, "message", msg);
     cJSON_AddStringToObject(j, "dataset", o->dataset);
     cJSON_AddStringToObject(j, "graph_hash", h);
-    jnum(j, "val_acc", r->val_acc);
-    jnum(j, "val_loss", r->val_loss);
-    jnum(j, "train_loss", r->train_loss);
-    if (o->test) {
-        jnum(j, "test_acc", r->test_acc);
-        jnum(j, "test_loss", r->test_loss);
-    }
-    jnum(j, "seconds", r->seconds);
-    jnum(j, "eval_seconds", r->eval_seconds);
-    jnum(j, "images_per_s", r->images_per_s);
-    jnum(j, "steps", r->steps);
-    jnum(j, "epochs_done", r->epochs_done);
-    jnum(j, "ntrain", r->ntrain);
-    jnum(j, "nval", r->nval);
-    jnum(j, "params", (double)r->params);
-    jnum(j, "flops", (double)r->flops);
-    jnum(j, "peak_rss_mib", r->peak_rss_mib);
-    if (r->diverged_step)
-        jnum(j, "diverged_step", r->diverged_step);
+    train_result_to_json(r, j, 1);  /* out of memory shows as missing fields */
     char *s = cJSON_PrintUnformatted(j);
     if (s)
         puts(s);
@@ -365,11 +332,7 @@ int cmd_train(int argc, char **argv)
     if (rc)
         return rc;
 
-    struct sigaction sa, old;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old);
+    rt_catch_interrupt(NULL);
     progress_state ps = {isatty(STDERR_FILENO), 0};
     o.progress = on_progress;
     o.progress_ud = &ps;
@@ -381,7 +344,7 @@ int cmd_train(int argc, char **argv)
     } else {
         rc = train_evaluate_isolated(g, &o, NULL, &r, kind, sizeof kind, err, sizeof err);
     }
-    sigaction(SIGINT, &old, NULL);
+    rt_release_interrupt();
     if (ps.shown)
         fputs("\r\033[K", stderr);
     if (json)

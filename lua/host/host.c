@@ -9,7 +9,6 @@
 
 #include <lualib.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +25,6 @@ static const luaL_Reg builtin_modules[] = {
     {NULL, NULL}};
 
 static lua_State *interrupt_L;  /* the state the SIGINT handler stops */
-static struct sigaction old_sigint;
 
 static void stop_hook(lua_State *L, lua_Debug *ar)
 {
@@ -37,35 +35,24 @@ static void stop_hook(lua_State *L, lua_Debug *ar)
     luaL_error(L, "interrupted");
 }
 
-static void on_sigint(int sig)
+/* Runs in the SIGINT handler (rt_catch_interrupt): lua_sethook is safe there. */
+static void stop_state(void)
 {
-    (void)sig;
-    if (rt_interrupt_flag) {
-        /* Second Ctrl-C: the user wants out now. */
-        sigaction(SIGINT, &old_sigint, NULL);
-        raise(SIGINT);
-        return;
-    }
-    rt_interrupt_flag = 1;
-    if (interrupt_L)  /* lua_sethook is safe to call from a signal handler */
+    if (interrupt_L)
         lua_sethook(interrupt_L, stop_hook, LUA_MASKCOUNT, 1);
 }
 
 void host_catch_interrupt(lua_State *L)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
     interrupt_L = L;
-    sigaction(SIGINT, &sa, &old_sigint);
+    rt_catch_interrupt(stop_state);
 }
 
 void host_release_interrupt(void)
 {
     if (interrupt_L) {
         lua_sethook(interrupt_L, NULL, 0, 0);
-        sigaction(SIGINT, &old_sigint, NULL);
+        rt_release_interrupt();
         interrupt_L = NULL;
     }
 }
@@ -164,6 +151,28 @@ double host_opt_num(lua_State *L, int t, int arg, const char *fname, const char 
             luaL_error(L, "bad argument #%d to '%s' (%s must be a number in [%f, %f])", arg, fname, k,
                        lo, hi);
         }
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+int host_opt_bool(lua_State *L, int t, const char *k, int def)
+{
+    lua_getfield(L, t, k);
+    int v = lua_isnil(L, -1) ? def : lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+const char *host_opt_str(lua_State *L, int t, int arg, const char *fname, const char *k,
+                         const char *def)
+{
+    lua_getfield(L, t, k);
+    const char *v = def;
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "bad argument #%d to '%s' (%s must be a string)", arg, fname, k);
+        v = lua_tostring(L, -1);
     }
     lua_pop(L, 1);
     return v;

@@ -34,7 +34,8 @@ int host_user_error(lua_State *L, int idx, const char **message);
 /* Push nil, message, kind; return 3 (use as `return host_fail(L, msg, kind)`). */
 int host_fail(lua_State *L, const char *message, const char *kind);
 
-/* Field k of the options table at index t, argument #arg of function fname:
+/* The one option reader of every binding (the modules of lua/bind/).
+ * Field k of the options table at index t, argument #arg of function fname:
  * def when absent, else an integer (a number) within [lo, hi]; anything else
  * raises "bad argument #2 to 'evaluate' (lr must be a number in [0, 1])".
  * host_opt_num with lo > 0 and hi = HUGE_VAL says "a positive number". */
@@ -43,9 +44,17 @@ lua_Integer host_opt_int(lua_State *L, int t, int arg, const char *fname, const 
 double host_opt_num(lua_State *L, int t, int arg, const char *fname, const char *k, double def,
                     double lo, double hi);
 
-/* Install / remove the SIGINT handler that sets rt_interrupt_flag and makes
- * the Lua state raise "interrupted" at its next instruction (a hook that stays
- * on, so pcall cannot swallow it). */
+/* The same reader for the other option types: a boolean field (def when
+ * absent; any value counts by Lua truth), and a string field (def when
+ * absent; a non-string raises "bad argument #2 to 'evaluate' (dataset must be
+ * a string)"). The string stays valid while the options table holds it. */
+int host_opt_bool(lua_State *L, int t, const char *k, int def);
+const char *host_opt_str(lua_State *L, int t, int arg, const char *fname, const char *k,
+                         const char *def);
+
+/* Install / remove the SIGINT handler (rt_catch_interrupt, the one path of
+ * every command) so that Ctrl-C also makes the Lua state raise "interrupted"
+ * at its next instruction (a hook that stays on, so pcall cannot swallow it). */
 void host_catch_interrupt(lua_State *L);
 void host_release_interrupt(void);
 

@@ -14,6 +14,16 @@
 extern volatile sig_atomic_t rt_interrupt_flag;
 static inline int rt_interrupted(void) { return rt_interrupt_flag != 0; }
 
+/* The one SIGINT path of every command. While installed, the first Ctrl-C sets
+ * rt_interrupt_flag and calls on_first (NULL: nothing more; it runs in the
+ * signal handler, so it must be async-signal-safe — the Lua host passes a
+ * lua_sethook call); a second Ctrl-C restores the previous action and
+ * re-raises, so a user can always get out of a stuck call.
+ * rt_release_interrupt restores the action saved by the matching catch.
+ * Calls do not nest: catch, release, catch again is fine. */
+void rt_catch_interrupt(void (*on_first)(void));
+void rt_release_interrupt(void);
+
 /* Seconds from an arbitrary fixed point (CLOCK_MONOTONIC). */
 double rt_now(void);
 

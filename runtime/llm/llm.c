@@ -48,31 +48,35 @@ struct llm_client {
 
 /* ---- codes ---------------------------------------------------------------------- */
 
-static const struct { int code; const char *kind, *text; } codes[] = {
-    {LLM_OK, "ok", "LLM_OK: success"},
-    {LLM_EARG, "llm_arg", "LLM_EARG: invalid argument"},
-    {LLM_ENOMEM, "llm_nomem", "LLM_ENOMEM: out of memory"},
-    {LLM_ECONFIG, "llm_config", "LLM_ECONFIG: LLM endpoint not configured"},
-    {LLM_ENETWORK, "llm_network", "LLM_ENETWORK: cannot reach the LLM server"},
-    {LLM_ETIMEOUT, "llm_timeout", "LLM_ETIMEOUT: the LLM call timed out"},
-    {LLM_ESTALL, "llm_stall", "LLM_ESTALL: the reply stalled"},
-    {LLM_EAUTH, "llm_auth", "LLM_EAUTH: the server rejected the API key"},
-    {LLM_EQUOTA, "llm_quota", "LLM_EQUOTA: quota exhausted"},
-    {LLM_EBADREQ, "llm_bad_request", "LLM_EBADREQ: the server rejected the request"},
-    {LLM_ERATELIMIT, "llm_rate_limit", "LLM_ERATELIMIT: rate limited"},
-    {LLM_ESERVER, "llm_server", "LLM_ESERVER: server error"},
-    {LLM_EHTTP, "llm_http", "LLM_EHTTP: unexpected HTTP status"},
-    {LLM_EPROTOCOL, "llm_protocol", "LLM_EPROTOCOL: the reply is not a chat completion"},
-    {LLM_ETOOLARGE, "llm_too_large", "LLM_ETOOLARGE: the reply is too large"},
-    {LLM_ESTREAM, "llm_stream", "LLM_ESTREAM: the stream failed"},
-    {LLM_ETRUNCATED, "llm_truncated", "LLM_ETRUNCATED: the reply was cut at max_tokens"},
-    {LLM_EEMPTY, "llm_empty", "LLM_EEMPTY: the reply is empty"},
-    {LLM_EREFUSED, "llm_refused", "LLM_EREFUSED: the model refused"},
-    {LLM_EFILTERED, "llm_filtered", "LLM_EFILTERED: the reply was filtered"},
-    {LLM_ECACHEMISS, "llm_cache_miss", "LLM_ECACHEMISS: no recorded reply (replay mode)"},
-    {LLM_ECACHE, "llm_cache", "LLM_ECACHE: the reply cache failed"},
-    {LLM_EINTR, "interrupted", "LLM_EINTR: interrupted"},
-    {LLM_ENOTFOUND, "llm_not_found", "LLM_ENOTFOUND: no such model or endpoint"},
+/* One row per code: its kind, its text, whether the client retries the HTTP
+ * call (llm_retriable), and what a search does with a failed proposal (class,
+ * exported to Lua as llm.kinds): "fatal" stops the run (no retry fixes it),
+ * "transient" is worth another proposal, "call" spends this proposal only. */
+static const llm_kind_info codes[] = {
+    {LLM_OK, "ok", "LLM_OK: success", 0, "ok"},
+    {LLM_EARG, "llm_arg", "LLM_EARG: invalid argument", 0, "fatal"},
+    {LLM_ENOMEM, "llm_nomem", "LLM_ENOMEM: out of memory", 0, "call"},
+    {LLM_ECONFIG, "llm_config", "LLM_ECONFIG: LLM endpoint not configured", 0, "fatal"},
+    {LLM_ENETWORK, "llm_network", "LLM_ENETWORK: cannot reach the LLM server", 1, "transient"},
+    {LLM_ETIMEOUT, "llm_timeout", "LLM_ETIMEOUT: the LLM call timed out", 1, "transient"},
+    {LLM_ESTALL, "llm_stall", "LLM_ESTALL: the reply stalled", 1, "transient"},
+    {LLM_EAUTH, "llm_auth", "LLM_EAUTH: the server rejected the API key", 0, "fatal"},
+    {LLM_EQUOTA, "llm_quota", "LLM_EQUOTA: quota exhausted", 0, "fatal"},
+    {LLM_EBADREQ, "llm_bad_request", "LLM_EBADREQ: the server rejected the request", 0, "fatal"},
+    {LLM_ERATELIMIT, "llm_rate_limit", "LLM_ERATELIMIT: rate limited", 1, "transient"},
+    {LLM_ESERVER, "llm_server", "LLM_ESERVER: server error", 1, "transient"},
+    {LLM_EHTTP, "llm_http", "LLM_EHTTP: unexpected HTTP status", 0, "fatal"},
+    {LLM_EPROTOCOL, "llm_protocol", "LLM_EPROTOCOL: the reply is not a chat completion", 0, "transient"},
+    {LLM_ETOOLARGE, "llm_too_large", "LLM_ETOOLARGE: the reply is too large", 0, "call"},
+    {LLM_ESTREAM, "llm_stream", "LLM_ESTREAM: the stream failed", 1, "transient"},
+    {LLM_ETRUNCATED, "llm_truncated", "LLM_ETRUNCATED: the reply was cut at max_tokens", 0, "call"},
+    {LLM_EEMPTY, "llm_empty", "LLM_EEMPTY: the reply is empty", 0, "call"},
+    {LLM_EREFUSED, "llm_refused", "LLM_EREFUSED: the model refused", 0, "call"},
+    {LLM_EFILTERED, "llm_filtered", "LLM_EFILTERED: the reply was filtered", 0, "call"},
+    {LLM_ECACHEMISS, "llm_cache_miss", "LLM_ECACHEMISS: no recorded reply (replay mode)", 0, "fatal"},
+    {LLM_ECACHE, "llm_cache", "LLM_ECACHE: the reply cache failed", 0, "call"},
+    {LLM_EINTR, "interrupted", "LLM_EINTR: interrupted", 0, "fatal"},
+    {LLM_ENOTFOUND, "llm_not_found", "LLM_ENOTFOUND: no such model or endpoint", 0, "fatal"},
 };
 
 const char *llm_strerror(int code)
@@ -93,13 +97,20 @@ const char *llm_kind(int code)
 
 int llm_retriable(int code)
 {
-    switch (code) {
-    case LLM_ENETWORK: case LLM_ETIMEOUT: case LLM_ESTALL: case LLM_ERATELIMIT:
-    case LLM_ESERVER: case LLM_ESTREAM:
-        return 1;
-    default:
-        return 0;
-    }
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        if (codes[i].code == code)
+            return codes[i].retriable;
+    return 0;
+}
+
+int llm_kind_count(void)
+{
+    return (int)(sizeof codes / sizeof codes[0]);
+}
+
+const llm_kind_info *llm_kind_at(int i)
+{
+    return i >= 0 && i < llm_kind_count() ? &codes[i] : NULL;
 }
 
 /* ---- small helpers -------------------------------------------------------------- */

@@ -67,6 +67,22 @@ const char *llm_kind(int code);
 /* Nonzero when the code is worth retrying (network, timeout, stall, 429, 5xx...). */
 int llm_retriable(int code);
 
+/* One error code as the table in llm.c holds it: kind (llm_kind), text
+ * (llm_strerror), retriable (llm_retriable) and klass, what a search does with
+ * a proposal that failed so: "fatal" (stop the run: no retry fixes it),
+ * "transient" (propose again), "call" (this proposal is spent), "ok".
+ * Exported to Lua as llm.kinds. */
+typedef struct llm_kind_info {
+    int code;
+    const char *kind, *text;
+    int retriable;
+    const char *klass;
+} llm_kind_info;
+
+/* Number of codes, and code i (0..llm_kind_count()-1; NULL outside). */
+int llm_kind_count(void);
+const llm_kind_info *llm_kind_at(int i);
+
 /* ---- configuration ------------------------------------------------------------ */
 
 typedef struct llm_config {

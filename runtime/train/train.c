@@ -341,13 +341,13 @@ int train_evaluate(const graph *g, const train_opts *opts, train_result *r, char
         train_opts_default(&o);
     if (!o.dataset)
         o.dataset = ds_default_name();
+    train_result_init(r);
+    r->probe_seconds = 0;  /* a sum over the checkpoints, not a single measure */
     if (o.epochs < 1 || o.batch < 1 || !(o.lr > 0) || o.momentum < 0 || o.weight_decay < 0) {
         rt_fmt(err, errlen, "bad training options: epochs %d, batch %d, lr %g, momentum %g, weight decay %g",
                o.epochs, o.batch, o.lr, o.momentum, o.weight_decay);
-        return TRAIN_EARG;
+        return r->status = TRAIN_EARG;
     }
-    memset(r, 0, sizeof *r);
-    r->val_acc = r->val_loss = r->train_loss = r->test_acc = r->test_loss = NAN;
     err[0] = '\0';
     if (!g || g->output < 0) {
         rt_fmt(err, errlen, "the graph has no output");

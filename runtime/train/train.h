@@ -48,10 +48,31 @@ enum {
     TRAIN_ESTOPPED = -3011,     /* the progress callback asked to stop (kind "pruned") */
 };
 
+/* "TRAIN_EDIVERGED: ..." — a static string for any code (unknown codes included). */
 const char *train_strerror(int code);
+
 /* The status kind of a code, as results and Lua see it: "ok", "too_large",
- * "diverged", "timeout", "interrupted", "data", "unsupported", "pruned", "error". */
+ * "diverged", "timeout", "interrupted", "data", "unsupported", "crashed",
+ * "limit_memory", "pruned", "error" (TRAIN_EDNNL and unknown codes). */
 const char *train_kind(int code);
+
+/* One status kind and what a search does with it (class):
+ *   "ok"         trained;
+ *   "candidate"  the candidate's own outcome: recorded, and cached like a score;
+ *   "transient"  may differ next time (timeout, interrupt, a crash): not cached;
+ *   "fatal"      fails every candidate alike (the dataset): the search stops.
+ * Exported to Lua as train.kinds. code is the TRAIN_E* code the kind comes
+ * from (TRAIN_EWORKER for the worker's own kinds). */
+typedef struct train_kind_info {
+    const char *kind;
+    int code;
+    const char *klass;
+    const char *about;
+} train_kind_info;
+
+/* Number of kinds, and kind i (0..train_kind_count()-1; NULL outside). */
+int train_kind_count(void);
+const train_kind_info *train_kind_at(int i);
 
 /* ---- level 1: the network ---- */
 
@@ -75,10 +96,12 @@ typedef struct train_net_opts {
  * g is borrowed and must outlive the net. o NULL = seed 43, fusion on. */
 int train_net_build(const graph *g, int batch, const train_net_opts *o, train_net **out,
                     char *err, size_t errlen);
+/* Free the net, its primitives and buffers (NULL is fine). The graph stays. */
 void train_net_free(train_net *n);
 
 /* The input buffer, [B, C, H, W] float32 plain: fill it before forward. */
 float *train_net_input(train_net *n);
+/* The batch size B the net was built for, and the classes K of its output [B, K]. */
 int train_net_batch(const train_net *n);
 int train_net_classes(const train_net *n);
 
@@ -93,6 +116,8 @@ int train_net_forward(train_net *n, int training);
 int train_net_loss(train_net *n, const int32_t *y, int rows, int grad, double *loss,
                    int *correct);
 
+/* Backward pass from the gradient train_net_loss(grad = 1) wrote: fills the
+ * parameters' gradients for train_net_update. Needs a training forward first. */
 int train_net_backward(train_net *n);
 
 typedef struct train_sgd {
@@ -110,6 +135,8 @@ typedef struct train_param_info {
     int64_t count;     /* elements */
     int trainable;
 } train_param_info;
+/* Number of parameter tensors, and tensor i's description (0..nparams-1;
+ * TRAIN_EARG outside). */
 int train_net_nparams(const train_net *n);
 int train_net_param_info(const train_net *n, int i, train_param_info *info);
 /* Copy a parameter (grad = 0) or its last gradient (grad = 1) into out[count]
@@ -180,8 +207,42 @@ typedef struct train_opts {
 #define TRAIN_DEFAULT_MAX_FLOPS     20000000000LL       /* 20 GFLOP per image */
 #define TRAIN_DEFAULT_MAX_ACT_BYTES (6LL << 30)         /* 6 GiB for a batch, fwd + grads */
 
-/* Fill the paper's defaults (zeroes what it does not set). */
+/* Fill the paper's defaults (zeroes what it does not set): the one place the
+ * recipe's defaults are written; Lua reads them as train.defaults(), `llmnas
+ * train --help` prints them, the search's recipe starts from them. */
 void train_opts_default(train_opts *o);
+
+/* What a training job measured, one line per field: X(TYPE, name, what).
+ * The struct below, the JSON of the worker pipe and of `llmnas train --json`,
+ * and train.evaluate's Lua table are all made from this list
+ * (train_result_fields), so adding a field is one line here plus the code in
+ * train.c that measures it. TYPE: NUM (double; NaN = not measured, then left
+ * out of JSON and Lua), INT (int), I64 (int64_t). */
+#define TRAIN_RESULT_FIELDS(X)                                                        \
+    X(NUM, val_acc, "validation accuracy, fraction of images right")                  \
+    X(NUM, val_loss, "validation cross-entropy, mean per image")                      \
+    X(NUM, train_loss, "training loss, running mean over the last epoch")             \
+    X(NUM, test_acc, "test accuracy; NaN unless opts.test")                            \
+    X(NUM, test_loss, "test loss; NaN unless opts.test")                               \
+    X(NUM, seconds, "wall time of training (not loading or evaluation)")              \
+    X(NUM, eval_seconds, "wall time of evaluation")                                   \
+    X(NUM, build_seconds, "compiling the graph into oneDNN primitives")               \
+    X(NUM, probe_seconds, "checkpoint probes (part of seconds)")                      \
+    X(NUM, job_seconds, "the whole job: split, build, train, evaluate")               \
+    X(NUM, cpu_seconds, "isolated: the worker's CPU time (user + system)")           \
+    X(NUM, images_per_s, "training images per second")                                \
+    X(INT, steps, "optimizer steps taken")                                            \
+    X(INT, epochs_done, "epochs completed")                                           \
+    X(INT, diverged_step, "step at which the loss became non-finite, else 0")         \
+    X(INT, ntrain, "training images used")                                            \
+    X(INT, nval, "validation images used")                                            \
+    X(I64, params, "trainable parameters")                                            \
+    X(I64, flops, "FLOPs per image (forward)")                                        \
+    X(NUM, peak_rss_mib, "peak resident memory of the training process, MiB")
+
+#define TRAIN_T_NUM double
+#define TRAIN_T_INT int
+#define TRAIN_T_I64 int64_t
 
 /* The learning rate of step `step` (0-based) of `total`: o->lr, or with o->cosine the
  * per-step cosine to 0, PyTorch's CosineAnnealingLR(T_max = total, eta_min = 0) after
@@ -191,21 +252,41 @@ double train_lr_at(const train_opts *o, int step, int total);
 
 typedef struct train_result {
     int status;              /* 0 or a TRAIN_E* code; kind = train_kind(status) */
-    double val_acc, val_loss, train_loss;
-    double test_acc, test_loss;   /* NaN unless opts.test */
-    double seconds;          /* wall time of training (not loading or evaluation) */
-    double eval_seconds;
-    double build_seconds;    /* compiling the graph into oneDNN primitives */
-    double probe_seconds;    /* checkpoint probes (part of seconds) */
-    double job_seconds;      /* the whole job: split, build, train, evaluate */
-    double cpu_seconds;      /* isolated: the worker's CPU time (user + system), else 0 */
-    double images_per_s;     /* training images per second */
-    int steps, epochs_done;
-    int diverged_step;       /* step at which the loss became non-finite, else 0 */
-    int ntrain, nval;
-    int64_t params, flops;
-    double peak_rss_mib;     /* of this process, at the end */
+#define TRAIN_X_MEMBER(type, name, what) TRAIN_T_##type name;
+    TRAIN_RESULT_FIELDS(TRAIN_X_MEMBER)
+#undef TRAIN_X_MEMBER
 } train_result;
+
+/* One field of train_result, as the serialisers see it. */
+typedef enum { TRAIN_F_NUM, TRAIN_F_INT, TRAIN_F_I64 } train_field_type;
+typedef struct train_field {
+    const char *name;        /* the JSON and Lua key: the member's name */
+    train_field_type type;
+    size_t offset;           /* offsetof(train_result, name) */
+    const char *what;        /* one line of documentation */
+} train_field;
+
+/* The fields of TRAIN_RESULT_FIELDS in order, ended by a {NULL} entry. */
+extern const train_field train_result_fields[];
+
+/* Field f of r as a double (an int64 above 2^53 rounds), and set from one
+ * (integers truncate toward zero; a NaN integer becomes 0). */
+double train_result_get(const train_result *r, const train_field *f);
+void train_result_set(train_result *r, const train_field *f, double v);
+
+/* A result that measured nothing yet: status 0, integers 0, doubles NaN. */
+void train_result_init(train_result *r);
+
+/* Add r's fields to the JSON object obj (a cJSON object; the pointer type is
+ * left opaque so that this header needs no cJSON). Doubles that are not
+ * finite are left out, or written as null with nulls = 1. Returns 0 or
+ * TRAIN_ENOMEM. */
+int train_result_to_json(const train_result *r, void *obj, int nulls);
+
+/* Read the fields of r back from a JSON object written by
+ * train_result_to_json: a missing or null double is NaN, a missing integer 0.
+ * r->status is left alone (the caller carries it). */
+void train_result_from_json(train_result *r, const void *obj);
 
 /* Train g with o (NULL = defaults) and measure it. On failure the result still
  * holds the status and what was measured before it (e.g. diverged_step);

@@ -20,19 +20,41 @@ const char *train_strerror(int code)
     }
 }
 
+/* Every kind a training result can carry, with what the search does with it.
+ * The first rows come from TRAIN_E* codes (train_kind); the worker adds its
+ * own kinds for a child that died (worker.h lists them). */
+static const train_kind_info kinds[] = {
+    {"ok", TRAIN_OK, "ok", "trained and measured"},
+    {"too_large", TRAIN_ETOOLARGE, "candidate", "over a params / FLOPs / activation cap"},
+    {"diverged", TRAIN_EDIVERGED, "candidate", "the loss became NaN or Inf"},
+    {"unsupported", TRAIN_EUNSUPPORTED, "candidate", "an op or attribute the trainer cannot run"},
+    {"limit_memory", TRAIN_ENOMEM, "candidate", "out of memory (or killed by the OOM killer)"},
+    {"error", TRAIN_EARG, "candidate", "the trainer refused the graph or a call failed"},
+    {"timeout", TRAIN_ETIMEOUT, "transient", "over the time limit"},
+    {"interrupted", TRAIN_EINTERRUPTED, "transient", "Ctrl-C"},
+    {"crashed", TRAIN_EWORKER, "transient", "the training worker died"},
+    {"data", TRAIN_EDATA, "fatal", "the dataset could not be loaded or does not fit"},
+    {"limit_cpu", TRAIN_EWORKER, "candidate", "the worker used up its CPU-time limit"},
+    {"pruned", TRAIN_ESTOPPED, "transient", "stopped early by the progress hook: not a full score"},
+    {"killed", TRAIN_EWORKER, "transient", "the job was killed (job:kill(): the loop stopped or cancelled it)"},
+    {"hook", TRAIN_EARG, "transient", "a job's progress hook raised: the candidate was stopped"},
+};
+
+int train_kind_count(void)
+{
+    return (int)(sizeof kinds / sizeof kinds[0]);
+}
+
+const train_kind_info *train_kind_at(int i)
+{
+    return i >= 0 && i < train_kind_count() ? &kinds[i] : NULL;
+}
+
 const char *train_kind(int code)
 {
-    switch (code) {
-    case TRAIN_OK: return "ok";
-    case TRAIN_ETOOLARGE: return "too_large";
-    case TRAIN_EDIVERGED: return "diverged";
-    case TRAIN_ETIMEOUT: return "timeout";
-    case TRAIN_EINTERRUPTED: return "interrupted";
-    case TRAIN_EDATA: return "data";
-    case TRAIN_EUNSUPPORTED: return "unsupported";
-    case TRAIN_EWORKER: return "crashed";
-    case TRAIN_ESTOPPED: return "pruned";
-    case TRAIN_ENOMEM: return "limit_memory";
-    default: return "error";
-    }
+    /* the first row with the code; TRAIN_EDNNL and unknown codes are "error" */
+    for (int i = 0; i < train_kind_count(); i++)
+        if (kinds[i].code == code)
+            return kinds[i].kind;
+    return "error";
 }

@@ -46,12 +46,6 @@ static int child_progress(const train_progress *p, void *ud)
     return 0;
 }
 
-static void put(cJSON *o, const char *k, double v)
-{
-    if (isfinite(v))
-        cJSON_AddNumberToObject(o, k, v);
-}
-
 typedef struct run_arg {
     child_arg *a;
     train_opts o;
@@ -102,31 +96,19 @@ static int child(void *arg, worker_ctx *ctx, char **result, char kind[WORKER_KIN
         rt_fmt(msg, msglen, "out of memory");
         return 1;
     }
+    /* The status code alone crosses the pipe: the parent names its kind
+     * (train_kind), so a kind never goes string -> code -> string. */
     cJSON_AddNumberToObject(j, "status", rc);
-    cJSON_AddStringToObject(j, "kind", train_kind(rc));
     cJSON_AddStringToObject(j, "message", rc ? err : "");
-    put(j, "val_acc", r.val_acc);
-    put(j, "val_loss", r.val_loss);
-    put(j, "train_loss", r.train_loss);
-    put(j, "test_acc", r.test_acc);
-    put(j, "test_loss", r.test_loss);
-    put(j, "seconds", r.seconds);
-    put(j, "eval_seconds", r.eval_seconds);
-    put(j, "build_seconds", r.build_seconds);
-    put(j, "probe_seconds", r.probe_seconds);
-    put(j, "job_seconds", r.job_seconds);
-    put(j, "images_per_s", r.images_per_s);
-    put(j, "steps", r.steps);
-    put(j, "epochs_done", r.epochs_done);
-    put(j, "diverged_step", r.diverged_step);
-    put(j, "ntrain", r.ntrain);
-    put(j, "nval", r.nval);
-    put(j, "params", (double)r.params);
-    put(j, "flops", (double)r.flops);
-    put(j, "peak_rss_mib", r.peak_rss_mib);
+    if (train_result_to_json(&r, j, 0)) {
+        cJSON_Delete(j);
+        rt_fmt(kind, WORKER_KIND_LEN, "error");
+        rt_fmt(msg, msglen, "out of memory");
+        return 1;
+    }
     /* CLOCK_MONOTONIC is system-wide: the parent subtracts this from the time it
      * took the result, to know how long a finished result waited for it */
-    put(j, "ended_at", rt_now());
+    cJSON_AddNumberToObject(j, "ended_at", rt_now());
     *result = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     return *result ? 0 : 1;
@@ -176,23 +158,6 @@ static void parent_progress(void *ud, const char *msg, size_t len)
     }
 }
 
-static double num(cJSON *j, const char *k)
-{
-    cJSON *v = cJSON_GetObjectItem(j, k);
-    return v && cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
-
-static int kind_code(const char *kind)
-{
-    static const int codes[] = {TRAIN_ETOOLARGE, TRAIN_EDIVERGED, TRAIN_ETIMEOUT,
-                                TRAIN_EINTERRUPTED, TRAIN_EDATA, TRAIN_EUNSUPPORTED,
-                                TRAIN_ENOMEM, TRAIN_ESTOPPED};
-    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
-        if (strcmp(kind, train_kind(codes[i])) == 0)
-            return codes[i];
-    return TRAIN_EWORKER;
-}
-
 /* The worker's deadline: the caller's, or time_limit * 1.25 + 120 s, or none. */
 static double deadline_of(const train_opts *o, const train_isolation *iso)
 {
@@ -239,34 +204,16 @@ static int from_worker(worker_result *wr, const parent_ud *pu, train_result *r, 
         rt_fmt(err, errlen, "training worker: unreadable result");
         return r->status = TRAIN_EWORKER;
     }
-    cJSON *k = cJSON_GetObjectItem(j, "kind"), *m = cJSON_GetObjectItem(j, "message");
-    rt_fmt(kind, kindlen, "%s", cJSON_IsString(k) ? k->valuestring : "error");
+    cJSON *st = cJSON_GetObjectItem(j, "status"), *m = cJSON_GetObjectItem(j, "message");
+    rc = cJSON_IsNumber(st) ? st->valueint : TRAIN_EWORKER;
+    rt_fmt(kind, kindlen, "%s", train_kind(rc));
     rt_fmt(err, errlen, "%s", cJSON_IsString(m) ? m->valuestring : "");
-    rc = (int)num(j, "status");
-    if (rc && strcmp(kind, train_kind(rc)) != 0)
-        rc = kind_code(kind);
-    r->val_acc = num(j, "val_acc");
-    r->val_loss = num(j, "val_loss");
-    r->train_loss = num(j, "train_loss");
-    r->test_acc = num(j, "test_acc");
-    r->test_loss = num(j, "test_loss");
-    r->seconds = num(j, "seconds");
-    r->eval_seconds = num(j, "eval_seconds");
-    r->build_seconds = num(j, "build_seconds");
-    r->probe_seconds = num(j, "probe_seconds");
-    r->job_seconds = num(j, "job_seconds");
-    r->images_per_s = num(j, "images_per_s");
-    r->steps = (int)fmax(0, num(j, "steps"));
-    r->epochs_done = (int)fmax(0, num(j, "epochs_done"));
-    double ds = num(j, "diverged_step");
-    r->diverged_step = isfinite(ds) ? (int)ds : 0;
-    r->ntrain = (int)fmax(0, num(j, "ntrain"));
-    r->nval = (int)fmax(0, num(j, "nval"));
-    r->params = (int64_t)fmax(0, num(j, "params"));
-    r->flops = (int64_t)fmax(0, num(j, "flops"));
-    r->peak_rss_mib = num(j, "peak_rss_mib");
-    if (ended_at)
-        *ended_at = num(j, "ended_at");
+    train_result_from_json(r, j);
+    r->cpu_seconds = cpu;
+    if (ended_at) {
+        cJSON *e = cJSON_GetObjectItem(j, "ended_at");
+        *ended_at = cJSON_IsNumber(e) ? e->valuedouble : NAN;
+    }
     cJSON_Delete(j);
     return r->status = rc;
 }
@@ -290,8 +237,7 @@ int train_evaluate_isolated(const graph *g, const train_opts *opts, const train_
         o = *opts;
     else
         train_opts_default(&o);
-    memset(r, 0, sizeof *r);
-    r->val_acc = r->val_loss = r->train_loss = r->test_acc = r->test_loss = NAN;
+    train_result_init(r);
     err[0] = '\0';
     int rc = preload(&o, kind, kindlen, err, errlen);
     if (rc)
@@ -416,8 +362,7 @@ int train_job_wait_any(train_job **jobs, int n, double timeout, int *which)
 int train_job_result(train_job *j, train_result *r, train_job_times *t, char *kind,
                      size_t kindlen, char *err, size_t errlen)
 {
-    memset(r, 0, sizeof *r);
-    r->val_acc = r->val_loss = r->train_loss = r->test_acc = r->test_loss = NAN;
+    train_result_init(r);
     err[0] = '\0';
     if (!j || !j->have || j->done) {
         rt_fmt(kind, kindlen, "error");

@@ -11,6 +11,17 @@ function M.options()
   return package.loaded["llmnas.options"] or { set = {} }
 end
 
+--- Called by `llmnas run` (lua/cli/cmd_run.c) before the script runs: the run's
+-- options reach the LLM client through llm.configure, like any other setting, so a
+-- script's own llm.configure still beats them and the C side reads no options table.
+function M.start(options)
+  local cfg = {}
+  if options.base_url then cfg.base_url = options.base_url end
+  if options.model then cfg.model = options.model end
+  if options.llm_cache then cfg.cache_mode = options.llm_cache end
+  if next(cfg) then require("llm").configure(cfg) end
+end
+
 --- A `--set` setting, or `default` when it was not given.
 -- The value's type follows the default's when one is given: a number default
 -- makes "5" a number, a boolean default accepts true/false/on/off.

@@ -35,17 +35,23 @@ M.MAX_HOOK_FAILURES = 3
 M.PROPOSE_RETRIES = 3       -- transient LLM failures retried before an iteration is spent
 M.DEFAULT_DB = "llmnas.db"
 
--- LLM failures that no retry fixes: the run stops with the message.
--- (llm_not_found: a wrong base URL or model name; llm_http: another unexpected status.)
-M.FATAL_KINDS = {
-  llm_auth = true, llm_quota = true, llm_bad_request = true, llm_not_found = true, llm_http = true, llm_arg = true,
-  llm_config = true, llm_cache_miss = true, interrupted = true,
-}
+-- What to do with a failed proposal or evaluation comes from the C tables of
+-- failure kinds (llm.kinds: runtime/llm/llm.c, train.kinds: runtime/train/train_status.c).
+local llm_module, train_kinds = require "llm", require("train").kinds
+
+local function kinds_of(class)
+  local t = {}
+  for kind, c in pairs(llm_module.kinds) do
+    if c == class then t[kind] = true end
+  end
+  return t
+end
+
+-- LLM failures that no retry fixes: the run stops with the message (llm_auth,
+-- llm_not_found: a wrong base URL or model name, interrupted, ...).
+M.FATAL_KINDS = kinds_of("fatal")
 -- LLM failures worth a retry of the whole proposal (the client already retried the call).
-M.TRANSIENT_KINDS = {
-  llm_network = true, llm_timeout = true, llm_server = true, llm_rate_limit = true, llm_stall = true,
-  llm_stream = true, llm_protocol = true,
-}
+M.TRANSIENT_KINDS = kinds_of("transient")
 
 -- The datasets (name, input shape, classes) come from the C registry
 -- (runtime/train/dataset.c) through the real train module, whatever env.train
@@ -234,7 +240,7 @@ end
 -- step, cost) into res and cache it.
 local function trained(run, key, res, m, tmsg, tkind, _, cost)
   -- A dataset that cannot be read fails every candidate alike: stop with its message.
-  if not m and tkind == "data" then error("training data: " .. tostring(tmsg), 0) end
+  if not m and train_kinds[tkind] == "fatal" then error("training data: " .. tostring(tmsg), 0) end
   if m then
     merge(res, m)
     res.status = "ok"
@@ -248,9 +254,9 @@ local function trained(run, key, res, m, tmsg, tkind, _, cost)
     res.status, res.error, res.kind = "failed", tmsg, tkind or "train"
     merge(res, cost or {})
   end
-  -- Deterministic outcomes are cached; a timeout, an interrupt, a crash or a
-  -- candidate stopped on purpose may differ next time.
-  if res.kind ~= "timeout" and res.kind ~= "interrupted" and res.kind ~= "crashed" and res.kind ~= "killed" then
+  -- Deterministic outcomes are cached; a timeout, an interrupt, a crash, a killed job
+  -- or a candidate stopped on purpose may differ next time.
+  if train_kinds[res.kind] ~= "transient" then
     local entry = copy(res)
     entry.compile_seconds, entry.cache_hit, entry.wall_seconds, entry.waited_seconds = nil, nil, nil, nil
     local ok, why = run.db:put_hash(key, entry)

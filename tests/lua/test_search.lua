@@ -75,6 +75,39 @@ function tests.task_shapes_come_from_the_registry()
   T.raises(function() search.search(s) end, "task: unknown dataset 'imagenet'")
 end
 
+-- The loop's kind sets are llm.kinds (C), not a list of its own; train.kinds decides
+-- what is cached: a transient outcome (timeout) is trained again, a candidate's own
+-- (diverged) is not.
+function tests.failure_kinds_come_from_the_c_tables()
+  local fatal, transient = {}, {}
+  for kind, class in pairs(llm.kinds) do
+    if class == "fatal" then fatal[kind] = true end
+    if class == "transient" then transient[kind] = true end
+  end
+  T.eq(search.FATAL_KINDS, fatal)
+  T.eq(search.TRANSIENT_KINDS, transient)
+  for _, k in ipairs { "llm_auth", "llm_quota", "llm_not_found", "llm_config", "llm_cache_miss", "interrupted" } do
+    T.eq(llm.kinds[k], "fatal", k)
+  end
+  for _, k in ipairs { "llm_network", "llm_timeout", "llm_rate_limit", "llm_server", "llm_protocol" } do
+    T.eq(llm.kinds[k], "transient", k)
+  end
+  T.eq(llm.kinds.llm_truncated, "call")
+  T.eq({ train.kinds.timeout, train.kinds.crashed, train.kinds.diverged, train.kinds.data },
+    { "transient", "transient", "candidate", "fatal" })
+
+  local s = strategy({ "net a 0.5", "net a 0.5", "net b 0.5", "net b 0.5" })
+  local trained = {}
+  s.env.train.evaluate = function(g)
+    trained[g.hash()] = (trained[g.hash()] or 0) + 1
+    if g.hash() == "h-a" then return nil, "over the time limit", "timeout" end
+    return nil, "loss became NaN", "diverged"
+  end
+  search.search(s)
+  T.eq(trained["h-a"], 2, "a timeout is not cached")
+  T.eq(trained["h-b"], 1, "a divergence is cached")
+end
+
 function tests.cache_key_depends_on_the_recipe()
   local a = search.cache_key("h", { epochs = 1, lr = 0.01, dataset = "mnist" })
   T.eq(a, search.cache_key("h", { lr = 0.01, dataset = "mnist", epochs = 1, data = "/elsewhere" }),
