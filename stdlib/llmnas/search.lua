@@ -539,6 +539,7 @@ end
 -- The loop's parts, for llmnas.async (not a stable interface for strategies).
 M.internal = { call_hook = call_hook, propose = propose, prepare = prepare, trained = trained,
   conclude = conclude, new_record = new_record, budget_left = budget_left, make_chat = make_chat,
-  book = book, copy = copy, train_options = train_options, fidelity_of = fidelity_of, FATAL_KINDS = M.FATAL_KINDS, recipe_with = function(...) return M.recipe_with(...) end }
+  book = book, copy = copy, train_options = train_options, fidelity_of = fidelity_of,
+  FATAL_KINDS = M.FATAL_KINDS, recipe_with = function(...) return M.recipe_with(...) end }
 M.hook_error = hook_error
 return M
