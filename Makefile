@@ -63,6 +63,7 @@ DEPS += clang-tidy   # make check: the C checks of .clang-tidy
 DEPS += gnuplot-nox   # llmnas plot and the report's figures: gnuplot's cairo (png, pdf) and svg terminals
 DEPS += graphviz libgraphviz-dev   # the report draws the best network as a DAG with libgvc
 DEPS += libmicrohttpd-dev   # llmnas serve: the live view's HTTP server
+DEPS += curl   # the serve tests fetch its pages over loopback
 DEPS += chromium   # the report's tests load it in headless chromium
 DEPS      += libpng-dev libjpeg62-turbo-dev python3-pil   # image folders: PNG/JPEG decoding; tests write real files
 DEPS      += protobuf-c-compiler libprotobuf-c-dev libonnx-dev python3-onnx   # saved models: ONNX from Debian's onnx.proto; its checker
