@@ -123,6 +123,7 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIBMEM) $(LIBRT)
 # llmnas never links MPI; the plugin is built when Open MPI's headers are installed.
 MPI_PLUGIN := $(if $(shell pkg-config --exists ompi-c 2>/dev/null && echo y),$(BUILD)/llmnas_mpi.so)
 all: $(MPI_PLUGIN)
+test bench: $(MPI_PLUGIN)   # test_mpi and bench_mpi load it beside the binary
 $(BUILD)/llmnas_mpi.so: runtime/mpi/plugin/llmnas_mpi.c runtime/mpi/mpi_api.h
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC -shared -Iruntime \
