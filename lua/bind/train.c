@@ -134,6 +134,7 @@ static void read_opts(lua_State *L, int t, train_opts *o, int *worker, train_iso
     o->momentum = host_opt_num(L, t, 2, "evaluate", "momentum", o->momentum, 0, 1);
     o->weight_decay = host_opt_num(L, t, 2, "evaluate", "weight_decay", o->weight_decay, 0, 1);
     o->cosine = host_opt_bool(L, t, "cosine", o->cosine);
+    o->drop_last = host_opt_bool(L, t, "drop_last", o->drop_last);
     lua_getfield(L, t, "augment");
     o->augment = lua_isnil(L, -1) ? o->augment : lua_toboolean(L, -1);
     lua_pop(L, 1);
@@ -277,6 +278,7 @@ static int l_defaults(lua_State *L)
     set_num(L, "momentum", o.momentum);
     set_num(L, "weight_decay", o.weight_decay);
     lua_pushboolean(L, o.cosine), lua_setfield(L, -2, "cosine");
+    lua_pushboolean(L, o.drop_last), lua_setfield(L, -2, "drop_last");
     set_int(L, "seed", (lua_Integer)o.seed);
     set_int(L, "threads", o.threads);
     set_num(L, "time_limit", o.time_limit);

@@ -30,7 +30,8 @@ static const char train_help[] =
     "prints validation accuracy and loss, training loss, time and throughput.\n"
     "Defaults are the paper's proxy recipe: epochs @epochs@, batch @batch@, SGD lr @lr@,\n"
     "momentum @momentum@, weight decay @weight_decay@, per-step cosine schedule, seed @seed@,\n"
-    "a share of @val_fraction@ of the training set held out for validation.\n"
+    "a share of @val_fraction@ of the training set held out for validation; each epoch is\n"
+    "full batches, @drop_last@.\n"
     "\n"
     "options:\n"
     "  --dataset NAME     one of the datasets below (default @DEFAULT_DATASET@)\n"
@@ -84,6 +85,8 @@ static const char *help_field(const char *name)
     else if (strcmp(name, "weight_decay") == 0) rt_fmt(buf, sizeof buf, "%g", o.weight_decay);
     else if (strcmp(name, "seed") == 0) rt_fmt(buf, sizeof buf, "%llu", (unsigned long long)o.seed);
     else if (strcmp(name, "val_fraction") == 0) rt_fmt(buf, sizeof buf, "%g", o.val_fraction);
+    else if (strcmp(name, "drop_last") == 0)
+        return o.drop_last ? "a last partial batch is dropped" : "a last partial batch is trained on";
     else return NULL;
     return buf;
 }

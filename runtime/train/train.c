@@ -59,6 +59,7 @@ void train_opts_default(train_opts *o)
     o->momentum = 0.9;
     o->weight_decay = 5e-4;
     o->cosine = 1;
+    o->drop_last = 1;
     o->augment = -1;
     o->seed = 43;
     o->max_params = TRAIN_DEFAULT_MAX_PARAMS;
@@ -346,6 +347,13 @@ int train_evaluate(const graph *g, const train_opts *opts, train_result *r, char
     if (o.epochs < 1 || o.batch < 1 || !(o.lr > 0) || o.momentum < 0 || o.weight_decay < 0) {
         rt_fmt(err, errlen, "bad training options: epochs %d, batch %d, lr %g, momentum %g, weight decay %g",
                o.epochs, o.batch, o.lr, o.momentum, o.weight_decay);
+        return r->status = TRAIN_EARG;
+    }
+    if (o.drop_last != 1) {
+        rt_fmt(err, errlen, "drop_last = false is not supported: the trainer compiles its "
+               "primitives for one batch size, so an epoch's last partial batch is always "
+               "dropped (as PyTorch's drop_last=True); choose a subset that is a multiple of "
+               "the batch to train on every image");
         return r->status = TRAIN_EARG;
     }
     err[0] = '\0';

@@ -186,6 +186,11 @@ typedef struct train_opts {
     int val_subset;          /* validation images used, 0 = all */
     double lr, momentum, weight_decay;  /* defaults 0.01, 0.9, 5e-4 */
     int cosine;              /* default 1 (per-step cosine to 0) */
+    int drop_last;           /* 1, the default and the only mode built: an epoch is
+                                ntrain / batch full batches and a last partial batch
+                                is dropped (PyTorch's DataLoader(drop_last=True)), as
+                                the primitives are compiled for one batch size and every
+                                BatchNorm step sees a full batch; 0 is refused (TRAIN_EARG) */
     int augment;             /* -1 = dataset default (CIFAR: crop + flip), 0 off, 1 on */
     uint64_t seed;           /* default 43 */
     int threads;             /* OpenMP threads; 0 = leave as is */

@@ -266,6 +266,7 @@ static cJSON *meta_json(const graph *g, const ds_dataset *d, const train_opts *o
     cJSON_AddNumberToObject(rc, "momentum", o->momentum);
     cJSON_AddNumberToObject(rc, "weight_decay", o->weight_decay);
     cJSON_AddBoolToObject(rc, "cosine", o->cosine);
+    cJSON_AddBoolToObject(rc, "drop_last", o->drop_last);
     cJSON_AddNumberToObject(rc, "seed", (double)o->seed);
     cJSON_AddNumberToObject(rc, "val_fraction", o->val_fraction);
     cJSON_AddNumberToObject(rc, "subset", o->subset);

@@ -48,6 +48,7 @@ typedef struct layer {
     int written;        /* backward compile: a consumer already delivers into ddst */
     int fuse_relu;      /* BatchNorm with its ReLU fused */
     int avg_exclude;    /* AvgPool2d: PyTorch's divisor is the valid count here */
+    int c_pool;         /* MaxPool2d run by train_pool.c, not oneDNN (ws: window indices) */
     dnnl_memory_t dst, ddst;        /* output and its gradient, same layout */
     dnnl_memory_t src_bound;        /* conv / linear: the input as the forward reads it */
     dnnl_memory_t ws, mean, var, mask;
@@ -155,6 +156,12 @@ int tn_init_const(train_net *n, int pi, float v);
 int tn_md_any(dnnl_memory_desc_t *md, const graph_shape *s, int batch);
 int tn_md_plain(dnnl_memory_desc_t *md, const graph_shape *s, int batch);
 void tn_geometry(const graph_node *gn, const graph_shape *in, dop_conv *c, dnnl_dims_t kernel);
+/* Max pooling in C (train_pool.c) for node k reading src, after its geometry
+ * (L[k].geo, kernel) is set: fwd returns 1 when it does not apply (the
+ * caller builds oneDNN's), 0 with the steps added, or a TRAIN_E* code; bwd
+ * adds the backward steps of a node fwd took (L[k].c_pool). */
+int tn_cpool_fwd(train_net *n, int k, dnnl_memory_t src);
+int tn_cpool_bwd(train_net *n, int k);
 /* Per-op compilation (train_ops.c). */
 int tn_compile_fwd(train_net *n, int k);
 int tn_compile_bwd(train_net *n, int k);

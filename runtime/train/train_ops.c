@@ -277,6 +277,9 @@ static int fwd_pool(train_net *n, int k)
         tn_geometry(&g2, is, &Lk->geo, kernel);
     }
     memcpy(Lk->kernel, kernel, sizeof kernel);
+    int rc = tn_cpool_fwd(n, k, src);
+    if (rc <= 0)
+        return rc;
     if (gn->op == GRAPH_OP_AVGPOOL2D && gn->a.count_include_pad &&
         (Lk->geo.pad_r[0] > Lk->geo.pad_l[0] || Lk->geo.pad_r[1] > Lk->geo.pad_l[1])) {
         /* ceil_mode added padding on the right. PyTorch counts padding in the
@@ -616,6 +619,8 @@ static int bwd_pool(train_net *n, int k)
 {
     layer *Lk = &n->L[k];
     int in = Lk->in[0];
+    if (Lk->c_pool)
+        return tn_cpool_bwd(n, k);
     dnnl_primitive_desc_t pd;
     CK(dop_pool_bwd(&pd, n->eng, pool_alg(&n->g->nodes[k], Lk), mem_md(Lk->src_bound), mem_md(Lk->ddst),
                     Lk->kernel, &Lk->geo, Lk->fpd), "pooling backward");

@@ -109,9 +109,10 @@ function M.recipe_text(_, recipe, sizes, ds, defaults)  -- (task, ...): task unu
     and ("inputs normalised as (pixel/255 - mean) / std with mean %s, std %s"):format(list(ds.mean), list(ds.std))
     or "inputs normalised as (pixel/255 - mean) / std with the dataset's constants"
   local parts = {
-    sizes and ("%s training images, %d epoch%s of %d steps of batch %d (the last partial batch is dropped)")
+    sizes and ("%s training images, %d epoch%s of %d steps of batch %d%s")
       :format(count(sizes.ntrain), sizes.epochs, sizes.epochs == 1 and "" or "s",
-        sizes.steps // math.max(1, sizes.epochs), sizes.batch)
+        sizes.steps // math.max(1, sizes.epochs), sizes.batch,
+        defaults.drop_last ~= false and " (the last partial batch is dropped)" or "")
       or ("%d epoch(s) of batch %d"):format(recipe.epochs or 1, recipe.batch or 128),
     ("SGD, lr %g %s, momentum %g, weight decay %g on all parameters"):format(lr,
       cosine and "with a per-step cosine schedule to 0" or "constant", recipe.momentum or defaults.momentum,

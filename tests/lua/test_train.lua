@@ -138,6 +138,24 @@ function tests.defaults_are_the_trainers()
   T.eq(train.defaults().seed, 43, "a fresh table each call")
 end
 
+-- issue #18: an epoch is full batches; the last partial one is dropped (PyTorch's
+-- drop_last=True, tests/sh/test_train_partial.sh holds it against torch's DataLoader),
+-- the recipe says so, and asking for the other behaviour is refused, not ignored.
+function tests.the_last_partial_batch_is_dropped()
+  T.eq(train.defaults().drop_last, true)
+  if not have_data then T.skip("Fashion-MNIST not installed (make deps installs it)") end
+  local seen = 0
+  local r, err, kind = train.evaluate(graph(), opts({ subset = 300, epochs = 2,
+    progress = function(p) seen = p.steps end }))
+  T.ok(r, tostring(err) .. " " .. tostring(kind))
+  T.eq(r.ntrain, 300)
+  T.eq(r.steps, 4, "2 epochs of 300 images: 2 full batches of 128 each, 44 images dropped")
+  T.eq(seen, 4, "the schedule's length (cosine T_max) counts full batches only")
+  local none, msg = train.evaluate(graph(), opts({ drop_last = false }))
+  T.eq(none, nil)
+  T.ok(tostring(msg):find("drop_last = false is not supported", 1, true), tostring(msg))
+end
+
 -- issue #18: a chosen data directory without the dataset is an error naming what was
 -- looked for, never Debian's Fashion-MNIST behind the user's back.
 function tests.a_wrong_data_directory_is_an_error()
