@@ -270,3 +270,30 @@ dnnl_status_t dop_reorder(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
     dnnl_primitive_attr_destroy(a);
     return s;
 }
+
+dnnl_status_t dop_conv_fwd_infer(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
+                                 const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *wei,
+                                 const dnnl_memory_desc_t *bias, const dnnl_memory_desc_t *dst,
+                                 const dop_conv *c, int relu)
+{
+    dnnl_convolution_desc_t d;
+    dnnl_dims_t dl = {0};
+    dilate(dl, c->dilation);
+    dnnl_status_t s = dnnl_dilated_convolution_forward_desc_init(
+        &d, dnnl_forward_inference, conv_alg(c), src, wei, bias, dst, c->stride, dl,
+        c->pad_l, c->pad_r);
+    if (s != dnnl_success)
+        return s;
+    dnnl_primitive_attr_t a = attr_user_scratchpad();
+    dnnl_post_ops_t po = NULL;
+    s = a ? dnnl_post_ops_create(&po) : dnnl_out_of_memory;
+    if (s == dnnl_success && relu)
+        s = dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_relu, 0.f, 0.f);
+    if (s == dnnl_success)
+        s = dnnl_primitive_attr_set_post_ops(a, po);
+    if (s == dnnl_success)
+        s = dnnl_primitive_desc_create(pd, &d, a, eng, NULL);
+    dnnl_post_ops_destroy(po);
+    dnnl_primitive_attr_destroy(a);
+    return s;
+}

@@ -51,6 +51,13 @@ dnnl_status_t dop_conv_bwd_weights(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
                                    const dnnl_memory_desc_t *dbias, const dnnl_memory_desc_t *ddst,
                                    const dop_conv *c, const_dnnl_primitive_desc_t hint);
 
+/* Convolution for inference, with a ReLU post-op when relu = 1 (a BatchNorm
+ * folded into the convolution before it, train_fold.c). */
+dnnl_status_t dop_conv_fwd_infer(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
+                                 const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *wei,
+                                 const dnnl_memory_desc_t *bias, const dnnl_memory_desc_t *dst,
+                                 const dop_conv *c, int relu);
+
 /* Inner product (Linear). */
 dnnl_status_t dop_ip_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
                          const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *wei,

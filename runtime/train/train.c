@@ -126,16 +126,25 @@ static int check_fit(const graph *g, const ds_dataset *d, char *err, size_t errl
     return 0;
 }
 
-/* Mean loss and accuracy of the net in inference mode over images idx[0..n). */
-static int evaluate(train_net *net, const ds_dataset *d, const ds_split *s, const int *idx, int n,
-                    double *acc, double *loss, char *err, size_t errlen)
+/* What inference over some images measured: summed loss and hits. */
+typedef struct eval_sums {
+    double loss;
+    long hits;
+    int n;
+} eval_sums;
+
+/* Add the net's inference-mode loss and hits over images idx[0..n) to *e, in
+ * batches of B from idx[0]: sums over a whole split taken in pieces that start
+ * at batch boundaries are the same, bit for bit, as over the split at once. */
+static int eval_add(train_net *net, const ds_dataset *d, const ds_split *s, const int *idx, int n,
+                    eval_sums *e, char *err, size_t errlen)
 {
     int B = train_net_batch(net);
     int32_t *y = malloc(sizeof(int32_t) * (size_t)B);
     if (!y)
         return TRAIN_ENOMEM;
-    double total = 0;
-    long hits = 0;
+    double total = e->loss;
+    long hits = e->hits;
     int rc = 0;
     uint64_t unused_rng = 0;  /* no augmentation in evaluation */
     for (int i = 0; i < n && !rc; i += B) {
@@ -161,10 +170,32 @@ static int evaluate(train_net *net, const ds_dataset *d, const ds_split *s, cons
     }
     free(y);
     if (!rc) {
-        *acc = n ? (double)hits / n : NAN;
-        *loss = n ? total / n : NAN;
+        e->loss = total;
+        e->hits = hits;
+        e->n += n;
     }
     return rc;
+}
+
+/* Mean loss and accuracy over images idx[0..n): the sums of `done` (the first
+ * done->n of them, already measured) and of the rest. */
+static int evaluate_from(train_net *net, const ds_dataset *d, const ds_split *s, const int *idx,
+                         int n, const eval_sums *done, double *acc, double *loss, char *err,
+                         size_t errlen)
+{
+    eval_sums e = done ? *done : (eval_sums){0, 0, 0};
+    int rc = eval_add(net, d, s, idx + e.n, n - e.n, &e, err, errlen);
+    if (!rc) {
+        *acc = n ? (double)e.hits / n : NAN;
+        *loss = n ? e.loss / n : NAN;
+    }
+    return rc;
+}
+
+static int evaluate(train_net *net, const ds_dataset *d, const ds_split *s, const int *idx, int n,
+                    double *acc, double *loss, char *err, size_t errlen)
+{
+    return evaluate_from(net, d, s, idx, n, NULL, acc, loss, err, errlen);
 }
 
 typedef struct job {
@@ -174,6 +205,8 @@ typedef struct job {
     ds_indices ix;
     train_net *net;
     train_result *r;
+    eval_sums final_probe;  /* the last checkpoint's probe: the start of the validation */
+    double final_probe_seconds;  /* its time, the validation's (not the probes') */
     char *err;
     size_t errlen;
 } job;
@@ -184,18 +217,26 @@ static int checkpoint_step(int k, int n, int total)
     return (int)(((long long)total * k + n - 1) / n);
 }
 
-/* A checkpoint's probe: the first opts.probe validation images in inference mode. */
-static void probe(job *j, train_progress *p)
+/* A checkpoint's probe: the first opts.probe validation images in inference
+ * mode. After the last step the weights are final: those images are the start
+ * of the validation that follows, so their sums are kept for it (when they end
+ * on a batch boundary, which keeps the validation's sums bit for bit). */
+static void probe(job *j, train_progress *p, int last)
 {
     int n = j->o->probe < j->ix.nval ? j->o->probe : j->ix.nval;
     p->probe_acc = p->probe_loss = NAN;
     if (n <= 0)
         return;
-    double t0 = rt_now(), acc, loss;
+    double t0 = rt_now();
     char err[128];
-    if (evaluate(j->net, j->d, &j->d->train, j->ix.val, n, &acc, &loss, err, sizeof err) == 0) {
-        p->probe_acc = acc;
-        p->probe_loss = loss;
+    eval_sums e = {0, 0, 0};
+    if (eval_add(j->net, j->d, &j->d->train, j->ix.val, n, &e, err, sizeof err) == 0) {
+        p->probe_acc = (double)e.hits / n;
+        p->probe_loss = e.loss / n;
+        if (last && (n % train_net_batch(j->net) == 0 || n == j->ix.nval)) {
+            j->final_probe = e;
+            j->final_probe_seconds = rt_now() - t0;
+        }
     }
     j->r->probe_seconds += rt_now() - t0;
 }
@@ -267,7 +308,7 @@ static int train_loop(job *j)
                     p.checkpoint = cp++;
                     p.window_loss = window / window_n;
                     window = 0, window_n = 0;
-                    probe(j, &p);
+                    probe(j, &p, step + 1 == total);
                     now = rt_now();
                 }
                 last = now;
@@ -311,10 +352,13 @@ static int run_job(job *j)
         return rc;
     if ((rc = train_loop(j)))
         return rc;
-    double t0 = rt_now();
+    /* the shared final probe is validation work: its time moves there */
+    r->seconds -= j->final_probe_seconds;
+    r->probe_seconds -= j->final_probe_seconds;
+    double t0 = rt_now() - j->final_probe_seconds;
     if (j->ix.nval > 0 &&
-        (rc = evaluate(j->net, j->d, &j->d->train, j->ix.val, j->ix.nval, &r->val_acc,
-                       &r->val_loss, j->err, j->errlen)))
+        (rc = evaluate_from(j->net, j->d, &j->d->train, j->ix.val, j->ix.nval, &j->final_probe,
+                            &r->val_acc, &r->val_loss, j->err, j->errlen)))
         return rc;
     if (o->test) {
         int *all = malloc(sizeof(int) * (size_t)j->d->test.n);

@@ -691,6 +691,7 @@ static int build(train_net *n, const train_net_opts *o)
         n->cur_name = graph_op_name(g->nodes[k].op);
         TRY(tn_compile_bwd(n, k));
     }
+    TRY(tn_fold_bn_eval(n));
     if (n->defer) {
         n->defer = 0;
         TRY(assign_deferred(n));
@@ -815,6 +816,7 @@ const char *train_net_impls(const train_net *n) { return n->impls; }
 
 int train_net_forward(train_net *n, int training)
 {
+    n->version += training;  /* the BN running statistics move */
     return run(n, training ? &n->fwd_train : &n->fwd_eval);
 }
 
@@ -864,6 +866,7 @@ int train_net_loss(train_net *n, const int32_t *y, int rows, int grad, double *l
 int train_net_update(train_net *n, const train_sgd *s)
 {
     float lr = (float)s->lr, mom = (float)s->momentum, wd = (float)s->weight_decay;
+    n->version++;
     for (int i = 0; i < n->np; i++) {
         param *p = &n->P[i];
         if (!p->trainable)
@@ -908,6 +911,7 @@ int train_net_param_set(train_net *n, int i, const float *in)
 {
     if (i < 0 || i >= n->np)
         return TRAIN_EARG;
+    n->version++;
     return copy_plain(n, n->P[i].w, &n->P[i].plain, (float *)in, 0);
 }
 

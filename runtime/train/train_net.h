@@ -79,6 +79,7 @@ struct train_net {
     float *input;
     uint64_t init_rng, drop_rng;
     int stepped, ref_impls;
+    uint64_t version;   /* bumped whenever parameters or BN running statistics change */
     int winograd;
     int drop_frozen;    /* tests: reuse the last dropout masks (finite differences) */
     /* Activations, gradients and temporaries get memory once the step lists
@@ -162,6 +163,9 @@ void tn_geometry(const graph_node *gn, const graph_shape *in, dop_conv *c, dnnl_
  * adds the backward steps of a node fwd took (L[k].c_pool). */
 int tn_cpool_fwd(train_net *n, int k, dnnl_memory_t src);
 int tn_cpool_bwd(train_net *n, int k);
+/* The inference list with each BatchNorm folded into the convolution before it
+ * where that is exact and fast (train_fold.c); called before buffers are assigned. */
+int tn_fold_bn_eval(train_net *n);
 /* Per-op compilation (train_ops.c). */
 int tn_compile_fwd(train_net *n, int k);
 int tn_compile_bwd(train_net *n, int k);

@@ -98,24 +98,25 @@ static inline __attribute__((always_inline)) void fwd22(const pool_geo *p, const
         }
 }
 
-/* Gradients move as bit patterns: a select written as an integer AND
- * vectorises where the float one compiled to branches. */
+/* Gradients move as bit patterns (memcpy, no aliasing): a select written as an
+ * integer AND vectorises where the float one compiled to branches. */
 static inline __attribute__((always_inline)) void bwd22(const pool_geo *p, const float *dy,
                                                         const uint8_t *ws, float *dx, const int b)
 {
     for (int oh = 0; oh < p->OH; oh++)
         for (int ow = 0; ow < p->OW; ow++) {
-            uint32_t *d0 = (uint32_t *)(dx + ((size_t)2 * oh * p->W + 2 * ow) * b), *d1 = d0 + b;
-            uint32_t *d2 = d0 + (size_t)p->W * b, *d3 = d2 + b;
-            const uint32_t *g = (const uint32_t *)(dy + ((size_t)oh * p->OW + ow) * b);
+            float *d0 = dx + ((size_t)2 * oh * p->W + 2 * ow) * b, *d1 = d0 + b;
+            float *d2 = d0 + (size_t)p->W * b, *d3 = d2 + b;
+            const float *g = dy + ((size_t)oh * p->OW + ow) * b;
             const uint8_t *a = ws + ((size_t)oh * p->OW + ow) * b;
             #pragma omp simd
             for (int l = 0; l < b; l++) {
-                uint32_t v = g[l], k = a[l];
-                d0[l] = v & -(uint32_t)(k == 0);
-                d1[l] = v & -(uint32_t)(k == 1);
-                d2[l] = v & -(uint32_t)(k == 2);
-                d3[l] = v & -(uint32_t)(k == 3);
+                uint32_t v, k = a[l], r0, r1, r2, r3;
+                memcpy(&v, &g[l], sizeof v);
+                r0 = v & -(uint32_t)(k == 0), r1 = v & -(uint32_t)(k == 1);
+                r2 = v & -(uint32_t)(k == 2), r3 = v & -(uint32_t)(k == 3);
+                memcpy(&d0[l], &r0, sizeof r0), memcpy(&d1[l], &r1, sizeof r1);
+                memcpy(&d2[l], &r2, sizeof r2), memcpy(&d3[l], &r3, sizeof r3);
             }
         }
 }

@@ -121,6 +121,16 @@ static void test_checkpoints_and_early_stop(void **state)
     assert_true(probed.probe_seconds > 0);
     /* probing is inference only: the training is the same, bit for bit */
     assert_true(probed.val_acc == plain.val_acc && probed.train_loss == plain.train_loss);
+    /* a probe of whole batches after the last step is the start of the validation:
+     * measured once and shared, with the same sums as validating from scratch */
+    cp_log whole = {0};
+    o.probe = 256;
+    o.progress_ud = &whole;
+    if (train_evaluate(g, &o, &probed, err, sizeof err))
+        fail_msg("%s", err);
+    assert_int_equal(whole.n, 4);
+    assert_true(probed.val_acc == plain.val_acc && probed.val_loss == plain.val_loss);
+    o.probe = 200;
 
     cp_log stop = {.stop_at = 2};
     o.progress_ud = &stop;

@@ -349,6 +349,57 @@ static void test_shared_buffers_change_nothing(void **state)
     }
 }
 
+/* Inference with each BatchNorm folded into the convolution before it
+ * (train_fold.c) against the unfolded pass of a keep_all twin (which never
+ * folds) with the same weights: the logits agree to float rounding, after
+ * every training step (a folded copy of stale weights or running statistics
+ * would not), and the fold did happen where a Conv2d feeds a BatchNorm. */
+static void test_folded_inference_matches(void **state)
+{
+    (void)state;
+    for (int i = 0; i < TN_COUNT; i++) {
+        int c = i == 6 ? 1 : 3, hw = i == 6 ? 28 : 9;
+        graph *g = tn_build(i, c, hw, hw, K);
+        train_net *a, *b;
+        char err[256];
+        train_net_opts oa = {.seed = 5, .fuse = 1, .keep_all = 1}, ob = {.seed = 5, .fuse = 1};
+        assert_int_equal(train_net_build(g, B, &oa, &a, err, sizeof err), 0);
+        assert_int_equal(train_net_build(g, B, &ob, &b, err, sizeof err), 0);
+        if (i == 0 || i == 6)  /* conv -> BN -> ReLU -> pool */
+            assert_non_null(strstr(train_net_impls(b), "conv+bnorm inf"));
+        assert_null(strstr(train_net_impls(a), "conv+bnorm inf"));
+        int32_t y[B] = {1, 2, 3, 4};
+        float za[B * K], zb[B * K];
+        for (int it = 0; it < 3; it++) {
+            train_net *nets[2] = {a, b};
+            float *z[2] = {za, zb};
+            for (int j = 0; j < 2; j++) {
+                fill_input(nets[j], c, hw, hw, 31 + (uint64_t)it);
+                double l;
+                assert_int_equal(train_net_forward(nets[j], 1), 0);
+                assert_int_equal(train_net_loss(nets[j], y, B, 1, &l, NULL), 0);
+                assert_int_equal(train_net_backward(nets[j]), 0);
+                train_sgd sgd = {0.1, 0.9, 5e-4};
+                train_net_update(nets[j], &sgd);
+                fill_input(nets[j], c, hw, hw, 53 + (uint64_t)it);
+                assert_int_equal(train_net_forward(nets[j], 0), 0);
+                assert_int_equal(train_net_node_get(nets[j], g->output, 0, z[j]), 0);
+            }
+            double mx = 0, diff = 0;
+            for (int e = 0; e < B * K; e++) {
+                mx = fmax(mx, fabs(za[e]));
+                diff = fmax(diff, fabs(za[e] - zb[e]));
+            }
+            if (diff > 1e-5 + 1e-5 * mx)
+                fail_msg("net %s step %d: folded inference logits differ by %g (max %g)",
+                         tn_names[i], it, diff, mx);
+        }
+        train_net_free(a);
+        train_net_free(b);
+        graph_free(g);
+    }
+}
+
 int main(void)
 {
     if (getenv("FD_H"))
@@ -373,6 +424,7 @@ int main(void)
         cmocka_unit_test(test_loss_and_divergence),
         cmocka_unit_test(test_no_reference_impls),
         cmocka_unit_test(test_shared_buffers_change_nothing),
+        cmocka_unit_test(test_folded_inference_matches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
