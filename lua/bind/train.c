@@ -135,6 +135,10 @@ static void read_opts(lua_State *L, int t, train_opts *o, int *worker, train_iso
     o->weight_decay = host_opt_num(L, t, 2, "evaluate", "weight_decay", o->weight_decay, 0, 1);
     o->cosine = host_opt_bool(L, t, "cosine", o->cosine);
     o->drop_last = host_opt_bool(L, t, "drop_last", o->drop_last);
+    if (!o->drop_last)  /* a recipe's mistake, found before any training (train.check_recipe) */
+        luaL_error(L, "train: drop_last = false is not supported: the trainer compiles its "
+                   "primitives for one batch size, so an epoch's last partial batch is always "
+                   "dropped (as PyTorch's drop_last=True)");
     lua_getfield(L, t, "augment");
     o->augment = lua_isnil(L, -1) ? o->augment : lua_toboolean(L, -1);
     lua_pop(L, 1);
