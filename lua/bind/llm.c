@@ -9,6 +9,7 @@
  *   llm.config()     the settings in force (has_key, never the key)
  *   llm.request_key(req)                     the record/replay key of a request
  *   llm.models()     the model ids the server lists (GET /models), info
+ *   llm.ping()       one minimal chat request, no retry or cache: true, info
  *   llm.kinds        kind -> "fatal" | "transient" | "call" | "ok": what a search does
  *                    with a proposal that failed with that kind (runtime/llm/llm.c)
  *
@@ -751,6 +752,27 @@ static int l_models(lua_State *L)
     return lua_gettop(L);
 }
 
+/* llm.ping(): one minimal chat request, no retry, no cache (the preflight where the
+ * server does not list its models): true, info; or nil, message, kind, info. */
+static int l_ping(lua_State *L)
+{
+    lstate *s = get_state(L);
+    llm_result res;
+    int rc = llm_ping(s->c, &res);
+    lua_settop(L, 0);
+    if (rc == 0)
+        lua_pushboolean(L, 1);
+    else
+        host_fail(L, res.message, llm_kind(rc));
+    lua_createtable(L, 0, 3);
+    SETI("http_status", res.http_status);
+    SETN("seconds", res.seconds);
+    lua_pushstring(L, res.model);
+    lua_setfield(L, -2, "model");
+    llm_result_free(&res);
+    return lua_gettop(L);
+}
+
 static int l_request_key(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -780,7 +802,8 @@ int luaopen_llmnas_llm(lua_State *L)
         {"chat", l_chat},           {"chat_many", l_chat_many},
         {"usage", l_usage},         {"reset_usage", l_reset_usage},
         {"configure", l_configure}, {"config", l_config},
-        {"request_key", l_request_key}, {"models", l_models}, {NULL, NULL}};
+        {"request_key", l_request_key}, {"models", l_models},
+        {"ping", l_ping},           {NULL, NULL}};
     luaL_newlib(L, funcs);
     /* llm.kinds: kind -> "fatal" | "transient" | "call" | "ok" (llm.c's code table) */
     lua_createtable(L, 0, llm_kind_count());

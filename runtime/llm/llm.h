@@ -258,6 +258,15 @@ int llm_request_canonical(const llm_client *c, const llm_request *req, int occur
 int llm_models(llm_client *c, char ***ids_out, int *n_out, llm_result *res);
 void llm_models_free(char **ids, int n);
 
+/* The preflight for a server that does not list its models: one minimal chat request
+ * (a one-word message, max_tokens 1, temperature 0, role "preflight") with no retry and
+ * the replay cache bypassed, so it neither waits out a dead server nor leaves an entry
+ * in a recording. Any reply (cut at the one token, empty, refused or filtered included)
+ * means the endpoint, key and model name work: 0. Otherwise res carries the failure as
+ * for llm_chat (LLM_ENOTFOUND or LLM_EBADREQ for a model the server does not know,
+ * LLM_EAUTH, LLM_ENETWORK...). Free res with llm_result_free. */
+int llm_ping(llm_client *c, llm_result *res);
+
 /* ---- accounting ----------------------------------------------------------------- */
 
 typedef struct llm_usage {
