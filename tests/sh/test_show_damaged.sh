@@ -62,6 +62,13 @@ expect_rc 65 "show RUN of a damaged run record exits 65"
 expect_out "run record DAMAGED" "it says the run record is damaged"
 if grep -qE '^ +1  ok ' "$T/out"; then pass "and still lists the run's record"; else fail "run 2's record not listed"; fi
 
+# The report (its default: the store's last runs) around the damaged run record.
+run "$LLMNAS" report --db "$DB" -o "$T/report.html"
+expect_rc 65 "the report of a store with a damaged run record exits 65"
+if [ -s "$T/report.html" ] && grep -q "alpha-run" "$T/report.html" && grep -q "gamma-run" "$T/report.html"; then
+    pass "and still writes the page with the other runs"; else fail "no page, or runs missing from it"; fi
+expect_err "run 2: run record damaged" "stderr names the damaged run record"
+
 # Lua's readers around the damaged run record: the listing goes on, the damage is named.
 cat >"$T/runs.lua" <<'LUA'
 local db = assert(memory.open(arg[1], { readonly = true }))

@@ -6,6 +6,7 @@
 #   env LLMNAS       the binary (default ./llmnas)
 #       SOAK_KILLS   kill -9 rounds per script (default ITERATIONS / 100, at least 3)
 #       SOAK_DIR     keep the stores, logs and samples there (default: a temp dir, removed)
+#       SOAK_SCRIPTS which to run: "paper evolve" (default), or one of them
 #       SOAK_TOKEN_TARGET=0  print the prompt-token figures without judging them (the short
 #                    form: the improver's digest of what left the window fills up over
 #                    the first ~20 iterations, and a few dozen cannot show a plateau)
@@ -64,9 +65,10 @@ last() { "$LLMNAS" run "$W/last.lua" "$1" "$2" 2>/dev/null | tail -n 1; }
 readers() {  # DB
     : >"$W/readers.on"
     (
+        # from the moment run 1 exists (before, `show latest` rightly says there is none)
+        while [ -f "$W/readers.on" ] && [ "$(last "$1" 1)" = "-" ]; do sleep 0.2; done
         while [ -f "$W/readers.on" ]; do
             for cmd in "show --db $1" "show --db $1 latest --format json" "report --db $1 -o $W/report.html"; do
-                [ -d "$1" ] || continue
                 # shellcheck disable=SC2086
                 if "$LLMNAS" $cmd >/dev/null 2>"$W/reader.err"; then echo ok >>"$W/readers.log"
                 else echo "exit $? from llmnas $cmd: $(head -c 300 "$W/reader.err")" >>"$W/readers.log"; fi
@@ -90,18 +92,22 @@ rand() {  # LO HI: a number in [LO, HI)
     awk -v s="$SEED" -v n="$rnd_n" -v lo="$1" -v hi="$2" 'BEGIN { srand(s * 7919 + n); printf "%.3f", lo + rand() * (hi - lo) }'
 }
 
-# K: run 2 of DB killed with SIGKILL KILLS times, each time after it committed a random
-# number of new records (a random fraction of a second later), and resumed.
+# K: run 2 of DB killed with SIGKILL KILLS times and resumed each time: kill k is aimed
+# at a random iteration of the k-th of KILLS + 1 equal stretches of the run and lands a
+# random fraction of a second after that iteration's commit (in the next one's compile,
+# training, LLM call or commit); the run writes its last commit to $W/NAME.progress.
 killed() {  # NAME DB ARGS...
     name=$1 db=$2
     shift 2
     kills=0 rounds=0
+    stretch=$((N / (KILLS + 1)))
+    [ "$stretch" -ge 1 ] || stretch=1
     while :; do
         before=$(last "$db" 2)
         resume=
         [ "$before" != "-" ] && resume="--run 2"
-        [ "$before" = "-" ] && before=0
-        "$LLMNAS" run tests/soak/strategy.lua --db "$db" "$@" $resume >>"$W/$name.K.log" 2>&1 &
+        SOAK_PROGRESS=$W/$name.progress "$LLMNAS" run tests/soak/strategy.lua --db "$db" "$@" $resume \
+            >>"$W/$name.K.log" 2>&1 &
         pid=$!
         rounds=$((rounds + 1))
         if [ "$kills" -ge "$KILLS" ]; then
@@ -110,13 +116,13 @@ killed() {  # NAME DB ARGS...
             [ "$rc" -eq 0 ] || { bad "$name: the last resume exited $rc: $(tail -n 3 "$W/$name.K.log")"; return 1; }
             break
         fi
-        step=$(rand 1 $((2 * N / KILLS + 1)) | cut -d. -f1)
+        target=$((kills * stretch + $(rand 1 "$stretch" | cut -d. -f1)))
         while kill -0 "$pid" 2>/dev/null; do
-            now=$(last "$db" 2)
-            [ "$now" != "-" ] && [ "$now" -ge $((before + step)) ] && break
-            sleep 0.1
+            now=$(cat "$W/$name.progress" 2>/dev/null || echo 0)
+            [ "${now:-0}" -ge "$target" ] && break
+            sleep 0.02
         done
-        sleep "$(rand 0 0.4)"
+        sleep "$(rand 0 0.3)"
         kill -9 "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
         rc=$?
@@ -126,8 +132,8 @@ killed() {  # NAME DB ARGS...
         fi
     done
     echo "  $name K: $kills kill -9 in $rounds rounds ($(last "$db" 2) of $N iterations)"
-    [ "$kills" -ge 1 ] && ok "$name: killed $kills times and resumed to the end" ||
-        bad "$name: the run ended before any kill landed"
+    [ "$kills" -ge "$KILLS" ] && ok "$name: killed $kills times and resumed to the end" ||
+        bad "$name: only $kills of $KILLS kills landed before the run ended"
 }
 
 # The figures of one script: RSS, Lua heap and prompt tokens per call at MARK1, MARK2, N.
@@ -218,7 +224,9 @@ echo "soak: $N iterations per script, $KILLS kill -9 rounds each, seed $SEED, in
 echo "soak: load at start $(load); $(nproc) cores; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
 t0=$(date +%s)
 
+SCRIPTS=" ${SOAK_SCRIPTS:-paper evolve} "
 # ---- paper.lua under faults ---------------------------------------------------------------
+if [ "${SCRIPTS#* paper }" != "$SCRIPTS" ]; then
 $PY tests/soak/replies.py "$W/replies.jsonl"
 $PY tests/llm_server.py --replies "$W/replies.jsonl" --requests "$W/requests.jsonl" --loop \
     --port-file "$W/port" --lifetime 7200 --watch-pid $$ >"$W/server.log" 2>&1 &
@@ -248,8 +256,10 @@ figures paper "$W/paper.db" >"$W/paper.figures"
 grep -v '^GROWTH\|^TOKENS' "$W/paper.figures"
 targets paper
 compare paper "$W/paper.db"
+fi
 
 # ---- evolve.lua ----------------------------------------------------------------------------
+if [ "${SCRIPTS#* evolve }" != "$SCRIPTS" ]; then
 EVOLVE="--iterations $N --set subset=128 --set val_subset=64 --set probe=32 --set reference=off --threads 1"
 readers "$W/evolve.db"
 t=$(date +%s)
@@ -267,6 +277,7 @@ figures evolve "$W/evolve.db" >"$W/evolve.figures"
 grep -v '^GROWTH\|^TOKENS' "$W/evolve.figures"
 targets evolve
 compare evolve "$W/evolve.db"
+fi
 readers_check
 
 echo "soak: $(($(date +%s) - t0)) s in all (load at the end $(load))"

@@ -3,12 +3,15 @@
 --   * a sampler on every iteration: at iterations 1, 100, 200, ... and the last, one JSON
 --     line in SOAK_SAMPLES with the parent's RSS (/proc/self/status), the Lua heap, and the
 --     record's prompt tokens per LLM call by role;
+--   * SOAK_PROGRESS (if set) holds the last committed iteration, rewritten at each commit,
+--     so that the soak's killer can aim at iterations without polling the store;
 --   * LLM client settings that make the test server's faults cheap: a 2 s per-attempt
 --     timeout, a 1 s stall limit, short backoff (the faults are still real HTTP).
 -- Nothing else of the example changes: its propose/reflect/accept are the ones run.
 local llmnas = require "llmnas"
 local example = assert(os.getenv("SOAK_EXAMPLE"), "SOAK_EXAMPLE: the example to run")
 local samples = os.getenv("SOAK_SAMPLES")
+local progress = os.getenv("SOAK_PROGRESS")  -- the last committed iteration, for the killer
 local every = tonumber(os.getenv("SOAK_SAMPLE_EVERY") or "") or 100
 local stat = io.open("/proc/self/stat")
 local pid = math.tointeger(tonumber(stat:read("l"):match("^(%d+)")))
@@ -48,6 +51,11 @@ llmnas.search = function(strategy)
       local rss, anon, file = rss_kib()
       f:write(json.encode { iter = it, pid = pid,
         rss_kib = rss, anon_kib = anon, file_kib = file, lua_kib = collectgarbage("count"), prompt_tokens = per_call(record) }, "\n")
+      f:close()
+    end
+    if progress then
+      local f = assert(io.open(progress, "w"))
+      f:write(it, "\n")
       f:close()
     end
     if on_iteration then return on_iteration(ctx, record) end
