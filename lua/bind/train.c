@@ -342,12 +342,17 @@ static int l_datasets(lua_State *L)
     return 1;
 }
 
-/* train.dataset(name [, data]) → the entry for name (a plain name or a scheme
- * such as "folder:PATH", whose entry then carries arg = "PATH" and, from the
- * loaded files, input and classes), or nil, message. */
+/* train.dataset(name [, data [, load]]) → the entry for name (a plain name or a
+ * scheme such as "folder:PATH", whose entry then carries arg = "PATH" and, from the
+ * loaded files, input and classes), or nil, message. load = true also reads a
+ * registered dataset's files from data (cached in this process, so forked workers
+ * inherit them): a search checks its data this way before its run exists. */
 static int l_dataset(lua_State *L)
 {
     const char *name = luaL_checkstring(L, 1), *arg;
+    const char *data = luaL_optstring(L, 2, NULL);
+    int load = lua_toboolean(L, 3);
+    lua_settop(L, 3);
     const ds_info *e = ds_find(name, &arg);
     if (!e) {
         luaL_pushfail(L);
@@ -357,10 +362,11 @@ static int l_dataset(lua_State *L)
     push_dataset(L, e);
     if (arg)
         lua_pushstring(L, arg), lua_setfield(L, -2, "arg");
-    if (e->classes == 0 && arg && *arg) {  /* folder:PATH: only the files tell; load them (cached) */
+    /* folder:PATH, or folder with the data directory: only the files tell; load them (cached) */
+    if (e->classes == 0 && arg && (*arg || data)) {
         const ds_dataset *d;
         char err[1024];
-        if (train_dataset_get(name, luaL_optstring(L, 2, NULL), &d, err, sizeof err)) {
+        if (train_dataset_get(name, data, &d, err, sizeof err)) {
             luaL_pushfail(L);
             lua_pushstring(L, err);
             return 2;
@@ -371,6 +377,14 @@ static int l_dataset(lua_State *L)
             lua_pushinteger(L, dims[i]), lua_rawseti(L, -2, i + 1);
         lua_setfield(L, -2, "input");
         lua_pushinteger(L, d->classes), lua_setfield(L, -2, "classes");
+    } else if (load) {
+        const ds_dataset *d;
+        char err[1024];
+        if (train_dataset_get(name, data, &d, err, sizeof err)) {
+            luaL_pushfail(L);
+            lua_pushstring(L, err);
+            return 2;
+        }
     }
     return 1;
 }

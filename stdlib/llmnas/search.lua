@@ -158,8 +158,10 @@ local function recipe_for(strategy, opts)
   task.input = task.input or ds.input
   task.classes = task.classes or ds.classes
   if not task.input or not task.classes then
-    error(why and ("task: " .. why)
-      or ("task: unknown dataset '%s': give task.input and task.classes"):format(tostring(task.dataset)), 0)
+    -- The user's choice of dataset or folder: one line and an exit code, no traceback.
+    local unknown = not why or why:find("^unknown dataset")
+    require("llmnas.preflight").fail(unknown and 64 or 66, why and ("task: " .. why)
+      or ("task: unknown dataset '%s': give task.input and task.classes"):format(tostring(task.dataset)))
   end
   local recipe = merge(copy(M.RECIPE), strategy.train)
   recipe.dataset, recipe.data, recipe.subset = task.dataset, task.data, task.subset
@@ -477,6 +479,13 @@ function M.search(strategy)
   -- Under mpirun, rank 0's workers are the evaluator ranks (llmnas.mpi).
   local pool, ranks = require("llmnas.mpi").pool()
   if pool then env.train, run.workers, run.mpi = pool, ranks, true end
+  -- Data the trainer cannot read fails every candidate alike: say so before the run
+  -- exists (read once here, the files are inherited by the workers). Under mpirun the
+  -- evaluator ranks read their own copy.
+  if env.train == train_module and not run.mpi then
+    local ok, why = train_module.dataset(task.dataset, task.data, true)
+    if not ok then require("llmnas.preflight").fail(66, "training data: " .. tostring(why)) end
+  end
   run.order = opts.order or strategy.order
   if math.type(run.workers) ~= "integer" or run.workers < 1 or run.workers > 64 then
     error(("workers: expected an integer from 1 to 64, got %s"):format(tostring(run.workers)), 0)

@@ -152,6 +152,19 @@ if [ "$n" -eq 7 ] || [ "$n" -eq 8 ]; then pass "the run stopped after 2 iteratio
 else fail "calls before the stop: $n, expected 7 (or 8)"; fi
 stop_pid "$SRV"
 
+# ---- the data: an unknown dataset, a --data that does not hold it --------------------------
+run "$LLMNAS" run "$ROOT/examples/evolve.lua" --dataset cifar --iterations 1 --db "$T/db"
+expect_rc 64 "an unknown dataset: EX_USAGE"
+expect_err "task: unknown dataset 'cifar' (known: fashion-mnist, " "unknown dataset: the known names"
+one_line "unknown dataset: one line"
+no_store "unknown dataset: no run in the store"
+run "$LLMNAS" run "$ROOT/examples/evolve.lua" --data "$T/empty" --iterations 1 --db "$T/db"
+expect_rc 66 "--data without the dataset: EX_NOINPUT, before the run exists"
+expect_err "training data: dataset fashion-mnist: train-images-idx3-ubyte" "--data: what was looked for"
+expect_err "not found in $T/empty/fashion-mnist, $T/empty" "--data: where it was looked for"
+one_line "--data without the dataset: one line"
+no_store "--data without the dataset: no run in the store"
+
 # ---- unknown options, before and after the script ----------------------------------------
 run "$LLMNAS" run "$ROOT/examples/evolve.lua" --iteration 1 --db "$T/db"
 expect_rc 64 "a typo after the script is an error"
