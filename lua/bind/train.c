@@ -32,6 +32,7 @@
  *        returns true stops that job: kind "pruned", as in evaluate)
  *   job:kill(), job:pid(), job:running()
  *   train.cores() → CPUs this process may use (for workers x threads <= cores)
+ *   train.check_recipe(recipe) → true | nil, message: train.evaluate's option checks, no training
  *   train.memory_limit_enforced → false in AddressSanitizer builds
  *   train.kinds → kind -> "ok" | "candidate" (cached like a score) | "transient" (not cached)
  *                 | "fatal" (the search stops), every kind a result can carry
@@ -228,6 +229,33 @@ static int push_outcome(lua_State *L, int rc, const train_result *r, const char 
         set_num(L, "waited_seconds", t->waited);
     lua_pushstring(L, dataset);
     lua_setfield(L, -2, "dataset");
+    return 1;
+}
+
+static int check_recipe_body(lua_State *L)
+{
+    train_opts o;
+    int worker;
+    train_isolation iso = {0};
+    progress_ud pu = {0};
+    read_opts(L, 1, &o, &worker, &iso, &pu);
+    return 0;
+}
+
+/* train.check_recipe(recipe) → true | nil, message: the checks train.evaluate makes
+ * of its options, without training (a search makes them before its run exists). */
+static int l_check_recipe(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    lua_pushcfunction(L, check_recipe_body);
+    lua_pushvalue(L, 1);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+        luaL_pushfail(L);
+        lua_insert(L, -2);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
     return 1;
 }
 
@@ -553,7 +581,8 @@ int luaopen_llmnas_train(lua_State *L)
     static const luaL_Reg fns[] = {{"evaluate", l_evaluate}, {"datasets", l_datasets},
                                    {"dataset", l_dataset}, {"defaults", l_defaults},
                                    {"submit", l_submit},     {"wait_any", l_wait_any},
-                                   {"cores", l_cores},       {NULL, NULL}};
+                                   {"cores", l_cores},       {"check_recipe", l_check_recipe},
+                                   {NULL, NULL}};
     static const luaL_Reg job_methods[] = {{"kill", l_job_kill}, {"pid", l_job_pid},
                                            {"running", l_job_running}, {NULL, NULL}};
     if (luaL_newmetatable(L, JOB_MT)) {
