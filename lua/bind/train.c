@@ -203,7 +203,13 @@ static int push_outcome(lua_State *L, int rc, const train_result *r, const char 
         wall = t->wall;
     if (rc) {
         lua_pushnil(L);
-        lua_pushstring(L, err[0] ? err : train_strerror(rc));
+        /* Each stage names itself ("compiling candidate:", "building the network:"); an
+         * early stop is a decision, not a failure of training. */
+        const char *m = err[0] ? err : train_strerror(rc);
+        if (strcmp(kind, "pruned") == 0 || strncmp(m, "training", 8) == 0)
+            lua_pushstring(L, m);
+        else
+            lua_pushfstring(L, "training: %s", m);
         lua_pushstring(L, kind);
         if (r->diverged_step > 0)
             lua_pushinteger(L, r->diverged_step);

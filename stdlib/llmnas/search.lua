@@ -244,7 +244,7 @@ local function trained(run, key, res, m, tmsg, tkind, _, cost)
   -- A dataset that cannot be read fails every candidate alike: stop with its message.
   if not m and train_kinds[tkind] == "fatal" then
     require("llmnas.preflight").fail(66, ("training data: %s: stopping the run; once it is fixed, %s")
-      :format(tostring(tmsg), run.resume_hint or "resume it with --resume"))
+      :format(tostring(tmsg):gsub("^training: ", ""), run.resume_hint or "resume it with --resume"))
   end
   if m then
     merge(res, m)
