@@ -20,6 +20,7 @@
 #include "host/host.h"
 #include "base/rt.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/sandbox_nn.h"
 
 #include <float.h>
 #include <lauxlib.h>
@@ -113,17 +114,6 @@ static int g_summary(lua_State *L)
     return 1;
 }
 
-static void push_shape(lua_State *L, const graph_shape *s)
-{
-    lua_createtable(L, s->rank, 0);
-    lua_pushliteral(L, "B");
-    lua_rawseti(L, -2, 1);
-    for (int i = 1; i < s->rank; i++) {
-        lua_pushinteger(L, s->dim[i]);
-        lua_rawseti(L, -2, i + 1);
-    }
-}
-
 static void set_int(lua_State *L, const char *k, int64_t v)
 {
     lua_pushinteger(L, v);
@@ -158,26 +148,32 @@ static void push_attrs(lua_State *L, const graph_node *n)
     }
 }
 
-/* g:layers() → {{id = 0, op = "Input", inputs = {}, shape = {"B", 1, 28, 28},
- * params = 0, flops = 0, act_bytes = 3136, attrs = {...}}, ...}; ids are the
- * canonical node numbers (0 = the input), as in the JSON. */
+/* g:layers() → {{id = 0, name = "input", op = "Input", inputs = {}, shape = {"B", 1, 28, 28},
+ * params = 0, flops = 0, act_bytes = 3136, attrs = {...}}, ...}: graph_layers' rows (the
+ * live nodes in canonical order, as in the JSON and `llmnas check`). */
 static int g_layers(lua_State *L)
 {
     graph *g = arch_check_graph(L, 1);
-    lua_createtable(L, g->n, 0);
-    for (int i = 0; i < g->n; i++) {
-        const graph_node *n = &g->nodes[i];
-        lua_createtable(L, 0, 8);
-        set_int(L, "id", i);
+    graph_layer *rows;
+    int m = graph_layers(g, &rows);
+    if (m < 0)
+        return luaL_error(L, "g:layers(): out of memory");
+    lua_createtable(L, m, 0);
+    for (int i = 0; i < m; i++) {
+        const graph_node *n = rows[i].node;
+        lua_createtable(L, 0, 9);
+        set_int(L, "id", rows[i].id);
+        lua_pushstring(L, rows[i].name);
+        lua_setfield(L, -2, "name");
         lua_pushstring(L, graph_op_name(n->op));
         lua_setfield(L, -2, "op");
-        lua_createtable(L, n->n_inputs, 0);
-        for (int k = 0; k < n->n_inputs; k++) {
-            lua_pushinteger(L, n->inputs[k]);
+        lua_createtable(L, rows[i].n_inputs, 0);
+        for (int k = 0; k < rows[i].n_inputs; k++) {
+            lua_pushinteger(L, rows[i].inputs[k]);
             lua_rawseti(L, -2, k + 1);
         }
         lua_setfield(L, -2, "inputs");
-        push_shape(L, &n->shape);
+        sb_push_shape(L, &n->shape);
         lua_setfield(L, -2, "shape");
         set_int(L, "params", n->params);
         set_int(L, "flops", n->flops);
@@ -186,19 +182,20 @@ static int g_layers(lua_State *L)
         lua_setfield(L, -2, "attrs");
         lua_rawseti(L, -2, i + 1);
     }
+    free(rows);
     return 1;
 }
 
 static int g_input_shape(lua_State *L)
 {
-    push_shape(L, &arch_check_graph(L, 1)->nodes[0].shape);
+    sb_push_shape(L, &arch_check_graph(L, 1)->nodes[0].shape);
     return 1;
 }
 
 static int g_output_shape(lua_State *L)
 {
     graph *g = arch_check_graph(L, 1);
-    push_shape(L, &g->nodes[g->output].shape);
+    sb_push_shape(L, &g->nodes[g->output].shape);
     return 1;
 }
 

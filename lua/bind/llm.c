@@ -409,7 +409,7 @@ static int l_config(lua_State *L)
 
 static const char *const request_fields[] = {
     "messages", "model", "temperature", "top_p", "max_tokens", "seed", "stop",
-    "response_format", "role", "stream", "timeout", NULL};
+    "response_format", "role", "stream", "timeout", "volatile", NULL};
 
 /* Keep a value alive for the duration of the call: keep[#keep + 1] = value at -1. */
 static void keep_top(lua_State *L, int keep)
@@ -468,26 +468,28 @@ static void read_messages(lua_State *L, int keep, llm_request *r, const char *wh
     r->n_messages = n;
 }
 
-static void read_stop(lua_State *L, int keep, llm_request *r, const char *who)
+/* A string or an array of strings at the top (stop, volatile): *out, *n. */
+static void read_strings(lua_State *L, int keep, const char *const **out, int *n_out,
+                         const char *who, const char *field)
 {
     int t = lua_gettop(L);
     if (lua_type(L, t) == LUA_TSTRING) {
         const char **v = keep_alloc(L, keep, sizeof *v);
         v[0] = lua_tostring(L, t);
-        r->stop = v, r->n_stop = 1;
+        *out = v, *n_out = 1;
         return;
     }
     if (!lua_istable(L, t))
-        req_error(L, who, "%s must be a string or an array of strings", "stop");
+        req_error(L, who, "%s must be a string or an array of strings", field);
     int n = (int)lua_rawlen(L, t);
     const char **v = keep_alloc(L, keep, (size_t)n * sizeof *v);
     for (int i = 0; i < n; i++) {
         if (lua_rawgeti(L, t, i + 1) != LUA_TSTRING)
-            req_error(L, who, "%s must be a string or an array of strings", "stop");
+            req_error(L, who, "%s must be a string or an array of strings", field);
         v[i] = lua_tostring(L, -1);
         lua_pop(L, 1);
     }
-    r->stop = v, r->n_stop = n;
+    *out = v, *n_out = n;
 }
 
 static void read_response_format(lua_State *L, int keep, llm_request *r, const char *who)
@@ -540,7 +542,7 @@ static void read_request(lua_State *L, int idx, int keep, llm_request *r, const 
         if (!known)
             luaL_error(L, "%s: unknown request field '%s' (expected messages, model, "
                        "temperature, top_p, max_tokens, seed, stop, response_format, role, "
-                       "stream, timeout)", who, k ? k : luaL_typename(L, -2));
+                       "stream, timeout, volatile)", who, k ? k : luaL_typename(L, -2));
         lua_pop(L, 1);
     }
     int top = lua_gettop(L);
@@ -578,7 +580,10 @@ static void read_request(lua_State *L, int idx, int keep, llm_request *r, const 
         r->timeout = req_number(L, idx, who, "timeout", 0.001, 1e7);
     lua_settop(L, top);
     if (lua_getfield(L, idx, "stop") != LUA_TNIL)
-        read_stop(L, keep, r, who);
+        read_strings(L, keep, &r->stop, &r->n_stop, who, "stop");
+    lua_settop(L, top);
+    if (lua_getfield(L, idx, "volatile") != LUA_TNIL)
+        read_strings(L, keep, &r->volatile_prefixes, &r->n_volatile, who, "volatile");
     lua_settop(L, top);
     if (lua_getfield(L, idx, "response_format") != LUA_TNIL)
         read_response_format(L, keep, r, who);
