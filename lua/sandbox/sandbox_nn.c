@@ -11,6 +11,7 @@
  *   nn.GELU(x [, "tanh" | opts]), nn.Dropout(x [, p | opts]),
  *   nn.AdaptiveAvgPool2d(x [, 1]), nn.Flatten(x), nn.ReLU(x) ... nn.Identity(x),
  *   nn.add(a, b), nn.mul(a, b), nn.cat({a, b, ...} [, 1]); a + b, a * b; x.shape
+ *   x * 0.5, 0.5 * x, x + 1, x - 1, 1 - x, -x, x / 2, a - b (scalar arithmetic)
  *
  * Nodes are userdata holding a graph node id; the graph is the sandbox's
  * (sandbox_env.h).
@@ -469,21 +470,45 @@ static int nn_unary(lua_State *L)
     return push_added(L, op, &a, &x, 1);
 }
 
+/* A node times or plus a number: one node of mul_scalar / add_scalar. */
+static int push_scalar(lua_State *L, graph_op op, int x, double v)
+{
+    graph_attrs a;
+    graph_attrs_default(op, &a);
+    a.other = v;
+    return push_added(L, op, &a, &x, 1);
+}
+
+/* The number at idx for scalar arithmetic (finite; the message names the operator). */
+static double scalar_arg(lua_State *L, int idx, const char *what)
+{
+    double d = lua_tonumber(L, idx);
+    if (!isfinite(d))
+        sb_raise(L, "runtime", 1, "%s: the number must be finite, got %g", what, d);
+    return d;
+}
+
+/* a + b, a * b (and nn.add, nn.mul): two nodes broadcast (graph.c infer_broadcast);
+ * a node and a number is scalar arithmetic. */
 static int binary(lua_State *L, graph_op op, int meta)
 {
-    const char *name = graph_op_name(op);
+    const char *name = graph_op_name(op), *sym = op == GRAPH_OP_ADD ? "+" : "*";
+    graph_op scalar = op == GRAPH_OP_ADD ? GRAPH_OP_ADD_SCALAR : GRAPH_OP_MUL_SCALAR;
     int in[2];
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 2; i++)
         in[i] = sb_node_id(L, i + 1);
+    for (int i = 0; i < 2; i++)
+        if (in[i] >= 0 && in[1 - i] < 0 && lua_type(L, 2 - i) == LUA_TNUMBER)
+            return push_scalar(L, scalar, in[i], scalar_arg(L, 2 - i, sym));
+    for (int i = 0; i < 2; i++)
         if (in[i] < 0) {
             if (meta)
-                return sb_raise(L, "runtime", 1, "%s: both operands of '%s' must be nodes, "
-                                "got %s and %s (scalar arithmetic on nodes is not supported)",
-                                name, op == GRAPH_OP_ADD ? "+" : "*", luaL_typename(L, 1),
-                                luaL_typename(L, 2));
-            argerr(L, i + 1, name, "runtime", "node expected, got %s", luaL_typename(L, i + 1));
+                return sb_raise(L, "runtime", 1, "%s: the operands of '%s' must be nodes or a "
+                                "node and a number, got %s and %s", name, sym,
+                                luaL_typename(L, 1), luaL_typename(L, 2));
+            argerr(L, i + 1, name, "runtime", "node or number expected, got %s",
+                   luaL_typename(L, i + 1));
         }
-    }
     return push_added(L, op, NULL, in, 2);
 }
 
@@ -491,6 +516,45 @@ static int nn_add(lua_State *L) { return binary(L, GRAPH_OP_ADD, 0); }
 static int nn_mul(lua_State *L) { return binary(L, GRAPH_OP_MUL, 0); }
 static int node_add(lua_State *L) { return binary(L, GRAPH_OP_ADD, 1); }
 static int node_mul(lua_State *L) { return binary(L, GRAPH_OP_MUL, 1); }
+
+/* -x: x * -1. */
+static int node_unm(lua_State *L)
+{
+    return push_scalar(L, GRAPH_OP_MUL_SCALAR, sb_node_id(L, 1), -1.0);
+}
+
+/* a - b: a + (-1 * b) for two nodes, x + (-v) and v + (-1 * x) with a number. */
+static int node_sub(lua_State *L)
+{
+    int a = sb_node_id(L, 1), b = sb_node_id(L, 2);
+    if (a >= 0 && b < 0 && lua_type(L, 2) == LUA_TNUMBER)
+        return push_scalar(L, GRAPH_OP_ADD_SCALAR, a, -scalar_arg(L, 2, "-"));
+    if (a < 0 && b >= 0 && lua_type(L, 1) == LUA_TNUMBER) {
+        double v = scalar_arg(L, 1, "-");
+        push_scalar(L, GRAPH_OP_MUL_SCALAR, b, -1.0);
+        return push_scalar(L, GRAPH_OP_ADD_SCALAR, sb_node_id(L, -1), v);
+    }
+    if (a < 0 || b < 0)
+        return sb_raise(L, "runtime", 1, "sub: the operands of '-' must be nodes or a node "
+                        "and a number, got %s and %s", luaL_typename(L, 1), luaL_typename(L, 2));
+    push_scalar(L, GRAPH_OP_MUL_SCALAR, b, -1.0);
+    int in[2] = {a, sb_node_id(L, -1)};
+    return push_added(L, GRAPH_OP_ADD, NULL, in, 2);
+}
+
+/* x / v: x * (1 / v). Dividing by a node has no op. */
+static int node_div(lua_State *L)
+{
+    int a = sb_node_id(L, 1);
+    if (a < 0 || lua_type(L, 2) != LUA_TNUMBER)
+        return sb_raise(L, "runtime", 1, "div: '/' takes a node divided by a number, got %s "
+                        "and %s (dividing by a node is not supported)", luaL_typename(L, 1),
+                        luaL_typename(L, 2));
+    double v = scalar_arg(L, 2, "/");
+    if (v == 0)
+        return sb_raise(L, "runtime", 1, "div: division of a node by zero");
+    return push_scalar(L, GRAPH_OP_MUL_SCALAR, a, 1.0 / v);
+}
 
 /* nn.cat({a, b, ...} [, 1]) or nn.cat(a, b, ...): any number of nodes up to
  * the node cap (each input is an edge the graph stores). */
@@ -597,7 +661,8 @@ void sb_open_nn(lua_State *L)
 {
     static const luaL_Reg node_meta[] = {
         {"__index", node_index}, {"__newindex", node_newindex}, {"__add", node_add},
-        {"__mul", node_mul}, {"__tostring", node_tostring}, {NULL, NULL}};
+        {"__mul", node_mul}, {"__sub", node_sub}, {"__unm", node_unm}, {"__div", node_div},
+        {"__tostring", node_tostring}, {NULL, NULL}};
     luaL_newmetatable(L, NODE_MT);
     luaL_setfuncs(L, node_meta, 0);
     lua_pushboolean(L, 0);

@@ -282,23 +282,38 @@ static int infer_linear(infer *f)
     return set_counts(f, macs + (a->bias ? a->out : 0), macs);
 }
 
+/* PyTorch's broadcasting, restricted to what the trainer runs: both inputs of one
+ * rank, each dimension equal or 1 on one side, and one input of the output's shape
+ * (oneDNN broadcasts its second source only): [B, C, H, W] with [B, C, 1, 1] (squeeze-
+ * excitation) or [B, 1, H, W], not [B, C, 1, W] with [B, C, H, 1]. */
 static int infer_broadcast(infer *f)
 {
-    char b1[96], b2[96];
+    char b1[96], b2[96], b3[96];
     const graph_shape *x = f->in[0], *y = f->in[1];
     if (x->rank != y->rank)
-        return fail(f, GRAPH_ESHAPE, "shapes %s and %s have different ranks",
+        return fail(f, GRAPH_ESHAPE,
+                    "shapes %s and %s have different ranks: both operands must be "
+                    "[B, C, H, W] or both [B, F] (to scale channels by a vector, keep it "
+                    "[B, C, 1, 1]: x:mean({2, 3}, true) and 1x1 convolutions)",
                     SHP(b1, x), SHP(b2, y));
     graph_shape *o = &f->node->shape;
     *o = *x;
+    int full_x = 1, full_y = 1;
     for (int i = 1; i < x->rank; i++) {
         int64_t p = x->dim[i], q = y->dim[i];
         if (p != q && p != 1 && q != 1)
             return fail(f, GRAPH_ESHAPE,
-                        "shapes %s and %s cannot be broadcast (dimension %d: %lld vs %lld)",
+                        "shapes %s and %s cannot be broadcast (dimension %d: %lld vs %lld; "
+                        "each dimension must be equal or 1 on one side)",
                         SHP(b1, x), SHP(b2, y), i + 1, (long long)p, (long long)q);
         o->dim[i] = p > q ? p : q;
+        full_x &= p == o->dim[i];
+        full_y &= q == o->dim[i];
     }
+    if (!full_x && !full_y)
+        return fail(f, GRAPH_ESHAPE,
+                    "shapes %s and %s both broadcast: one operand must have the full "
+                    "shape %s", SHP(b1, x), SHP(b2, y), SHP(b3, o));
     return set_counts(f, 0, 0);
 }
 

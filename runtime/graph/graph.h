@@ -67,6 +67,8 @@ typedef enum graph_op {
     GRAPH_OP_ADD,  /* two inputs, PyTorch broadcasting */
     GRAPH_OP_MUL,  /* two inputs, PyTorch broadcasting (squeeze-excitation) */
     GRAPH_OP_CAT,  /* two or more rank-4 inputs, along channels */
+    GRAPH_OP_MUL_SCALAR, /* x * other (a number): `x * 0.5`, `-x`, `x / 2` */
+    GRAPH_OP_ADD_SCALAR, /* x + other (a number): `x + 1`, `x - 1` */
     GRAPH_OP_COUNT
 } graph_op;
 
@@ -94,6 +96,7 @@ typedef struct graph_attrs {
     double negative_slope; /* LeakyReLU (0.01) */
     double p;           /* Dropout probability (0.5) */
     int approximate_tanh;  /* GELU: 0 = exact erf, 1 = tanh approximation */
+    double other;       /* mul_scalar / add_scalar: the number */
 } graph_attrs;
 
 /* ---- the op table ------------------------------------------------------------
@@ -119,6 +122,7 @@ typedef enum graph_attr_id {
     GRAPH_A_NEGATIVE_SLOPE,
     GRAPH_A_P,
     GRAPH_A_APPROXIMATE,
+    GRAPH_A_OTHER,          /* mul_scalar, add_scalar: torch.mul / torch.add's `other` */
     GRAPH_A_COUNT
 } graph_attr_id;
 
@@ -154,7 +158,8 @@ typedef enum graph_shape_rule {
     GRAPH_SHAPE_GLOBAL_POOL,/* [B, C, H, W] -> [B, C, 1, 1] */
     GRAPH_SHAPE_FLATTEN,    /* [B, C, H, W] -> [B, C*H*W] */
     GRAPH_SHAPE_LINEAR,     /* [B, F] -> [B, out] */
-    GRAPH_SHAPE_BROADCAST,  /* two inputs, PyTorch broadcasting */
+    GRAPH_SHAPE_BROADCAST,  /* two inputs of one rank; each dimension equal or 1 on one
+                               side, and one input has the output's shape */
     GRAPH_SHAPE_CAT,        /* rank-4 inputs concatenated along C */
 } graph_shape_rule;
 

@@ -37,6 +37,7 @@ static const graph_attr_info attrs[GRAPH_A_COUNT] = {
     [GRAPH_A_P] = {"p", "p", GRAPH_T_NUM, F(p), 0.5, 0, 1, NULL},
     [GRAPH_A_APPROXIMATE] = {"approximate", "approximate", GRAPH_T_ENUM, F(approximate_tanh), 0,
                              0, 1, approximate_names},
+    [GRAPH_A_OTHER] = {"other", "other", GRAPH_T_NUM, F(other), 0, -DBL_MAX, DBL_MAX, NULL},
 };
 #undef F
 
@@ -127,6 +128,17 @@ static const graph_op_info ops[GRAPH_OP_COUNT] = {
     [GRAPH_OP_CAT] = {.name = "cat", .min_inputs = 2, .max_inputs = 0,
                       .shape = GRAPH_SHAPE_CAT,
                       .lua = "nn.$name({$inputs})", .py_call = "torch.$name([$inputs], dim=1)"},
+    /* Scalar arithmetic on a node. The candidate writes `x * 0.5`, `0.5 * x`, `-x`
+     * (other = -1), `x / 4` (0.25), `x + 1`, `x - 1` (-1); nn.mul(x, 0.5) and
+     * nn.add(x, 1) too. A number has no shape, so these are ops of one input. */
+    [GRAPH_OP_MUL_SCALAR] = {.name = "mul_scalar", .min_inputs = 1, .max_inputs = 1,
+                             .attrs = A(OTHER), .positional = {GRAPH_A_OTHER},
+                             .defaults = {{GRAPH_A_OTHER, 1}}, .shape = GRAPH_SHAPE_SAME,
+                             .lua = "$0 * $other", .py_call = "$0 * $other"},
+    [GRAPH_OP_ADD_SCALAR] = {.name = "add_scalar", .min_inputs = 1, .max_inputs = 1,
+                             .attrs = A(OTHER), .positional = {GRAPH_A_OTHER},
+                             .shape = GRAPH_SHAPE_SAME,
+                             .lua = "$0 + $other", .py_call = "$0 + $other"},
 };
 #undef A
 #undef WINDOW

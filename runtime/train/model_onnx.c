@@ -357,6 +357,8 @@ static int emit(builder *b, const graph *g, int k, char names[][24], const train
     case GRAPH_OP_IDENTITY: node(b, "Identity", out, 1, x); break;
     case GRAPH_OP_ADD: node(b, "Add", out, 2, x, names[nd->inputs[1]]); break;
     case GRAPH_OP_MUL: node(b, "Mul", out, 2, x, names[nd->inputs[1]]); break;
+    case GRAPH_OP_MUL_SCALAR: node(b, "Mul", out, 2, x, constant(b, a->other)); break;
+    case GRAPH_OP_ADD_SCALAR: node(b, "Add", out, 2, x, constant(b, a->other)); break;
     case GRAPH_OP_CAT: {
         n = node(b, "Concat", out, 0);
         char **in = n ? aalloc(&b->a, sizeof(char *) * (size_t)nd->n_inputs) : NULL;

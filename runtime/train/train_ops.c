@@ -205,9 +205,9 @@ static int fwd_bn(train_net *n, int k)
     return tn_push_fwd(n, FWD_EVAL, &s);
 }
 
-static int eltwise_alg(const graph_node *gn, dnnl_alg_kind_t *alg, float *alpha)
+static int eltwise_alg(const graph_node *gn, dnnl_alg_kind_t *alg, float *alpha, float *beta)
 {
-    *alpha = 0;
+    *alpha = *beta = 0;
     switch (gn->op) {
     /* from its output: the input then need not live until backward */
     case GRAPH_OP_RELU: *alg = dnnl_eltwise_relu_use_dst_for_bwd; return 0;
@@ -217,6 +217,9 @@ static int eltwise_alg(const graph_node *gn, dnnl_alg_kind_t *alg, float *alpha)
     case GRAPH_OP_SIGMOID: *alg = dnnl_eltwise_logistic; return 0;
     case GRAPH_OP_TANH: *alg = dnnl_eltwise_tanh; return 0;
     case GRAPH_OP_HARDSWISH: *alg = dnnl_eltwise_hardswish; return 0;
+    /* alpha * x + beta; backward scales the gradient by alpha */
+    case GRAPH_OP_MUL_SCALAR: *alg = dnnl_eltwise_linear; *alpha = (float)gn->a.other; return 0;
+    case GRAPH_OP_ADD_SCALAR: *alg = dnnl_eltwise_linear; *alpha = 1; *beta = (float)gn->a.other; return 0;
     default: return TRAIN_EUNSUPPORTED;
     }
 }
@@ -226,10 +229,10 @@ static int fwd_eltwise(train_net *n, int k)
     layer *Lk = &n->L[k];
     dnnl_memory_t src = n->L[Lk->in[0]].dst;
     dnnl_alg_kind_t alg;
-    float alpha;
-    TRY(eltwise_alg(&n->g->nodes[k], &alg, &alpha));
+    float alpha, beta;
+    TRY(eltwise_alg(&n->g->nodes[k], &alg, &alpha, &beta));
     dnnl_primitive_desc_t pd;
-    CK(dop_eltwise_fwd(&pd, n->eng, alg, mem_md(src), alpha, 0), "eltwise forward");
+    CK(dop_eltwise_fwd(&pd, n->eng, alg, mem_md(src), alpha, beta), "eltwise forward");
     dnnl_primitive_desc_clone(&Lk->fpd, pd);
     TRY(tn_new_mem(n, dop_query_md(pd, DNNL_ARG_DST), &Lk->dst));
     step s;
@@ -594,12 +597,12 @@ static int bwd_eltwise(train_net *n, int k)
     layer *Lk = &n->L[k];
     int in = Lk->in[0];
     dnnl_alg_kind_t alg;
-    float alpha;
-    TRY(eltwise_alg(&n->g->nodes[k], &alg, &alpha));
+    float alpha, beta;
+    TRY(eltwise_alg(&n->g->nodes[k], &alg, &alpha, &beta));
     int from_dst = alg == dnnl_eltwise_relu_use_dst_for_bwd;
     dnnl_memory_t data = from_dst ? Lk->dst : n->L[in].dst;
     dnnl_primitive_desc_t pd;
-    CK(dop_eltwise_bwd(&pd, n->eng, alg, mem_md(Lk->ddst), mem_md(data), alpha, 0, Lk->fpd),
+    CK(dop_eltwise_bwd(&pd, n->eng, alg, mem_md(Lk->ddst), mem_md(data), alpha, beta, Lk->fpd),
        "eltwise backward");
     tn_grad_out go;
     TRY(tn_grad_out_begin(n, dop_query_md(pd, DNNL_ARG_DIFF_SRC), in, &go));
@@ -765,7 +768,8 @@ int tn_compile_fwd(train_net *n, int k)
     case GRAPH_OP_LINEAR: return fwd_conv_or_linear(n, k);
     case GRAPH_OP_BATCHNORM2D: return fwd_bn(n, k);
     case GRAPH_OP_RELU: case GRAPH_OP_LEAKYRELU: case GRAPH_OP_GELU: case GRAPH_OP_SILU:
-    case GRAPH_OP_SIGMOID: case GRAPH_OP_TANH: case GRAPH_OP_HARDSWISH: return fwd_eltwise(n, k);
+    case GRAPH_OP_SIGMOID: case GRAPH_OP_TANH: case GRAPH_OP_HARDSWISH:
+    case GRAPH_OP_MUL_SCALAR: case GRAPH_OP_ADD_SCALAR: return fwd_eltwise(n, k);
     case GRAPH_OP_MAXPOOL2D: case GRAPH_OP_AVGPOOL2D:
     case GRAPH_OP_ADAPTIVEAVGPOOL2D: return fwd_pool(n, k);
     case GRAPH_OP_FLATTEN: return fwd_flatten(n, k);
@@ -786,7 +790,8 @@ int tn_compile_bwd(train_net *n, int k)
     case GRAPH_OP_LINEAR: return bwd_conv_or_linear(n, k);
     case GRAPH_OP_BATCHNORM2D: return bwd_bn(n, k);
     case GRAPH_OP_RELU: case GRAPH_OP_LEAKYRELU: case GRAPH_OP_GELU: case GRAPH_OP_SILU:
-    case GRAPH_OP_SIGMOID: case GRAPH_OP_TANH: case GRAPH_OP_HARDSWISH: return bwd_eltwise(n, k);
+    case GRAPH_OP_SIGMOID: case GRAPH_OP_TANH: case GRAPH_OP_HARDSWISH:
+    case GRAPH_OP_MUL_SCALAR: case GRAPH_OP_ADD_SCALAR: return bwd_eltwise(n, k);
     case GRAPH_OP_MAXPOOL2D: case GRAPH_OP_AVGPOOL2D:
     case GRAPH_OP_ADAPTIVEAVGPOOL2D: return bwd_pool(n, k);
     case GRAPH_OP_FLATTEN: return bwd_flatten(n, k);

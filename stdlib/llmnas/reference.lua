@@ -36,10 +36,12 @@ for x = [B, C, H, W] and f = [B, F] (nn.Flatten makes one):
   nn.ReLU(f)  nn.GELU(f)  nn.Sigmoid(f)  nn.Dropout(f, 0.3)  -> same   (activations and Dropout accept [B, F] too)
   nn.Dropout(x, 0.2)  nn.Identity(x)  -> same
   nn.cat({x, x})  -> [B, 2*C, H, W]   (on channels; H and W must match)
-  x + x  x * x  -> same
-  x * nn.Sigmoid(nn.AdaptiveAvgPool2d(x, 1))  x + nn.AdaptiveAvgPool2d(x, 1)  -> same
-Broadcasting of + and *: equal shapes, or one side has 1 where the other has a size
-([B, C, 1, 1] with [B, C, H, W]); anything else is a shape error naming both shapes.
+  x + x  x * x  x - x  -> same
+  x * nn.Sigmoid(nn.AdaptiveAvgPool2d(x, 1))  x + nn.AdaptiveAvgPool2d(x, 1)  x * nn.Conv2d(x, 1, 1)  -> same
+  x * 0.5  0.5 * x  x + 1  x - 1  1 - x  -x  x / 4  f * 2  f - 1  -> same   (a node and a number)
+Broadcasting of + - *: both sides [B, C, H, W] or both [B, F]; each dimension equal, or 1
+on one side, and one side has the full shape ([B, C, 1, 1] or [B, 1, H, W] with
+[B, C, H, W]); anything else is a shape error naming both shapes. A number has no shape.
 Plain Lua (local functions, loops, tables, math) is allowed; io, os, require, load and print
 are not.
 Example:

@@ -134,6 +134,7 @@ static void test_grad_identity_cat(void **s) { (void)s; gradcheck(5, 1, 2, 5, 5,
 static void test_grad_small(void **s) { (void)s; gradcheck(6, 1, 1, 8, 8, FD_LOOSE); }
 static void test_grad_relayout(void **s) { (void)s; gradcheck(7, 1, 3, 8, 8, FD_LOOSE); }
 static void test_grad_pools(void **s) { (void)s; gradcheck(10, 1, 3, 8, 8, FD_TIGHT); }
+static void test_grad_scalar_bcast(void **s) { (void)s; gradcheck(11, 1, 3, 6, 6, FD_TIGHT); }
 static void test_grad_dense_cat(void **s) { (void)s; gradcheck(9, 1, 3, 5, 5, FD_LOOSE); }
 
 /* SGD with momentum and weight decay, PyTorch's formula, on a Linear net. */
@@ -368,6 +369,7 @@ int main(void)
         cmocka_unit_test(test_grad_relayout),
         cmocka_unit_test(test_grad_dense_cat),
         cmocka_unit_test(test_grad_pools),
+        cmocka_unit_test(test_grad_scalar_bcast),
         cmocka_unit_test(test_sgd_update),
         cmocka_unit_test(test_bn_running_and_eval),
         cmocka_unit_test(test_loss_and_divergence),

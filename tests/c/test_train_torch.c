@@ -56,11 +56,11 @@ static void dump_graph(const graph *g)
         for (int i = 1; i < n->shape.rank; i++)
             fprintf(f, " %lld", (long long)n->shape.dim[i]);
         fprintf(f, " out %lld k %d %d s %d %d p %d %d d %d %d g %d bias %d ceil %d incl %d "
-                   "eps %.9g mom %.9g slope %.9g drop %.9g approx %d\n",
+                   "eps %.9g mom %.9g slope %.9g drop %.9g approx %d other %.17g\n",
                 (long long)a->out, a->kernel[0], a->kernel[1], a->stride[0], a->stride[1],
                 a->padding[0], a->padding[1], a->dilation[0], a->dilation[1], a->groups, a->bias,
                 a->ceil_mode, a->count_include_pad, a->eps, a->momentum, a->negative_slope, a->p,
-                a->approximate_tanh);
+                a->approximate_tanh, a->other);
     }
     fprintf(f, "output %d\n", g->output);
     fclose(f);
@@ -238,6 +238,7 @@ static void test_torch_relayout(void **s) { (void)s; agree(7, 1, 3, 8, 8, 5, 8, 
 static void test_torch_wide(void **s) { (void)s; agree(8, 1, 3, 16, 16, 5, 32, 0.05); }
 static void test_torch_dense_cat(void **s) { (void)s; agree(9, 1, 3, 6, 6, 5, 8, 0.05); }
 static void test_torch_pools(void **s) { (void)s; agree(10, 1, 3, 8, 8, 5, 8, 0.05); }
+static void test_torch_scalar_bcast(void **s) { (void)s; agree(11, 1, 3, 8, 8, 5, 8, 0.05); }
 
 int main(void)
 {
@@ -257,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_torch_wide),
         cmocka_unit_test(test_torch_dense_cat),
         cmocka_unit_test(test_torch_pools),
+        cmocka_unit_test(test_torch_scalar_bcast),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -104,6 +104,15 @@ static int tn_cat(graph *g, const int *xs, int n)
     return tn_add(g, GRAPH_OP_CAT, &a, xs, n);
 }
 
+/* x * v (mul_scalar) or x + v (add_scalar). */
+static int tn_scalar(graph *g, graph_op op, int x, double v)
+{
+    graph_attrs a;
+    graph_attrs_default(op, &a);
+    a.other = v;
+    return tn_add(g, op, &a, &x, 1);
+}
+
 static graph *tn_finish(graph *g, int out, int classes)
 {
     char err[256];
@@ -114,12 +123,12 @@ static graph *tn_finish(graph *g, int out, int classes)
     return g;
 }
 
-#define TN_COUNT 11
+#define TN_COUNT 12
 static const char *const tn_names[TN_COUNT] = {
     "conv_bn_relu_maxpool", "grouped_dilated_leaky_avgpool_dropout", "gelu_silu_ceilpools_gap",
     "sigmoid_tanh_cat_hardswish", "residual_se_unfused_bn", "identity_square_odd_cat_bcast_add",
     "small_reference", "grouped4_bn_pool_relayout", "wide_3x3", "dense_cat34",
-    "pools_exclude_pad_dilated"};
+    "pools_exclude_pad_dilated", "scalar_arith_bcast"};
 
 /* Network i on a [B, c, h, w] input with `classes` outputs. */
 static graph *tn_build(int i, int c, int h, int w, int classes)
@@ -220,6 +229,18 @@ static graph *tn_build(int i, int c, int h, int w, int classes)
         x = tn_pool(g, GRAPH_OP_MAXPOOL2D, x, 2, 1, 1, 2, 0, 1);  /* dilation 2, padding 1 */
         x = tn_pool(g, GRAPH_OP_AVGPOOL2D, x, 3, 2, 1, 1, 1, 0);  /* ceil, padding, not counted */
         x = tn_linear(g, tn_op(g, GRAPH_OP_FLATTEN, x), classes);
+        break;
+    case 11:  /* scalar arithmetic on nodes and the broadcasting rules of + and * */
+        x = tn_conv(g, x, 8, 3, 1, 1, 1, 1, 1);
+        x = tn_op(g, GRAPH_OP_TANH, tn_scalar(g, GRAPH_OP_MUL_SCALAR, x, 0.5));   /* tanh(x * 0.5) */
+        x = tn_scalar(g, GRAPH_OP_ADD_SCALAR, tn_scalar(g, GRAPH_OP_MUL_SCALAR, x, -1), 1);  /* 1 - x */
+        y = tn_op(g, GRAPH_OP_SIGMOID, tn_conv(g, x, 1, 1, 1, 0, 1, 1, 1));     /* [B, 1, H, W] */
+        x = tn_bin(g, GRAPH_OP_MUL, y, x);                                       /* over channels */
+        z = tn_scalar(g, GRAPH_OP_MUL_SCALAR, tn_op(g, GRAPH_OP_ADAPTIVEAVGPOOL2D, x), -1.5);
+        x = tn_bin(g, GRAPH_OP_ADD, x, z);                                       /* [B, C, 1, 1] */
+        x = tn_linear(g, tn_op(g, GRAPH_OP_FLATTEN, x), 16);
+        x = tn_scalar(g, GRAPH_OP_ADD_SCALAR, tn_scalar(g, GRAPH_OP_MUL_SCALAR, x, 2), -0.25);  /* [B, F] */
+        x = tn_linear(g, tn_op(g, GRAPH_OP_TANH, x), classes);
         break;
     default:  /* the `small` reference network (../shared/bench/small.lua) */
         x = tn_pool(g, GRAPH_OP_MAXPOOL2D, tn_op(g, GRAPH_OP_RELU, tn_op(g, GRAPH_OP_BATCHNORM2D,

@@ -76,6 +76,8 @@ local CASES = {
   add = "x + nn.ReLU(x)",
   mul = "nn.mul(x, nn.Sigmoid(x))",
   cat = "nn.cat({x, nn.ReLU(x), x})",
+  mul_scalar = "x * -0.25",
+  add_scalar = "x + 1.5",
 }
 
 local function case_source(expr)
@@ -125,7 +127,8 @@ function tests.every_table_op_round_trips()
     T.eq(again:hash(), g:hash(), op.name .. ": the Lua export compiles back\n" .. g:to_lua())
     -- PyTorch: a module per op, or the functional form for add / mul / cat
     local py = g:to_pytorch()
-    local functional = { add = " + ", mul = " * ", cat = "torch.cat(" }
+    local functional = { add = " + ", mul = " * ", cat = "torch.cat(", mul_scalar = " * -0.25",
+                         add_scalar = " + 1.5" }
     local want = functional[op.name] or ("nn." .. op.name .. "(")
     T.ok(py:find(want, 1, true), op.name .. ": PyTorch export lacks " .. want .. "\n" .. py)
   end

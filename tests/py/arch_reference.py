@@ -87,6 +87,10 @@ def reference(graph):
         op = node["op"]
         if op == "Input":
             y, params, flops = torch.zeros(2, c, h, w), 0, 0
+        elif op in ("mul_scalar", "add_scalar"):
+            x = outs[node["inputs"][0]]
+            y = x * node["other"] if op == "mul_scalar" else x + node["other"]
+            params, flops = 0, 0
         elif op in ("add", "mul", "cat"):
             xs = [outs[i] for i in node["inputs"]]
             y = xs[0] + xs[1] if op == "add" else xs[0] * xs[1] if op == "mul" \

@@ -133,6 +133,10 @@ class Net(nn.Module):
                 y = xs[0] * xs[1]
             elif op == "cat":
                 y = torch.cat(xs, 1)
+            elif op == "mul_scalar":
+                y = x0 * a["other"]
+            elif op == "add_scalar":
+                y = x0 + a["other"]
             else:
                 raise SystemExit("train_agree: unknown op " + op)
             v[k] = y
