@@ -348,11 +348,69 @@ static int infer_same(infer *f)
 /* Per-channel affine (BatchNorm2d): weight and bias per channel. */
 static int infer_channels(infer *f)
 {
-    int rc = need_rank4(f);
-    if (rc)
-        return rc;
+    char b[96];
+    if (f->in[0]->rank != 4)
+        return fail(f, GRAPH_ESHAPE, "expected a [B, C, H, W] input, got %s; use "
+                    "nn.BatchNorm1d on [B, F]", SHP(b, f->in[0]));
     f->node->shape = *f->in[0];
     return set_counts(f, 2 * f->node->shape.dim[1], 0);
+}
+
+/* Per-feature affine on [B, F] (BatchNorm1d). */
+static int infer_features(infer *f)
+{
+    char b[96];
+    if (f->in[0]->rank != 2)
+        return fail(f, GRAPH_ESHAPE, "expected a [B, F] input, got %s; use nn.BatchNorm2d on "
+                    "[B, C, H, W]", SHP(b, f->in[0]));
+    f->node->shape = *f->in[0];
+    return set_counts(f, 2 * f->node->shape.dim[1], 0);
+}
+
+/* Normalisation over dim 1 with a weight and a bias per C or F (LayerNorm). */
+static int infer_norm(infer *f)
+{
+    f->node->shape = *f->in[0];
+    return set_counts(f, 2 * f->node->shape.dim[1], 0);
+}
+
+/* PReLU: one slope, or one per channel (feature). */
+static int infer_prelu(infer *f)
+{
+    char b[96];
+    int64_t c = f->in[0]->dim[1], np = f->a->num_parameters;
+    if (np != 1 && np != c)
+        return fail(f, GRAPH_EARG, "num_parameters must be 1 or the input's %s %lld, got %lld "
+                    "(input shape %s)", f->in[0]->rank == 4 ? "channels" : "features",
+                    (long long)c, (long long)np, SHP(b, f->in[0]));
+    f->node->shape = *f->in[0];
+    return set_counts(f, np, 0);
+}
+
+/* Softmax over one dim, not the batch; dim is stored in 1 .. rank - 1. */
+static int infer_softmax(infer *f)
+{
+    char b[96];
+    int r = f->in[0]->rank, d = f->a->dim;
+    if (d < 0)
+        d += r;
+    if (d < 1 || d >= r)
+        return fail(f, GRAPH_EARG, "dim must be 1 to %d (or -%d to -1) for the input %s, got %d%s",
+                    r - 1, r - 1, SHP(b, f->in[0]), f->a->dim,
+                    d == 0 ? " (the batch dim cannot be normalised)" : "");
+    f->a->dim = d;
+    f->node->shape = *f->in[0];
+    return set_counts(f, 0, 0);
+}
+
+/* Elementwise on [B, C, H, W] only (Dropout2d drops whole channels). */
+static int infer_spatial(infer *f)
+{
+    char b[96];
+    if (f->in[0]->rank != 4)
+        return fail(f, GRAPH_ESHAPE, "expected a [B, C, H, W] input, got %s; use nn.Dropout on "
+                    "[B, F]", SHP(b, f->in[0]));
+    return infer_same(f);
 }
 
 static int infer_global_pool(infer *f)
@@ -435,6 +493,11 @@ static int infer_node(infer *f)
     case GRAPH_SHAPE_LINEAR: return infer_linear(f);
     case GRAPH_SHAPE_BROADCAST: return infer_broadcast(f);
     case GRAPH_SHAPE_CAT: return infer_cat(f);
+    case GRAPH_SHAPE_FEATURES: return infer_features(f);
+    case GRAPH_SHAPE_NORM: return infer_norm(f);
+    case GRAPH_SHAPE_PRELU: return infer_prelu(f);
+    case GRAPH_SHAPE_SOFTMAX: return infer_softmax(f);
+    case GRAPH_SHAPE_SPATIAL: return infer_spatial(f);
     case GRAPH_SHAPE_NONE: break;
     }
     return fail(f, GRAPH_EARG, "the op has no shape rule");

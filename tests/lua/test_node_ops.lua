@@ -98,4 +98,67 @@ function tests.broadcasting_rules()
   end
 end
 
+-- Global pooling on nodes as PyTorch writes it: x.mean((2, 3)) is [B, C]; keepdim
+-- [B, C, 1, 1]; dims count from 0 as in PyTorch (2 = H, 3 = W), negatives too.
+function tests.global_mean_and_max_on_nodes()
+  local g1 = assert(build("x:mean{2, 3}"))
+  T.eq(g1:hash(), assert(build("nn.Flatten(nn.AdaptiveAvgPool2d(x, 1))")):hash(), "mean = pool + flatten")
+  T.eq(assert(build("x:mean({-1, -2}, true)")):hash(), assert(build("nn.AdaptiveAvgPool2d(x, 1)")):hash(),
+    "keepdim, negative dims")
+  T.eq(assert(build("x:mean{2, 3, keepdim = true}")):hash(), assert(build("nn.AdaptiveAvgPool2d(x)")):hash())
+  T.eq(assert(build("x:max{2, 3}")):hash(), assert(build("nn.Flatten(nn.AdaptiveMaxPool2d(x, 1))")):hash())
+  T.eq(assert(build("x:amax({2, 3}, true)")):hash(), assert(build("nn.AdaptiveMaxPool2d(x)")):hash())
+  T.ok(assert(build("x:max{2, 3}")):hash() ~= g1:hash(), "max is not mean")
+  -- shapes as PyTorch gives them
+  local shape = function(e)
+    local src = ("function Net(x, classes) local y = %s error('S:' .. table.concat(y.shape, ',')) end")
+      :format(e)
+    local _, err = arch.compile(src, {isolated = false, input = {4, 6, 6}})
+    return tostring(err):match("S:([%w,]+)")
+  end
+  T.eq(shape("x:mean{2, 3}"), "B,4")
+  T.eq(shape("x:max({2, 3}, true)"), "B,4,1,1")
+  for _, c in ipairs({
+      {"x:mean{1}", "mean: only the spatial dims of [B, C, H, W] can be reduced: x:mean{2, 3}"},
+      {"x:mean{2}", "only the spatial dims"}, {"x:max()", "x:max{2, 3}"},
+      {"x:mean{2, 2}", "only the spatial dims"}, {"x:mean({2, 3}, 1)", "keepdim must be true or false"},
+      {"x.mean({2, 3})", "call it as a method, x:mean{2, 3}"},
+      {"x:sum{2, 3}", "a node has no field 'sum' (nodes have: shape, mean, max, amax)"},
+      {"f:mean{2, 3}", "mean: expected a [B, C, H, W] node, got [B, 4]"}}) do
+    local g, err = build(c[1])
+    T.ok(g == nil, c[1] .. " should fail")
+    T.ok(tostring(err):find(c[2], 1, true), ("%s: %q lacks %q"):format(c[1], tostring(err), c[2]))
+  end
+end
+
+-- What accepts [B, F], what needs [B, C, H, W], and the messages that say which to use.
+function tests.ranks_of_the_new_ops()
+  for _, e in ipairs({"nn.BatchNorm1d(f)", "nn.LayerNorm(f)", "nn.LayerNorm(x)", "nn.PReLU(f, 4)",
+                      "nn.PReLU(x, 4)", "nn.ELU(f)", "nn.Mish(f)", "nn.Softmax(f, 1)",
+                      "nn.Softmax(x, 1)", "nn.Softmax(x, -1)", "nn.Dropout2d(x)", "nn.BatchNorm1d(f, 4)",
+                      "nn.LayerNorm(x, {4})"}) do
+    local g, err = build(e)
+    T.ok(g, e .. ": " .. tostring(err))
+  end
+  for _, c in ipairs({
+      {"nn.BatchNorm1d(x)", "BatchNorm1d: expected a [B, F] input, got [B, 4, 6, 6]; use nn.BatchNorm2d"},
+      {"nn.BatchNorm2d(f)", "BatchNorm2d: expected a [B, C, H, W] input, got [B, 4]; use nn.BatchNorm1d"},
+      {"nn.BatchNorm1d(f, 5)", "BatchNorm1d: expected 5 features, got 4 (input shape [B, 4])"},
+      {"nn.Dropout2d(f)", "Dropout2d: expected a [B, C, H, W] input, got [B, 4]; use nn.Dropout"},
+      {"nn.LayerNorm(x, {4, 6, 6})", "LayerNorm: normalized_shape must be 4, the channels of the input "
+        .. "[B, 4, 6, 6] (the op normalises C at each position"},
+      {"nn.LayerNorm(f, 8)", "LayerNorm: normalized_shape must be 4, the features of the input [B, 4]"},
+      {"nn.PReLU(x, 3)", "PReLU: num_parameters must be 1 or the input's channels 4, got 3"},
+      {"nn.Softmax(x, 0)", "Softmax: dim must be 1 to 3 (or -3 to -1) for the input [B, 4, 6, 6], "
+        .. "got 0 (the batch dim cannot be normalised)"},
+      {"nn.Softmax(f, 2)", "Softmax: dim must be 1 to 1 (or -1 to -1) for the input [B, 4], got 2"},
+      {"nn.ELU(x, {alpha = 1/0})", "alpha must be finite"}}) do
+    local g, err = build(c[1])
+    T.ok(g == nil, c[1] .. " should fail")
+    T.ok(tostring(err):find(c[2], 1, true), ("%s: %q lacks %q"):format(c[1], tostring(err), c[2]))
+  end
+  -- Softmax's dim is stored non-negative: -1 and 3 are one network
+  T.eq(assert(build("nn.Softmax(x, -1)")):hash(), assert(build("nn.Softmax(x, 3)")):hash())
+end
+
 return tests
