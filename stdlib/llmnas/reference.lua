@@ -29,15 +29,18 @@ for x = [B, C, H, W] and f = [B, F] (nn.Flatten makes one):
   nn.Conv2d(x, 16, 3, {padding = 1, groups = 16})  -> [B, 16, H, W]
   nn.BatchNorm2d(x)  -> same   (4-D only; {eps = 1e-5, momentum = 0.1})
   nn.BatchNorm1d(f)  -> same   ([B, F] only)
-  nn.LayerNorm(x)  nn.LayerNorm(f)  -> same   (over C at each position of [B, C, H, W], as ConvNeXt; over F of [B, F]; {eps = 1e-5})
+  nn.LayerNorm(x)  nn.LayerNorm(f)  -> same   (over C at each position of x, as ConvNeXt; over F of f)
   nn.MaxPool2d(x, 2)  nn.AvgPool2d(x, 2)  -> [B, C, H/2, W/2]   ({stride = kernel_size, padding = 0, ceil_mode = false})
-  nn.AdaptiveAvgPool2d(x, 1)  nn.AdaptiveMaxPool2d(x, 1)  x:mean({2, 3}, true)  x:max({2, 3}, true)  -> [B, C, 1, 1]
+  nn.AdaptiveAvgPool2d(x, 1)  nn.AdaptiveMaxPool2d(x, 1)  -> [B, C, 1, 1]
+  x:mean({2, 3}, true)  x:max({2, 3}, true)  -> [B, C, 1, 1]
   x:mean{2, 3}  x:max{2, 3}  -> [B, C]   (PyTorch's x.mean((2, 3)): dims count from 0, 2 = H, 3 = W)
   nn.Flatten(x)  -> [B, C*H*W]
   nn.Linear(f, 64)  -> [B, 64]   ({bias = true}; needs [B, F]: nn.Flatten first)
   nn.ReLU(x)  nn.LeakyReLU(x, 0.1)  nn.GELU(x)  nn.SiLU(x)  nn.Sigmoid(x)  nn.Tanh(x)  nn.Hardswish(x)  -> same
-  nn.ELU(x)  nn.ELU(x, 0.5)  nn.Mish(x)  nn.PReLU(x)  nn.PReLU(x, x.shape[2])  -> same   (PReLU: one learned slope, or one per channel)
-  nn.ReLU(f)  nn.GELU(f)  nn.Sigmoid(f)  nn.ELU(f)  nn.Mish(f)  nn.PReLU(f)  nn.Dropout(f, 0.3)  -> same   (activations and Dropout accept [B, F] too)
+  nn.ELU(x)  nn.ELU(x, 0.5)  nn.Mish(x)  -> same
+  nn.PReLU(x)  nn.PReLU(x, x.shape[2])  -> same   (one learned slope, or one per channel)
+  nn.ReLU(f)  nn.GELU(f)  nn.Sigmoid(f)  nn.ELU(f)  nn.Mish(f)  -> same   (activations accept [B, F] too)
+  nn.PReLU(f)  nn.Dropout(f, 0.3)  -> same
   nn.Softmax(x, 1)  nn.Softmax(x, -1)  nn.Softmax(f, 1)  -> same   (over one dim, PyTorch's numbering; not the batch)
   nn.Dropout(x, 0.2)  nn.Dropout2d(x, 0.1)  nn.Identity(x)  -> same   (Dropout2d drops whole channels; 4-D only)
   nn.cat({x, x})  -> [B, 2*C, H, W]   (on channels; H and W must match)
