@@ -598,13 +598,17 @@ static int fwd_prelu(train_net *n, int k)
     return tn_push_fwd(n, FWD_BOTH, &s);
 }
 
-/* Softmax over the node's dim, on plain layouts (the blocked ones split C). */
+/* Softmax over the node's dim on a layout where that dim is dense: plain, or
+ * channels-last (acdb) for C of [B, C, H, W] (oneDNN 2.6 has only its reference
+ * softmax for a strided axis, and the blocked layouts split C). */
 static int fwd_softmax(train_net *n, int k)
 {
     layer *Lk = &n->L[k];
     const graph_node *gn = &n->g->nodes[k];
     dnnl_memory_desc_t plain;
     TRY(tn_md_plain(&plain, &gn->shape, n->batch));
+    if (gn->shape.rank == 4 && gn->a.dim == 1)
+        CK(dop_md(&plain, 4, plain.dims, dnnl_acdb), "layout");
     dnnl_memory_t src;
     TRY(tn_bind_input(n, NULL, &plain, n->L[Lk->in[0]].dst, &src));
     dnnl_primitive_desc_t pd;
