@@ -560,40 +560,31 @@ static int fwd_cat(train_net *n, int k)
     return rc;
 }
 
-/* PReLU: the slopes are a parameter of PyTorch's shape [num_parameters]; the
- * primitive sees them (and their gradient) as [1, C, 1, 1] / [1, C] or all ones,
- * views of the same buffers. */
-static int prelu_wei_md(train_net *n, int k, dnnl_memory_desc_t *md)
-{
-    const graph_node *gn = &n->g->nodes[k];
-    dnnl_dims_t d = {1, 1, 1, 1};
-    d[1] = gn->a.num_parameters;
-    CK(dop_md(md, gn->shape.rank, d, dop_plain_tag(gn->shape.rank)), "layout");
-    return 0;
-}
-
+/* PReLU: the slopes are a parameter of dims [1, C, 1, 1] ([1, C] on [B, F]; all ones
+ * for one slope), PyTorch's [num_parameters] in the same order; its master copy takes
+ * the layout the primitive picks (oneDNN 2.6 has a jit PReLU only for per-channel
+ * slopes in the data's layout; a single slope gets the reference one). */
 static int fwd_prelu(train_net *n, int k)
 {
     layer *Lk = &n->L[k];
     const graph_node *gn = &n->g->nodes[k];
     dnnl_memory_t src = n->L[Lk->in[0]].dst;
-    dnnl_dims_t pd1 = {gn->a.num_parameters};
-    dnnl_memory_desc_t plain, wmd;
-    CK(dop_md(&plain, 1, pd1, dnnl_a), "layout");
-    TRY(tn_add_param(n, k, "weight", 1, &plain, 1, pd1, &Lk->p[0]));
-    TRY(tn_init_const(n, Lk->p[0], (float)gn->a.init));
-    TRY(prelu_wei_md(n, k, &wmd));
-    dnnl_memory_t w;
-    TRY(tn_view_mem(n, &wmd, n->P[Lk->p[0]].w, &w));
+    int r = gn->shape.rank;
+    dnnl_dims_t wd = {1, 1, 1, 1};
+    wd[1] = gn->a.num_parameters;
+    dnnl_memory_desc_t wany;
+    CK(dop_md(&wany, r, wd, dnnl_format_tag_any), "layout");
     dnnl_primitive_desc_t pd;
-    CK(dop_prelu_fwd(&pd, n->eng, mem_md(src), &wmd), "prelu forward");
+    CK(dop_prelu_fwd(&pd, n->eng, mem_md(src), &wany), "prelu forward");
     dnnl_primitive_desc_clone(&Lk->fpd, pd);
+    TRY(tn_add_param(n, k, "weight", 1, dop_query_md(pd, DNNL_ARG_WEIGHTS), r, wd, &Lk->p[0]));
+    TRY(tn_init_const(n, Lk->p[0], (float)gn->a.init));
     Lk->src_bound = src;
     TRY(tn_new_mem(n, dop_query_md(pd, DNNL_ARG_DST), &Lk->dst));
     step s;
     TRY(tn_make_prim(n, pd, "prelu fwd", &s));
     tn_arg(&s, DNNL_ARG_SRC, src);
-    tn_arg(&s, DNNL_ARG_WEIGHTS, w);
+    tn_arg(&s, DNNL_ARG_WEIGHTS, n->P[Lk->p[0]].w);
     tn_arg(&s, DNNL_ARG_DST, Lk->dst);
     return tn_push_fwd(n, FWD_BOTH, &s);
 }
@@ -870,14 +861,9 @@ static int bwd_prelu(train_net *n, int k)
     layer *Lk = &n->L[k];
     int in = Lk->in[0];
     param *W = &n->P[Lk->p[0]];
-    dnnl_memory_desc_t wmd;
-    TRY(prelu_wei_md(n, k, &wmd));
-    dnnl_memory_t w, dw;
-    TRY(tn_view_mem(n, &wmd, W->w, &w));
-    TRY(tn_view_mem(n, &wmd, W->g, &dw));
     dnnl_primitive_desc_t pd;
-    CK(dop_prelu_bwd(&pd, n->eng, mem_md(Lk->src_bound), &wmd, mem_md(Lk->ddst), &wmd, Lk->fpd),
-       "prelu backward");
+    CK(dop_prelu_bwd(&pd, n->eng, mem_md(Lk->src_bound), mem_md(W->w), mem_md(Lk->ddst),
+                     mem_md(W->g), Lk->fpd), "prelu backward");
     tn_grad_out go;
     dnnl_memory_t dsrc;
     int deliver = n->L[in].need_grad;
@@ -892,10 +878,10 @@ static int bwd_prelu(train_net *n, int k)
     step s;
     TRY(tn_make_prim(n, pd, "prelu bwd", &s));
     tn_arg(&s, DNNL_ARG_SRC, Lk->src_bound);
-    tn_arg(&s, DNNL_ARG_WEIGHTS, w);
+    tn_arg(&s, DNNL_ARG_WEIGHTS, W->w);
     tn_arg(&s, DNNL_ARG_DIFF_DST, ddst);
     tn_arg(&s, DNNL_ARG_DIFF_SRC, dsrc);
-    tn_arg(&s, DNNL_ARG_DIFF_WEIGHTS, dw);
+    tn_arg(&s, DNNL_ARG_DIFF_WEIGHTS, W->g);
     TRY(tn_push_step(n, &n->bwd, &s));
     return deliver ? tn_grad_out_end(n, &go) : 0;
 }
