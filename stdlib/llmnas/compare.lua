@@ -145,7 +145,8 @@ function M.load(specs)
       local recs = {}
       for r in db:iter(rid) do
         if r.damaged then
-          return nil, ("run %s of '%s': iteration %s is damaged: %s"):format(tostring(rid), path, tostring(r.iter), r.damaged)
+          return nil, ("run %s of '%s': iteration %s is damaged: %s")
+            :format(tostring(rid), path, tostring(r.iter), r.damaged)
         end
         recs[#recs + 1] = r
       end
