@@ -1,17 +1,18 @@
 -- fidelity.lua: how well the 1-epoch proxy ranks networks. Takes the top-N and a
 -- random N of a run's distinct trained networks, trains each longer (EPOCHS
--- epochs on SUBSET training images, 0 = the full training set) and prints
+-- epochs on SUBSET training images: "run" = the run's own subset, 0 = the full
+-- training set) and prints
 -- Spearman's rho and Kendall's tau between the proxy and the longer training;
 -- and, from the records' learning curves, between the early-abort checkpoints
 -- (held-out probe at 30% and 50% of the epoch) and the proxy.
---   llmnas run tests/bench/fidelity.lua DB[,DB...] [N_TOP=10] [N_RANDOM=10] [EPOCHS=10] [SUBSET=0]
+--   llmnas run tests/bench/fidelity.lua DB[,DB...] [N_TOP=10] [N_RANDOM=10] [EPOCHS=10] [SUBSET=run]
 -- (several memories: their latest runs' networks are pooled; the recipe is the first's)
 local rank = require "llmnas.rank"
 local rng = require("llmnas.rng").new(12)
 
 local path = assert(arg[1], "usage: fidelity.lua DB [N_TOP] [N_RANDOM] [EPOCHS] [SUBSET]")
 local ntop, nrand = tonumber(arg[2]) or 10, tonumber(arg[3]) or 10
-local epochs, subset = tonumber(arg[4]) or 10, tonumber(arg[5]) or 0
+local epochs, subset = tonumber(arg[4]) or 10, arg[5] or "run"
 local seen, recs, meta = {}, {}, nil
 for one in path:gmatch("[^,]+") do
   local db = assert(memory.open(one, { readonly = true }))
@@ -31,9 +32,12 @@ for i = 1, math.min(ntop, #recs) do chosen[#chosen + 1] = recs[i] end
 local rest = {}
 for i = ntop + 1, #recs do rest[#rest + 1] = recs[i] end
 for _ = 1, math.min(nrand, #rest) do chosen[#chosen + 1] = table.remove(rest, rng:int(1, #rest)) end
-print(("proxy fidelity: %d networks of %s (%d top, %d random), trained %d epochs on %s"):format(
-  #chosen, path, math.min(ntop, #recs), #chosen - math.min(ntop, #recs), epochs,
-  subset > 0 and (subset .. " images") or "the full training set"))
+local task = meta.task or {}
+local recipe = meta.recipe or {}
+if subset ~= "run" then recipe.subset = tonumber(subset) > 0 and tonumber(subset) or nil end
+print(("proxy fidelity: %d networks of %d distinct ones trained in %s (%d top, %d random), trained %d epochs on %s"):format(
+  #chosen, #recs, path, math.min(ntop, #recs), #chosen - math.min(ntop, #recs), epochs,
+  recipe.subset and (recipe.subset .. " training images") or "the full training set"))
 
 -- early fidelities from the curves (free: recorded while the proxy trained)
 local function at_fraction(r, f)
@@ -53,9 +57,8 @@ for _, f in ipairs({ 0.3, 0.5 }) do
   end
 end
 
-local task = meta.task or {}
-local recipe = meta.recipe or {}
-recipe.epochs, recipe.subset = epochs, subset > 0 and subset or nil
+recipe.epochs = epochs
+recipe.time_limit = (recipe.time_limit or 300) * epochs  -- the run's limit was for one epoch
 local proxy, long = {}, {}
 for i, r in ipairs(chosen) do
   local g = assert(arch.compile(r.code, { input = task.input or { 1, 28, 28 }, classes = task.classes or 10 }))
