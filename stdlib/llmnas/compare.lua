@@ -35,17 +35,43 @@ function M.cost(r)
   return m.cpu_seconds or m.seconds or 0
 end
 
---- A run's trajectory: {name, points = {{compute, best}}, total}.
-function M.trajectory(records, name)
+--- The cost of a run's records as if there were no evaluation cache: a function
+-- record -> training CPU-seconds that charges a cache hit what its network's first
+-- training in the run cost (training is deterministic: without the cache the same
+-- result is paid for again), and the number of cache hits so charged.
+function M.uncached(records)
+  local first, hits = {}, 0
+  for _, r in ipairs(records) do
+    if r.cache_hit then hits = hits + 1
+    elseif r.hash and r.status == "ok" and not first[r.hash] then first[r.hash] = M.cost(r) end
+  end
+  return function(r)
+    if r.cache_hit then return first[r.hash] or 0 end
+    return M.cost(r)
+  end, hits
+end
+
+--- A run's trajectory: {name, points = {{compute, best}}, total}. Only results of
+-- the run's own recipe count for the best (a lower fidelity's do not). cost:
+-- record -> compute (default M.cost; M.uncached(records) for a run without the cache).
+function M.trajectory(records, name, cost)
+  cost = cost or M.cost
   local t, spent, best = { name = name, points = {} }, 0, nil
   for _, r in ipairs(records) do
-    spent = spent + M.cost(r)
-    local acc = r.status == "ok" and r.metrics and r.metrics.val_acc
+    spent = spent + cost(r)
+    local acc = r.status == "ok" and not r.fidelity and r.metrics and r.metrics.val_acc
     if acc and (not best or acc > best) then best = acc end
     t.points[#t.points + 1] = { compute = spent, best = best }
   end
   t.total = spent
   return t
+end
+
+--- The compute a trajectory had spent when its best first reached `target`, or nil.
+function M.compute_to_reach(t, target)
+  for _, p in ipairs(t.points) do
+    if p.best and p.best >= target then return p.compute end
+  end
 end
 
 --- The best accuracy a trajectory had found within `budget` compute.

@@ -27,16 +27,22 @@ for one in path:gmatch("[^,]+") do
   db:close()
 end
 table.sort(recs, function(a, b) return a.metrics.val_acc > b.metrics.val_acc end)
-local chosen = {}
-for i = 1, math.min(ntop, #recs) do chosen[#chosen + 1] = recs[i] end
-local rest = {}
+local top, rest = {}, {}
+for i = 1, math.min(ntop, #recs) do top[#top + 1] = recs[i] end
 for i = ntop + 1, #recs do rest[#rest + 1] = recs[i] end
-for _ = 1, math.min(nrand, #rest) do chosen[#chosen + 1] = table.remove(rest, rng:int(1, #rest)) end
+local picked = {}
+for _ = 1, math.min(nrand, #rest) do picked[#picked + 1] = table.remove(rest, rng:int(1, #rest)) end
+-- interleaved (top, random, top, ...): a run stopped early still has both kinds
+local chosen = {}
+for i = 1, math.max(#top, #picked) do
+  chosen[#chosen + 1] = top[i]
+  chosen[#chosen + 1] = picked[i]
+end
 local task = meta.task or {}
 local recipe = meta.recipe or {}
 if subset ~= "run" then recipe.subset = tonumber(subset) > 0 and tonumber(subset) or nil end
 print(("proxy fidelity: %d networks of %d distinct ones trained in %s (%d top, %d random), trained %d epochs on %s"):format(
-  #chosen, #recs, path, math.min(ntop, #recs), #chosen - math.min(ntop, #recs), epochs,
+  #chosen, #recs, path, #top, #picked, epochs,
   recipe.subset and (recipe.subset .. " training images") or "the full training set"))
 
 -- early fidelities from the curves (free: recorded while the proxy trained)
@@ -65,8 +71,10 @@ for i, r in ipairs(chosen) do
   local res, err, kind = train.evaluate(g, recipe)
   if res then
     proxy[#proxy + 1], long[#long + 1] = r.metrics.val_acc, res.val_acc
-    print(("  %2d. iteration %3d: proxy %.2f%%  %d epochs %.2f%%  (%.0f s)"):format(i, r.iter,
-      r.metrics.val_acc * 100, epochs, res.val_acc * 100, res.seconds))
+    local so_far = #proxy >= 3 and ("  (so far: rho %.3f, tau %.3f)"):format(rank.spearman(proxy, long),
+      rank.kendall(proxy, long)) or ""
+    print(("  %2d. iteration %3d: proxy %.2f%%  %d epochs %.2f%%  (%.0f CPU-s)%s"):format(i, r.iter,
+      r.metrics.val_acc * 100, epochs, res.val_acc * 100, res.cpu_seconds or res.seconds, so_far))
   else
     print(("  %2d. iteration %3d: failed to train longer: %s (%s)"):format(i, r.iter, tostring(err), tostring(kind)))
   end
