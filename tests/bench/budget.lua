@@ -1,6 +1,9 @@
 -- budget.lua: figures of pairs of evolve runs (one seed each) without and with
 -- the evaluation cache and early abort.
---   llmnas run tests/bench/budget.lua OFF_DB,ON_DB...
+--   llmnas run tests/bench/budget.lua OFF_DB,ON_DB... [iterations=N]
+-- Each pair is compared over its first N iterations (default: as many as both runs
+-- have; the loop is deterministic, so the first N records of a longer run are
+-- those of an N-iteration run with the same seed).
 -- For each run: the per-candidate time breakdown summed over its candidates and
 -- its ratio to the training loops (target <= 1.15), the evaluation's images/s
 -- against the training loop's (target >= 2.5); for each pair: the training
@@ -11,11 +14,14 @@
 -- without the cache the same result is paid for again).
 local compare = require "llmnas.compare"
 
-local off, on = {}, {}
+local off, on, cut = {}, {}, nil
 for _, a in ipairs(arg) do
   local o, n = a:match("^(.-),(.+)$")
-  assert(o, "usage: budget.lua OFF_DB,ON_DB ...")
-  off[#off + 1], on[#on + 1] = o, n
+  if a:match("^iterations=%d+$") then cut = tonumber(a:match("%d+"))
+  else
+    assert(o, "usage: budget.lua OFF_DB,ON_DB ... [iterations=N]")
+    off[#off + 1], on[#on + 1] = o, n
+  end
 end
 
 local PARTS = { "compile", "build", "train", "probe", "evaluate", "ipc" }
@@ -74,15 +80,19 @@ local ratios, strict, n_pairs = {}, {}, 0
 for i, p in ipairs(off) do
   n_pairs = n_pairs + 1
   local ro, rn = breakdown(p), breakdown(on[i])
+  local n = math.min(cut or math.huge, #ro, #rn)
+  while #ro > n do ro[#ro] = nil end
+  while #rn > n do rn[#rn] = nil end
   local target = final_best(ro)
   local cost_off, hits_off = compare.uncached(ro)
   local t_off = compare.trajectory(ro, "off", cost_off)
   local t_on = compare.trajectory(rn, "on")
   local reached = target and compare.compute_to_reach(t_on, target)
   local off_reached = target and compare.compute_to_reach(t_off, target)
-  local head = ("   pair %d: without cache and abort %.1f CPU-s in all, %.2f%% first reached at %.1f CPU-s (%d cache hits"
-    .. " charged); with them (%d pruned, %d cache hits, %.1f CPU-s in all)"):format(i, t_off.total, (target or 0) * 100,
-    off_reached or 0, hits_off, count(rn, "pruned"), select(2, compare.uncached(rn)), t_on.total)
+  local head = ("   pair %d, %d iterations: without cache and abort %.1f CPU-s in all, %.2f%% first reached"
+    .. " at %.1f CPU-s"
+    .. " (%d cache hits charged); with them (%d pruned, %d cache hits, %.1f CPU-s in all)"):format(i, n, t_off.total,
+    (target or 0) * 100, off_reached or 0, hits_off, count(rn, "pruned"), select(2, compare.uncached(rn)), t_on.total)
   if reached then
     ratios[#ratios + 1], strict[#strict + 1] = reached / t_off.total, reached / off_reached
     print(("%s reached it after %.1f CPU-s: %.2fx the run without them (%.2fx its compute to first reach it)")

@@ -41,7 +41,8 @@ end
 local task = meta.task or {}
 local recipe = meta.recipe or {}
 if subset ~= "run" then recipe.subset = tonumber(subset) > 0 and tonumber(subset) or nil end
-print(("proxy fidelity: %d networks of %d distinct ones trained in %s (%d top, %d random), trained %d epochs on %s"):format(
+print(("proxy fidelity: %d networks of %d distinct ones trained in %s (%d top, %d random), trained %d epochs on %s")
+  :format(
   #chosen, #recs, path, #top, #picked, epochs,
   recipe.subset and (recipe.subset .. " training images") or "the full training set"))
 
