@@ -10,7 +10,9 @@
 -- smallest total compute over all runs (or --budget): every run is cut there, so
 -- each strategy gets the same compute. The table gives, at N evenly spaced
 -- budget points, the best validation accuracy found so far: median and min–max
--- over the group's runs. Only records of the same fidelity (recipe) compare.
+-- over the group's runs. Only records of the same fidelity (recipe) compare: the
+-- recipe as the evaluation cache keys it, so a time limit or a thread count that
+-- does not change the results does not keep runs apart.
 local M = {}
 
 M.USAGE = [[
@@ -167,7 +169,8 @@ function M.load(specs)
       local meta = info.meta or {}
       local recs = {}
       for r in db:iter(rid) do recs[#recs + 1] = r end
-      local f = json.encode(meta.recipe or {}, { canonical = true })
+      -- what changes a result (the evaluation cache's key), not limits such as time_limit
+      local f = require("llmnas.search").cache_key("", meta.recipe or {})
       if fidelity and f ~= fidelity then
         return nil, ("run %s of '%s' was trained with another recipe (fidelity): runs compare only within one")
           :format(tostring(rid), path)
