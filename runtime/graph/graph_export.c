@@ -205,6 +205,7 @@ char *graph_summary(const graph *g)
 
 typedef struct lang {
     int py;                   /* 0: the candidate language, 1: PyTorch */
+    const char *self;         /* PyTorch forward: the node's module ("self.layernorm_3") */
     const graph *g;
     char (*names)[24];        /* Lua: variable of each canonical id */
     const int *newid;
@@ -302,6 +303,8 @@ static void expand(sbuf *b, const lang *l, const graph_node *n, const char *t)
 #define IS(lit) (len == sizeof(lit) - 1 && strncmp(w, lit, len) == 0)
         if (isdigit((unsigned char)*w)) {
             put_input(b, l, n, atoi(w));
+        } else if (IS("self")) {
+            sb_printf(b, "%s", l->self ? l->self : "");
         } else if (IS("name")) {
             sb_printf(b, "%s", graph_op_name(n->op));
         } else if (IS("inputs")) {
@@ -380,7 +383,7 @@ char *graph_to_lua(const graph *g)
         else
             snprintf(names[k], sizeof names[k], "x%d", slot[k]);
     }
-    lang l = {0, g, names, newid};
+    lang l = {0, NULL, g, names, newid};
     for (int k = 1; k < m; k++) {
         const graph_node *n = &g->nodes[order[k]];
         int fresh = !table && !declared[slot[k]];
@@ -416,7 +419,7 @@ char *graph_to_pytorch(const graph *g)
               commas(st.params, c1, sizeof c1));
     sb_printf(&b, "import torch\nimport torch.nn as nn\n\n\nclass Net(nn.Module):\n"
                   "    def __init__(self):\n        super().__init__()\n");
-    lang l = {1, g, NULL, newid};
+    lang l = {1, NULL, g, NULL, newid};
     for (int k = 1; k < m; k++) {
         const graph_node *n = &g->nodes[order[k]];
         const graph_op_info *oi = graph_op_info_get(n->op);
@@ -430,14 +433,19 @@ char *graph_to_pytorch(const graph *g)
     sb_printf(&b, "\n    def forward(self, x):\n        h0 = x\n");
     for (int k = 1; k < m; k++) {
         const graph_node *n = &g->nodes[order[k]];
-        const char *call = graph_op_info_get(n->op)->py_call;
+        const graph_op_info *oi = graph_op_info_get(n->op);
+        const char *call = oi->py_call;
+        char self[64];
         sb_printf(&b, "        h%d = ", k);
-        if (call) {
+        lower_name(n, k, name, sizeof name);
+        snprintf(self, sizeof self, "self.%s", name);
+        if (!call && oi->py_call4 && g->nodes[n->inputs[0]].shape.rank == 4)
+            call = oi->py_call4;
+        l.self = self;
+        if (call)
             expand(&b, &l, n, call);
-        } else {
-            lower_name(n, k, name, sizeof name);
+        else
             sb_printf(&b, "self.%s(h%d)", name, newid[n->inputs[0]]);
-        }
         sb_printf(&b, "\n");
     }
     sb_printf(&b, "        return h%d\n\n\nif __name__ == \"__main__\":\n"
