@@ -88,6 +88,12 @@ class Net(nn.Module):
                 m = nn.BatchNorm2d(n["shape"][0], eps=a["eps"], momentum=a["mom"])
             elif op == "Linear":
                 m = nn.Linear(nodes[n["ins"][0]]["shape"][0], int(a["out"]), bool(a["bias"]))
+            elif op == "BatchNorm1d":
+                m = nn.BatchNorm1d(n["shape"][0], eps=a["eps"], momentum=a["mom"])
+            elif op == "LayerNorm":
+                m = nn.LayerNorm(n["shape"][0], eps=a["eps"])
+            elif op == "PReLU":
+                m = nn.PReLU(int(a["np"]), init=a["init"])
             else:
                 continue
             self.mods[str(n["id"])] = m
@@ -99,7 +105,11 @@ class Net(nn.Module):
             i2 = lambda key: (int(a[key][0]), int(a[key][1]))
             xs = [v[i] for i in n["ins"]]
             x0 = xs[0]
-            if op in ("Conv2d", "BatchNorm2d", "Linear"):
+            if op in ("Conv2d", "BatchNorm2d", "Linear", "BatchNorm1d", "PReLU"):
+                y = self.mods[str(k)](x0)
+            elif op == "LayerNorm" and x0.dim() == 4:  # over channels (ConvNeXt's LayerNorm2d)
+                y = self.mods[str(k)](x0.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+            elif op == "LayerNorm":
                 y = self.mods[str(k)](x0)
             elif op == "ReLU":
                 y = F.relu(x0)
@@ -133,17 +143,33 @@ class Net(nn.Module):
                 y = xs[0] * xs[1]
             elif op == "cat":
                 y = torch.cat(xs, 1)
+            elif op == "ELU":
+                y = F.elu(x0, a["alpha"])
+            elif op == "Mish":
+                y = F.mish(x0)
+            elif op == "Softmax":
+                y = F.softmax(x0, int(a["dim"]))
+            elif op == "AdaptiveMaxPool2d":
+                y = F.adaptive_max_pool2d(x0, 1)
+            elif op == "Dropout2d":
+                y = x0 * self.masks[k] if self.training and a["drop"] > 0 else x0
+            elif op == "mul_scalar":
+                y = x0 * a["other"]
+            elif op == "add_scalar":
+                y = x0 + a["other"]
             else:
                 raise SystemExit("train_agree: unknown op " + op)
             v[k] = y
         return v[self.output]
 
 
-def dropout_agrees(p, mask):
-    """The masks llmnas drew against nn.Dropout(p) in training mode on ones: the same scale
-    on the kept elements (1/(1-p)), and keep rates within 5 binomial sigmas of 1-p."""
+def dropout_agrees(p, mask, module=nn.Dropout):
+    """The masks llmnas drew against module(p) (nn.Dropout, or nn.Dropout2d with one value
+    per channel) in training mode on ones: the same scale on the kept elements (1/(1-p)),
+    and keep rates within 5 binomial sigmas of 1-p."""
     torch.manual_seed(1)
-    ref = torch.nn.Dropout(p).train()(torch.ones(200000)).numpy()
+    ones = torch.ones(200000) if module is nn.Dropout else torch.ones(1, 200000, 1, 1)
+    ref = module(p).train()(ones).numpy().ravel()
     ok = True
     for who, m in (("llmnas", mask), ("nn.Dropout", ref)):
         kept = m[m != 0]
@@ -159,9 +185,10 @@ def dropout_agrees(p, mask):
         print("  %s dropout p=%g: llmnas scales kept elements by %s, nn.Dropout by %.7g  DISAGREE"
               % (NAME, p, np.unique(kept)[:4], scale))
         ok = False
-    print("  %s dropout p=%g: keep rate %.4f over %d (nn.Dropout %.4f), scale %.7g (nn.Dropout %.7g)"
-          % (NAME, p, kept.size / mask.size, mask.size, float((ref != 0).mean()),
-             float(kept[0]) if kept.size else float("nan"), scale))
+    name = module.__name__
+    print("  %s %s p=%g: keep rate %.4f over %d (nn.%s %.4f), scale %.7g (nn.%s %.7g)"
+          % (NAME, name, p, kept.size / mask.size, mask.size, name, float((ref != 0).mean()),
+             float(kept[0]) if kept.size else float("nan"), name, scale))
     return ok
 
 
@@ -207,6 +234,7 @@ def main():
         return err / (scale or 1.0)
 
     drawn = {}  # dropout p -> the masks llmnas drew
+    drawn2d = {}  # Dropout2d p -> one value per (image, channel)
     worst = {"logits": 0.0, "grad": 0.0, "update1": 0.0, "update": 0.0, "loss": 0.0}
     net.train()
     for s in range(steps):
@@ -216,6 +244,15 @@ def main():
             if n["op"] == "Dropout" and n["a"]["drop"] > 0:
                 m = load("mask%d_%d.bin" % (n["id"], s))
                 drawn.setdefault(n["a"]["drop"], []).append(m)
+                net.masks[n["id"]] = torch.from_numpy(m).view(batch, *n["shape"])
+            if n["op"] == "Dropout2d" and n["a"]["drop"] > 0:
+                m = load("mask%d_%d.bin" % (n["id"], s))
+                planes = m.reshape(batch * n["shape"][0], -1)
+                if not (planes == planes[:, :1]).all():  # one draw per (image, channel)
+                    print("  %s Dropout2d node %d: the mask varies within a channel  DISAGREE"
+                          % (NAME, n["id"]))
+                    ok = False
+                drawn2d.setdefault(n["a"]["drop"], []).append(planes[:, 0].copy())
                 net.masks[n["id"]] = torch.from_numpy(m).view(batch, *n["shape"])
         opt.zero_grad()
         z = net(x)
@@ -245,6 +282,8 @@ def main():
             l2=True))
     for p, masks in drawn.items():
         ok = dropout_agrees(p, np.concatenate(masks)) and ok
+    for p, masks in drawn2d.items():
+        ok = dropout_agrees(p, np.concatenate(masks), nn.Dropout2d) and ok
     net.eval()
     with torch.no_grad():
         z = net(torch.from_numpy(load("x0.bin")).view(batch, c, h, w))
