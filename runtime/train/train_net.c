@@ -552,6 +552,15 @@ int tn_md_plain(dnnl_memory_desc_t *md, const graph_shape *s, int batch)
     return dop_md(md, nd, d, dop_plain_tag(nd)) == dnnl_success ? 0 : TRAIN_EDNNL;
 }
 
+int tn_md_act(const train_net *n, dnnl_memory_desc_t *md, const graph_shape *s, int plain)
+{
+    dnnl_dims_t d = {0};
+    int nd;
+    dims_of(s, n->batch, d, &nd);
+    return dop_md_dt(md, nd, d, n->act, plain ? dop_plain_tag(nd) : dnnl_format_tag_any) ==
+                   dnnl_success ? 0 : TRAIN_EDNNL;
+}
+
 /* Conv / pool geometry, PyTorch conventions; the right padding is grown
  * until oneDNN's output size equals the graph's (ceil_mode). */
 void tn_geometry(const graph_node *gn, const graph_shape *in, dop_conv *c, dnnl_dims_t kernel)
@@ -729,6 +738,8 @@ int train_net_build(const graph *g, int batch, const train_net_opts *o, train_ne
     n->classes = (int)g->nodes[g->output].shape.dim[1];
     n->init_rng = o->seed;
     n->winograd = o->winograd;
+    n->bf16 = o->bf16;
+    n->act = o->bf16 ? dnnl_bf16 : dnnl_f32;
     n->drop_rng = o->seed ^ 0x5deece66dull;
     n->L = calloc((size_t)g->n, sizeof *n->L);
     int rc = TRAIN_ENOMEM;
