@@ -11,7 +11,7 @@ only; run it with /usr/bin/python3.
 Usage
     /usr/bin/python3 tests/llm_server.py --replies R.jsonl [--requests LOG.jsonl]
         [--port-file F] [--pid-file F] [--lifetime 120] [--watch-pid PID] [--loop]
-        [--models ID,ID...] [--models-status STATUS]
+        [--models ID,ID...] [--models-status STATUS] [--probe LINE]
 
     It prints "llm_server: listening on 127.0.0.1:PORT" and writes PORT to --port-file
     (atomically) once it accepts connections. Point the client at
@@ -72,6 +72,10 @@ of --models, or --models-status's status (401 echoing the key, like the 401 faul
 either it answers 404, as a server that does not list its models. GET requests are logged
 too when --models or --models-status is given (body null, answer "models", "404" or the
 status), so that the logs of other tests hold their POSTs only.
+
+Preflight probe: a chat request with max_tokens 1 is the client's preflight for a server
+that lists no models (llm_ping). It is answered "ok" without taking a scripted reply and
+is not logged, unless --probe gives its answer (any script line); then it is logged.
 
 Request log (--requests): one JSON object per line, appended as requests arrive:
     {"n": 1, "t": 0.012, "method": "POST", "path": "/v1/chat/completions",
@@ -293,13 +297,18 @@ class Handler(BaseHTTPRequestHandler):
                                        key_sha256=None, body=body, answer="404"))
             return self.send_error_shape(404, f"no route {self.path}", "not_found")
         msgs = body.get("messages") if isinstance(body, dict) else None
-        item = self.server.script.next("\n".join(
-            str(m.get("content", "")) for m in msgs or [] if isinstance(m, dict)))
+        probe = isinstance(body, dict) and body.get("max_tokens") == 1
+        if probe:
+            item = self.server.probe or {"reply": "ok"}
+        else:
+            item = self.server.script.next("\n".join(
+                str(m.get("content", "")) for m in msgs or [] if isinstance(m, dict)))
         answer = item.get("fault", "echo" if item.get("echo") else "reply")
-        self.server.log.write(dict(
-            method="POST", path=self.path, auth="bearer" if token is not None else "none",
-            key_sha256=hashlib.sha256(token.encode()).hexdigest() if token is not None else None,
-            body=body, answer=str(answer)))
+        if not probe or self.server.probe:  # other tests count the script's POSTs
+            self.server.log.write(dict(
+                method="POST", path=self.path, auth="bearer" if token is not None else "none",
+                key_sha256=hashlib.sha256(token.encode()).hexdigest() if token is not None else None,
+                body=body, answer=str(answer)))
         req = body if isinstance(body, dict) else {}
         try:
             self.answer(item, req, token)
@@ -467,6 +476,9 @@ def main():
                     "(without it, GET .../models answers 404, as servers that list none)")
     ap.add_argument("--models-status", type=int, default=0,
                     help="answer GET .../models with this HTTP status (401 echoes the key)")
+    ap.add_argument("--probe", help="answer the client's preflight probe (a chat request with "
+                    "max_tokens 1) with this script line, e.g. '{\"fault\": \"404\"}', and log it "
+                    "(without it, probes are answered \"ok\", unlogged, outside the script)")
     a = ap.parse_args()
 
     srv = Server(("127.0.0.1", 0), Handler)  # loopback only, a free port
@@ -474,12 +486,19 @@ def main():
     srv.log = Log(a.requests)
     srv.models = [m for m in a.models.split(",") if m] if a.models is not None else None
     srv.models_status = a.models_status
+    srv.probe = None
+    if a.probe:
+        srv.probe = json.loads(a.probe)
+        srv.probe = {"reply": srv.probe} if isinstance(srv.probe, str) else srv.probe
     port = srv.server_address[1]
     if a.pid_file:
         with open(a.pid_file, "w") as f:
             f.write(f"{os.getpid()}\n")
+    # The handler only sets a flag: STOP.set() takes the Event's lock, and a signal that
+    # lands while this thread holds it (in STOP.wait) would deadlock the server for good.
+    stopping = []
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda *_: STOP.set())
+        signal.signal(sig, lambda *_: stopping.append(1))
     t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     t.start()
     if a.port_file:
@@ -489,7 +508,7 @@ def main():
         os.replace(tmp, a.port_file)
     print(f"llm_server: listening on 127.0.0.1:{port}", flush=True)
     deadline = START + a.lifetime
-    while not STOP.is_set() and time.monotonic() < deadline:
+    while not stopping and time.monotonic() < deadline:
         if a.watch_pid:
             try:
                 os.kill(a.watch_pid, 0)
@@ -497,7 +516,7 @@ def main():
                 break
             except PermissionError:
                 pass
-        STOP.wait(0.2)
+        time.sleep(0.1)
     STOP.set()
     srv.shutdown()
     srv.server_close()

@@ -20,6 +20,7 @@
 #include "host/host.h"
 #include "base/rt.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/sandbox_nn.h"
 
 #include <float.h>
 #include <lauxlib.h>
@@ -113,17 +114,6 @@ static int g_summary(lua_State *L)
     return 1;
 }
 
-static void push_shape(lua_State *L, const graph_shape *s)
-{
-    lua_createtable(L, s->rank, 0);
-    lua_pushliteral(L, "B");
-    lua_rawseti(L, -2, 1);
-    for (int i = 1; i < s->rank; i++) {
-        lua_pushinteger(L, s->dim[i]);
-        lua_rawseti(L, -2, i + 1);
-    }
-}
-
 static void set_int(lua_State *L, const char *k, int64_t v)
 {
     lua_pushinteger(L, v);
@@ -177,7 +167,7 @@ static int g_layers(lua_State *L)
             lua_rawseti(L, -2, k + 1);
         }
         lua_setfield(L, -2, "inputs");
-        push_shape(L, &n->shape);
+        sb_push_shape(L, &n->shape);
         lua_setfield(L, -2, "shape");
         set_int(L, "params", n->params);
         set_int(L, "flops", n->flops);
@@ -191,14 +181,14 @@ static int g_layers(lua_State *L)
 
 static int g_input_shape(lua_State *L)
 {
-    push_shape(L, &arch_check_graph(L, 1)->nodes[0].shape);
+    sb_push_shape(L, &arch_check_graph(L, 1)->nodes[0].shape);
     return 1;
 }
 
 static int g_output_shape(lua_State *L)
 {
     graph *g = arch_check_graph(L, 1);
-    push_shape(L, &g->nodes[g->output].shape);
+    sb_push_shape(L, &g->nodes[g->output].shape);
     return 1;
 }
 

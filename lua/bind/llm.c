@@ -9,6 +9,7 @@
  *   llm.config()     the settings in force (has_key, never the key)
  *   llm.request_key(req)                     the record/replay key of a request
  *   llm.models()     the model ids the server lists (GET /models), info
+ *   llm.ping()       one minimal chat request, no retry or cache: true, info
  *   llm.kinds        kind -> "fatal" | "transient" | "call" | "ok": what a search does
  *                    with a proposal that failed with that kind (runtime/llm/llm.c)
  *
@@ -408,7 +409,7 @@ static int l_config(lua_State *L)
 
 static const char *const request_fields[] = {
     "messages", "model", "temperature", "top_p", "max_tokens", "seed", "stop",
-    "response_format", "role", "stream", "timeout", NULL};
+    "response_format", "role", "stream", "timeout", "volatile", NULL};
 
 /* Keep a value alive for the duration of the call: keep[#keep + 1] = value at -1. */
 static void keep_top(lua_State *L, int keep)
@@ -467,26 +468,28 @@ static void read_messages(lua_State *L, int keep, llm_request *r, const char *wh
     r->n_messages = n;
 }
 
-static void read_stop(lua_State *L, int keep, llm_request *r, const char *who)
+/* A string or an array of strings at the top (stop, volatile): *out, *n. */
+static void read_strings(lua_State *L, int keep, const char *const **out, int *n_out,
+                         const char *who, const char *field)
 {
     int t = lua_gettop(L);
     if (lua_type(L, t) == LUA_TSTRING) {
         const char **v = keep_alloc(L, keep, sizeof *v);
         v[0] = lua_tostring(L, t);
-        r->stop = v, r->n_stop = 1;
+        *out = v, *n_out = 1;
         return;
     }
     if (!lua_istable(L, t))
-        req_error(L, who, "%s must be a string or an array of strings", "stop");
+        req_error(L, who, "%s must be a string or an array of strings", field);
     int n = (int)lua_rawlen(L, t);
     const char **v = keep_alloc(L, keep, (size_t)n * sizeof *v);
     for (int i = 0; i < n; i++) {
         if (lua_rawgeti(L, t, i + 1) != LUA_TSTRING)
-            req_error(L, who, "%s must be a string or an array of strings", "stop");
+            req_error(L, who, "%s must be a string or an array of strings", field);
         v[i] = lua_tostring(L, -1);
         lua_pop(L, 1);
     }
-    r->stop = v, r->n_stop = n;
+    *out = v, *n_out = n;
 }
 
 static void read_response_format(lua_State *L, int keep, llm_request *r, const char *who)
@@ -539,7 +542,7 @@ static void read_request(lua_State *L, int idx, int keep, llm_request *r, const 
         if (!known)
             luaL_error(L, "%s: unknown request field '%s' (expected messages, model, "
                        "temperature, top_p, max_tokens, seed, stop, response_format, role, "
-                       "stream, timeout)", who, k ? k : luaL_typename(L, -2));
+                       "stream, timeout, volatile)", who, k ? k : luaL_typename(L, -2));
         lua_pop(L, 1);
     }
     int top = lua_gettop(L);
@@ -577,7 +580,10 @@ static void read_request(lua_State *L, int idx, int keep, llm_request *r, const 
         r->timeout = req_number(L, idx, who, "timeout", 0.001, 1e7);
     lua_settop(L, top);
     if (lua_getfield(L, idx, "stop") != LUA_TNIL)
-        read_stop(L, keep, r, who);
+        read_strings(L, keep, &r->stop, &r->n_stop, who, "stop");
+    lua_settop(L, top);
+    if (lua_getfield(L, idx, "volatile") != LUA_TNIL)
+        read_strings(L, keep, &r->volatile_prefixes, &r->n_volatile, who, "volatile");
     lua_settop(L, top);
     if (lua_getfield(L, idx, "response_format") != LUA_TNIL)
         read_response_format(L, keep, r, who);
@@ -751,6 +757,27 @@ static int l_models(lua_State *L)
     return lua_gettop(L);
 }
 
+/* llm.ping(): one minimal chat request, no retry, no cache (the preflight where the
+ * server does not list its models): true, info; or nil, message, kind, info. */
+static int l_ping(lua_State *L)
+{
+    lstate *s = get_state(L);
+    llm_result res;
+    int rc = llm_ping(s->c, &res);
+    lua_settop(L, 0);
+    if (rc == 0)
+        lua_pushboolean(L, 1);
+    else
+        host_fail(L, res.message, llm_kind(rc));
+    lua_createtable(L, 0, 3);
+    SETI("http_status", res.http_status);
+    SETN("seconds", res.seconds);
+    lua_pushstring(L, res.model);
+    lua_setfield(L, -2, "model");
+    llm_result_free(&res);
+    return lua_gettop(L);
+}
+
 static int l_request_key(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -780,7 +807,8 @@ int luaopen_llmnas_llm(lua_State *L)
         {"chat", l_chat},           {"chat_many", l_chat_many},
         {"usage", l_usage},         {"reset_usage", l_reset_usage},
         {"configure", l_configure}, {"config", l_config},
-        {"request_key", l_request_key}, {"models", l_models}, {NULL, NULL}};
+        {"request_key", l_request_key}, {"models", l_models},
+        {"ping", l_ping},           {NULL, NULL}};
     luaL_newlib(L, funcs);
     /* llm.kinds: kind -> "fatal" | "transient" | "call" | "ok" (llm.c's code table) */
     lua_createtable(L, 0, llm_kind_count());

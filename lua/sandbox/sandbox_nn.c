@@ -529,6 +529,17 @@ static int nn_cat(lua_State *L)
 
 /* ---- the nn table ------------------------------------------------------------------ */
 
+void sb_push_shape(lua_State *L, const graph_shape *s)
+{
+    lua_createtable(L, s->rank, 0);
+    lua_pushliteral(L, "B");
+    lua_rawseti(L, -2, 1);
+    for (int i = 1; i < s->rank; i++) {
+        lua_pushinteger(L, s->dim[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
 int sb_nn_index(lua_State *L)
 {
     lua_pushvalue(L, 2);
@@ -556,14 +567,7 @@ static int node_index(lua_State *L)
     int id = sb_node_id(L, 1);
     const char *k = lua_tostring(L, 2);
     if (k && strcmp(k, "shape") == 0) {
-        const graph_shape *s = shape_of(L, id);
-        lua_createtable(L, s->rank, 0);
-        lua_pushliteral(L, "B");
-        lua_rawseti(L, -2, 1);
-        for (int i = 1; i < s->rank; i++) {
-            lua_pushinteger(L, s->dim[i]);
-            lua_rawseti(L, -2, i + 1);
-        }
+        sb_push_shape(L, shape_of(L, id));
         return 1;
     }
     return sb_raise(L, "runtime", 1, "a node has no field '%.40s' (nodes have: shape)",

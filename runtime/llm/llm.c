@@ -1105,6 +1105,31 @@ int llm_chat(llm_client *c, const llm_request *req, llm_result *res)
 
 /* ---- the models the server offers (preflight) ------------------------------------ */
 
+int llm_ping(llm_client *c, llm_result *res)
+{
+    if (!c || !res)
+        return LLM_EARG;
+    llm_message m = {.role = "user", .content = "Reply with one word: ok"};
+    llm_request req;
+    llm_request_init(&req);
+    req.messages = &m;
+    req.n_messages = 1;
+    req.max_tokens = 1;
+    req.temperature = 0;
+    req.role = "preflight";
+    int retries = c->cfg.max_retries;
+    llm_cache_mode mode = c->mode;
+    c->cfg.max_retries = 0;
+    c->mode = LLM_CACHE_OFF;
+    int rc = llm_chat(c, &req, res);
+    c->cfg.max_retries = retries;
+    c->mode = mode;
+    /* One token is usually cut at max_tokens, or empty: either way the model answered. */
+    if (rc == LLM_ETRUNCATED || rc == LLM_EEMPTY || rc == LLM_EREFUSED || rc == LLM_EFILTERED)
+        rc = res->status = 0;
+    return rc;
+}
+
 typedef struct { llm_buf b; size_t cap; int over; } models_body;
 
 static size_t on_models_body(char *p, size_t size, size_t n, void *ud)

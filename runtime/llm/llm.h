@@ -199,6 +199,12 @@ typedef struct llm_request {
     int stream;                    /* 1 = server-sent events */
     double timeout;                /* seconds per attempt; 0 = the client's */
     const char *role;              /* accounting role; NULL = "default" */
+    /* Prefixes of run-to-run figures in the prompt (e.g. "training time: "): in the
+     * request key, the rest of each line after one of them is left out, so a replay
+     * finds the reply recorded for the same prompt measured on another day. The
+     * server still gets the whole text. */
+    const char *const *volatile_prefixes;
+    int n_volatile;
 } llm_request;
 
 /* Everything unset: no sampling parameters, no stream, role NULL. */
@@ -240,8 +246,9 @@ int llm_chat_many(llm_client *c, const llm_request *reqs, int n, llm_result *res
 int llm_request_key(const llm_client *c, const llm_request *req, char out[65]);
 
 /* The canonical JSON (malloc'd, caller frees) the key is computed from: model,
- * messages, temperature, top_p, max_tokens, seed, stop, response_format, in that order,
- * unset fields omitted. Never the key, URL, stream flag, timeout or role. */
+ * messages (their volatile figures masked: see llm_request.volatile_prefixes),
+ * temperature, top_p, max_tokens, seed, stop, response_format, in that order, unset
+ * fields omitted. Never the key, URL, stream flag, timeout or role. */
 int llm_request_canonical(const llm_client *c, const llm_request *req, int occurrence,
                           char **json_out);
 
@@ -257,6 +264,15 @@ int llm_request_canonical(const llm_client *c, const llm_request *req, int occur
  * base URL is wrong), another HTTP code, or LLM_EPROTOCOL (not a model list). */
 int llm_models(llm_client *c, char ***ids_out, int *n_out, llm_result *res);
 void llm_models_free(char **ids, int n);
+
+/* The preflight for a server that does not list its models: one minimal chat request
+ * (a one-word message, max_tokens 1, temperature 0, role "preflight") with no retry and
+ * the replay cache bypassed, so it neither waits out a dead server nor leaves an entry
+ * in a recording. Any reply (cut at the one token, empty, refused or filtered included)
+ * means the endpoint, key and model name work: 0. Otherwise res carries the failure as
+ * for llm_chat (LLM_ENOTFOUND or LLM_EBADREQ for a model the server does not know,
+ * LLM_EAUTH, LLM_ENETWORK...). Free res with llm_result_free. */
+int llm_ping(llm_client *c, llm_result *res);
 
 /* ---- accounting ----------------------------------------------------------------- */
 

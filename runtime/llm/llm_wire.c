@@ -52,8 +52,46 @@ static void copy_str(char *dst, size_t cap, const char *src)
 
 /* ---- requests ------------------------------------------------------------------- */
 
-/* The fields shared by the body and the canonical JSON, in canonical order. */
-static int add_request_fields(cJSON *o, const llm_request *req, const char *model)
+/* content with the rest of each line after a volatile prefix replaced by "#" (malloc'd;
+ * NULL on OOM). A prefix names a figure the engine measures (a time), not one the
+ * strategy decides, so two prompts that differ only there ask the same question. */
+static char *mask_volatile(const char *content, const llm_request *req)
+{
+    size_t n = strlen(content);
+    char *out = malloc(n + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (const char *p = content; *p;) {
+        const char *hit = NULL;
+        size_t hl = 0;
+        for (int i = 0; i < req->n_volatile; i++) {
+            const char *q = req->volatile_prefixes[i];
+            if (!q || !*q)
+                continue;
+            const char *h = strstr(p, q);
+            if (h && (!hit || h < hit))
+                hit = h, hl = strlen(q);
+        }
+        if (!hit) {
+            size_t rest = strlen(p);
+            memcpy(o, p, rest);
+            o += rest;
+            break;
+        }
+        memcpy(o, p, (size_t)(hit - p) + hl);
+        o += (hit - p) + hl;
+        *o++ = '#';
+        p = hit + hl;
+        while (*p && *p != '\n')
+            p++;
+    }
+    *o = '\0';
+    return out;
+}
+
+/* The fields shared by the body and the canonical JSON (masked: the volatile figures
+ * left out, for the key), in canonical order. */
+static int add_request_fields(cJSON *o, const llm_request *req, const char *model, int masked)
 {
     if (!cJSON_AddStringToObject(o, "model", model))
         return LLM_ENOMEM;
@@ -65,8 +103,13 @@ static int add_request_fields(cJSON *o, const llm_request *req, const char *mode
         if (!m)
             return LLM_ENOMEM;
         cJSON_AddItemToArray(msgs, m);
-        if (!cJSON_AddStringToObject(m, "role", req->messages[i].role) ||
-            !cJSON_AddStringToObject(m, "content", req->messages[i].content))
+        const char *content = req->messages[i].content;
+        char *mc = masked && req->n_volatile > 0 ? mask_volatile(content, req) : NULL;
+        int ok = (!masked || req->n_volatile == 0 || mc) &&
+                 cJSON_AddStringToObject(m, "role", req->messages[i].role) &&
+                 cJSON_AddStringToObject(m, "content", mc ? mc : content);
+        free(mc);
+        if (!ok)
             return LLM_ENOMEM;
     }
     if (req->temperature >= 0 && !cJSON_AddNumberToObject(o, "temperature", req->temperature))
@@ -101,7 +144,7 @@ char *llm_wire_body(const llm_request *req, const char *model)
 {
     cJSON *o = cJSON_CreateObject();
     char *out = NULL;
-    if (!o || add_request_fields(o, req, model) != 0)
+    if (!o || add_request_fields(o, req, model, 0) != 0)
         goto done;
     if (req->stream) {
         cJSON *so;
@@ -123,7 +166,7 @@ int llm_wire_canonical(const llm_request *req, const char *model, int occurrence
     cJSON *o = cJSON_CreateObject();
     if (!o)
         return LLM_ENOMEM;
-    int rc = add_request_fields(o, req, model);
+    int rc = add_request_fields(o, req, model, 1);
     if (rc == 0 && occurrence > 0 && !cJSON_AddNumberToObject(o, "occurrence", occurrence))
         rc = LLM_ENOMEM;
     if (rc == 0 && !(*json_out = cJSON_PrintUnformatted(o)))

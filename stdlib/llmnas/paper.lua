@@ -103,7 +103,7 @@ function M.strategy(opts)
 
   local function request(role, system, user)
     return { role = role, temperature = sampling.temperature, top_p = sampling.top_p,
-      max_tokens = sampling.max_tokens,
+      max_tokens = sampling.max_tokens, volatile = prompts.VOLATILE,
       messages = { { role = "system", content = system }, { role = "user", content = user } } }
   end
 
@@ -174,7 +174,7 @@ function M.strategy(opts)
       messages[#messages + 1] = { role = "user", content = rep_template:render({ error = tostring(msg):sub(1, 1000),
         kind = tostring(kind) }) }
       local r = { role = "repair", temperature = sampling.temperature, top_p = sampling.top_p,
-        max_tokens = sampling.max_tokens, messages = messages }
+        max_tokens = sampling.max_tokens, volatile = prompts.VOLATILE, messages = messages }
       local fixed, err, ekind = ctx:chat(r)
       if not fixed then attempt.reply_error, attempt.reply_kind = tostring(err), ekind break end
       local c2, why = extract.code(fixed)

@@ -64,11 +64,36 @@ function M.check(llm, opts)
     M.fail(M.EX_CONFIG, ("model '%s' is not offered by %s; it offers: %s (set --model or LLMNAS_MODEL)")
       :format(cfg.model, cfg.base_url, listed(ids)))
   end
+  if kind == "llm_not_found" and llm.ping then
+    -- Not every server lists its models: one minimal request checks the endpoint, the
+    -- key and the model name instead (one token, no retry, never cached).
+    local ok, perr, pkind = llm.ping()
+    if ok then
+      return ("llm: %s does not list its models; a one-token request to '%s' was answered")
+        :format(cfg.base_url, cfg.model)
+    end
+    if pkind == "llm_not_found" or pkind == "llm_bad_request" then
+      M.fail(M.EX_CONFIG, ("%s does not list its models and rejected a one-token request for "
+        .. "model '%s': %s (check --model or LLMNAS_MODEL)"):format(cfg.base_url, cfg.model, tostring(perr)))
+    end
+    M.refuse(cfg, perr, pkind, "chat/completions")
+    return ("llm: %s does not list its models, and a one-token request got %s (%s): "
+      .. "the first call will say more"):format(cfg.base_url, tostring(perr), tostring(pkind))
+  end
   if kind == "llm_not_found" then
-    -- Not every server lists its models; the first call checks the name.
     return ("llm: %s does not list its models (%s): the model name is checked by the first call")
       :format(cfg.base_url, tostring(err))
   end
+  M.refuse(cfg, err, kind, "models")
+  -- A server error, quota, or a list in another shape: the server is there; the first
+  -- call reports what it says.
+  return ("llm: %s/models: %s (%s)"):format(cfg.base_url, tostring(err), tostring(kind))
+end
+
+--- Raise the user error for a failure of the preflight request at `path` that means the
+-- run cannot work: a rejected or missing key, an unreachable server, an unusable URL.
+-- Returns for any other kind (the server is there; the first call says more).
+function M.refuse(cfg, err, kind, path)
   if kind == "llm_auth" then
     if cfg.key_env then
       M.fail(M.EX_CONFIG, ("the LLM server rejected the API key read from %s: %s")
@@ -78,16 +103,13 @@ function M.check(llm, opts)
       :format(key_vars(cfg), tostring(err)))
   end
   if kind == "llm_network" or kind == "llm_timeout" then
-    local cause = tostring(err):gsub("^%S+/models: ", "")
+    local cause = tostring(err):gsub("^%S+/" .. path .. ": ", "")
     M.fail(M.EX_UNAVAILABLE, ("cannot reach the LLM server at %s: %s (is it running? check --base-url)")
       :format(cfg.base_url, cause))
   end
   if kind == "llm_config" then
     M.fail(M.EX_CONFIG, ("the LLM base URL '%s' is not usable: %s"):format(cfg.base_url, tostring(err)))
   end
-  -- A server error, quota, or a list in another shape: the server is there; the first
-  -- call reports what it says.
-  return ("llm: %s/models: %s (%s)"):format(cfg.base_url, tostring(err), tostring(kind))
 end
 
 return M

@@ -7,6 +7,12 @@ local template = require "llmnas.template"
 
 local M = {}
 
+-- The lines whose figures are measured, not decided (wall time, images/s): requests
+-- pass M.VOLATILE as `volatile`, so the replay key leaves the rest of those lines out
+-- and a replay finds the reply recorded for the same prompt timed on another day.
+local TIME = "training time: "
+M.VOLATILE = { TIME }
+
 M.generator_system = [[
 You are an expert in neural architecture design for image classification. You write compact,
 trainable networks that reach high accuracy after a short training run on a CPU.
@@ -172,7 +178,7 @@ function M.feedback(result, sizes)
   if result.params then add("parameters: %s", count(result.params)) end
   if result.flops then add("FLOPs per image: %s", count(result.flops)) end
   if result.seconds then
-    add("training time: %.1f s%s", result.seconds,
+    add(TIME .. "%.1f s%s", result.seconds,
       result.images_per_s and (" (%s images/s)"):format(count(result.images_per_s)) or "")
   end
   local pruned = result.pruned

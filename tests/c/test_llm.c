@@ -356,6 +356,50 @@ static void test_request_key(void **state)
     llm_client_free(b);
 }
 
+/* volatile_prefixes: the measured figures after a prefix leave the key, not the wire. */
+static void test_request_key_volatile(void **state)
+{
+    (void)state;
+    llm_config cfg = test_config("http://a.invalid/v1");
+    llm_client *a;
+    assert_int_equal(llm_client_new(&cfg, &a), 0);
+    static const char *const vol[] = {"training time: ", "images/s: "};
+    llm_message m1[] = {{"user", "net 1\ntraining time: 12.3 s (4 k images/s)\naccuracy 81%"}};
+    llm_message m2[] = {{"user", "net 1\ntraining time: 9.8 s (5 k images/s)\naccuracy 81%"}};
+    llm_message m3[] = {{"user", "net 1\ntraining time: 9.8 s (5 k images/s)\naccuracy 82%"}};
+    llm_request r;
+    llm_request_init(&r);
+    r.messages = m1, r.n_messages = 1;
+    char k_plain1[65], k_plain2[65], k1[65], k2[65], k3[65];
+    assert_int_equal(llm_request_key(a, &r, k_plain1), 0);
+    r.messages = m2;
+    assert_int_equal(llm_request_key(a, &r, k_plain2), 0);
+    assert_string_not_equal(k_plain1, k_plain2); /* without prefixes every byte counts */
+    r.volatile_prefixes = vol, r.n_volatile = 2;
+    r.messages = m1;
+    assert_int_equal(llm_request_key(a, &r, k1), 0);
+    r.messages = m2;
+    assert_int_equal(llm_request_key(a, &r, k2), 0);
+    assert_string_equal(k1, k2); /* only the times differ */
+    r.messages = m3;
+    assert_int_equal(llm_request_key(a, &r, k3), 0);
+    assert_string_not_equal(k2, k3); /* a decided figure on the next line still counts */
+    char *canon;
+    assert_int_equal(llm_request_canonical(a, &r, 0, &canon), 0);
+    assert_non_null(strstr(canon, "training time: #\\naccuracy 82%"));
+    free(canon);
+    char *body = llm_wire_body(&r, "test-model");
+    assert_non_null(body);
+    assert_non_null(strstr(body, "training time: 9.8 s (5 k images/s)")); /* the server sees all */
+    free(body);
+    /* Prefixes that match nothing leave the key as it was. */
+    static const char *const none[] = {"no such line: "};
+    r.volatile_prefixes = none, r.n_volatile = 1, r.messages = m1;
+    assert_int_equal(llm_request_key(a, &r, k1), 0);
+    assert_string_equal(k1, k_plain1);
+    llm_client_free(a);
+}
+
 static void test_config_env(void **state)
 {
     (void)state;
@@ -1267,6 +1311,7 @@ int main(void)
         cmocka_unit_test(test_sse_parser),
         cmocka_unit_test(test_error_shapes),
         cmocka_unit_test(test_request_key),
+        cmocka_unit_test(test_request_key_volatile),
         cmocka_unit_test(test_config_env),
         cmocka_unit_test(test_chat_ok),
         cmocka_unit_test(test_retry_after_seconds),

@@ -131,6 +131,42 @@ function tests.improver_feedback_fields()
     "stopped early (pruned) at step 10 of 42: below the median", "pruned step")
 end
 
+-- The improver's feedback states the training time, which no two runs measure alike: the
+-- requests name it volatile, so a replay (same replies, candidates retrained) finds its
+-- recorded replies; any other difference still changes the key.
+function tests.measured_times_leave_the_replay_key()
+  local function improver_requests(seconds, ips)
+    local L = fake_llm({ "net a 0.5", "net b 0.6" })
+    local Tr = fake_train()
+    local evaluate = Tr.evaluate
+    function Tr.evaluate(g, recipe)
+      local r, m, k = evaluate(g, recipe)
+      if r then r.seconds, r.images_per_s = seconds, ips end
+      return r, m, k
+    end
+    local env = { arch = F.arch(), train = Tr, db = F.db(), llm = L }
+    search.search(paper.strategy { quiet = true, env = env, repair = 0,
+      task = { dataset = "fashion-mnist", subset = 5400 }, budget = { iterations = 2 } })
+    local out = {}
+    for _, r in ipairs(L.requests) do
+      T.eq(r.volatile, prompts.VOLATILE, r.role .. " request names the measured figures")
+      if r.role == "improver" then out[#out + 1] = r end
+    end
+    return out
+  end
+  local a, b = improver_requests(3.25, 1500), improver_requests(4.5, 1200)
+  T.eq(#a, 2, "two improver calls")
+  has(a[1].messages[2].content, "training time: 3.2 s (1500 images/s)", "the time is in the prompt")
+  T.ok(a[1].messages[2].content ~= b[1].messages[2].content, "the two runs' prompts differ")
+  llm.configure { model = "m" }
+  for i = 1, 2 do
+    T.eq(llm.request_key(a[i]), llm.request_key(b[i]), "improver call " .. i .. ": same replay key")
+    local plain = { messages = a[i].messages, temperature = a[i].temperature }
+    local plain_b = { messages = b[i].messages, temperature = b[i].temperature }
+    T.ok(llm.request_key(plain) ~= llm.request_key(plain_b), "without volatile the keys differ")
+  end
+end
+
 function tests.history_keeps_whole_words_and_the_network()
   T.eq(history.cut_words("alpha beta gamma", 12), "alpha beta...")
   T.eq(history.cut_words("short", 12), "short")

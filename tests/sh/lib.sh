@@ -9,6 +9,8 @@
 #   pass DESC / fail DESC
 #   skip DESC [N]         N (default 1) checks this machine cannot make: counted as skipped,
 #                         never as passed
+#   stop_pid PID...       SIGTERM, then SIGKILL after 10 s, then reap: a helper process that
+#                         ignores SIGTERM must not hang the suite at a bare `wait`
 # At exit it prints "N passed, M failed, K skipped" and exits 1 if anything failed
 # (tests/run.sh fails a run with skips unless SKIP_OK=1).
 set -u
@@ -28,6 +30,19 @@ fail() {
     if [ -f "$T/err" ]; then sed 's/^/     err| /' "$T/err" | head -n 20; fi
 }
 skip() { _skip=$((_skip + ${2:-1})); echo "skip $1${2:+ ($2 checks)}"; }
+stop_pid() {
+    for _p in "$@"; do kill "$_p" 2>/dev/null; done
+    for _p in "$@"; do
+        _i=0
+        while kill -0 "$_p" 2>/dev/null && [ $_i -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
+        if kill -0 "$_p" 2>/dev/null; then
+            echo "note: process $_p ignored SIGTERM for 10 s; killed" >&2
+            kill -9 "$_p" 2>/dev/null
+        fi
+        wait "$_p" 2>/dev/null
+    done
+    return 0
+}
 run() { "$@" >"$T/out" 2>"$T/err" </dev/null; rc=$?; }
 expect_rc() {
     if [ "$rc" -eq "$1" ]; then pass "$2 (exit $1)"; else fail "$2: exit $rc, expected $1"; fi

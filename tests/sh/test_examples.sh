@@ -53,5 +53,4 @@ run "$LLMNAS" run examples/paper.lua --db "$T/db-int" --iterations $((done_iters
 expect_rc 0 "--resume after Ctrl-C"
 expect_out "resuming run 1 at iteration $((done_iters + 1))" "the run continues at the next iteration"
 
-kill "$srv" 2>/dev/null
-wait "$srv" 2>/dev/null
+stop_pid "$srv"

@@ -50,5 +50,4 @@ run "$LLMNAS" run examples/paper.lua --db "$T/bad" --iterations 1 --set islands=
 expect_rc 70 "islands=0 is refused"
 expect_err "islands: expected a positive integer" "with a clear message"
 
-kill "$srv" 2>/dev/null
-wait "$srv" 2>/dev/null
+stop_pid "$srv"

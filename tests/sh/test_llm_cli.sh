@@ -24,8 +24,8 @@ start_server() {
     URL="http://127.0.0.1:$PORT/v1"
 }
 stop_servers() {
-    for p in $SERVERS; do kill "$p" 2>/dev/null; done
-    for p in $SERVERS; do wait "$p" 2>/dev/null; done
+    # shellcheck disable=SC2086
+    stop_pid $SERVERS
     SERVERS=""
 }
 trap 'stop_servers; _finish' EXIT

@@ -99,8 +99,7 @@ URL="http://127.0.0.1:$(cat "$T/port")/v1"
 PAPER="examples/paper.lua --workers 2 --iterations 4 --set subset=600 --model test-model --db $T/paper"
 run "$LLMNAS" run $PAPER --base-url "$URL" --llm-cache record
 expect_rc 0 "a parallel paper run, recorded"
-kill "$srv" 2>/dev/null
-wait "$srv" 2>/dev/null
+stop_pid "$srv"
 run "$LLMNAS" run $PAPER --base-url "http://127.0.0.1:9/v1" --llm-cache replay
 expect_rc 0 "its replay, with no server"
 run "$LLMNAS" run tests/e2e/compare_runs.lua "$T/paper" 1 "$T/paper" 2 ignore-cache-hits

@@ -18,7 +18,7 @@ start_server() {  # $1 = name
     while [ ! -s "$T/port.$1" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
     export LLMNAS_BASE_URL="http://127.0.0.1:$(cat "$T/port.$1")/v1" LLMNAS_MODEL=test-model
 }
-stop_server() { kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null; }
+stop_server() { stop_pid "$srv"; }
 
 start_server a
 run "$LLMNAS" run examples/paper.lua --db "$T/db" --iterations 3 --set subset=$SUBSET

@@ -213,5 +213,4 @@ run "$LLMNAS" serve --port 99999
 expect_rc 64 "a port out of range is a usage error"
 run "$LLMNAS" serve --bind nowhere
 expect_rc 64 "a bind address that is not IPv4 is a usage error"
-kill "$srv" 2>/dev/null
-wait "$srv" 2>/dev/null
+stop_pid "$srv"
