@@ -21,7 +21,9 @@ tree, and the CPU time other processes took during each measurement ("foreign",
 in cores; a row with any median input above 0.3 is marked '*'). The header names
 the CPU model, the ISA flags cpuid reports, oneDNN's effective ISA and the
 `uptime` load at the start; the footer the load at the end. A wall-clock figure
-taken at load > 4 is not representative (2 cores shared).
+taken at load > 4 is not representative (2 cores shared); img/cpu (training images
+per CPU-second of the training process, with its ratios) moves less under load —
+with --threads 1 it is nearly load-independent, as no thread waits for another.
 
   bench_precision.py [--threads 2] [--quick] [--repeat 3] [--nets small,vgg,resnet]
                      [--datasets fashion-mnist]
@@ -92,7 +94,7 @@ def torch_main(a):
     g = torch.Generator().manual_seed(43)
     order = torch.randperm(len(x), generator=g)
     net.train()
-    t0 = time.time()
+    t0, c0 = time.time(), time.process_time()
     for s in range(steps):
         idx = order[s * B:(s + 1) * B]
         xb, yb = x[idx], y[idx]
@@ -113,8 +115,18 @@ def torch_main(a):
         loss.backward()
         opt.step()
         sched.step()
-    secs = time.time() - t0
-    print(json.dumps({"status": "ok", "images_per_s": steps * B / secs, "seconds": secs}))
+    secs, cpu = time.time() - t0, time.process_time() - c0
+    print(json.dumps({"status": "ok", "images_per_s": steps * B / secs, "seconds": secs,
+                      "images_per_cpu_s": steps * B / cpu}))
+
+
+def per_cpu(r):
+    """llmnas: images per CPU-second of the worker, its CPU time scaled to the training
+    part of the job (cpu_seconds covers build, training and evaluation)."""
+    if r.get("status") == "ok" and r.get("cpu_seconds") and r.get("job_seconds"):
+        r["images_per_cpu_s"] = r["steps"] * 128 / (r["cpu_seconds"] * r["seconds"] /
+                                                     r["job_seconds"])
+    return r
 
 
 def median(runs, key):
@@ -154,9 +166,10 @@ def main():
              "resnet": 384 if a.quick else 1280}
     tmp = tempfile.mkdtemp(prefix="bench_precision.")
     bt.write_cifar(tmp, 1320)
-    head = ("%-13s %-6s %-4s | %8s %7s %7s | %7s %6s | %7s | %s"
+    head = ("%-13s %-6s %-4s | %8s %7s %7s | %7s %6s | %7s %7s %7s | %7s | %s"
             % ("data", "net", "prec", "images/s", "/t.fp32", "/t.bf16", "GFLOP/s", "%peak",
-               "RSS MiB", "torch fp32 / bf16 images/s; foreign cores"))
+               "img/cpu", "/t.fp32", "/t.bf16", "RSS MiB",
+               "torch fp32 / bf16 images/s; foreign cores"))
     print(head)
     print("-" * len(head))
     for ds in a.datasets.split(","):
@@ -176,16 +189,18 @@ def main():
             truns = {"fp32": [], "bf16": []}
             for _ in range(max(1, a.repeat)):
                 for p in precs:
-                    runs[p].append(bt.measure(
+                    runs[p].append(per_cpu(bt.measure(
                         [llmnas, "train", src, "--dataset", ds] + data +
                         ["--subset", str(n), "--val-fraction", "0.01", "--threads",
-                         str(a.threads), "--precision", p, "--json"]))
+                         str(a.threads), "--precision", p, "--json"])))
                 for tp in (["fp32", "bf16"] if torch_bf16 else ["fp32"]) if have_torch else []:
                     truns[tp].append(bt.measure(
                         [PY, __file__, "--torch", "--model", mp, "--dataset", ds, "--n", str(n),
                          "--threads", str(a.threads)] + (["--autocast"] if tp == "bf16" else []) +
                         (["--augment", "--data", tmp] if ds == "cifar10" else [])))
             t32, t16 = median(truns["fp32"], "images_per_s"), median(truns["bf16"], "images_per_s")
+            c32 = median(truns["fp32"], "images_per_cpu_s")
+            c16 = median(truns["bf16"], "images_per_cpu_s")
             tf = [median(truns[k], "foreign_cores") for k in ("fp32", "bf16")]
             for p in precs:
                 ok = [r for r in runs[p] if r.get("status") == "ok"]
@@ -196,10 +211,12 @@ def main():
                 gf = 3 * ok[0]["flops"] * li / 1e9
                 fc = median(ok, "foreign_cores")
                 star = "*" if max([fc] + [f for f in tf if f == f]) > 0.3 else " "
-                print("%-13s %-6s %-4s | %7.0f%s %7.2f %7.2f | %7.1f %5.0f%% | %7.0f | %.0f / %.0f; "
-                      "%.2f (torch %.2f / %.2f)"
+                lc = median(ok, "images_per_cpu_s")
+                print("%-13s %-6s %-4s | %7.0f%s %7.2f %7.2f | %7.1f %5.0f%% | %7.0f %7.2f %7.2f | "
+                      "%7.0f | %.0f / %.0f; %.2f (torch %.2f / %.2f)"
                       % (ds, net, p, li, star, li / t32, li / t16, gf, 100 * gf / fp32_peak,
-                         median(ok, "tree_maxrss_mib"), t32, t16, fc, tf[0], tf[1]))
+                         lc, lc / c32, lc / c16, median(ok, "tree_maxrss_mib"), t32, t16, fc,
+                         tf[0], tf[1]))
                 sys.stdout.flush()
     subprocess.run(["rm", "-rf", tmp])
     print("load at end %s; targets (native bf16): vgg and resnet bf16 >= 2x PyTorch fp32; "
