@@ -36,6 +36,7 @@
  *        returns true stops that job: kind "pruned", as in evaluate)
  *   job:kill(), job:pid(), job:running()
  *   train.cores() → CPUs this process may use (for workers x threads <= cores)
+ *   train.check_recipe(recipe) → true | nil, message: train.evaluate's option checks, no training
  *   train.memory_limit_enforced → false in AddressSanitizer builds
  *   train.kinds → kind -> "ok" | "candidate" (cached like a score) | "transient" (not cached)
  *                 | "fatal" (the search stops), every kind a result can carry
@@ -211,7 +212,13 @@ static int push_outcome(lua_State *L, int rc, const train_result *r, const char 
         wall = t->wall;
     if (rc) {
         lua_pushnil(L);
-        lua_pushstring(L, err[0] ? err : train_strerror(rc));
+        /* Each stage names itself ("compiling candidate:", "building the network:"); an
+         * early stop is a decision, not a failure of training. */
+        const char *m = err[0] ? err : train_strerror(rc);
+        if (strcmp(kind, "pruned") == 0 || strncmp(m, "training", 8) == 0)
+            lua_pushstring(L, m);
+        else
+            lua_pushfstring(L, "training: %s", m);
         lua_pushstring(L, kind);
         if (r->diverged_step > 0)
             lua_pushinteger(L, r->diverged_step);
@@ -237,6 +244,33 @@ static int push_outcome(lua_State *L, int rc, const train_result *r, const char 
         set_num(L, "waited_seconds", t->waited);
     lua_pushstring(L, dataset);
     lua_setfield(L, -2, "dataset");
+    return 1;
+}
+
+static int check_recipe_body(lua_State *L)
+{
+    train_opts o;
+    int worker;
+    train_isolation iso = {0};
+    progress_ud pu = {0};
+    read_opts(L, 1, &o, &worker, &iso, &pu);
+    return 0;
+}
+
+/* train.check_recipe(recipe) → true | nil, message: the checks train.evaluate makes
+ * of its options, without training (a search makes them before its run exists). */
+static int l_check_recipe(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    lua_pushcfunction(L, check_recipe_body);
+    lua_pushvalue(L, 1);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+        luaL_pushfail(L);
+        lua_insert(L, -2);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
     return 1;
 }
 
@@ -375,12 +409,17 @@ static int l_datasets(lua_State *L)
     return 1;
 }
 
-/* train.dataset(name [, data]) → the entry for name (a plain name or a scheme
- * such as "folder:PATH", whose entry then carries arg = "PATH" and, from the
- * loaded files, input and classes), or nil, message. */
+/* train.dataset(name [, data [, load]]) → the entry for name (a plain name or a
+ * scheme such as "folder:PATH", whose entry then carries arg = "PATH" and, from the
+ * loaded files, input and classes), or nil, message. load = true also reads a
+ * registered dataset's files from data (cached in this process, so forked workers
+ * inherit them): a search checks its data this way before its run exists. */
 static int l_dataset(lua_State *L)
 {
     const char *name = luaL_checkstring(L, 1), *arg;
+    const char *data = luaL_optstring(L, 2, NULL);
+    int load = lua_toboolean(L, 3);
+    lua_settop(L, 3);
     const ds_info *e = ds_find(name, &arg);
     if (!e) {
         luaL_pushfail(L);
@@ -390,10 +429,11 @@ static int l_dataset(lua_State *L)
     push_dataset(L, e);
     if (arg)
         lua_pushstring(L, arg), lua_setfield(L, -2, "arg");
-    if (e->classes == 0 && arg && *arg) {  /* folder:PATH: only the files tell; load them (cached) */
+    /* folder:PATH, or folder with the data directory: only the files tell; load them (cached) */
+    if (e->classes == 0 && arg && (*arg || data)) {
         const ds_dataset *d;
         char err[1024];
-        if (train_dataset_get(name, luaL_optstring(L, 2, NULL), &d, err, sizeof err)) {
+        if (train_dataset_get(name, data, &d, err, sizeof err)) {
             luaL_pushfail(L);
             lua_pushstring(L, err);
             return 2;
@@ -404,6 +444,14 @@ static int l_dataset(lua_State *L)
             lua_pushinteger(L, dims[i]), lua_rawseti(L, -2, i + 1);
         lua_setfield(L, -2, "input");
         lua_pushinteger(L, d->classes), lua_setfield(L, -2, "classes");
+    } else if (load) {
+        const ds_dataset *d;
+        char err[1024];
+        if (train_dataset_get(name, data, &d, err, sizeof err)) {
+            luaL_pushfail(L);
+            lua_pushstring(L, err);
+            return 2;
+        }
     }
     return 1;
 }
@@ -573,6 +621,7 @@ int luaopen_llmnas_train(lua_State *L)
                                    {"dataset", l_dataset}, {"defaults", l_defaults},
                                    {"submit", l_submit},     {"wait_any", l_wait_any},
                                    {"cores", l_cores},       {"precision", l_precision},
+                                   {"check_recipe", l_check_recipe},
                                    {NULL, NULL}};
     static const luaL_Reg job_methods[] = {{"kill", l_job_kill}, {"pid", l_job_pid},
                                            {"running", l_job_running}, {NULL, NULL}};

@@ -313,9 +313,24 @@ int graph_hash(const graph *g, char out[GRAPH_HASH_HEX]);
 char *graph_to_lua(const graph *g);
 char *graph_to_pytorch(const graph *g);
 
-/* Keras-style table (layer, output shape, params, FLOPs, inputs) and totals;
- * malloc'd, caller frees; NULL on ENOMEM or without an output. (Added by the
- * candidate-language work; not in the first contract.) */
+/* One row of the per-node summary: `llmnas check`'s table (graph_summary), its --json
+ * "nodes" and Lua's g:layers() all print these rows, so they list the same nodes under
+ * the same names. The rows are the live nodes in canonical order (id 0 is the input;
+ * nodes the output does not depend on are left out, as in the exports and training). */
+typedef struct graph_layer {
+    int id;                   /* canonical number */
+    char name[48];            /* "input", "conv2d_3": the exports' variable name */
+    const graph_node *node;   /* op, attributes, shape, params, flops, act_bytes */
+    int n_inputs;
+    const int *inputs;        /* canonical ids of its inputs */
+} graph_layer;
+
+/* The rows of g into *out (malloc'd, one block: free(*out)). Returns their count, or -1
+ * on ENOMEM or without an output. */
+int graph_layers(const graph *g, graph_layer **out);
+
+/* Keras-style table (layer, output shape, params, FLOPs, inputs) of graph_layers'
+ * rows and totals; malloc'd, caller frees; NULL on ENOMEM or without an output. */
 char *graph_summary(const graph *g);
 
 /* A static string for a GRAPH_E* code, beginning with the code's name

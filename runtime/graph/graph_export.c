@@ -131,38 +131,64 @@ static void lower_name(const graph_node *n, int id, char *buf, size_t len)
 
 /* ---- summary ------------------------------------------------------------------ */
 
+int graph_layers(const graph *g, graph_layer **out)
+{
+    *out = NULL;
+    int *order, *newid, m = canonical(g, &order, &newid);
+    if (m < 0)
+        return -1;
+    size_t n_in = 0;
+    for (int k = 0; k < m; k++)
+        n_in += (size_t)g->nodes[order[k]].n_inputs;
+    graph_layer *rows = malloc((size_t)m * sizeof *rows + n_in * sizeof(int));
+    if (!rows) {
+        free(order);
+        free(newid);
+        return -1;
+    }
+    int *ids = (int *)(rows + m);
+    for (int k = 0; k < m; k++) {
+        const graph_node *n = &g->nodes[order[k]];
+        graph_layer *r = &rows[k];
+        r->id = k;
+        r->node = n;
+        lower_name(n, k, r->name, sizeof r->name);
+        r->n_inputs = n->n_inputs;
+        r->inputs = ids;
+        for (int j = 0; j < n->n_inputs; j++)
+            *ids++ = newid[n->inputs[j]];
+    }
+    free(order);
+    free(newid);
+    *out = rows;
+    return m;
+}
+
 char *graph_summary(const graph *g)
 {
-    int *order, *newid, m = canonical(g, &order, &newid);
+    graph_layer *rows;
+    int m = graph_layers(g, &rows);
     if (m < 0)
         return NULL;
     sbuf b = {0};
-    char name[48], shape[64], c1[32], c2[32], t[64];
+    char shape[64], c1[32], c2[32], t[64];
     static const char rule[] =
         "==================================================================================="
         "=========";
     sb_printf(&b, "%-30s %-20s %12s %15s  %s\n%s\n", "Layer (type)", "Output shape", "Param #",
               "FLOPs", "Connected to", rule);
-    for (int k = 0; k < m; k++) {
-        const graph_node *n = &g->nodes[order[k]];
-        lower_name(n, k, name, sizeof name);
-        snprintf(t, sizeof t, "%s (%s)", name, graph_op_name(n->op));
-        sb_printf(&b, "%-30s %-20s %12s %15s  ", t, graph_shape_str(&n->shape, shape, sizeof shape),
-                  commas(n->params, c1, sizeof c1), commas(n->flops, c2, sizeof c2));
-        for (int j = 0; j < n->n_inputs; j++) {
-            const graph_node *in = &g->nodes[n->inputs[j]];
-            lower_name(in, newid[n->inputs[j]], name, sizeof name);
-            sb_printf(&b, "%s%s", j ? ", " : "", name);
-        }
-        sb_printf(&b, "\n");
-    }
-    graph_stats s;
-    graph_stats_get(g, &s);
     int64_t used_params = 0, used_flops = 0, used_act = 0;
     for (int k = 0; k < m; k++) {
-        used_params += g->nodes[order[k]].params;
-        used_flops += g->nodes[order[k]].flops;
-        used_act += g->nodes[order[k]].act_bytes;
+        const graph_node *n = rows[k].node;
+        snprintf(t, sizeof t, "%s (%s)", rows[k].name, graph_op_name(n->op));
+        sb_printf(&b, "%-30s %-20s %12s %15s  ", t, graph_shape_str(&n->shape, shape, sizeof shape),
+                  commas(n->params, c1, sizeof c1), commas(n->flops, c2, sizeof c2));
+        for (int j = 0; j < rows[k].n_inputs; j++)
+            sb_printf(&b, "%s%s", j ? ", " : "", rows[rows[k].inputs[j]].name);
+        sb_printf(&b, "\n");
+        used_params += n->params;
+        used_flops += n->flops;
+        used_act += n->act_bytes;
     }
     sb_printf(&b, "%s\n", rule);
     sb_printf(&b, "Total params: %s\n", commas(used_params, c1, sizeof c1));
@@ -171,8 +197,7 @@ char *graph_summary(const graph *g)
     sb_printf(&b, "Activation memory per image: %s bytes (%.2f MiB, float32, all outputs)\n",
               commas(used_act, c1, sizeof c1), (double)used_act / 1048576.0);
     sb_printf(&b, "Layers: %d\n", m - 1);
-    free(order);
-    free(newid);
+    free(rows);
     return sb_done(&b);
 }
 

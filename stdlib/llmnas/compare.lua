@@ -132,7 +132,10 @@ function M.load(specs)
     if not db then return nil, ("cannot open the memory '%s': %s"):format(path, tostring(err)) end
     local ids = {}
     if id then ids[1] = tonumber(id) else
-      for _, r in ipairs(db:runs()) do ids[#ids + 1] = r.id or r.run end
+      for _, r in ipairs(db:runs()) do
+        if r.damaged then return nil, ("run %s of '%s' is damaged: %s"):format(tostring(r.id), path, r.damaged) end
+        ids[#ids + 1] = r.id or r.run
+      end
     end
     if #ids == 0 then return nil, ("'%s' holds no run"):format(path) end
     for _, rid in ipairs(ids) do
@@ -140,7 +143,12 @@ function M.load(specs)
       if not info then return nil, ("'%s' has no run %s"):format(path, tostring(rid)) end
       local meta = info.meta or {}
       local recs = {}
-      for r in db:iter(rid) do recs[#recs + 1] = r end
+      for r in db:iter(rid) do
+        if r.damaged then
+          return nil, ("run %s of '%s': iteration %s is damaged: %s"):format(tostring(rid), path, tostring(r.iter), r.damaged)
+        end
+        recs[#recs + 1] = r
+      end
       local f = json.encode(meta.recipe or {}, { canonical = true })
       if fidelity and f ~= fidelity then
         return nil, ("run %s of '%s' was trained with another recipe (fidelity): runs compare only within one")

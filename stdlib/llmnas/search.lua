@@ -158,8 +158,10 @@ local function recipe_for(strategy, opts)
   task.input = task.input or ds.input
   task.classes = task.classes or ds.classes
   if not task.input or not task.classes then
-    error(why and ("task: " .. why)
-      or ("task: unknown dataset '%s': give task.input and task.classes"):format(tostring(task.dataset)), 0)
+    -- The user's choice of dataset or folder: one line and an exit code, no traceback.
+    local unknown = not why or why:find("^unknown dataset")
+    require("llmnas.preflight").fail(unknown and 64 or 66, why and ("task: " .. why)
+      or ("task: unknown dataset '%s': give task.input and task.classes"):format(tostring(task.dataset)))
   end
   local recipe = merge(copy(M.RECIPE), strategy.train)
   if recipe.precision ~= nil then  -- refused here, before any candidate fails on it
@@ -251,7 +253,10 @@ end
 -- step, cost) into res and cache it.
 local function trained(run, key, res, m, tmsg, tkind, _, cost)
   -- A dataset that cannot be read fails every candidate alike: stop with its message.
-  if not m and train_kinds[tkind] == "fatal" then error("training data: " .. tostring(tmsg), 0) end
+  if not m and train_kinds[tkind] == "fatal" then
+    require("llmnas.preflight").fail(66, ("training data: %s: stopping the run; once it is fixed, %s")
+      :format(tostring(tmsg):gsub("^training: ", ""), run.resume_hint or "resume it with --resume"))
+  end
   if m then
     merge(res, m)
     res.status = "ok"
@@ -314,7 +319,9 @@ local function propose(run, ctx)
     if type(code) == "string" then run.unreachable = 0 return code, nil, nil, train end
     kind = kind or "propose"
     if M.FATAL_KINDS[kind] then
-      error(("propose: %s (%s): stopping the run"):format(tostring(msg), kind), 0)
+      -- A key, quota, model or configuration the endpoint refuses: every call would fail.
+      require("llmnas.preflight").fail(78, ("propose: %s (%s): stopping the run; once it is fixed, %s")
+        :format(tostring(msg), kind, run.resume_hint or "resume it with --resume"))
     end
     if not M.TRANSIENT_KINDS[kind] or attempt == M.PROPOSE_RETRIES then
       if attempt == M.PROPOSE_RETRIES then unreachable(run, kind, msg) else run.unreachable = 0 end
@@ -468,10 +475,27 @@ local function open_run(run, opts)
   run.loop = { iteration = 0, valid = 0, tokens = 0, seconds = 0, best = nil, strategy = run.strategy.state or {} }
 end
 
+-- A mistake in the strategy table: one line naming where the strategy called the
+-- stdlib (its file and line), exit 78 (EX_CONFIG), no traceback into the stdlib.
+local function strategy_error(msg)
+  local where = ""
+  for level = 3, 20 do
+    local info = debug.getinfo(level, "Sl")
+    if not info then break end
+    if info.what ~= "C" and info.currentline > 0 and not info.short_src:find("^stdlib/") then
+      where = ("%s:%d: "):format(info.short_src, info.currentline)
+      break
+    end
+  end
+  require("llmnas.preflight").fail(78, where .. msg)
+end
+
 --- Run a search. Returns the run table: id, loop (best, iteration, ...), db.
 function M.search(strategy)
-  assert(type(strategy) == "table", "llmnas.search: expected a strategy table")
-  assert(type(strategy.propose) == "function", "llmnas.search: the strategy needs a propose(ctx) function")
+  if type(strategy) ~= "table" then strategy_error("llmnas.search: expected a strategy table") end
+  if type(strategy.propose) ~= "function" then
+    strategy_error("llmnas.search: the strategy needs a propose(ctx) function")
+  end
   local opts = require("llmnas").options()
   strategy.accept = strategy.accept or accept_rules.better
   if strategy.early_abort and not strategy.on_progress then
@@ -488,9 +512,22 @@ function M.search(strategy)
   -- Under mpirun, rank 0's workers are the evaluator ranks (llmnas.mpi).
   local pool, ranks = require("llmnas.mpi").pool()
   if pool then env.train, run.workers, run.mpi = pool, ranks, true end
+  -- Data the trainer cannot read fails every candidate alike: say so before the run
+  -- exists (read once here, the files are inherited by the workers). Under mpirun the
+  -- evaluator ranks read their own copy.
+  if env.train == train_module and not run.mpi then
+    local ok, why = train_module.dataset(task.dataset, task.data, true)
+    if not ok then require("llmnas.preflight").fail(66, "training data: " .. tostring(why)) end
+    -- A recipe value train.evaluate would refuse (a --set typo) refuses every candidate.
+    ok, why = train_module.check_recipe(recipe)
+    if not ok then
+      require("llmnas.preflight").fail(64, ("recipe: %s (the strategy's task and train tables, or --set)")
+        :format(tostring(why):match("%((.+)%)$") or tostring(why)))
+    end
+  end
   run.order = opts.order or strategy.order
   if math.type(run.workers) ~= "integer" or run.workers < 1 or run.workers > 64 then
-    error(("workers: expected an integer from 1 to 64, got %s"):format(tostring(run.workers)), 0)
+    strategy_error(("workers: expected an integer from 1 to 64, got %s"):format(tostring(run.workers)))
   end
   -- Threads per training worker: workers x threads <= cores unless overridden,
   -- since oversubscribed OpenMP teams wait on each other. One worker keeps
