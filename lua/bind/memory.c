@@ -210,7 +210,10 @@ static int collect(void *ud, uint32_t iter, int rc, const char *json, size_t len
         const char *m = mem_errmsg(b->s);
         if (!(t = strdup(m && *m ? m : mem_strerror(rc)))) return MEM_ENOMEM;
     }
-    b->v[b->n++] = (item){iter, rc, t};
+    item *it = &b->v[b->n++];
+    it->iter = iter;
+    it->rc = rc;
+    it->text = t;
     b->more = b->limit && b->n >= b->limit;
     return b->more;
 }

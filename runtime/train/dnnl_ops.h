@@ -74,6 +74,36 @@ dnnl_status_t dop_bn_bwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
                          const dnnl_memory_desc_t *diff, const dnnl_memory_desc_t *data,
                          float eps, int relu, const_dnnl_primitive_desc_t hint);
 
+/* Layer normalisation over the last dimension of data (2-D [rows, C] here), with
+ * scale and shift; stat is the [rows] mean / variance (biased). Training and
+ * inference compute the statistics alike; backward gives the data, scale and
+ * shift gradients. */
+dnnl_status_t dop_ln_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
+                         const dnnl_memory_desc_t *data, const dnnl_memory_desc_t *stat,
+                         float eps);
+dnnl_status_t dop_ln_bwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
+                         const dnnl_memory_desc_t *diff, const dnnl_memory_desc_t *data,
+                         const dnnl_memory_desc_t *stat, float eps,
+                         const_dnnl_primitive_desc_t hint);
+
+/* PReLU: weights broadcast to data (dims [1, C, 1, 1], [1, C] or all ones);
+ * backward gives the data and weights gradients. */
+dnnl_status_t dop_prelu_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
+                            const dnnl_memory_desc_t *data, const dnnl_memory_desc_t *wei);
+dnnl_status_t dop_prelu_bwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
+                            const dnnl_memory_desc_t *data, const dnnl_memory_desc_t *wei,
+                            const dnnl_memory_desc_t *diff, const dnnl_memory_desc_t *dwei,
+                            const_dnnl_primitive_desc_t hint);
+
+/* Softmax (v2, accurate) over axis; backward reads the forward's output. */
+dnnl_status_t dop_softmax_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
+                              const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dst,
+                              int axis);
+dnnl_status_t dop_softmax_bwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
+                              const dnnl_memory_desc_t *dsrc, const dnnl_memory_desc_t *ddst,
+                              const dnnl_memory_desc_t *dst, int axis,
+                              const_dnnl_primitive_desc_t hint);
+
 /* Element-wise activation. */
 dnnl_status_t dop_eltwise_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, dnnl_alg_kind_t alg,
                               const dnnl_memory_desc_t *data, float alpha, float beta);

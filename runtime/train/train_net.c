@@ -631,7 +631,8 @@ static int plan(train_net *n, const train_net_opts *o)
             Lk->in[j] = n->L[gn->inputs[j]].alias;
             uses[Lk->in[j]]++;
         }
-        if (gn->op == GRAPH_OP_IDENTITY || (gn->op == GRAPH_OP_DROPOUT && gn->a.p <= 0) ||
+        if (gn->op == GRAPH_OP_IDENTITY ||
+            ((gn->op == GRAPH_OP_DROPOUT || gn->op == GRAPH_OP_DROPOUT2D) && gn->a.p <= 0) ||
             (gn->op == GRAPH_OP_FLATTEN && gn->shape.rank == g->nodes[Lk->in[0]].shape.rank))
             Lk->alias = Lk->in[0];
     }
@@ -642,7 +643,9 @@ static int plan(train_net *n, const train_net_opts *o)
             if (Lk->alias != k || g->nodes[k].op != GRAPH_OP_RELU)
                 continue;
             int b = Lk->in[0];
-            if (g->nodes[b].op == GRAPH_OP_BATCHNORM2D && uses[b] == 1 && b != n->out &&
+            graph_op bop = g->nodes[b].op;
+            if ((bop == GRAPH_OP_BATCHNORM2D || bop == GRAPH_OP_BATCHNORM1D) && uses[b] == 1 &&
+                b != n->out &&
                 n->L[b].alias == b) {
                 n->L[b].fuse_relu = 1;
                 Lk->alias = b;
@@ -660,8 +663,7 @@ static int plan(train_net *n, const train_net_opts *o)
     /* need_grad: the node or something upstream has parameters */
     for (int k = 0; k < g->n; k++) {
         layer *Lk = &n->L[k];
-        graph_op op = g->nodes[k].op;
-        Lk->need_grad = op == GRAPH_OP_CONV2D || op == GRAPH_OP_LINEAR || op == GRAPH_OP_BATCHNORM2D;
+        Lk->need_grad = g->nodes[k].params > 0;
         for (int j = 0; j < Lk->nin; j++)
             Lk->need_grad |= n->L[Lk->in[j]].need_grad;
     }

@@ -215,9 +215,77 @@ static int fwd_bn(train_net *n, int k)
     return tn_push_fwd(n, FWD_EVAL, &s);
 }
 
-static int eltwise_alg(const graph_node *gn, dnnl_alg_kind_t *alg, float *alpha)
+/* LayerNorm over dim 1: [B, F] as it is; [B, C, H, W] over C at each position (as
+ * ConvNeXt's LayerNorm2d) by keeping the tensor channels-last (acdb), which is
+ * [B*H*W, C] row-major: oneDNN normalises the last dimension of that 2-D view.
+ * rows and *md2 the 2-D view; *mdn the node's own layout (the view, or acdb). */
+static int ln_layout(train_net *n, int k, dnnl_memory_desc_t *mdn, dnnl_memory_desc_t *md2,
+                     dnnl_memory_desc_t *stat)
 {
-    *alpha = 0;
+    const graph_shape *s = &n->g->nodes[k].shape;
+    int64_t rows = n->batch, c = s->dim[1];
+    if (s->rank == 4) {
+        rows *= s->dim[2] * s->dim[3];
+        dnnl_dims_t d4 = {n->batch, c, s->dim[2], s->dim[3]};
+        CK(dop_md(mdn, 4, d4, dnnl_acdb), "layout");
+    }
+    dnnl_dims_t d2 = {rows, c}, d1 = {rows};
+    CK(dop_md(md2, 2, d2, dnnl_ab), "layout");
+    CK(dop_md(stat, 1, d1, dnnl_a), "layout");
+    if (s->rank != 4)
+        *mdn = *md2;
+    return 0;
+}
+
+/* m (in the node's layout mdn) seen as the 2-D [rows, C] matrix md2. */
+static int ln_view(train_net *n, dnnl_memory_t m, const dnnl_memory_desc_t *md2, dnnl_memory_t *out)
+{
+    if (dop_md_equal(mem_md(m), md2)) {
+        *out = m;
+        return 0;
+    }
+    return tn_view_mem(n, md2, m, out);
+}
+
+static int fwd_ln(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    const graph_node *gn = &n->g->nodes[k];
+    dnnl_memory_desc_t mdn, md2, stat;
+    TRY(ln_layout(n, k, &mdn, &md2, &stat));
+    dnnl_memory_t src, dst2;
+    TRY(tn_bind_input(n, NULL, &mdn, n->L[Lk->in[0]].dst, &src));
+    TRY(ln_view(n, src, &md2, &Lk->src_bound));
+    dnnl_primitive_desc_t pd;
+    CK(dop_ln_fwd(&pd, n->eng, &md2, &stat, (float)gn->a.eps), "layer norm forward");
+    dnnl_primitive_desc_clone(&Lk->fpd, pd);
+    TRY(tn_new_mem(n, &md2, &dst2));
+    if (mdn.ndims == 4)
+        TRY(tn_view_mem(n, &mdn, dst2, &Lk->dst));
+    else
+        Lk->dst = dst2;
+    TRY(tn_new_mem(n, &stat, &Lk->mean));
+    TRY(tn_new_mem(n, &stat, &Lk->var));
+    dnnl_dims_t cd = {gn->shape.dim[1]};
+    dnnl_memory_desc_t cmd;
+    CK(dop_md(&cmd, 1, cd, dnnl_a), "layout");
+    TRY(tn_add_param(n, k, "weight", 1, &cmd, 1, cd, &Lk->p[0]));
+    TRY(tn_add_param(n, k, "bias", 1, &cmd, 1, cd, &Lk->p[1]));
+    TRY(tn_init_const(n, Lk->p[0], 1));
+    step s;
+    TRY(tn_make_prim(n, pd, "lnorm fwd", &s));
+    tn_arg(&s, DNNL_ARG_SRC, Lk->src_bound);
+    tn_arg(&s, DNNL_ARG_DST, dst2);
+    tn_arg(&s, DNNL_ARG_MEAN, Lk->mean);
+    tn_arg(&s, DNNL_ARG_VARIANCE, Lk->var);
+    tn_arg(&s, DNNL_ARG_SCALE, n->P[Lk->p[0]].w);
+    tn_arg(&s, DNNL_ARG_SHIFT, n->P[Lk->p[1]].w);
+    return tn_push_fwd(n, FWD_BOTH, &s);
+}
+
+static int eltwise_alg(const graph_node *gn, dnnl_alg_kind_t *alg, float *alpha, float *beta)
+{
+    *alpha = *beta = 0;
     switch (gn->op) {
     /* from its output: the input then need not live until backward */
     case GRAPH_OP_RELU: *alg = dnnl_eltwise_relu_use_dst_for_bwd; return 0;
@@ -227,6 +295,11 @@ static int eltwise_alg(const graph_node *gn, dnnl_alg_kind_t *alg, float *alpha)
     case GRAPH_OP_SIGMOID: *alg = dnnl_eltwise_logistic; return 0;
     case GRAPH_OP_TANH: *alg = dnnl_eltwise_tanh; return 0;
     case GRAPH_OP_HARDSWISH: *alg = dnnl_eltwise_hardswish; return 0;
+    /* alpha * x + beta; backward scales the gradient by alpha */
+    case GRAPH_OP_ELU: *alg = dnnl_eltwise_elu; *alpha = (float)gn->a.alpha; return 0;
+    case GRAPH_OP_MISH: *alg = dnnl_eltwise_mish; return 0;
+    case GRAPH_OP_MUL_SCALAR: *alg = dnnl_eltwise_linear; *alpha = (float)gn->a.other; return 0;
+    case GRAPH_OP_ADD_SCALAR: *alg = dnnl_eltwise_linear; *alpha = 1; *beta = (float)gn->a.other; return 0;
     default: return TRAIN_EUNSUPPORTED;
     }
 }
@@ -236,10 +309,10 @@ static int fwd_eltwise(train_net *n, int k)
     layer *Lk = &n->L[k];
     dnnl_memory_t src = n->L[Lk->in[0]].dst;
     dnnl_alg_kind_t alg;
-    float alpha;
-    TRY(eltwise_alg(&n->g->nodes[k], &alg, &alpha));
+    float alpha, beta;
+    TRY(eltwise_alg(&n->g->nodes[k], &alg, &alpha, &beta));
     dnnl_primitive_desc_t pd;
-    CK(dop_eltwise_fwd(&pd, n->eng, alg, mem_md(src), alpha, 0), "eltwise forward");
+    CK(dop_eltwise_fwd(&pd, n->eng, alg, mem_md(src), alpha, beta), "eltwise forward");
     dnnl_primitive_desc_clone(&Lk->fpd, pd);
     TRY(tn_new_mem(n, dop_query_md(pd, DNNL_ARG_DST), &Lk->dst));
     step s;
@@ -251,7 +324,7 @@ static int fwd_eltwise(train_net *n, int k)
 
 static dnnl_alg_kind_t pool_alg(const graph_node *gn, const layer *Lk)
 {
-    if (gn->op == GRAPH_OP_MAXPOOL2D)
+    if (gn->op == GRAPH_OP_MAXPOOL2D || gn->op == GRAPH_OP_ADAPTIVEMAXPOOL2D)
         return dnnl_pooling_max;
     if (gn->op == GRAPH_OP_AVGPOOL2D && gn->a.count_include_pad && !Lk->avg_exclude)
         return dnnl_pooling_avg_include_padding;
@@ -276,7 +349,7 @@ static int fwd_pool(train_net *n, int k)
     const graph_shape *is = in_shape(n, k, 0);
     dnnl_memory_t src = n->L[Lk->in[0]].dst;
     dnnl_dims_t kernel = {0};
-    if (gn->op == GRAPH_OP_ADAPTIVEAVGPOOL2D) {
+    if (gn->op == GRAPH_OP_ADAPTIVEAVGPOOL2D || gn->op == GRAPH_OP_ADAPTIVEMAXPOOL2D) {
         Lk->geo = (dop_conv){.stride = {1, 1}, .dilation = {1, 1}};
         kernel[0] = is->dim[2];
         kernel[1] = is->dim[3];
@@ -551,6 +624,100 @@ static int fwd_cat(train_net *n, int k)
     return rc;
 }
 
+/* PReLU: the slopes are a parameter of dims [1, C, 1, 1] ([1, C] on [B, F]; all ones
+ * for one slope), PyTorch's [num_parameters] in the same order; its master copy takes
+ * the layout the primitive picks (oneDNN 2.6 has a jit PReLU only for per-channel
+ * slopes in the data's layout; a single slope gets the reference one). */
+static int fwd_prelu(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    const graph_node *gn = &n->g->nodes[k];
+    dnnl_memory_t src = n->L[Lk->in[0]].dst;
+    int r = gn->shape.rank;
+    dnnl_dims_t wd = {1, 1, 1, 1};
+    wd[1] = gn->a.num_parameters;
+    dnnl_memory_desc_t wany;
+    CK(dop_md(&wany, r, wd, dnnl_format_tag_any), "layout");
+    dnnl_primitive_desc_t pd;
+    CK(dop_prelu_fwd(&pd, n->eng, mem_md(src), &wany), "prelu forward");
+    dnnl_primitive_desc_clone(&Lk->fpd, pd);
+    TRY(tn_add_param(n, k, "weight", 1, dop_query_md(pd, DNNL_ARG_WEIGHTS), r, wd, &Lk->p[0]));
+    TRY(tn_init_const(n, Lk->p[0], (float)gn->a.init));
+    Lk->src_bound = src;
+    TRY(tn_new_mem(n, dop_query_md(pd, DNNL_ARG_DST), &Lk->dst));
+    step s;
+    TRY(tn_make_prim(n, pd, "prelu fwd", &s));
+    tn_arg(&s, DNNL_ARG_SRC, src);
+    tn_arg(&s, DNNL_ARG_WEIGHTS, n->P[Lk->p[0]].w);
+    tn_arg(&s, DNNL_ARG_DST, Lk->dst);
+    return tn_push_fwd(n, FWD_BOTH, &s);
+}
+
+/* Softmax over the node's dim on a layout where that dim is dense: plain, or
+ * channels-last (acdb) for C of [B, C, H, W] (oneDNN 2.6 has only its reference
+ * softmax for a strided axis, and the blocked layouts split C). */
+static int fwd_softmax(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    const graph_node *gn = &n->g->nodes[k];
+    dnnl_memory_desc_t plain;
+    TRY(tn_md_plain(&plain, &gn->shape, n->batch));
+    if (gn->shape.rank == 4 && gn->a.dim == 1)
+        CK(dop_md(&plain, 4, plain.dims, dnnl_acdb), "layout");
+    dnnl_memory_t src;
+    TRY(tn_bind_input(n, NULL, &plain, n->L[Lk->in[0]].dst, &src));
+    dnnl_primitive_desc_t pd;
+    CK(dop_softmax_fwd(&pd, n->eng, &plain, &plain, gn->a.dim), "softmax forward");
+    dnnl_primitive_desc_clone(&Lk->fpd, pd);
+    TRY(tn_new_mem(n, &plain, &Lk->dst));
+    step s;
+    TRY(tn_make_prim(n, pd, "softmax fwd", &s));
+    tn_arg(&s, DNNL_ARG_SRC, src);
+    tn_arg(&s, DNNL_ARG_DST, Lk->dst);
+    return tn_push_fwd(n, FWD_BOTH, &s);
+}
+
+/* Dropout2d: one keep-or-drop draw per (image, channel), scaled by 1 / (1 - p) as
+ * nn.Dropout2d, spread over the channel's H x W in a plain mask of the node's
+ * shape (so backward is dropout's: the gradient times the mask). */
+static void step_dropout2d_fwd(train_net *n, step *s)
+{
+    const graph_node *gn = &n->g->nodes[s->node];
+    double p = gn->a.p;
+    float keep = (float)(1.0 / (1.0 - p));
+    const float *x = mem_ptr(s->args[0].memory);
+    float *y = mem_ptr(s->args[1].memory), *m = mem_ptr(s->args[2].memory);
+    size_t planes = (size_t)n->batch * (size_t)gn->shape.dim[1];
+    size_t hw = (size_t)(gn->shape.dim[2] * gn->shape.dim[3]);
+    uint64_t threshold = (uint64_t)(p * 18446744073709551616.0);
+    for (size_t c = 0; c < planes; c++) {
+        float v = m[c * hw];
+        if (!n->drop_frozen)
+            v = ds_rand(&n->drop_rng) >= threshold ? keep : 0.0f;
+        for (size_t i = c * hw; i < (c + 1) * hw; i++) {
+            m[i] = v;
+            y[i] = x[i] * v;
+        }
+    }
+}
+
+static int fwd_dropout2d(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    dnnl_memory_desc_t plain;
+    TRY(tn_md_plain(&plain, &n->g->nodes[k].shape, n->batch));
+    dnnl_memory_t src;
+    TRY(tn_bind_input(n, NULL, &plain, n->L[Lk->in[0]].dst, &src));
+    TRY(tn_new_mem(n, &plain, &Lk->dst));
+    TRY(tn_private_mem(n, &plain, &Lk->mask));  /* kept across passes (frozen masks) */
+    step s = {.fn = step_dropout2d_fwd, .node = k, .nargs = 3};
+    s.args[0].memory = src;
+    s.args[1].memory = Lk->dst;
+    s.args[2].memory = Lk->mask;
+    TRY(tn_push_fwd(n, FWD_TRAIN, &s));
+    return tn_add_reorder(n, &n->fwd_eval, src, Lk->dst);
+}
+
 /* ---- backward compilation (reverse node order) ---- */
 
 static int bwd_conv_or_linear(train_net *n, int k)
@@ -656,17 +823,52 @@ static int bwd_bn(train_net *n, int k)
     return deliver ? tn_grad_out_end(n, &go) : 0;
 }
 
+static int bwd_ln(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    int in = Lk->in[0];
+    dnnl_memory_desc_t mdn, md2, stat;
+    TRY(ln_layout(n, k, &mdn, &md2, &stat));
+    dnnl_memory_t ddst2, dsrc, dsrc2;
+    TRY(ln_view(n, Lk->ddst, &md2, &ddst2));
+    dnnl_primitive_desc_t pd;
+    CK(dop_ln_bwd(&pd, n->eng, &md2, &md2, &stat, (float)n->g->nodes[k].a.eps, Lk->fpd),
+       "layer norm backward");
+    tn_grad_out go;
+    int deliver = n->L[in].need_grad;
+    if (deliver) {
+        TRY(tn_grad_out_begin(n, &mdn, in, &go));
+        dsrc = go.mem;
+    } else {
+        TRY(tn_new_mem(n, &mdn, &dsrc));
+    }
+    TRY(ln_view(n, dsrc, &md2, &dsrc2));
+    step s;
+    TRY(tn_make_prim(n, pd, "lnorm bwd", &s));
+    tn_arg(&s, DNNL_ARG_SRC, Lk->src_bound);
+    tn_arg(&s, DNNL_ARG_MEAN, Lk->mean);
+    tn_arg(&s, DNNL_ARG_VARIANCE, Lk->var);
+    tn_arg(&s, DNNL_ARG_DIFF_DST, ddst2);
+    tn_arg(&s, DNNL_ARG_SCALE, n->P[Lk->p[0]].w);
+    tn_arg(&s, DNNL_ARG_SHIFT, n->P[Lk->p[1]].w);
+    tn_arg(&s, DNNL_ARG_DIFF_SRC, dsrc2);
+    tn_arg(&s, DNNL_ARG_DIFF_SCALE, n->P[Lk->p[0]].g);
+    tn_arg(&s, DNNL_ARG_DIFF_SHIFT, n->P[Lk->p[1]].g);
+    TRY(tn_push_step(n, &n->bwd, &s));
+    return deliver ? tn_grad_out_end(n, &go) : 0;
+}
+
 static int bwd_eltwise(train_net *n, int k)
 {
     layer *Lk = &n->L[k];
     int in = Lk->in[0];
     dnnl_alg_kind_t alg;
-    float alpha;
-    TRY(eltwise_alg(&n->g->nodes[k], &alg, &alpha));
+    float alpha, beta;
+    TRY(eltwise_alg(&n->g->nodes[k], &alg, &alpha, &beta));
     int from_dst = alg == dnnl_eltwise_relu_use_dst_for_bwd;
     dnnl_memory_t data = from_dst ? Lk->dst : n->L[in].dst;
     dnnl_primitive_desc_t pd;
-    CK(dop_eltwise_bwd(&pd, n->eng, alg, mem_md(Lk->ddst), mem_md(data), alpha, 0, Lk->fpd),
+    CK(dop_eltwise_bwd(&pd, n->eng, alg, mem_md(Lk->ddst), mem_md(data), alpha, beta, Lk->fpd),
        "eltwise backward");
     tn_grad_out go;
     TRY(tn_grad_out_begin(n, dop_query_md(pd, DNNL_ARG_DIFF_SRC), in, &go));
@@ -717,6 +919,53 @@ static int bwd_dropout(train_net *n, int k)
     s.args[0].memory = Lk->ddst;
     s.args[1].memory = Lk->mask;
     s.args[2].memory = go.mem;
+    TRY(tn_push_step(n, &n->bwd, &s));
+    return tn_grad_out_end(n, &go);
+}
+
+static int bwd_prelu(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    int in = Lk->in[0];
+    param *W = &n->P[Lk->p[0]];
+    dnnl_primitive_desc_t pd;
+    CK(dop_prelu_bwd(&pd, n->eng, mem_md(Lk->src_bound), mem_md(W->w), mem_md(Lk->ddst),
+                     mem_md(W->g), Lk->fpd), "prelu backward");
+    tn_grad_out go;
+    dnnl_memory_t dsrc;
+    int deliver = n->L[in].need_grad;
+    if (deliver) {
+        TRY(tn_grad_out_begin(n, dop_query_md(pd, DNNL_ARG_DIFF_SRC), in, &go));
+        dsrc = go.mem;
+    } else {
+        TRY(tn_new_mem(n, dop_query_md(pd, DNNL_ARG_DIFF_SRC), &dsrc));
+    }
+    dnnl_memory_t ddst;
+    TRY(tn_bind_input(n, &n->bwd, dop_query_md(pd, DNNL_ARG_DIFF_DST), Lk->ddst, &ddst));
+    step s;
+    TRY(tn_make_prim(n, pd, "prelu bwd", &s));
+    tn_arg(&s, DNNL_ARG_SRC, Lk->src_bound);
+    tn_arg(&s, DNNL_ARG_WEIGHTS, W->w);
+    tn_arg(&s, DNNL_ARG_DIFF_DST, ddst);
+    tn_arg(&s, DNNL_ARG_DIFF_SRC, dsrc);
+    tn_arg(&s, DNNL_ARG_DIFF_WEIGHTS, W->g);
+    TRY(tn_push_step(n, &n->bwd, &s));
+    return deliver ? tn_grad_out_end(n, &go) : 0;
+}
+
+static int bwd_softmax(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    dnnl_primitive_desc_t pd;
+    CK(dop_softmax_bwd(&pd, n->eng, mem_md(Lk->dst), mem_md(Lk->ddst), mem_md(Lk->dst),
+                       n->g->nodes[k].a.dim, Lk->fpd), "softmax backward");
+    tn_grad_out go;
+    TRY(tn_grad_out_begin(n, mem_md(Lk->dst), Lk->in[0], &go));
+    step s;
+    TRY(tn_make_prim(n, pd, "softmax bwd", &s));
+    tn_arg(&s, DNNL_ARG_DST, Lk->dst);
+    tn_arg(&s, DNNL_ARG_DIFF_DST, Lk->ddst);
+    tn_arg(&s, DNNL_ARG_DIFF_SRC, go.mem);
     TRY(tn_push_step(n, &n->bwd, &s));
     return tn_grad_out_end(n, &go);
 }
@@ -830,11 +1079,17 @@ int tn_compile_fwd(train_net *n, int k)
     case GRAPH_OP_INPUT: return fwd_input(n, k);
     case GRAPH_OP_CONV2D:
     case GRAPH_OP_LINEAR: return fwd_conv_or_linear(n, k);
-    case GRAPH_OP_BATCHNORM2D: return fwd_bn(n, k);
+    case GRAPH_OP_BATCHNORM2D: case GRAPH_OP_BATCHNORM1D: return fwd_bn(n, k);
+    case GRAPH_OP_LAYERNORM: return fwd_ln(n, k);
     case GRAPH_OP_RELU: case GRAPH_OP_LEAKYRELU: case GRAPH_OP_GELU: case GRAPH_OP_SILU:
-    case GRAPH_OP_SIGMOID: case GRAPH_OP_TANH: case GRAPH_OP_HARDSWISH: return fwd_eltwise(n, k);
+    case GRAPH_OP_SIGMOID: case GRAPH_OP_TANH: case GRAPH_OP_HARDSWISH:
+    case GRAPH_OP_MUL_SCALAR: case GRAPH_OP_ADD_SCALAR:
+    case GRAPH_OP_ELU: case GRAPH_OP_MISH: return fwd_eltwise(n, k);
+    case GRAPH_OP_PRELU: return fwd_prelu(n, k);
+    case GRAPH_OP_SOFTMAX: return fwd_softmax(n, k);
+    case GRAPH_OP_DROPOUT2D: return fwd_dropout2d(n, k);
     case GRAPH_OP_MAXPOOL2D: case GRAPH_OP_AVGPOOL2D:
-    case GRAPH_OP_ADAPTIVEAVGPOOL2D: return fwd_pool(n, k);
+    case GRAPH_OP_ADAPTIVEAVGPOOL2D: case GRAPH_OP_ADAPTIVEMAXPOOL2D: return fwd_pool(n, k);
     case GRAPH_OP_FLATTEN: return fwd_flatten(n, k);
     case GRAPH_OP_DROPOUT: return fwd_dropout(n, k);
     case GRAPH_OP_ADD: case GRAPH_OP_MUL: return fwd_binary(n, k);
@@ -851,11 +1106,17 @@ int tn_compile_bwd(train_net *n, int k)
     switch (n->g->nodes[k].op) {
     case GRAPH_OP_CONV2D:
     case GRAPH_OP_LINEAR: return bwd_conv_or_linear(n, k);
-    case GRAPH_OP_BATCHNORM2D: return bwd_bn(n, k);
+    case GRAPH_OP_BATCHNORM2D: case GRAPH_OP_BATCHNORM1D: return bwd_bn(n, k);
+    case GRAPH_OP_LAYERNORM: return bwd_ln(n, k);
     case GRAPH_OP_RELU: case GRAPH_OP_LEAKYRELU: case GRAPH_OP_GELU: case GRAPH_OP_SILU:
-    case GRAPH_OP_SIGMOID: case GRAPH_OP_TANH: case GRAPH_OP_HARDSWISH: return bwd_eltwise(n, k);
+    case GRAPH_OP_SIGMOID: case GRAPH_OP_TANH: case GRAPH_OP_HARDSWISH:
+    case GRAPH_OP_MUL_SCALAR: case GRAPH_OP_ADD_SCALAR:
+    case GRAPH_OP_ELU: case GRAPH_OP_MISH: return bwd_eltwise(n, k);
+    case GRAPH_OP_PRELU: return bwd_prelu(n, k);
+    case GRAPH_OP_SOFTMAX: return bwd_softmax(n, k);
+    case GRAPH_OP_DROPOUT2D: return bwd_dropout(n, k);
     case GRAPH_OP_MAXPOOL2D: case GRAPH_OP_AVGPOOL2D:
-    case GRAPH_OP_ADAPTIVEAVGPOOL2D: return bwd_pool(n, k);
+    case GRAPH_OP_ADAPTIVEAVGPOOL2D: case GRAPH_OP_ADAPTIVEMAXPOOL2D: return bwd_pool(n, k);
     case GRAPH_OP_FLATTEN: return bwd_flatten(n, k);
     case GRAPH_OP_DROPOUT: return bwd_dropout(n, k);
     case GRAPH_OP_ADD: case GRAPH_OP_MUL: return bwd_binary(n, k);

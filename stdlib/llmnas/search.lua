@@ -123,8 +123,29 @@ local function book(rec, req, seconds, reply, info)
     u.completion_tokens = u.completion_tokens + (info.completion_tokens or 0)
   end
   rec.llm[req.role] = u
+  -- key: the request's first-occurrence key, so that a resumed run can restore the
+  -- occurrence numbers of the requests made before the stop (restore_occurrences)
+  local ok, key = pcall(llm_module.request_key, req)
   rec.prompts[#rec.prompts + 1] = { role = req.role, messages = req.messages,
-    reply = reply or json.null, error = (not reply) and info or json.null }
+    reply = reply or json.null, error = (not reply) and info or json.null, key = ok and key or nil }
+end
+
+-- With --llm-cache record|replay a request asked again gets its own recorded reply by
+-- its occurrence number, counted per process: a resumed run counts the requests its
+-- committed records booked, so that a request repeated after the resume replays the
+-- reply it had in an uninterrupted run (the soak found it: tests/soak/soak.sh).
+local function restore_occurrences(run, opts)
+  local llm = run.env.llm
+  if not run.resumed or not opts.llm_cache or opts.llm_cache == "off" or not (llm and llm.count_requests) then
+    return
+  end
+  local keys = {}
+  for r in run.db:iter(run.id) do
+    for _, p in ipairs(r.prompts or {}) do
+      if type(p) == "table" and type(p.key) == "string" then keys[#keys + 1] = p.key end
+    end
+  end
+  llm.count_requests(keys)
 end
 
 -- ctx:chat and ctx:chat_many — llm.chat and llm.chat_many that also book tokens,
@@ -548,6 +569,7 @@ function M.search(strategy)
     env.llm.configure { cache = run.db }
   end
   open_run(run, opts)
+  restore_occurrences(run, opts)
   local chat, chat_many = make_chat(run)
   run.ctx = { run = run.id, task = task, recipe = recipe, settings = opts.set, state = run.loop.strategy,
     db = run.db, chat = chat, chat_many = chat_many, best = run.loop.best, last = run.loop.last,

@@ -98,6 +98,12 @@ class Net(nn.Module):
                 m = nn.BatchNorm2d(n["shape"][0], eps=a["eps"], momentum=a["mom"])
             elif op == "Linear":
                 m = nn.Linear(nodes[n["ins"][0]]["shape"][0], int(a["out"]), bool(a["bias"]))
+            elif op == "BatchNorm1d":
+                m = nn.BatchNorm1d(n["shape"][0], eps=a["eps"], momentum=a["mom"])
+            elif op == "LayerNorm":
+                m = nn.LayerNorm(n["shape"][0], eps=a["eps"])
+            elif op == "PReLU":
+                m = nn.PReLU(int(a["np"]), init=a["init"])
             else:
                 continue
             self.mods[str(n["id"])] = m
@@ -109,7 +115,11 @@ class Net(nn.Module):
             i2 = lambda key: (int(a[key][0]), int(a[key][1]))
             xs = [v[i] for i in n["ins"]]
             x0 = xs[0]
-            if op in ("Conv2d", "BatchNorm2d", "Linear"):
+            if op in ("Conv2d", "BatchNorm2d", "Linear", "BatchNorm1d", "PReLU"):
+                y = self.mods[str(k)](x0)
+            elif op == "LayerNorm" and x0.dim() == 4:  # over channels (ConvNeXt's LayerNorm2d)
+                y = self.mods[str(k)](x0.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+            elif op == "LayerNorm":
                 y = self.mods[str(k)](x0)
             elif op == "ReLU":
                 y = F.relu(x0)
@@ -143,17 +153,33 @@ class Net(nn.Module):
                 y = xs[0] * xs[1]
             elif op == "cat":
                 y = torch.cat(xs, 1)
+            elif op == "ELU":
+                y = F.elu(x0, a["alpha"])
+            elif op == "Mish":
+                y = F.mish(x0)
+            elif op == "Softmax":
+                y = F.softmax(x0, int(a["dim"]))
+            elif op == "AdaptiveMaxPool2d":
+                y = F.adaptive_max_pool2d(x0, 1)
+            elif op == "Dropout2d":
+                y = x0 * self.masks[k] if self.training and a["drop"] > 0 else x0
+            elif op == "mul_scalar":
+                y = x0 * a["other"]
+            elif op == "add_scalar":
+                y = x0 + a["other"]
             else:
                 raise SystemExit("train_agree: unknown op " + op)
             v[k] = y
         return v[self.output]
 
 
-def dropout_agrees(p, mask):
-    """The masks llmnas drew against nn.Dropout(p) in training mode on ones: the same scale
-    on the kept elements (1/(1-p)), and keep rates within 5 binomial sigmas of 1-p."""
+def dropout_agrees(p, mask, module=nn.Dropout):
+    """The masks llmnas drew against module(p) (nn.Dropout, or nn.Dropout2d with one value
+    per channel) in training mode on ones: the same scale on the kept elements (1/(1-p)),
+    and keep rates within 5 binomial sigmas of 1-p."""
     torch.manual_seed(1)
-    ref = torch.nn.Dropout(p).train()(torch.ones(200000)).numpy()
+    ones = torch.ones(200000) if module is nn.Dropout else torch.ones(1, 200000, 1, 1)
+    ref = module(p).train()(ones).numpy().ravel()
     ok = True
     for who, m in (("llmnas", mask), ("nn.Dropout", ref)):
         kept = m[m != 0]
@@ -169,9 +195,10 @@ def dropout_agrees(p, mask):
         print("  %s dropout p=%g: llmnas scales kept elements by %s, nn.Dropout by %.7g  DISAGREE"
               % (NAME, p, np.unique(kept)[:4], scale))
         ok = False
-    print("  %s dropout p=%g: keep rate %.4f over %d (nn.Dropout %.4f), scale %.7g (nn.Dropout %.7g)"
-          % (NAME, p, kept.size / mask.size, mask.size, float((ref != 0).mean()),
-             float(kept[0]) if kept.size else float("nan"), scale))
+    name = module.__name__
+    print("  %s %s p=%g: keep rate %.4f over %d (nn.%s %.4f), scale %.7g (nn.%s %.7g)"
+          % (NAME, name, p, kept.size / mask.size, mask.size, name, float((ref != 0).mean()),
+             float(kept[0]) if kept.size else float("nan"), name, scale))
     return ok
 
 
@@ -194,7 +221,8 @@ def replay(nodes, output, params, meta, autocast):
     trainable = [t for (_, _, _, t, tr) in tensors if tr]
     opt = torch.optim.SGD(trainable, lr=lr, momentum=mom, weight_decay=wd)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-    out = {"losses": [], "grads": {}, "step1": {}, "final": {}, "drawn": {}, "tensors": tensors}
+    out = {"losses": [], "grads": {}, "step1": {}, "final": {}, "drawn": {}, "drawn2d": {},
+           "mask_ok": True, "tensors": tensors}
     net.train()
     for s in range(steps):
         x = torch.from_numpy(load("x%d.bin" % s)).view(batch, c, h, w)
@@ -203,6 +231,24 @@ def replay(nodes, output, params, meta, autocast):
             if n["op"] == "Dropout" and n["a"]["drop"] > 0:
                 m = load("mask%d_%d.bin" % (n["id"], s))
                 out["drawn"].setdefault(n["a"]["drop"], []).append(m)
+                net.masks[n["id"]] = torch.from_numpy(m).view(batch, *n["shape"])
+            if n["op"] == "Dropout2d" and n["a"]["drop"] > 0:
+                m = load("mask%d_%d.bin" % (n["id"], s))
+                planes = m.reshape(batch * n["shape"][0], -1)
+                if not (planes == planes[:, :1]).all():  # one draw per (image, channel)
+                    print("  %s Dropout2d node %d: the mask varies within a channel  DISAGREE"
+                          % (NAME, n["id"]))
+                    out["mask_ok"] = False
+                out["drawn2d"].setdefault(n["a"]["drop"], []).append(planes[:, 0].copy())
+                net.masks[n["id"]] = torch.from_numpy(m).view(batch, *n["shape"])
+            if n["op"] == "Dropout2d" and n["a"]["drop"] > 0:
+                m = load("mask%d_%d.bin" % (n["id"], s))
+                planes = m.reshape(batch * n["shape"][0], -1)
+                if not (planes == planes[:, :1]).all():  # one draw per (image, channel)
+                    print("  %s Dropout2d node %d: the mask varies within a channel  DISAGREE"
+                          % (NAME, n["id"]))
+                    ok = False
+                drawn2d.setdefault(n["a"]["drop"], []).append(planes[:, 0].copy())
                 net.masks[n["id"]] = torch.from_numpy(m).view(batch, *n["shape"])
         opt.zero_grad()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
@@ -307,6 +353,9 @@ def main():
             l2=True, i=i))
     for p, masks in ref["drawn"].items():
         ok = dropout_agrees(p, np.concatenate(masks)) and ok
+    for p, masks in ref["drawn2d"].items():
+        ok = dropout_agrees(p, np.concatenate(masks), nn.Dropout2d) and ok
+    ok = ok and ref["mask_ok"]
     worst["eval"] = check("eval logits", load("eval_logits.bin"), "eval", 1e-4, 1e-3)
     print("train_agree %s%s: %s; worst relative error: %s%s" % (
         NAME, " (bf16 against PyTorch fp32)" if BF16 else "", "agree" if ok else "DISAGREE",

@@ -137,7 +137,7 @@ assert d["graph"]["nodes"][1]["op"] == "Conv2d" and len(d["graph_hash"]) == 32
 ' "$T/out"; then pass "--json carries the figures, nodes and graph"; else fail "--json content"; fi
 # The per-node summary is one set of rows: the table, --json's nodes and g:layers() list the
 # same live nodes under the same names (a branch the output does not use is in none).
-for n in every_op defaults; do
+for n in every_op defaults new_ops; do
     run "$LLMNAS" check "$ROOT/tests/optable/$n.lua"
     if cmp -s "$T/out" "$ROOT/tests/optable/$n.expected.check"; then pass "$n: the table as pinned"
     else fail "$n: check differs from tests/optable/$n.expected.check"; fi

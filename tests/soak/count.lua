@@ -21,6 +21,7 @@ local lost, dup = 0, 0
 for k in pairs(a) do if not b[k] then lost = lost + 1 end end
 for k in pairs(b) do if not a[k] then dup = dup + 1 end end
 local totals = (db:run(2).totals or {}).candidates
-print(("lost %d, duplicated %d (run 1: %d records, run 2: %d, gaps or damaged in run 2: %d, run 2's totals: %s candidates)")
+print(("lost %d, duplicated %d (run 1: %d records, run 2: %d, gaps or damaged in run 2: %d, "
+  .. "run 2's totals: %s candidates)")
   :format(lost, dup, na, nb, gaps, tostring(totals)))
 if gaps > 0 or totals ~= nb then print("run 2's numbering or totals are wrong") os.exit(1) end

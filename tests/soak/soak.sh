@@ -171,6 +171,7 @@ for role in roles:
 size = os.path.getsize(os.path.join(db, "data.mdb"))
 print("  store %s: data.mdb %.1f MiB for 2 runs of %d records" % (os.path.basename(db), size / 2**20, marks[2]))
 print("GROWTH %.2f" % growth)
+print("ANON %.2f" % (100.0 * (c["anon_kib"] - a["anon_kib"]) / a["anon_kib"]))
 for role in roles:
     vals = [r["prompt_tokens"][role] for k, r in rows.items() if k >= marks[1] and role in r["prompt_tokens"]]
     early = [r["prompt_tokens"][role] for k, r in rows.items() if marks[0] <= k < marks[1] and role in r["prompt_tokens"]]
@@ -197,6 +198,9 @@ targets() {  # NAME
     g=$(sed -n 's/^GROWTH //p' "$f")
     if awk -v g="$g" 'BEGIN { exit !(g < 10) }'; then ok "$1: parent RSS growth ${g}% < 10%"
     else bad "$1: parent RSS grew ${g}% (target < 10%)"; fi
+    g=$(sed -n 's/^ANON //p' "$f")
+    if awk -v g="$g" 'BEGIN { exit !(g < 10) }'; then ok "$1: the parent's heaps (RssAnon) grew ${g}% < 10%"
+    else bad "$1: the parent's heaps (RssAnon) grew ${g}% (target < 10%)"; fi
     grep '^TOKENS ' "$f" | while read -r _ role early late; do
         # flat: the largest prompt of the second half no larger than the largest of the first
         if [ "${SOAK_TOKEN_TARGET:-1}" = 0 ]; then
@@ -253,7 +257,7 @@ unset LLMNAS_BASE_URL LLMNAS_MODEL
 echo "  paper K: $(($(date +%s) - t)) s (load $(load))"
 readers_stop
 figures paper "$W/paper.db" >"$W/paper.figures"
-grep -v '^GROWTH\|^TOKENS' "$W/paper.figures"
+grep -v '^GROWTH\|^ANON\|^TOKENS' "$W/paper.figures"
 targets paper
 compare paper "$W/paper.db"
 fi
@@ -274,7 +278,7 @@ killed evolve "$W/evolve.db" $EVOLVE
 echo "  evolve K: $(($(date +%s) - t)) s (load $(load))"
 readers_stop
 figures evolve "$W/evolve.db" >"$W/evolve.figures"
-grep -v '^GROWTH\|^TOKENS' "$W/evolve.figures"
+grep -v '^GROWTH\|^ANON\|^TOKENS' "$W/evolve.figures"
 targets evolve
 compare evolve "$W/evolve.db"
 fi

@@ -50,7 +50,8 @@ llmnas.search = function(strategy)
       local f = assert(io.open(samples, "a"))
       local rss, anon, file = rss_kib()
       f:write(json.encode { iter = it, pid = pid,
-        rss_kib = rss, anon_kib = anon, file_kib = file, lua_kib = collectgarbage("count"), prompt_tokens = per_call(record) }, "\n")
+        rss_kib = rss, anon_kib = anon, file_kib = file, lua_kib = collectgarbage("count"),
+        prompt_tokens = per_call(record) }, "\n")
       f:close()
     end
     if progress then
