@@ -672,9 +672,33 @@ static int plan(train_net *n, const train_net_opts *o)
 
 
 
+/* The ops whose bf16 path is checked (tests/c/test_train_bf16.c, PyTorch's bf16
+ * autocast case); any other op refuses bf16 rather than risk C code that reads
+ * bf16 buffers as fp32. */
+static int bf16_checked(graph_op op)
+{
+    switch (op) {
+    case GRAPH_OP_INPUT: case GRAPH_OP_CONV2D: case GRAPH_OP_LINEAR: case GRAPH_OP_BATCHNORM2D:
+    case GRAPH_OP_RELU: case GRAPH_OP_LEAKYRELU: case GRAPH_OP_GELU: case GRAPH_OP_SILU:
+    case GRAPH_OP_SIGMOID: case GRAPH_OP_TANH: case GRAPH_OP_HARDSWISH: case GRAPH_OP_MAXPOOL2D:
+    case GRAPH_OP_AVGPOOL2D: case GRAPH_OP_ADAPTIVEAVGPOOL2D: case GRAPH_OP_FLATTEN:
+    case GRAPH_OP_DROPOUT: case GRAPH_OP_IDENTITY: case GRAPH_OP_ADD: case GRAPH_OP_MUL:
+    case GRAPH_OP_CAT:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 static int build(train_net *n, const train_net_opts *o)
 {
     const graph *g = n->g;
+    for (int k = 0; n->bf16 && k < g->n; k++)
+        if (!bf16_checked(g->nodes[k].op)) {
+            rt_fmt(n->err, sizeof n->err, "node %d: op %s is not yet supported in bf16 "
+                   "precision; use precision fp32", k, graph_op_name(g->nodes[k].op));
+            return TRAIN_EUNSUPPORTED;
+        }
     TRY(plan(n, o));
     n->defer = !o->keep_all;
     for (int k = 0; k < g->n; k++) {
