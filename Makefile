@@ -159,10 +159,10 @@ deps:
 	    tail -5 /tmp/llmnas-deps.log >&2; exit 1; }; \
 	fi
 
-# Under ASan, Open MPI's own never-freed memory in the MPI ranks is not reported
-# (tests/lsan-openmpi.supp says which frames; llmnas's leaks still are).
+# Under ASan, libraries' own never-freed memory (Open MPI in the MPI ranks, fontconfig
+# under Graphviz) is not reported (tests/lsan.supp says which frames; llmnas's still are).
 ASANENV   := $(if $(filter address,$(subst $(comma), ,$(SANITIZER))),\
-             LSAN_OPTIONS=suppressions=$(abspath tests/lsan-openmpi.supp) \
+             LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) \
              OMPI_MCA_mca_base_component_disable_dlclose=1)
 test: $(BIN) llmnas $(CTESTS)
 	@$(ASANENV) BUILD=$(BUILD) LLMNAS=$(abspath $(BIN)) sh tests/run.sh $(TEST)
