@@ -241,15 +241,6 @@ def replay(nodes, output, params, meta, autocast):
                     out["mask_ok"] = False
                 out["drawn2d"].setdefault(n["a"]["drop"], []).append(planes[:, 0].copy())
                 net.masks[n["id"]] = torch.from_numpy(m).view(batch, *n["shape"])
-            if n["op"] == "Dropout2d" and n["a"]["drop"] > 0:
-                m = load("mask%d_%d.bin" % (n["id"], s))
-                planes = m.reshape(batch * n["shape"][0], -1)
-                if not (planes == planes[:, :1]).all():  # one draw per (image, channel)
-                    print("  %s Dropout2d node %d: the mask varies within a channel  DISAGREE"
-                          % (NAME, n["id"]))
-                    ok = False
-                drawn2d.setdefault(n["a"]["drop"], []).append(planes[:, 0].copy())
-                net.masks[n["id"]] = torch.from_numpy(m).view(batch, *n["shape"])
         opt.zero_grad()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
             z = net(x)
