@@ -18,10 +18,10 @@ local modes = {}
 for m in (arg[3] or "fp32,bf16,winograd"):gmatch("[^,]+") do modes[#modes + 1] = m end
 assert(modes[1] == "fp32", "the first mode is the reference: fp32")
 
-local recs, seen, meta, run = {}, {}, nil, nil
+local recs, seen, meta = {}, {}, nil
 for one in path:gmatch("[^,]+") do  -- several memories: their latest runs' networks are pooled
   local db = assert(memory.open(one, { readonly = true }))
-  run = db:latest_run()
+  local run = db:latest_run()
   meta = meta or db:run(run).meta  -- the recipe is the first's
   for r in db:iter(run) do
     if r.status == "ok" and not r.fidelity and r.hash and r.code and not seen[r.hash] and #recs < nmax then
