@@ -7,6 +7,7 @@
  *       lr = 0.01, momentum = 0.9, weight_decay = 5e-4, cosine = true,
  *       augment = nil (dataset default), seed = 43, threads = 0,
  *       time_limit = 0, test = false, worker = true, winograd = false,
+ *       precision = "fp32" | "bf16" | "auto",
  *       memory_limit = 0 (worker address-space headroom, bytes), deadline = 0 (worker
  *       wall clock, s; default time_limit * 1.25 + 120 when time_limit is set),
  *       max_params = ..., max_flops = ..., max_act_bytes = ...,
@@ -22,6 +23,9 @@
  *   train.datasets() → {"fashion-mnist", ..., ["fashion-mnist"] = {name, about, input = {1, 28, 28},
  *                       classes = 10, splits = {train = 60000, test = 10000}, subdir, system_dir,
  *                       augment, mean, std}, ...}   (runtime/train/dataset.c's registry)
+ *   train.precision(p) → "bf16" | "fp32", why   -- what precision p runs as in this process
+ *                       (why: what the CPU and oneDNN report) | nil, message (bf16 without
+ *                       native bf16, or an unknown name)
  *   train.defaults() → {dataset, epochs, batch, lr, momentum, weight_decay, seed, ...}: the
  *                       values train.evaluate uses for options left out (train_opts_default)
  *   train.dataset(name) → that entry (also for a scheme: "folder:PATH" gives arg = "PATH") | nil, msg
@@ -144,6 +148,11 @@ static void read_opts(lua_State *L, int t, train_opts *o, int *worker, train_iso
     o->time_limit = host_opt_num(L, t, 2, "evaluate", "time_limit", o->time_limit, 0, 1e7);
     o->test = host_opt_bool(L, t, "test", o->test);
     o->winograd = host_opt_bool(L, t, "winograd", o->winograd);
+    const char *prec = host_opt_str(L, t, 2, "evaluate", "precision",
+                                    train_precision_name(o->precision));
+    o->precision = train_precision_parse(prec);
+    if (o->precision < 0)
+        luaL_error(L, "evaluate: precision must be \"fp32\", \"bf16\" or \"auto\", got '%s'", prec);
     o->checkpoints = (int)host_opt_int(L, t, 2, "evaluate", "checkpoints", o->checkpoints, 0, 1000);
     o->probe = (int)host_opt_int(L, t, 2, "evaluate", "probe", o->probe, 0, 1 << 30);
     o->max_params = (int64_t)host_opt_num(L, t, 2, "evaluate", "max_params", (double)o->max_params, 0, 1e15);
@@ -318,10 +327,34 @@ static int l_defaults(lua_State *L)
     set_num(L, "time_limit", o.time_limit);
     lua_pushboolean(L, o.test), lua_setfield(L, -2, "test");
     lua_pushboolean(L, o.winograd), lua_setfield(L, -2, "winograd");
+    lua_pushstring(L, train_precision_name(o.precision)), lua_setfield(L, -2, "precision");
     set_int(L, "max_params", o.max_params);
     set_int(L, "max_flops", o.max_flops);
     set_int(L, "max_act_bytes", o.max_act_bytes);
     return 1;
+}
+
+/* train.precision(p): what p resolves to here, and why; nil, message when it
+ * cannot run (bf16 without native support) or is not a precision. */
+static int l_precision(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    int p = train_precision_parse(name), bf16;
+    char err[256], why[160];
+    if (p < 0) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "precision must be \"fp32\", \"bf16\" or \"auto\", got '%s'", name);
+        return 2;
+    }
+    if (train_precision_resolve(p, &bf16, err, sizeof err)) {
+        lua_pushnil(L);
+        lua_pushstring(L, err);
+        return 2;
+    }
+    int native = train_cpu_bf16(why, sizeof why);
+    lua_pushstring(L, bf16 ? "bf16" : "fp32");
+    lua_pushfstring(L, "%s%s", native ? "native bf16: " : "no native bf16: ", why);
+    return 2;
 }
 
 /* The registry's entry e as a table: name, about, input {c, h, w}, classes,
@@ -589,7 +622,8 @@ int luaopen_llmnas_train(lua_State *L)
     static const luaL_Reg fns[] = {{"evaluate", l_evaluate}, {"datasets", l_datasets},
                                    {"dataset", l_dataset}, {"defaults", l_defaults},
                                    {"submit", l_submit},     {"wait_any", l_wait_any},
-                                   {"cores", l_cores},       {"check_recipe", l_check_recipe},
+                                   {"cores", l_cores},       {"precision", l_precision},
+                                   {"check_recipe", l_check_recipe},
                                    {NULL, NULL}};
     static const luaL_Reg job_methods[] = {{"kill", l_job_kill}, {"pid", l_job_pid},
                                            {"running", l_job_running}, {NULL, NULL}};

@@ -12,6 +12,12 @@ dnnl_status_t dop_md(dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims,
     return dnnl_memory_desc_init_by_tag(md, ndims, dims, dnnl_f32, tag);
 }
 
+dnnl_status_t dop_md_dt(dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims,
+                        dnnl_data_type_t dt, dnnl_format_tag_t tag)
+{
+    return dnnl_memory_desc_init_by_tag(md, ndims, dims, dt, tag);
+}
+
 dnnl_format_tag_t dop_plain_tag(int ndims)
 {
     static const dnnl_format_tag_t t[] = {dnnl_format_tag_undef, dnnl_a, dnnl_ab,

@@ -22,9 +22,11 @@ typedef struct dop_conv {
     int winograd;  /* convolutions: 1 lets oneDNN pick Winograd where it has one */
 } dop_conv;
 
-/* Memory descriptors. */
+/* Memory descriptors: float32 (dop_md) or of data type dt. */
 dnnl_status_t dop_md(dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims,
                      dnnl_format_tag_t tag);
+dnnl_status_t dop_md_dt(dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims,
+                        dnnl_data_type_t dt, dnnl_format_tag_t tag);
 dnnl_format_tag_t dop_plain_tag(int ndims);  /* a, ab, abc, abcd, abcde */
 size_t dop_md_size(const dnnl_memory_desc_t *md);
 int dop_md_equal(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b);

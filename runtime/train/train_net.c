@@ -552,6 +552,15 @@ int tn_md_plain(dnnl_memory_desc_t *md, const graph_shape *s, int batch)
     return dop_md(md, nd, d, dop_plain_tag(nd)) == dnnl_success ? 0 : TRAIN_EDNNL;
 }
 
+int tn_md_act(const train_net *n, dnnl_memory_desc_t *md, const graph_shape *s, int plain)
+{
+    dnnl_dims_t d = {0};
+    int nd;
+    dims_of(s, n->batch, d, &nd);
+    return dop_md_dt(md, nd, d, n->act, plain ? dop_plain_tag(nd) : dnnl_format_tag_any) ==
+                   dnnl_success ? 0 : TRAIN_EDNNL;
+}
+
 /* Conv / pool geometry, PyTorch conventions; the right padding is grown
  * until oneDNN's output size equals the graph's (ceil_mode). */
 void tn_geometry(const graph_node *gn, const graph_shape *in, dop_conv *c, dnnl_dims_t kernel)
@@ -663,9 +672,33 @@ static int plan(train_net *n, const train_net_opts *o)
 
 
 
+/* The ops whose bf16 path is checked (tests/c/test_train_bf16.c, PyTorch's bf16
+ * autocast case); any other op refuses bf16 rather than risk C code that reads
+ * bf16 buffers as fp32. */
+static int bf16_checked(graph_op op)
+{
+    switch (op) {
+    case GRAPH_OP_INPUT: case GRAPH_OP_CONV2D: case GRAPH_OP_LINEAR: case GRAPH_OP_BATCHNORM2D:
+    case GRAPH_OP_RELU: case GRAPH_OP_LEAKYRELU: case GRAPH_OP_GELU: case GRAPH_OP_SILU:
+    case GRAPH_OP_SIGMOID: case GRAPH_OP_TANH: case GRAPH_OP_HARDSWISH: case GRAPH_OP_MAXPOOL2D:
+    case GRAPH_OP_AVGPOOL2D: case GRAPH_OP_ADAPTIVEAVGPOOL2D: case GRAPH_OP_FLATTEN:
+    case GRAPH_OP_DROPOUT: case GRAPH_OP_IDENTITY: case GRAPH_OP_ADD: case GRAPH_OP_MUL:
+    case GRAPH_OP_CAT:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 static int build(train_net *n, const train_net_opts *o)
 {
     const graph *g = n->g;
+    for (int k = 0; n->bf16 && k < g->n; k++)
+        if (!bf16_checked(g->nodes[k].op)) {
+            rt_fmt(n->err, sizeof n->err, "node %d: op %s is not yet supported in bf16 "
+                   "precision; use precision fp32", k, graph_op_name(g->nodes[k].op));
+            return TRAIN_EUNSUPPORTED;
+        }
     TRY(plan(n, o));
     n->defer = !o->keep_all;
     for (int k = 0; k < g->n; k++) {
@@ -731,6 +764,8 @@ int train_net_build(const graph *g, int batch, const train_net_opts *o, train_ne
     n->classes = (int)g->nodes[g->output].shape.dim[1];
     n->init_rng = o->seed;
     n->winograd = o->winograd;
+    n->bf16 = o->bf16;
+    n->act = o->bf16 ? dnnl_bf16 : dnnl_f32;
     n->drop_rng = o->seed ^ 0x5deece66dull;
     n->L = calloc((size_t)g->n, sizeof *n->L);
     int rc = TRAIN_ENOMEM;

@@ -62,7 +62,7 @@ local train_module = require "train"
 -- trainer's own defaults (train.defaults(), written once in C) for the fields that make
 -- up a run's recipe and its evaluation-cache key.
 M.RECIPE = {}
-for _, k in ipairs { "epochs", "lr", "momentum", "weight_decay", "batch", "seed" } do
+for _, k in ipairs { "epochs", "lr", "momentum", "weight_decay", "batch", "seed", "precision" } do
   M.RECIPE[k] = train_module.defaults()[k]
 end
 -- Learning-curve checkpoints reported while training (recorded as result.curve) and
@@ -185,15 +185,26 @@ local function recipe_for(strategy, opts)
       or ("task: unknown dataset '%s': give task.input and task.classes"):format(tostring(task.dataset)))
   end
   local recipe = merge(copy(M.RECIPE), strategy.train)
+  if recipe.precision ~= nil then  -- refused here, before any candidate fails on it
+    local p, refused = train_module.precision(tostring(recipe.precision))
+    if not p then error("train.precision: " .. refused, 0) end
+  end
   recipe.dataset, recipe.data, recipe.subset = task.dataset, task.data, task.subset
   recipe.val_fraction, recipe.val_subset = task.val_fraction, task.val_subset
   return task, recipe
 end
 
 -- The evaluation-cache key: the graph's hash and everything that changes the result.
+-- The precision enters as what it runs as on this machine (auto is bf16 on one CPU,
+-- fp32 on another), and fp32 not at all, so keys of records from before precision
+-- existed (all fp32) still match.
 local function cache_key(hash, recipe)
   local r = copy(recipe)
   r.data, r.time_limit, r.threads, r.deadline, r.memory_limit, r.progress = nil, nil, nil, nil, nil, nil
+  if r.precision ~= nil then
+    r.precision = train_module.precision(tostring(r.precision)) or tostring(r.precision)
+    if r.precision == "fp32" then r.precision = nil end
+  end
   return hash .. "@" .. core.sha256(json.encode(r, { canonical = true })):sub(1, 16)
 end
 

@@ -29,6 +29,7 @@
 #define STEPS 10
 
 static char dir[256];
+static int bf16;  /* the bf16 cases: llmnas in bf16 against PyTorch fp32 and its bf16 autocast */
 
 static void dump(const char *name, const void *p, size_t bytes)
 {
@@ -91,7 +92,7 @@ static void agree(int net, int fuse, int c, int h, int w, int classes, int batch
     snprintf(dir, sizeof dir, "/tmp/test_train_torch.XXXXXX");
     assert_non_null(mkdtemp(dir));
     graph *g = tn_build(net, c, h, w, classes);
-    train_net_opts o = {.seed = 11 + (uint64_t)net, .fuse = fuse};
+    train_net_opts o = {.seed = 11 + (uint64_t)net, .fuse = fuse, .bf16 = bf16};
     train_net *n;
     char err[512];
     if (train_net_build(g, batch, &o, &n, err, sizeof err))
@@ -177,7 +178,8 @@ static void agree(int net, int fuse, int c, int h, int w, int classes, int batch
     graph_free(g);
 
     char cmd[600];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/py/train_agree.py %s %s", dir, tn_names[net]);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/py/train_agree.py %s %s%s", dir, tn_names[net],
+             bf16 ? " --bf16" : "");
     int rc = system(cmd);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd)) {}
@@ -249,6 +251,27 @@ static void test_torch_prelu_elu_mish_max(void **s) { (void)s; agree(14, 1, 3, 8
 static void test_torch_softmax_dropout2d(void **s) { (void)s; agree(15, 1, 3, 8, 8, 5, 8, 0.05); }
 static void test_torch_bn1d(void **s) { (void)s; agree(12, 1, 3, 8, 8, 5, 8, 0.05); agree(12, 0, 3, 8, 8, 5, 8, 0.05); }
 
+/* bf16: where the CPU has it natively (skipped elsewhere), on the nets that
+ * cover conv / BN / pooling / dropout / residual and SE / linear, with a
+ * batch large enough for BN statistics that bf16 rounding does not dominate. */
+static void test_torch_bf16(void **s)
+{
+    (void)s;
+    char why[160];
+    if (!train_cpu_bf16(why, sizeof why)) {
+        print_message("no native bf16 (%s)\n", why);
+        skip();
+    }
+    bf16 = 1;
+    agree(0, 1, 3, 8, 8, 5, 32, 0.05);
+    agree(1, 1, 3, 9, 9, 5, 32, 0.05);
+    agree(4, 0, 3, 8, 8, 5, 32, 0.05);
+    agree(6, 1, 1, 28, 28, 10, 32, 0.01);
+    agree(8, 1, 3, 16, 16, 5, 32, 0.05);
+    agree(9, 1, 3, 6, 6, 5, 32, 0.05);
+    bf16 = 0;
+}
+
 int main(void)
 {
     /* LLMNAS_TEST_ONLY=pattern (cmocka's wildcards): only the matching tests (make mutants) */
@@ -272,6 +295,7 @@ int main(void)
         cmocka_unit_test(test_torch_layernorm),
         cmocka_unit_test(test_torch_prelu_elu_mish_max),
         cmocka_unit_test(test_torch_softmax_dropout2d),
+        cmocka_unit_test(test_torch_bf16),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
