@@ -897,46 +897,77 @@ int mem_get(mem_store *s, uint32_t run, uint32_t iter, char **json_out)
     return rc;
 }
 
-/* Fetch candidate (run, iter) and append it to b. */
-static int add_candidate(mem_store *s, MDB_txn *txn, uint32_t run, uint32_t iter, buf *b, int first)
+/* Fetch candidate (run, iter) and give it to fn as mem_scan does: a record that
+ * fails its check, or one the metric index names but that is missing, reaches fn
+ * as rc = MEM_EDAMAGED / MEM_EVERSION with json = NULL (mem_errmsg says why). */
+static int visit_candidate(mem_store *s, MDB_txn *txn, uint32_t run, uint32_t iter,
+                           mem_visit_fn fn, void *ud)
 {
     unsigned char k[8];
     be32(k, run);
     be32(k + 4, iter);
     MDB_val key = {8, k}, v;
     int rc = mdb_get(txn, s->dbi[DB_CANDIDATES], &key, &v);
-    if (rc == MDB_NOTFOUND)
-        return fail(s, MEM_EDAMAGED, "run %u: metric index names iteration %u, which is missing", run, iter);
+    if (rc == MDB_NOTFOUND) {
+        fail(s, MEM_EDAMAGED, "run %u: metric index names iteration %u, which is missing", run, iter);
+        return fn(ud, iter, MEM_EDAMAGED, NULL, 0);
+    }
     if (rc) return rc;
     const char *d;
     size_t n;
     char what[64];
     snprintf(what, sizeof what, "run %u iteration %u", run, iter);
-    if ((rc = decode(s, &v, "candidate", what, &d, &n)) != 0) return rc;
-    if (!first) buf_add(b, ",", 1);
-    buf_add(b, d, n);
+    int drc = decode(s, &v, "candidate", what, &d, &n);
+    return fn(ud, iter, drc, drc ? NULL : d, drc ? 0 : n);
+}
+
+/* The visitor behind the strict readers (mem_recent, mem_best): appends each record
+ * to a JSON array; a damaged one stops the call with its code. */
+typedef struct { buf b; int count; } strict_ctx;
+
+static int strict_visit(void *ud, uint32_t iter, int rc, const char *json, size_t len)
+{
+    strict_ctx *c = ud;
+    (void)iter;
+    if (rc) return rc;
+    if (c->count++) buf_add(&c->b, ",", 1);
+    buf_add(&c->b, json, len);
     return 0;
 }
 
-int mem_recent(mem_store *s, uint32_t run, unsigned k, char **json_out)
+/* A visitor's return: 0 goes on, > 0 stops the walk (not an error), < 0 stops
+ * with that code. Maps it to the walk's rc (1 = stopped). */
+static int visit_result(int r) { return r > 0 ? 1 : r; }
+
+int mem_scan_recent(mem_store *s, uint32_t run, unsigned k, mem_visit_fn fn, void *ud)
 {
-    if (!json_out) return fail(s, MEM_EINVAL, "recent: no output");
-    *json_out = NULL;
+    if (!fn) return fail(s, MEM_EINVAL, "scan_recent: no visitor");
+    s->err[0] = '\0';
     MDB_txn *txn;
     int rc = read_begin(s, &txn);
     if (rc) return rc;
     uint32_t last = 0;
     rc = run_exists(s, txn, run);
     if (rc == 0) rc = last_iter_in(s, txn, run, &last);
-    buf b = {0};
-    buf_add(&b, "[", 1);
     /* Iterations have no gaps, so the last k are last-k+1 .. last. */
     uint32_t from = last >= k ? last - k + 1 : 1;
-    for (uint32_t i = from; rc == 0 && last > 0 && i <= last; i++)
-        rc = add_candidate(s, txn, run, i, &b, i == from);
-    buf_add(&b, "]", 1);
+    for (uint32_t i = from; rc == 0 && k > 0 && last > 0 && i <= last; i++)
+        rc = visit_result(visit_candidate(s, txn, run, i, fn, ud));
     read_end(s, txn);
-    return buf_finish(s, &b, lmdb_fail(s, rc, "reading recent records"), json_out);
+    if (rc == 1) rc = 0;
+    if (rc < 0 && is_mem_code(rc) && !s->err[0]) fail(s, rc, "recent records of run %u", run);
+    return lmdb_fail(s, rc, "reading recent records");
+}
+
+int mem_recent(mem_store *s, uint32_t run, unsigned k, char **json_out)
+{
+    if (!json_out) return fail(s, MEM_EINVAL, "recent: no output");
+    *json_out = NULL;
+    strict_ctx c = {{0}, 0};
+    buf_add(&c.b, "[", 1);
+    int rc = mem_scan_recent(s, run, k, strict_visit, &c);
+    buf_add(&c.b, "]", 1);
+    return buf_finish(s, &c.b, rc, json_out);
 }
 
 typedef struct { uint64_t v; uint32_t iter; } ranked;
@@ -1005,14 +1036,15 @@ static int collect_best(mem_store *s, MDB_txn *txn, uint32_t run, const char *me
     return 0;
 }
 
-int mem_best(mem_store *s, uint32_t run, unsigned n, const char *metric, int order, char **json_out)
+int mem_scan_best(mem_store *s, uint32_t run, unsigned n, const char *metric, int order,
+                  mem_visit_fn fn, void *ud)
 {
-    if (!json_out) return fail(s, MEM_EINVAL, "best: no output");
-    *json_out = NULL;
+    if (!fn) return fail(s, MEM_EINVAL, "scan_best: no visitor");
     if (!metric || !*metric || strlen(metric) > MEM_METRIC_MAX)
         return fail(s, MEM_EINVAL, "best: metric name must be 1..%d bytes", MEM_METRIC_MAX);
     if (order != MEM_MAX && order != MEM_MIN)
         return fail(s, MEM_EINVAL, "best: order must be MEM_MAX or MEM_MIN");
+    s->err[0] = '\0';
     MDB_txn *txn;
     int rc = read_begin(s, &txn);
     if (rc) return rc;
@@ -1020,14 +1052,24 @@ int mem_best(mem_store *s, uint32_t run, unsigned n, const char *metric, int ord
     ranked *r = NULL;
     size_t count = 0;
     if (rc == 0 && n > 0) rc = collect_best(s, txn, run, metric, order, n, &r, &count);
-    buf b = {0};
-    buf_add(&b, "[", 1);
     for (size_t i = 0; rc == 0 && i < count; i++)
-        rc = add_candidate(s, txn, run, r[i].iter, &b, i == 0);
-    buf_add(&b, "]", 1);
+        rc = visit_result(visit_candidate(s, txn, run, r[i].iter, fn, ud));
     free(r);
     read_end(s, txn);
-    return buf_finish(s, &b, lmdb_fail(s, rc, "ranking records"), json_out);
+    if (rc == 1) rc = 0;
+    if (rc < 0 && is_mem_code(rc) && !s->err[0]) fail(s, rc, "ranking the records of run %u", run);
+    return lmdb_fail(s, rc, "ranking records");
+}
+
+int mem_best(mem_store *s, uint32_t run, unsigned n, const char *metric, int order, char **json_out)
+{
+    if (!json_out) return fail(s, MEM_EINVAL, "best: no output");
+    *json_out = NULL;
+    strict_ctx c = {{0}, 0};
+    buf_add(&c.b, "[", 1);
+    int rc = mem_scan_best(s, run, n, metric, order, strict_visit, &c);
+    buf_add(&c.b, "]", 1);
+    return buf_finish(s, &c.b, rc, json_out);
 }
 
 int mem_scan(mem_store *s, uint32_t run, uint32_t from, mem_visit_fn fn, void *ud)

@@ -182,12 +182,15 @@ int mem_append(mem_store *s, uint32_t run, const char *record_json,
 int mem_get(mem_store *s, uint32_t run, uint32_t iter, char **json_out);
 
 /* A JSON array of the last k records of run, in iteration order (oldest
- * first). Fewer if the run is shorter; MEM_NOTFOUND if no such run. */
+ * first). Fewer if the run is shorter; MEM_NOTFOUND if no such run. A damaged
+ * record fails the whole call (MEM_EDAMAGED); mem_scan_recent lists the rest
+ * around it. */
 int mem_recent(mem_store *s, uint32_t run, unsigned k, char **json_out);
 
 /* A JSON array of the n records of run with the highest (MEM_MAX) or lowest
  * (MEM_MIN) value of metrics.<metric>, best first; ties go to the earlier
- * iteration. Only records whose status is "ok" (or absent) count. */
+ * iteration. Only records whose status is "ok" (or absent) count. A damaged
+ * record fails the whole call (MEM_EDAMAGED); mem_scan_best lists the rest. */
 int mem_best(mem_store *s, uint32_t run, unsigned n, const char *metric,
              int order, char **json_out);
 
@@ -209,6 +212,17 @@ int mem_scan(mem_store *s, uint32_t run, uint32_t from, mem_visit_fn fn, void *u
  * MEM_EDAMAGED / MEM_EVERSION with json = NULL and the scan goes on, so a
  * listing can show the others. */
 int mem_scan_runs(mem_store *s, mem_visit_fn fn, void *ud);
+
+/* mem_recent and mem_best as visits, inside one snapshot, for listings that must show
+ * what is intact around a damaged record: fn is called as mem_scan calls it, for
+ * the records mem_recent (oldest first) or mem_best (best first; a record the
+ * metric index names but that is missing counts as damaged) would return; a
+ * damaged one reaches fn with rc = MEM_EDAMAGED / MEM_EVERSION and json = NULL
+ * (mem_errmsg says why) and the visit goes on. fn's return as in mem_scan.
+ * mem_recent and mem_best are these with a visitor that stops at damage. */
+int mem_scan_recent(mem_store *s, uint32_t run, unsigned k, mem_visit_fn fn, void *ud);
+int mem_scan_best(mem_store *s, uint32_t run, unsigned n, const char *metric,
+                  int order, mem_visit_fn fn, void *ud);
 
 /* The strategy state stored by the run's last mem_append that had one.
  * MEM_NOTFOUND if none. */

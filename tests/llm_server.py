@@ -50,6 +50,8 @@ Faults (NAME and its optional fields):
     error_in_200      status 200 with an error object as the body
     bad_json          status 200 with a body that is not JSON
     close             close the connection without any response
+    cut               (not streamed) status line, headers and the first half of the body,
+                      then the connection is dropped: a transfer cut short
     length            a reply with finish_reason "length" (reply text optional)
     empty             content ""        null     content null
     refusal           content null and message.refusal (refusal text optional)
@@ -358,6 +360,16 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_error_shape(429, "Rate limit reached", "requests",
                                          "rate_limit_exceeded")
         if fault == "close":
+            self.close_connection = True
+            return None
+        if fault == "cut" and not req.get("stream"):
+            body = json.dumps(self.completion(req, self.reply_text(item, req), "stop", item)).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[:len(body) // 2])
+            self.wfile.flush()
             self.close_connection = True
             return None
         if fault == "error_in_200":

@@ -148,22 +148,28 @@ static void push_attrs(lua_State *L, const graph_node *n)
     }
 }
 
-/* g:layers() → {{id = 0, op = "Input", inputs = {}, shape = {"B", 1, 28, 28},
- * params = 0, flops = 0, act_bytes = 3136, attrs = {...}}, ...}; ids are the
- * canonical node numbers (0 = the input), as in the JSON. */
+/* g:layers() → {{id = 0, name = "input", op = "Input", inputs = {}, shape = {"B", 1, 28, 28},
+ * params = 0, flops = 0, act_bytes = 3136, attrs = {...}}, ...}: graph_layers' rows (the
+ * live nodes in canonical order, as in the JSON and `llmnas check`). */
 static int g_layers(lua_State *L)
 {
     graph *g = arch_check_graph(L, 1);
-    lua_createtable(L, g->n, 0);
-    for (int i = 0; i < g->n; i++) {
-        const graph_node *n = &g->nodes[i];
-        lua_createtable(L, 0, 8);
-        set_int(L, "id", i);
+    graph_layer *rows;
+    int m = graph_layers(g, &rows);
+    if (m < 0)
+        return luaL_error(L, "g:layers(): out of memory");
+    lua_createtable(L, m, 0);
+    for (int i = 0; i < m; i++) {
+        const graph_node *n = rows[i].node;
+        lua_createtable(L, 0, 9);
+        set_int(L, "id", rows[i].id);
+        lua_pushstring(L, rows[i].name);
+        lua_setfield(L, -2, "name");
         lua_pushstring(L, graph_op_name(n->op));
         lua_setfield(L, -2, "op");
-        lua_createtable(L, n->n_inputs, 0);
-        for (int k = 0; k < n->n_inputs; k++) {
-            lua_pushinteger(L, n->inputs[k]);
+        lua_createtable(L, rows[i].n_inputs, 0);
+        for (int k = 0; k < rows[i].n_inputs; k++) {
+            lua_pushinteger(L, rows[i].inputs[k]);
             lua_rawseti(L, -2, k + 1);
         }
         lua_setfield(L, -2, "inputs");
@@ -176,6 +182,7 @@ static int g_layers(lua_State *L)
         lua_setfield(L, -2, "attrs");
         lua_rawseti(L, -2, i + 1);
     }
+    free(rows);
     return 1;
 }
 

@@ -8,6 +8,7 @@
  *   llm.configure{base_url = ..., model = ..., api_key_env = "NAME", cache = db, ...}
  *   llm.config()     the settings in force (has_key, never the key)
  *   llm.request_key(req)                     the record/replay key of a request
+ *   llm.count_requests(keys)                 count requests as made (a resumed run's)
  *   llm.models()     the model ids the server lists (GET /models), info
  *   llm.ping()       one minimal chat request, no retry or cache: true, info
  *   llm.kinds        kind -> "fatal" | "transient" | "call" | "ok": what a search does
@@ -795,6 +796,27 @@ static int l_request_key(lua_State *L)
     return 1;
 }
 
+/* llm.count_requests(keys) -> n: each key (a first-occurrence request key, as
+ * llm.request_key gives it) counts as a request already made, once per appearance
+ * (llm_client_count_requests: a resumed run restores its occurrence numbers). */
+static int l_count_requests(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lstate *s = get_state(L);
+    const char *why = apply_mode(s); /* the cache, once applied, restarts the counts */
+    if (why) return host_fail(L, why, llm_kind(LLM_ECONFIG));
+    lua_Integer n = (lua_Integer)luaL_len(L, 1);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, 1, i);
+        const char *key = lua_tostring(L, -1);
+        if (!key || llm_client_count_requests(s->c, key, 1) != 0)
+            return luaL_error(L, "llm.count_requests: entry %d is not a request key (64 hex digits)", (int)i);
+        lua_pop(L, 1);
+    }
+    lua_pushinteger(L, n);
+    return 1;
+}
+
 int luaopen_llmnas_llm(lua_State *L);
 int luaopen_llmnas_llm(lua_State *L)
 {
@@ -808,7 +830,8 @@ int luaopen_llmnas_llm(lua_State *L)
         {"usage", l_usage},         {"reset_usage", l_reset_usage},
         {"configure", l_configure}, {"config", l_config},
         {"request_key", l_request_key}, {"models", l_models},
-        {"ping", l_ping},           {NULL, NULL}};
+        {"ping", l_ping},           {"count_requests", l_count_requests},
+        {NULL, NULL}};
     luaL_newlib(L, funcs);
     /* llm.kinds: kind -> "fatal" | "transient" | "call" | "ok" (llm.c's code table) */
     lua_createtable(L, 0, llm_kind_count());

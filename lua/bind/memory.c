@@ -10,6 +10,9 @@
  *   db:iter(run [, filter [, from]])  -> iterator over records (filter: table of
  *                                        field = value, or function(record) -> bool)
  *   db:run(id), db:runs(), db:latest_run(), db:last_iteration(run), db:state(run)
+ *   (runs, recent, best and iter list a damaged record as {run=, iter=, damaged=why}
+ *   — a run record as {id=, damaged=why} — and list the rest; runs, recent and best
+ *   return the number of damaged entries as a second value)
  *   db:by_hash(hash), db:put_hash(hash, result)
  *   db:kv_get(key), db:kv_put(key, value)       (value nil deletes)
  *   db:llm_get(key), db:llm_put(key, value)
@@ -177,6 +180,107 @@ static int l_info(lua_State *L)
     return 1;
 }
 
+/* ---- listings: records and damaged entries --------------------------------- */
+
+/* The listings collect what a scan visits, then build Lua values from it: a
+ * damaged record becomes {run = R, iter = N, damaged = why} (issue #18: one damaged
+ * record must not hide the others). */
+typedef struct { uint32_t iter; int rc; char *text; } item; /* text: the record, or why it is damaged */
+typedef struct { item *v; size_t n, cap, limit; int more; mem_store *s; } batch;
+
+/* Collects up to ITER_BATCH records (a batch of 0 = no limit); a damaged one is
+ * kept with its message, in its place. */
+static int collect(void *ud, uint32_t iter, int rc, const char *json, size_t len)
+{
+    batch *b = ud;
+    /* memory/ knows no signals: Ctrl-C stops a long scan here, in its visitor. */
+    if (rt_interrupted()) return MEM_EINTERRUPTED;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        item *v = realloc(b->v, cap * sizeof *v);
+        if (!v) return MEM_ENOMEM;
+        b->v = v, b->cap = cap;
+    }
+    char *t;
+    if (rc == 0) {
+        if (!(t = malloc(len + 1))) return MEM_ENOMEM;
+        memcpy(t, json, len);
+        t[len] = '\0';
+    } else {
+        const char *m = mem_errmsg(b->s);
+        if (!(t = strdup(m && *m ? m : mem_strerror(rc)))) return MEM_ENOMEM;
+    }
+    item *it = &b->v[b->n++];
+    it->iter = iter;
+    it->rc = rc;
+    it->text = t;
+    b->more = b->limit && b->n >= b->limit;
+    return b->more;
+}
+
+static void batch_free(batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) free(b->v[i].text);
+    free(b->v);
+}
+
+/* Push the damaged entry of item it: {run = run, iter = N, damaged = why}, or for a
+ * run record (run == 0) {id = N, damaged = why}. */
+static void push_damaged(lua_State *L, uint32_t run, const item *it)
+{
+    lua_createtable(L, 0, 3);
+    if (run) {
+        lua_pushinteger(L, run);
+        lua_setfield(L, -2, "run");
+    }
+    lua_pushinteger(L, it->iter);
+    lua_setfield(L, -2, run ? "iter" : "id");
+    lua_pushstring(L, it->text);
+    lua_setfield(L, -2, "damaged");
+}
+
+/* Push the collected items as an array (run: 0 for run records); returns the
+ * number of damaged ones, or -1 after pushing an error message instead. */
+static int push_items(lua_State *L, const batch *b, uint32_t run)
+{
+    int damaged = 0;
+    lua_createtable(L, (int)b->n, 0);
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->v[i].rc) {
+            push_damaged(L, run, &b->v[i]);
+            damaged++;
+        } else {
+            char err[200];
+            if (!json_decode_push(L, b->v[i].text, strlen(b->v[i].text), err, sizeof err)) {
+                lua_pop(L, 1);
+                lua_pushfstring(L, "memory: stored JSON unreadable: %s", err);
+                return -1;
+            }
+        }
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return damaged;
+}
+
+/* Finish a listing: rc of its scan, the items; returns list, damaged count (or
+ * nil, message, kind; or raises on an interrupt). */
+static int finish_listing(lua_State *L, ldb *d, int rc, batch *b, uint32_t run)
+{
+    if (rc == MEM_EINTERRUPTED) {
+        batch_free(b);
+        return host_raise_interrupt(L);
+    }
+    if (rc) {
+        batch_free(b);
+        return fail_rc(L, d, rc);
+    }
+    int damaged = push_items(L, b, run);
+    batch_free(b);
+    if (damaged < 0) return lua_error(L);
+    lua_pushinteger(L, damaged);
+    return 2;
+}
+
 /* ---- runs ------------------------------------------------------------------ */
 
 static int l_begin_run(lua_State *L)
@@ -210,9 +314,9 @@ static int l_run(lua_State *L)
 static int l_runs(lua_State *L)
 {
     ldb *d = check_db(L);
-    char *out;
-    int rc = mem_runs(d->s, &out);
-    RETURN_JSON(L, d, rc, out);
+    batch b = {.s = d->s};
+    int rc = mem_scan_runs(d->s, collect, &b);
+    return finish_listing(L, d, rc, &b, 0);
 }
 
 static int l_latest_run(lua_State *L)
@@ -284,9 +388,9 @@ static int l_recent(lua_State *L)
     uint32_t run = check_u32(L, 2, "run id expected");
     lua_Integer k = luaL_checkinteger(L, 3);
     luaL_argcheck(L, k >= 0 && k <= 1000000, 3, "count must be 0..1000000");
-    char *out;
-    int rc = mem_recent(d->s, run, (unsigned)k, &out);
-    RETURN_JSON(L, d, rc, out);
+    batch b = {.s = d->s};
+    int rc = mem_scan_recent(d->s, run, (unsigned)k, collect, &b);
+    return finish_listing(L, d, rc, &b, run);
 }
 
 static int l_best(lua_State *L)
@@ -298,48 +402,9 @@ static int l_best(lua_State *L)
     const char *metric = luaL_optstring(L, 4, "val_acc");
     static const char *const orders[] = {"max", "min", NULL};
     int order = luaL_checkoption(L, 5, "max", orders) == 0 ? MEM_MAX : MEM_MIN;
-    char *out;
-    int rc = mem_best(d->s, run, (unsigned)n, metric, order, &out);
-    RETURN_JSON(L, d, rc, out);
-}
-
-/* db:iter: records come in batches read inside one snapshot each; the closure
- * keeps the next iteration to read, so a loop may append while it iterates. */
-typedef struct { uint32_t iter; int rc; char *text; } item;
-typedef struct { item *v; size_t n, cap; int more; } batch;
-
-/* Collects up to ITER_BATCH records; a damaged one ends the batch so the
- * records before it are still delivered, and comes first in the next one. */
-static int collect(void *ud, uint32_t iter, int rc, const char *json, size_t len)
-{
-    batch *b = ud;
-    /* memory/ knows no signals: Ctrl-C stops a long scan here, in its visitor. */
-    if (rt_interrupted()) return MEM_EINTERRUPTED;
-    if (rc && b->n > 0) {
-        b->more = 1;
-        return 1;
-    }
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 64;
-        item *v = realloc(b->v, cap * sizeof *v);
-        if (!v) return MEM_ENOMEM;
-        b->v = v, b->cap = cap;
-    }
-    char *t = NULL;
-    if (rc == 0) {
-        if (!(t = malloc(len + 1))) return MEM_ENOMEM;
-        memcpy(t, json, len);
-        t[len] = '\0';
-    }
-    b->v[b->n++] = (item){iter, rc, t};
-    b->more = b->n >= ITER_BATCH;
-    return b->more;
-}
-
-static void batch_free(batch *b)
-{
-    for (size_t i = 0; i < b->n; i++) free(b->v[i].text);
-    free(b->v);
+    batch b = {.s = d->s};
+    int rc = mem_scan_best(d->s, run, (unsigned)n, metric, order, collect, &b);
+    return finish_listing(L, d, rc, &b, run);
 }
 
 /* Does record (at -1) pass the filter at index f? */
@@ -368,7 +433,10 @@ static int passes(lua_State *L, int f)
     return 1;
 }
 
-/* upvalues: 1 db, 2 run, 3 next iteration, 4 filter, 5 buffer table, 6 position */
+/* db:iter: records come in batches read inside one snapshot each; the closure
+ * keeps the next iteration to read, so a loop may append while it iterates.
+ * upvalues: 1 db, 2 run, 3 next iteration, 4 filter, 5 buffer table, 6 position,
+ * 7 the buffer's damaged positions (reported whatever the filter: they are not data). */
 static int iter_next(lua_State *L)
 {
     for (;;) {
@@ -377,7 +445,9 @@ static int iter_next(lua_State *L)
         if (!lua_isnil(L, -1)) {
             lua_pushinteger(L, pos + 1);
             lua_replace(L, lua_upvalueindex(6));
-            if (passes(L, lua_upvalueindex(4))) return 1;
+            int damaged = lua_rawgeti(L, lua_upvalueindex(7), pos) != LUA_TNIL;
+            lua_pop(L, 1);
+            if (damaged || passes(L, lua_upvalueindex(4))) return 1;
             lua_pop(L, 1);
             continue;
         }
@@ -386,10 +456,9 @@ static int iter_next(lua_State *L)
         if (from < 1) return 0; /* exhausted */
         ldb *d = luaL_checkudata(L, lua_upvalueindex(1), MEMORY_MT);
         if (!d->s) return luaL_error(L, "attempt to use a closed memory");
-        batch b = {0};
-        int rc = mem_scan(d->s, (uint32_t)lua_tointeger(L, lua_upvalueindex(2)), (uint32_t)from, collect, &b);
-        for (size_t i = 0; rc == 0 && i < b.n; i++)
-            rc = b.v[i].rc; /* a damaged record stops the loop: never data */
+        uint32_t run = (uint32_t)lua_tointeger(L, lua_upvalueindex(2));
+        batch b = {.limit = ITER_BATCH, .s = d->s};
+        int rc = mem_scan(d->s, run, (uint32_t)from, collect, &b);
         if (rc == MEM_EINTERRUPTED) {
             batch_free(&b);
             return host_raise_interrupt(L);
@@ -399,23 +468,26 @@ static int iter_next(lua_State *L)
             const char *m = mem_errmsg(d->s);
             return luaL_error(L, "memory: %s", m && *m ? m : mem_strerror(rc));
         }
-        lua_createtable(L, (int)b.n, 0);
-        for (size_t i = 0; i < b.n; i++) {
-            char err[200];
-            if (!json_decode_push(L, b.v[i].text, strlen(b.v[i].text), err, sizeof err)) {
-                batch_free(&b);
-                return luaL_error(L, "memory: stored JSON unreadable: %s", err);
-            }
-            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        if (push_items(L, &b, run) < 0) {
+            batch_free(&b);
+            return lua_error(L);
         }
         lua_replace(L, lua_upvalueindex(5));
+        lua_newtable(L);
+        for (size_t i = 0; i < b.n; i++) {
+            if (!b.v[i].rc) continue;
+            lua_pushboolean(L, 1);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        lua_replace(L, lua_upvalueindex(7));
         lua_pushinteger(L, 1);
         lua_replace(L, lua_upvalueindex(6));
         lua_Integer next = b.more ? (lua_Integer)b.v[b.n - 1].iter + 1 : 0;
         lua_pushinteger(L, next);
         lua_replace(L, lua_upvalueindex(3));
+        size_t n = b.n;
         batch_free(&b);
-        if (b.n == 0) return 0;
+        if (n == 0) return 0;
     }
 }
 
@@ -435,7 +507,8 @@ static int l_iter(lua_State *L)
     else lua_pushvalue(L, 3);
     lua_newtable(L);
     lua_pushinteger(L, 1);
-    lua_pushcclosure(L, iter_next, 6);
+    lua_newtable(L);
+    lua_pushcclosure(L, iter_next, 7);
     return 1;
 }
 

@@ -7,6 +7,7 @@
  *       lr = 0.01, momentum = 0.9, weight_decay = 5e-4, cosine = true,
  *       augment = nil (dataset default), seed = 43, threads = 0,
  *       time_limit = 0, test = false, worker = true, winograd = false,
+ *       precision = "fp32" | "bf16" | "auto",
  *       memory_limit = 0 (worker address-space headroom, bytes), deadline = 0 (worker
  *       wall clock, s; default time_limit * 1.25 + 120 when time_limit is set),
  *       max_params = ..., max_flops = ..., max_act_bytes = ...,
@@ -22,6 +23,9 @@
  *   train.datasets() → {"fashion-mnist", ..., ["fashion-mnist"] = {name, about, input = {1, 28, 28},
  *                       classes = 10, splits = {train = 60000, test = 10000}, subdir, system_dir,
  *                       augment, mean, std}, ...}   (runtime/train/dataset.c's registry)
+ *   train.precision(p) → "bf16" | "fp32", why   -- what precision p runs as in this process
+ *                       (why: what the CPU and oneDNN report) | nil, message (bf16 without
+ *                       native bf16, or an unknown name)
  *   train.defaults() → {dataset, epochs, batch, lr, momentum, weight_decay, seed, ...}: the
  *                       values train.evaluate uses for options left out (train_opts_default)
  *   train.dataset(name) → that entry (also for a scheme: "folder:PATH" gives arg = "PATH") | nil, msg
@@ -32,6 +36,7 @@
  *        returns true stops that job: kind "pruned", as in evaluate)
  *   job:kill(), job:pid(), job:running()
  *   train.cores() → CPUs this process may use (for workers x threads <= cores)
+ *   train.check_recipe(recipe) → true | nil, message: train.evaluate's option checks, no training
  *   train.memory_limit_enforced → false in AddressSanitizer builds
  *   train.kinds → kind -> "ok" | "candidate" (cached like a score) | "transient" (not cached)
  *                 | "fatal" (the search stops), every kind a result can carry
@@ -147,6 +152,11 @@ static void read_opts(lua_State *L, int t, train_opts *o, int *worker, train_iso
     o->time_limit = host_opt_num(L, t, 2, "evaluate", "time_limit", o->time_limit, 0, 1e7);
     o->test = host_opt_bool(L, t, "test", o->test);
     o->winograd = host_opt_bool(L, t, "winograd", o->winograd);
+    const char *prec = host_opt_str(L, t, 2, "evaluate", "precision",
+                                    train_precision_name(o->precision));
+    o->precision = train_precision_parse(prec);
+    if (o->precision < 0)
+        luaL_error(L, "evaluate: precision must be \"fp32\", \"bf16\" or \"auto\", got '%s'", prec);
     o->checkpoints = (int)host_opt_int(L, t, 2, "evaluate", "checkpoints", o->checkpoints, 0, 1000);
     o->probe = (int)host_opt_int(L, t, 2, "evaluate", "probe", o->probe, 0, 1 << 30);
     o->max_params = (int64_t)host_opt_num(L, t, 2, "evaluate", "max_params", (double)o->max_params, 0, 1e15);
@@ -207,7 +217,13 @@ static int push_outcome(lua_State *L, int rc, const train_result *r, const char 
         wall = t->wall;
     if (rc) {
         lua_pushnil(L);
-        lua_pushstring(L, err[0] ? err : train_strerror(rc));
+        /* Each stage names itself ("compiling candidate:", "building the network:"); an
+         * early stop is a decision, not a failure of training. */
+        const char *m = err[0] ? err : train_strerror(rc);
+        if (strcmp(kind, "pruned") == 0 || strncmp(m, "training", 8) == 0)
+            lua_pushstring(L, m);
+        else
+            lua_pushfstring(L, "training: %s", m);
         lua_pushstring(L, kind);
         if (r->diverged_step > 0)
             lua_pushinteger(L, r->diverged_step);
@@ -233,6 +249,33 @@ static int push_outcome(lua_State *L, int rc, const train_result *r, const char 
         set_num(L, "waited_seconds", t->waited);
     lua_pushstring(L, dataset);
     lua_setfield(L, -2, "dataset");
+    return 1;
+}
+
+static int check_recipe_body(lua_State *L)
+{
+    train_opts o;
+    int worker;
+    train_isolation iso = {0};
+    progress_ud pu = {0};
+    read_opts(L, 1, &o, &worker, &iso, &pu);
+    return 0;
+}
+
+/* train.check_recipe(recipe) → true | nil, message: the checks train.evaluate makes
+ * of its options, without training (a search makes them before its run exists). */
+static int l_check_recipe(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    lua_pushcfunction(L, check_recipe_body);
+    lua_pushvalue(L, 1);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+        luaL_pushfail(L);
+        lua_insert(L, -2);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
     return 1;
 }
 
@@ -288,10 +331,34 @@ static int l_defaults(lua_State *L)
     set_num(L, "time_limit", o.time_limit);
     lua_pushboolean(L, o.test), lua_setfield(L, -2, "test");
     lua_pushboolean(L, o.winograd), lua_setfield(L, -2, "winograd");
+    lua_pushstring(L, train_precision_name(o.precision)), lua_setfield(L, -2, "precision");
     set_int(L, "max_params", o.max_params);
     set_int(L, "max_flops", o.max_flops);
     set_int(L, "max_act_bytes", o.max_act_bytes);
     return 1;
+}
+
+/* train.precision(p): what p resolves to here, and why; nil, message when it
+ * cannot run (bf16 without native support) or is not a precision. */
+static int l_precision(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    int p = train_precision_parse(name), bf16;
+    char err[256], why[160];
+    if (p < 0) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "precision must be \"fp32\", \"bf16\" or \"auto\", got '%s'", name);
+        return 2;
+    }
+    if (train_precision_resolve(p, &bf16, err, sizeof err)) {
+        lua_pushnil(L);
+        lua_pushstring(L, err);
+        return 2;
+    }
+    int native = train_cpu_bf16(why, sizeof why);
+    lua_pushstring(L, bf16 ? "bf16" : "fp32");
+    lua_pushfstring(L, "%s%s", native ? "native bf16: " : "no native bf16: ", why);
+    return 2;
 }
 
 /* The registry's entry e as a table: name, about, input {c, h, w}, classes,
@@ -348,12 +415,17 @@ static int l_datasets(lua_State *L)
     return 1;
 }
 
-/* train.dataset(name [, data]) → the entry for name (a plain name or a scheme
- * such as "folder:PATH", whose entry then carries arg = "PATH" and, from the
- * loaded files, input and classes), or nil, message. */
+/* train.dataset(name [, data [, load]]) → the entry for name (a plain name or a
+ * scheme such as "folder:PATH", whose entry then carries arg = "PATH" and, from the
+ * loaded files, input and classes), or nil, message. load = true also reads a
+ * registered dataset's files from data (cached in this process, so forked workers
+ * inherit them): a search checks its data this way before its run exists. */
 static int l_dataset(lua_State *L)
 {
     const char *name = luaL_checkstring(L, 1), *arg;
+    const char *data = luaL_optstring(L, 2, NULL);
+    int load = lua_toboolean(L, 3);
+    lua_settop(L, 3);
     const ds_info *e = ds_find(name, &arg);
     if (!e) {
         luaL_pushfail(L);
@@ -363,10 +435,11 @@ static int l_dataset(lua_State *L)
     push_dataset(L, e);
     if (arg)
         lua_pushstring(L, arg), lua_setfield(L, -2, "arg");
-    if (e->classes == 0 && arg && *arg) {  /* folder:PATH: only the files tell; load them (cached) */
+    /* folder:PATH, or folder with the data directory: only the files tell; load them (cached) */
+    if (e->classes == 0 && arg && (*arg || data)) {
         const ds_dataset *d;
         char err[1024];
-        if (train_dataset_get(name, luaL_optstring(L, 2, NULL), &d, err, sizeof err)) {
+        if (train_dataset_get(name, data, &d, err, sizeof err)) {
             luaL_pushfail(L);
             lua_pushstring(L, err);
             return 2;
@@ -377,6 +450,14 @@ static int l_dataset(lua_State *L)
             lua_pushinteger(L, dims[i]), lua_rawseti(L, -2, i + 1);
         lua_setfield(L, -2, "input");
         lua_pushinteger(L, d->classes), lua_setfield(L, -2, "classes");
+    } else if (load) {
+        const ds_dataset *d;
+        char err[1024];
+        if (train_dataset_get(name, data, &d, err, sizeof err)) {
+            luaL_pushfail(L);
+            lua_pushstring(L, err);
+            return 2;
+        }
     }
     return 1;
 }
@@ -545,7 +626,9 @@ int luaopen_llmnas_train(lua_State *L)
     static const luaL_Reg fns[] = {{"evaluate", l_evaluate}, {"datasets", l_datasets},
                                    {"dataset", l_dataset}, {"defaults", l_defaults},
                                    {"submit", l_submit},     {"wait_any", l_wait_any},
-                                   {"cores", l_cores},       {NULL, NULL}};
+                                   {"cores", l_cores},       {"precision", l_precision},
+                                   {"check_recipe", l_check_recipe},
+                                   {NULL, NULL}};
     static const luaL_Reg job_methods[] = {{"kill", l_job_kill}, {"pid", l_job_pid},
                                            {"running", l_job_running}, {NULL, NULL}};
     if (luaL_newmetatable(L, JOB_MT)) {

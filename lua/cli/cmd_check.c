@@ -189,16 +189,23 @@ static void print_json(const graph *g, const char *kind, const char *msg)
         const graph_shape *o = &g->nodes[g->output].shape;
         cJSON_AddItemToObject(j, "output", int_array(o->dim + 1, o->rank - 1));
         cJSON *nodes = cJSON_AddArrayToObject(j, "nodes");
-        for (int i = 0; nodes && i < g->n; i++) {
-            const graph_node *n = &g->nodes[i];
+        graph_layer *rows;
+        int m = graph_layers(g, &rows);
+        for (int k = 0; nodes && k < m; k++) {
+            const graph_node *n = rows[k].node;
             cJSON *x = cJSON_CreateObject();
+            cJSON_AddNumberToObject(x, "id", rows[k].id);
+            cJSON_AddStringToObject(x, "name", rows[k].name);
             cJSON_AddStringToObject(x, "op", graph_op_name(n->op));
+            cJSON_AddItemToObject(x, "inputs", cJSON_CreateIntArray(rows[k].inputs, rows[k].n_inputs));
             cJSON_AddItemToObject(x, "shape", int_array(n->shape.dim + 1, n->shape.rank - 1));
             cJSON_AddNumberToObject(x, "params", (double)n->params);
             cJSON_AddNumberToObject(x, "flops", (double)n->flops);
             cJSON_AddNumberToObject(x, "act_bytes", (double)n->act_bytes);
             cJSON_AddItemToArray(nodes, x);
         }
+        if (m >= 0)
+            free(rows);
         char *gj = graph_to_json(g);
         cJSON_AddItemToObject(j, "graph", gj ? cJSON_Parse(gj) : cJSON_CreateNull());
         free(gj);

@@ -144,21 +144,54 @@ static int store_error(mem_store *s, int rc)
 
 /* ---- the runs --------------------------------------------------------------- */
 
-/* The run's best record by the metric (NULL if none); caller deletes. */
-static cJSON *best_of(mem_store *s, show_opts *o, uint32_t run)
+/* Collects the n best records of a run; a damaged one becomes {"iter": N,
+ * "damaged": why} in its place (issue #18: the leaderboard lists the rest). */
+typedef struct { cJSON *list; mem_store *s; show_opts *o; uint32_t run; } best_ctx;
+
+static int best_visit(void *ud, uint32_t iter, int rc, const char *text, size_t len)
 {
-    char *out = NULL;
-    int rc = mem_best(s, run, 1, o->metric, o->order, &out);
+    best_ctx *c = ud;
+    cJSON *rec = rc ? NULL : cJSON_ParseWithLength(text, len);
+    if (!rec) {
+        c->o->damaged = 1;
+        cli_error("show: %s", rc ? mem_errmsg(c->s) : "a record is not JSON");
+        if (!(rec = cJSON_CreateObject())) return MEM_ENOMEM;
+        cJSON_AddNumberToObject(rec, "iter", iter);
+        cJSON_AddStringToObject(rec, "damaged", rc ? mem_strerror(rc) : "not JSON");
+    }
+    cJSON_AddItemToArray(c->list, rec);
+    return 0;
+}
+
+/* The n best records of run by metric (the leaderboard); damaged ones marked. */
+static cJSON *fetch_best(mem_store *s, show_opts *o, uint32_t run, unsigned n, const char *metric)
+{
+    best_ctx c = {cJSON_CreateArray(), s, o, run};
+    if (!c.list) return NULL;
+    int rc = mem_scan_best(s, run, n, metric, metric == o->metric ? o->order : MEM_MAX, best_visit, &c);
     if (rc) {
-        if (rc == MEM_EDAMAGED) o->damaged = 1;
-        cli_error("show: run %u: %s", run, mem_errmsg(s));
+        if (rc == MEM_EDAMAGED || rc == MEM_EVERSION) o->damaged = 1;
+        cli_error("show: leaderboard of run %u: %s", run, mem_errmsg(s));
+    }
+    return c.list;
+}
+
+/* The first of a leaderboard unless it is damaged (NULL then); caller deletes. */
+static cJSON *first_intact(cJSON *list)
+{
+    cJSON *b = cJSON_DetachItemFromArray(list, 0);
+    cJSON_Delete(list);
+    if (b && snap_jget(b, "damaged")) {
+        cJSON_Delete(b);
         return NULL;
     }
-    cJSON *a = cJSON_Parse(out);
-    mem_free(out);
-    cJSON *b = cJSON_DetachItemFromArray(a, 0);
-    cJSON_Delete(a);
     return b;
+}
+
+/* The run's best record by the metric (NULL if none or damaged); caller deletes. */
+static cJSON *best_of(mem_store *s, show_opts *o, uint32_t run)
+{
+    return first_intact(fetch_best(s, o, run, 1, o->metric));
 }
 
 static double run_tokens(const cJSON *run)
@@ -337,8 +370,17 @@ static int history_visit(void *ud, uint32_t iter, int rc, const char *text, size
     if (rc) {
         h->o->damaged = 1;
         cli_error("show: %s", mem_errmsg(h->s));
-        if (h->o->format == FMT_TABLE) printf("  %6u  %-12s  (%s)\n", iter, "DAMAGED", mem_strerror(rc));
-        else if (h->o->format == FMT_CSV) printf("%u,damaged,,,,,,,,,,,\n", iter);
+        if (h->json) {
+            cJSON *d = cJSON_CreateObject();
+            if (!d) return MEM_ENOMEM;
+            cJSON_AddNumberToObject(d, "iter", iter);
+            cJSON_AddStringToObject(d, "damaged", mem_strerror(rc));
+            cJSON_AddItemToArray(h->json, d);
+        } else if (h->o->format == FMT_TABLE) {
+            printf("  %6u  %-12s  (%s)\n", iter, "DAMAGED", mem_strerror(rc));
+        } else {
+            printf("%u,damaged,,,,,,,,,,,\n", iter);
+        }
         return 0;
     }
     cJSON *rec = cJSON_ParseWithLength(text, len);
@@ -375,6 +417,10 @@ static void leaderboard_table(const show_opts *o, const cJSON *best)
             continue;
         }
         snap_jnum(rec, "iter", &it);
+        if (snap_jget(rec, "damaged")) {
+            printf("  %4d  %6.0f  DAMAGED (%s)\n", ++rank, it, snap_jstr(rec, "damaged"));
+            continue;
+        }
         const char *h = snap_jstr(rec, "hash");
         printf("  %4d  %6.0f  ", ++rank, it);
         if (other && snap_jnum(rec, mpath, &v)) printf("%10.6g ", v);
@@ -430,20 +476,6 @@ static void totals_table(const cJSON *run, const cJSON *best_rec)
         printf("  %-15s%.0f calls, %s prompt + %s completion tokens, %s\n", label, calls,
                fmt_count(b1, sizeof b1, pt), fmt_count(b2, sizeof b2, ct), fmt_secs(b3, sizeof b3, secs));
     }
-}
-
-static cJSON *fetch_best(mem_store *s, show_opts *o, uint32_t run, unsigned n, const char *metric)
-{
-    char *text = NULL;
-    int rc = mem_best(s, run, n, metric, metric == o->metric ? o->order : MEM_MAX, &text);
-    if (rc) {
-        if (rc == MEM_EDAMAGED) o->damaged = 1;
-        cli_error("show: leaderboard of run %u: %s", run, mem_errmsg(s));
-        return cJSON_CreateArray();
-    }
-    cJSON *a = cJSON_Parse(text);
-    mem_free(text);
-    return a ? a : cJSON_CreateArray();
 }
 
 /* ---- utilisation of a run with --workers (records carry times and workers) ---- */
@@ -510,11 +542,25 @@ static int show_run(mem_store *s, show_opts *o, uint32_t run)
 {
     char *text;
     int rc = mem_run_get(s, run, &text);
-    if (rc) return store_error(s, rc);
-    cJSON *r = cJSON_Parse(text);
-    mem_free(text);
+    cJSON *r;
     double lastd = 0;
-    snap_jnum(r, "last_iteration", &lastd);
+    if (rc == MEM_EDAMAGED || rc == MEM_EVERSION) {
+        /* The run record is damaged; its candidate records may not be: list them. */
+        o->damaged = 1;
+        cli_error("show: %s", mem_errmsg(s));
+        uint32_t li = 0;
+        if (mem_last_iteration(s, run, &li) == 0) lastd = li;
+        r = cJSON_CreateObject();
+        cJSON_AddNumberToObject(r, "id", run);
+        cJSON_AddStringToObject(r, "damaged", mem_strerror(rc));
+        cJSON_AddNumberToObject(r, "last_iteration", lastd);
+    } else if (rc) {
+        return store_error(s, rc);
+    } else {
+        r = cJSON_Parse(text);
+        mem_free(text);
+        snap_jnum(r, "last_iteration", &lastd);
+    }
     uint32_t last = (uint32_t)lastd;
     long rows = o->last == -2 ? (o->format == FMT_CSV ? -1 : 20) : o->last;
     uint32_t from = rows < 0 || (uint32_t)rows >= last ? 1 : last - (uint32_t)rows + 1;
@@ -537,8 +583,11 @@ static int show_run(mem_store *s, show_opts *o, uint32_t run)
         char b[32];
         double started = 0;
         snap_jnum(r, "started", &started);
-        printf("run %u: %s, started %s UTC, %u iterations\n", run, snap_run_name(r),
-               fmt_time(b, sizeof b, started), last);
+        if (snap_jget(r, "damaged"))
+            printf("run %u: run record DAMAGED (%s), %u iterations\n", run, snap_jstr(r, "damaged"), last);
+        else
+            printf("run %u: %s, started %s UTC, %u iterations\n", run, snap_run_name(r),
+                   fmt_time(b, sizeof b, started), last);
         char *meta = cJSON_PrintUnformatted(snap_jget(r, "meta"));
         if (meta) printf("meta: %.300s%s\n", meta, strlen(meta) > 300 ? " ..." : "");
         free(meta);
@@ -549,8 +598,9 @@ static int show_run(mem_store *s, show_opts *o, uint32_t run)
         else printf("\nhistory (last %ld of %u; --all for every iteration)\n", rows, last);
         history_header(o);
         rc = mem_scan(s, run, from, history_visit, &h);
-        cJSON *best = fetch_best(s, o, run, 1, "val_acc");
-        totals_table(r, cJSON_GetArrayItem(best, 0));
+        cJSON *best = first_intact(fetch_best(s, o, run, 1, "val_acc"));
+        if (snap_jget(r, "damaged")) printf("\ntotals\n  (not shown: the run record that holds them is damaged)\n");
+        else totals_table(r, best);
         cJSON_Delete(best);
         util u;
         if (rc == 0 && util_get(s, run, r, &u)) util_table(&u);

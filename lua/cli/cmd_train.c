@@ -21,7 +21,7 @@
 
 static const char train_usage[] =
     "llmnas train ARCH.lua [--dataset NAME] [--data DIR] [--epochs N] [--subset N] [--lr X] "
-    "[--image-size N] [--save DIR] [--test] [--json]";
+    "[--image-size N] [--save DIR] [--precision fp32|bf16|auto] [--test] [--json]";
 
 static const char train_help[] =
     "usage: llmnas train ARCH.lua [OPTIONS]\n"
@@ -63,6 +63,11 @@ static const char train_help[] =
     "  --in-process       train in this process, not in a forked worker\n"
     "  --winograd         Winograd convolutions where oneDNN has them (AVX-512): faster,\n"
     "                     less precise\n"
+    "  --precision P      fp32, bf16 (mixed precision: bf16 activations and conv / linear\n"
+    "                     weights, fp32 master weights, loss and update) or auto (bf16 where\n"
+    "                     the CPU has native bf16 dot products, else fp32); default @precision@.\n"
+    "                     bf16 on a CPU without native bf16 is refused (emulation is slower\n"
+    "                     than fp32)\n"
     "  -h, --help         this help\n"
     "\n"
     "datasets:\n"
@@ -87,6 +92,7 @@ static const char *help_field(const char *name)
     else if (strcmp(name, "val_fraction") == 0) rt_fmt(buf, sizeof buf, "%g", o.val_fraction);
     else if (strcmp(name, "drop_last") == 0)
         return o.drop_last ? "a last partial batch is dropped" : "a last partial batch is trained on";
+    else if (strcmp(name, "precision") == 0) rt_fmt(buf, sizeof buf, "%s", train_precision_name(o.precision));
     else return NULL;
     return buf;
 }
@@ -134,6 +140,10 @@ static void print_text(const train_result *r, const train_opts *o, const char *p
     printf("  seconds      %.2f training, %.2f evaluation\n  images/s     %.0f\n", r->seconds,
            r->eval_seconds, r->images_per_s);
     printf("  peak RSS     %.0f MiB\n", r->peak_rss_mib);
+    char why[160];
+    int native = train_cpu_bf16(why, sizeof why);
+    printf("  precision    %s (asked %s; %s bf16: %s)\n", r->bf16 ? "bf16" : "fp32",
+           train_precision_name(o->precision), native ? "native" : "no native", why);
 }
 
 static void print_json(const train_result *r, const train_opts *o, const char *kind,
@@ -147,6 +157,8 @@ static void print_json(const train_result *r, const train_opts *o, const char *k
         cJSON_AddStringToObject(j, "message", msg);
     cJSON_AddStringToObject(j, "dataset", o->dataset);
     cJSON_AddStringToObject(j, "graph_hash", h);
+    cJSON_AddStringToObject(j, "precision", r->bf16 ? "bf16" : "fp32");
+    cJSON_AddStringToObject(j, "precision_asked", train_precision_name(o->precision));
     train_result_to_json(r, j, 1);  /* out of memory shows as missing fields */
     char *s = cJSON_PrintUnformatted(j);
     if (s)
@@ -188,7 +200,7 @@ static int parse_value_opt(int argc, char **argv, int *i, train_opts *o, folder_
                                         "--batch", "--val-fraction", "--momentum",
                                         "--weight-decay", "--seed", "--threads", "--time-limit",
                                         "--augment", "--image-size", "--channels",
-                                        "--bad-images", "--save", NULL};
+                                        "--bad-images", "--save", "--precision", NULL};
     const char *a = argv[*i], *v = NULL;
     int k;
     for (k = 0; names[k]; k++) {
@@ -226,6 +238,11 @@ static int parse_value_opt(int argc, char **argv, int *i, train_opts *o, folder_
             break;
         return -rc;
     case 16: o->save_dir = v; break;
+    case 17:
+        o->precision = train_precision_parse(v);
+        if (o->precision < 0)
+            rc = cli_usage_error("train", train_usage, "--precision needs fp32, bf16 or auto, got '%s'", v);
+        break;
     case 12:
         if (strcmp(v, "on") == 0)
             o->augment = 1;
@@ -320,6 +337,11 @@ int cmd_train(int argc, char **argv)
     }
 
     char err[1024], kind[32];
+    int bf16;
+    if (train_precision_resolve(o.precision, &bf16, err, sizeof err)) {
+        fprintf(stderr, "llmnas train: %s\n", err);
+        return EX_USAGE;
+    }
     const ds_dataset *d;
     if (train_dataset_get(o.dataset, o.data_dir, &d, err, sizeof err)) {
         fprintf(stderr, "llmnas train: %s\n", err);

@@ -123,14 +123,26 @@ int rp_collect(mem_store *s, uint32_t run, rp_run **out)
     *out = NULL;
     char *text = NULL;
     int rc = mem_run_get(s, run, &text);
-    if (rc) return rc;
+    int damaged = rc == MEM_EDAMAGED || rc == MEM_EVERSION;
+    if (rc && !damaged) return rc;
     rp_run *r = calloc(1, sizeof *r);
     if (!r) {
         mem_free(text);
         return MEM_ENOMEM;
     }
     r->id = run;
-    r->record = cJSON_Parse(text);
+    if (damaged) {
+        /* issue #18: a damaged run record costs its own line, not the page: its
+         * candidate records are read as usual, the run counts as damaged (exit 65) */
+        cli_error("%s", mem_errmsg(s));
+        r->n_damaged = 1;
+        r->record = cJSON_CreateObject();
+        cJSON *meta = cJSON_AddObjectToObject(r->record, "meta");
+        if (meta) cJSON_AddStringToObject(meta, "name", "DAMAGED run record");
+        cJSON_AddStringToObject(r->record, "damaged", mem_strerror(rc));
+    } else {
+        r->record = cJSON_Parse(text);
+    }
     mem_free(text);
     if (!r->record) {
         free(r);

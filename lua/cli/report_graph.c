@@ -124,9 +124,20 @@ static char *graph_dot(const graph *g)
     return b.b;
 }
 
+/* One Graphviz context for the process, never freed: libgvc frees its text-font cache
+ * with a context, while its pango plugin (loaded once) keeps a pointer into that cache,
+ * so a second context's first label compared a freed font name (AddressSanitizer:
+ * heap-use-after-free in textspan_size when a report draws a second run's network). */
+static GVC_t *graph_context(void)
+{
+    static GVC_t *gvc;
+    if (!gvc) gvc = gvContext();
+    return gvc;
+}
+
 static char *render_svg(const char *dot, char *err, size_t errlen)
 {
-    GVC_t *gvc = gvContext();
+    GVC_t *gvc = graph_context();
     Agraph_t *ag = gvc ? agmemread(dot) : NULL;
     char *data = NULL, *out = NULL;
     unsigned int len = 0;
@@ -140,7 +151,6 @@ static char *render_svg(const char *dot, char *err, size_t errlen)
         gvFreeLayout(gvc, ag);
     }
     if (ag) agclose(ag);
-    if (gvc) gvFreeContext(gvc);
     return out;
 }
 

@@ -7,10 +7,13 @@
  *   nn.MaxPool2d(x, kernel_size [, stride, padding, dilation] [, opts])
  *   nn.AvgPool2d(x, kernel_size [, stride, padding, ceil_mode, count_include_pad] [, opts])
  *   nn.Linear(x, [in_features,] out_features [, opts])
- *   nn.BatchNorm2d(x [, num_features] [, opts]), nn.LeakyReLU(x [, slope | opts]),
+ *   nn.BatchNorm2d(x [, num_features] [, opts]), nn.BatchNorm1d(f [, num_features] [, opts]),
+ *   nn.LayerNorm(x [, normalized_shape] [, opts]), nn.LeakyReLU(x [, slope | opts]),
  *   nn.GELU(x [, "tanh" | opts]), nn.Dropout(x [, p | opts]),
  *   nn.AdaptiveAvgPool2d(x [, 1]), nn.Flatten(x), nn.ReLU(x) ... nn.Identity(x),
  *   nn.add(a, b), nn.mul(a, b), nn.cat({a, b, ...} [, 1]); a + b, a * b; x.shape
+ *   x * 0.5, 0.5 * x, x + 1, x - 1, 1 - x, -x, x / 2, a - b (scalar arithmetic)
+ *   nn.AdaptiveMaxPool2d(x [, 1]); x:mean{2, 3}, x:max{2, 3}, x:amax{2, 3} [, keepdim]
  *
  * Nodes are userdata holding a graph node id; the graph is the sandbox's
  * (sandbox_env.h).
@@ -372,19 +375,21 @@ static int pool(lua_State *L, graph_op op)
 static int nn_maxpool2d(lua_State *L) { return pool(L, GRAPH_OP_MAXPOOL2D); }
 static int nn_avgpool2d(lua_State *L) { return pool(L, GRAPH_OP_AVGPOOL2D); }
 
+/* nn.AdaptiveAvgPool2d(x [, 1]), nn.AdaptiveMaxPool2d(x [, 1]) (the op is the upvalue). */
 static int nn_adaptive(lua_State *L)
 {
-    argctx c = {L, graph_op_name(GRAPH_OP_ADAPTIVEAVGPOOL2D), 2};
+    graph_op op = (graph_op)lua_tointeger(L, lua_upvalueindex(1));
+    argctx c = {L, graph_op_name(op), 2};
     int x = check_node(L, 1, c.op);
     graph_attrs a;
-    graph_attrs_default(GRAPH_OP_ADAPTIVEAVGPOOL2D, &a);
+    graph_attrs_default(op, &a);
     if (!lua_isnoneornil(L, 2)) {
         int o[2];
         get_pair(&c, 2, "output_size", LO(KERNEL), HI(KERNEL), o);
         if (o[0] != 1 || o[1] != 1)
             argerr(L, 2, c.op, "runtime", "only output_size 1 is supported, got %d", o[0] != 1 ? o[0] : o[1]);
     }
-    return push_added(L, GRAPH_OP_ADAPTIVEAVGPOOL2D, &a, &x, 1);
+    return push_added(L, op, &a, &x, 1);
 }
 
 static int nn_flatten(lua_State *L)
@@ -431,25 +436,62 @@ static int nn_linear(lua_State *L)
     return push_added(L, GRAPH_OP_LINEAR, &a, &x, 1);
 }
 
-static int nn_batchnorm2d(lua_State *L)
+/* nn.BatchNorm2d(x [, num_features] [, opts]), nn.BatchNorm1d(f [, num_features] [, opts]):
+ * num_features, when given, must be the input's C or F (the op is the upvalue). */
+static int nn_batchnorm(lua_State *L)
 {
-    argctx c = {L, graph_op_name(GRAPH_OP_BATCHNORM2D), 2};
+    graph_op op = (graph_op)lua_tointeger(L, lua_upvalueindex(1));
+    argctx c = {L, graph_op_name(op), 2};
     int x = check_node(L, 1, c.op);
     graph_attrs a;
-    graph_attrs_default(GRAPH_OP_BATCHNORM2D, &a);
+    graph_attrs_default(op, &a);
     int first = 2;
     if (lua_type(L, 2) == LUA_TNUMBER) {
         int64_t nf = get_int(&c, 2, "num_features", LO(OUT), HI(OUT));
         const graph_shape *s = shape_of(L, x);
         char b[96];
-        if (s->rank == 4 && s->dim[1] != nf)
-            return sb_raise(L, "shape", 1, "BatchNorm2d: expected %lld channels, got %lld "
-                            "(input shape %s)", (long long)nf, (long long)s->dim[1],
-                            graph_shape_str(s, b, sizeof b));
+        int want = op == GRAPH_OP_BATCHNORM1D ? 2 : 4;
+        if (s->rank == want && s->dim[1] != nf)
+            return sb_raise(L, "shape", 1, "%s: expected %lld %s, got %lld (input shape %s)",
+                            c.op, (long long)nf, want == 4 ? "channels" : "features",
+                            (long long)s->dim[1], graph_shape_str(s, b, sizeof b));
         first = 3;
     }
-    read_rest(L, &c, first, GRAPH_OP_BATCHNORM2D, &a);
-    return push_added(L, GRAPH_OP_BATCHNORM2D, &a, &x, 1);
+    read_rest(L, &c, first, op, &a);
+    return push_added(L, op, &a, &x, 1);
+}
+
+/* nn.LayerNorm(x [, normalized_shape] [, opts]): normalized_shape, when given (a
+ * number or {n}), must be the input's C or F: the op normalises dim 1. */
+static int nn_layernorm(lua_State *L)
+{
+    argctx c = {L, graph_op_name(GRAPH_OP_LAYERNORM), 2};
+    int x = check_node(L, 1, c.op);
+    graph_attrs a;
+    graph_attrs_default(GRAPH_OP_LAYERNORM, &a);
+    const graph_shape *s = shape_of(L, x);
+    char b[96];
+    int first = 2;
+    if (lua_type(L, 2) == LUA_TNUMBER || is_pair_table(L, 2)) {
+        int64_t ns = 0;
+        if (lua_type(L, 2) == LUA_TNUMBER) {
+            ns = get_int(&c, 2, "normalized_shape", LO(OUT), HI(OUT));
+        } else if (lua_rawlen(L, 2) == 1) {
+            lua_rawgeti(L, 2, 1);
+            ns = get_int(&c, -1, "normalized_shape", LO(OUT), HI(OUT));
+            lua_pop(L, 1);
+        }
+        if (ns != s->dim[1])
+            return sb_raise(L, "shape", 1, "LayerNorm: normalized_shape must be %lld, the %s of "
+                            "the input %s (the op normalises %s); leave it out to infer it",
+                            (long long)s->dim[1], s->rank == 4 ? "channels" : "features",
+                            graph_shape_str(s, b, sizeof b),
+                            s->rank == 4 ? "C at each position, as ConvNeXt's LayerNorm2d"
+                                         : "F");
+        first = 3;
+    }
+    read_rest(L, &c, first, GRAPH_OP_LAYERNORM, &a);
+    return push_added(L, GRAPH_OP_LAYERNORM, &a, &x, 1);
 }
 
 /* Every op of one input without a builder of its own: nn.Op(x [, positional
@@ -469,21 +511,45 @@ static int nn_unary(lua_State *L)
     return push_added(L, op, &a, &x, 1);
 }
 
+/* A node times or plus a number: one node of mul_scalar / add_scalar. */
+static int push_scalar(lua_State *L, graph_op op, int x, double v)
+{
+    graph_attrs a;
+    graph_attrs_default(op, &a);
+    a.other = v;
+    return push_added(L, op, &a, &x, 1);
+}
+
+/* The number at idx for scalar arithmetic (finite; the message names the operator). */
+static double scalar_arg(lua_State *L, int idx, const char *what)
+{
+    double d = lua_tonumber(L, idx);
+    if (!isfinite(d))
+        sb_raise(L, "runtime", 1, "%s: the number must be finite, got %g", what, d);
+    return d;
+}
+
+/* a + b, a * b (and nn.add, nn.mul): two nodes broadcast (graph.c infer_broadcast);
+ * a node and a number is scalar arithmetic. */
 static int binary(lua_State *L, graph_op op, int meta)
 {
-    const char *name = graph_op_name(op);
+    const char *name = graph_op_name(op), *sym = op == GRAPH_OP_ADD ? "+" : "*";
+    graph_op scalar = op == GRAPH_OP_ADD ? GRAPH_OP_ADD_SCALAR : GRAPH_OP_MUL_SCALAR;
     int in[2];
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 2; i++)
         in[i] = sb_node_id(L, i + 1);
+    for (int i = 0; i < 2; i++)
+        if (in[i] >= 0 && in[1 - i] < 0 && lua_type(L, 2 - i) == LUA_TNUMBER)
+            return push_scalar(L, scalar, in[i], scalar_arg(L, 2 - i, sym));
+    for (int i = 0; i < 2; i++)
         if (in[i] < 0) {
             if (meta)
-                return sb_raise(L, "runtime", 1, "%s: both operands of '%s' must be nodes, "
-                                "got %s and %s (scalar arithmetic on nodes is not supported)",
-                                name, op == GRAPH_OP_ADD ? "+" : "*", luaL_typename(L, 1),
-                                luaL_typename(L, 2));
-            argerr(L, i + 1, name, "runtime", "node expected, got %s", luaL_typename(L, i + 1));
+                return sb_raise(L, "runtime", 1, "%s: the operands of '%s' must be nodes or a "
+                                "node and a number, got %s and %s", name, sym,
+                                luaL_typename(L, 1), luaL_typename(L, 2));
+            argerr(L, i + 1, name, "runtime", "node or number expected, got %s",
+                   luaL_typename(L, i + 1));
         }
-    }
     return push_added(L, op, NULL, in, 2);
 }
 
@@ -491,6 +557,45 @@ static int nn_add(lua_State *L) { return binary(L, GRAPH_OP_ADD, 0); }
 static int nn_mul(lua_State *L) { return binary(L, GRAPH_OP_MUL, 0); }
 static int node_add(lua_State *L) { return binary(L, GRAPH_OP_ADD, 1); }
 static int node_mul(lua_State *L) { return binary(L, GRAPH_OP_MUL, 1); }
+
+/* -x: x * -1. */
+static int node_unm(lua_State *L)
+{
+    return push_scalar(L, GRAPH_OP_MUL_SCALAR, sb_node_id(L, 1), -1.0);
+}
+
+/* a - b: a + (-1 * b) for two nodes, x + (-v) and v + (-1 * x) with a number. */
+static int node_sub(lua_State *L)
+{
+    int a = sb_node_id(L, 1), b = sb_node_id(L, 2);
+    if (a >= 0 && b < 0 && lua_type(L, 2) == LUA_TNUMBER)
+        return push_scalar(L, GRAPH_OP_ADD_SCALAR, a, -scalar_arg(L, 2, "-"));
+    if (a < 0 && b >= 0 && lua_type(L, 1) == LUA_TNUMBER) {
+        double v = scalar_arg(L, 1, "-");
+        push_scalar(L, GRAPH_OP_MUL_SCALAR, b, -1.0);
+        return push_scalar(L, GRAPH_OP_ADD_SCALAR, sb_node_id(L, -1), v);
+    }
+    if (a < 0 || b < 0)
+        return sb_raise(L, "runtime", 1, "sub: the operands of '-' must be nodes or a node "
+                        "and a number, got %s and %s", luaL_typename(L, 1), luaL_typename(L, 2));
+    push_scalar(L, GRAPH_OP_MUL_SCALAR, b, -1.0);
+    int in[2] = {a, sb_node_id(L, -1)};
+    return push_added(L, GRAPH_OP_ADD, NULL, in, 2);
+}
+
+/* x / v: x * (1 / v). Dividing by a node has no op. */
+static int node_div(lua_State *L)
+{
+    int a = sb_node_id(L, 1);
+    if (a < 0 || lua_type(L, 2) != LUA_TNUMBER)
+        return sb_raise(L, "runtime", 1, "div: '/' takes a node divided by a number, got %s "
+                        "and %s (dividing by a node is not supported)", luaL_typename(L, 1),
+                        luaL_typename(L, 2));
+    double v = scalar_arg(L, 2, "/");
+    if (v == 0)
+        return sb_raise(L, "runtime", 1, "div: division of a node by zero");
+    return push_scalar(L, GRAPH_OP_MUL_SCALAR, a, 1.0 / v);
+}
 
 /* nn.cat({a, b, ...} [, 1]) or nn.cat(a, b, ...): any number of nodes up to
  * the node cap (each input is an edge the graph stores). */
@@ -562,6 +667,57 @@ int sb_nn_index(lua_State *L)
 
 /* ---- node metatable ----------------------------------------------------------------- */
 
+/* x:mean{2, 3} / x:max{2, 3} (also x:amax): PyTorch's x.mean((2, 3)) over the spatial
+ * dims (0-based, as PyTorch counts: 2 = H, 3 = W; -2 and -1 too), [B, C] — or
+ * [B, C, 1, 1] with keepdim (x:mean({2, 3}, true) or x:mean{2, 3, keepdim = true}):
+ * the global pooling op, flattened unless keepdim. */
+static int node_reduce(lua_State *L, graph_op op, const char *what)
+{
+    int x = sb_node_id(L, 1);
+    if (x < 0)
+        return sb_raise(L, "runtime", 1, "%s: call it as a method, x:%s{2, 3}", what, what);
+    const graph_shape *s = shape_of(L, x);
+    char b[96];
+    int keep = 0, dims = 0, ok = lua_type(L, 2) == LUA_TTABLE;
+    if (ok) {
+        lua_Unsigned len = lua_rawlen(L, 2);
+        for (lua_Unsigned i = 1; i <= len && ok; i++) {
+            lua_rawgeti(L, 2, (lua_Integer)i);
+            lua_Integer d = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 99;
+            lua_pop(L, 1);
+            d = d < 0 ? d + 4 : d;
+            ok = (d == 2 || d == 3) && !(dims & (1 << d));
+            dims |= (int)(1 << (d & 7));
+        }
+        lua_getfield(L, 2, "keepdim");
+        keep = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    }
+    ok = ok && dims == ((1 << 2) | (1 << 3));
+    if (!ok)
+        return sb_raise(L, "runtime", 1, "%s: only the spatial dims of [B, C, H, W] can be "
+                        "reduced: x:%s{2, 3} (PyTorch's dims: 2 = H, 3 = W) gives [B, C], "
+                        "x:%s({2, 3}, true) [B, C, 1, 1]", what, what, what);
+    if (!lua_isnoneornil(L, 3)) {
+        if (lua_type(L, 3) != LUA_TBOOLEAN)
+            return sb_raise(L, "runtime", 1, "%s: keepdim must be true or false, got %s", what,
+                            luaL_typename(L, 3));
+        keep = lua_toboolean(L, 3);
+    }
+    if (s->rank != 4)
+        return sb_raise(L, "shape", 1, "%s: expected a [B, C, H, W] node, got %s", what,
+                        graph_shape_str(s, b, sizeof b));
+    push_added(L, op, NULL, &x, 1);
+    if (keep)
+        return 1;
+    int p = sb_node_id(L, -1);
+    return push_added(L, GRAPH_OP_FLATTEN, NULL, &p, 1);
+}
+
+static int node_mean(lua_State *L) { return node_reduce(L, GRAPH_OP_ADAPTIVEAVGPOOL2D, "mean"); }
+static int node_max(lua_State *L) { return node_reduce(L, GRAPH_OP_ADAPTIVEMAXPOOL2D, "max"); }
+static int node_amax(lua_State *L) { return node_reduce(L, GRAPH_OP_ADAPTIVEMAXPOOL2D, "amax"); }
+
 static int node_index(lua_State *L)
 {
     int id = sb_node_id(L, 1);
@@ -570,8 +726,15 @@ static int node_index(lua_State *L)
         sb_push_shape(L, shape_of(L, id));
         return 1;
     }
-    return sb_raise(L, "runtime", 1, "a node has no field '%.40s' (nodes have: shape)",
-                    k ? k : luaL_typename(L, 2));
+    static const luaL_Reg methods[] = {
+        {"mean", node_mean}, {"max", node_max}, {"amax", node_amax}, {NULL, NULL}};
+    for (int i = 0; k && methods[i].name; i++)
+        if (strcmp(k, methods[i].name) == 0) {
+            lua_pushcfunction(L, methods[i].func);
+            return 1;
+        }
+    return sb_raise(L, "runtime", 1, "a node has no field '%.40s' (nodes have: shape, "
+                    "mean, max, amax)", k ? k : luaL_typename(L, 2));
 }
 
 static int node_newindex(lua_State *L)
@@ -590,9 +753,11 @@ static int node_tostring(lua_State *L)
 
 /* The ops whose arguments need more than nn_unary reads. */
 static const lua_CFunction builders[GRAPH_OP_COUNT] = {
-    [GRAPH_OP_CONV2D] = nn_conv2d, [GRAPH_OP_BATCHNORM2D] = nn_batchnorm2d,
+    [GRAPH_OP_CONV2D] = nn_conv2d, [GRAPH_OP_BATCHNORM2D] = nn_batchnorm,
+    [GRAPH_OP_BATCHNORM1D] = nn_batchnorm, [GRAPH_OP_LAYERNORM] = nn_layernorm,
     [GRAPH_OP_MAXPOOL2D] = nn_maxpool2d, [GRAPH_OP_AVGPOOL2D] = nn_avgpool2d,
-    [GRAPH_OP_ADAPTIVEAVGPOOL2D] = nn_adaptive, [GRAPH_OP_FLATTEN] = nn_flatten,
+    [GRAPH_OP_ADAPTIVEAVGPOOL2D] = nn_adaptive, [GRAPH_OP_ADAPTIVEMAXPOOL2D] = nn_adaptive,
+    [GRAPH_OP_FLATTEN] = nn_flatten,
     [GRAPH_OP_LINEAR] = nn_linear, [GRAPH_OP_ADD] = nn_add, [GRAPH_OP_MUL] = nn_mul,
     [GRAPH_OP_CAT] = nn_cat,
 };
@@ -601,7 +766,8 @@ void sb_open_nn(lua_State *L)
 {
     static const luaL_Reg node_meta[] = {
         {"__index", node_index}, {"__newindex", node_newindex}, {"__add", node_add},
-        {"__mul", node_mul}, {"__tostring", node_tostring}, {NULL, NULL}};
+        {"__mul", node_mul}, {"__sub", node_sub}, {"__unm", node_unm}, {"__div", node_div},
+        {"__tostring", node_tostring}, {NULL, NULL}};
     luaL_newmetatable(L, NODE_MT);
     luaL_setfuncs(L, node_meta, 0);
     lua_pushboolean(L, 0);
@@ -609,8 +775,9 @@ void sb_open_nn(lua_State *L)
     lua_pop(L, 1);
     lua_createtable(L, 0, GRAPH_OP_COUNT);
     for (int op = GRAPH_OP_INPUT + 1; op < GRAPH_OP_COUNT; op++) {
-        if (builders[op]) {
-            lua_pushcfunction(L, builders[op]);
+        if (builders[op]) {  /* the op as upvalue, for builders shared by several ops */
+            lua_pushinteger(L, op);
+            lua_pushcclosure(L, builders[op], 1);
         } else {
             lua_pushinteger(L, op);
             lua_pushcclosure(L, nn_unary, 1);

@@ -282,23 +282,38 @@ static int infer_linear(infer *f)
     return set_counts(f, macs + (a->bias ? a->out : 0), macs);
 }
 
+/* PyTorch's broadcasting, restricted to what the trainer runs: both inputs of one
+ * rank, each dimension equal or 1 on one side, and one input of the output's shape
+ * (oneDNN broadcasts its second source only): [B, C, H, W] with [B, C, 1, 1] (squeeze-
+ * excitation) or [B, 1, H, W], not [B, C, 1, W] with [B, C, H, 1]. */
 static int infer_broadcast(infer *f)
 {
-    char b1[96], b2[96];
+    char b1[96], b2[96], b3[96];
     const graph_shape *x = f->in[0], *y = f->in[1];
     if (x->rank != y->rank)
-        return fail(f, GRAPH_ESHAPE, "shapes %s and %s have different ranks",
+        return fail(f, GRAPH_ESHAPE,
+                    "shapes %s and %s have different ranks: both operands must be "
+                    "[B, C, H, W] or both [B, F] (to scale channels by a vector, keep it "
+                    "[B, C, 1, 1]: x:mean({2, 3}, true) and 1x1 convolutions)",
                     SHP(b1, x), SHP(b2, y));
     graph_shape *o = &f->node->shape;
     *o = *x;
+    int full_x = 1, full_y = 1;
     for (int i = 1; i < x->rank; i++) {
         int64_t p = x->dim[i], q = y->dim[i];
         if (p != q && p != 1 && q != 1)
             return fail(f, GRAPH_ESHAPE,
-                        "shapes %s and %s cannot be broadcast (dimension %d: %lld vs %lld)",
+                        "shapes %s and %s cannot be broadcast (dimension %d: %lld vs %lld; "
+                        "each dimension must be equal or 1 on one side)",
                         SHP(b1, x), SHP(b2, y), i + 1, (long long)p, (long long)q);
         o->dim[i] = p > q ? p : q;
+        full_x &= p == o->dim[i];
+        full_y &= q == o->dim[i];
     }
+    if (!full_x && !full_y)
+        return fail(f, GRAPH_ESHAPE,
+                    "shapes %s and %s both broadcast: one operand must have the full "
+                    "shape %s", SHP(b1, x), SHP(b2, y), SHP(b3, o));
     return set_counts(f, 0, 0);
 }
 
@@ -333,11 +348,69 @@ static int infer_same(infer *f)
 /* Per-channel affine (BatchNorm2d): weight and bias per channel. */
 static int infer_channels(infer *f)
 {
-    int rc = need_rank4(f);
-    if (rc)
-        return rc;
+    char b[96];
+    if (f->in[0]->rank != 4)
+        return fail(f, GRAPH_ESHAPE, "expected a [B, C, H, W] input, got %s; use "
+                    "nn.BatchNorm1d on [B, F]", SHP(b, f->in[0]));
     f->node->shape = *f->in[0];
     return set_counts(f, 2 * f->node->shape.dim[1], 0);
+}
+
+/* Per-feature affine on [B, F] (BatchNorm1d). */
+static int infer_features(infer *f)
+{
+    char b[96];
+    if (f->in[0]->rank != 2)
+        return fail(f, GRAPH_ESHAPE, "expected a [B, F] input, got %s; use nn.BatchNorm2d on "
+                    "[B, C, H, W]", SHP(b, f->in[0]));
+    f->node->shape = *f->in[0];
+    return set_counts(f, 2 * f->node->shape.dim[1], 0);
+}
+
+/* Normalisation over dim 1 with a weight and a bias per C or F (LayerNorm). */
+static int infer_norm(infer *f)
+{
+    f->node->shape = *f->in[0];
+    return set_counts(f, 2 * f->node->shape.dim[1], 0);
+}
+
+/* PReLU: one slope, or one per channel (feature). */
+static int infer_prelu(infer *f)
+{
+    char b[96];
+    int64_t c = f->in[0]->dim[1], np = f->a->num_parameters;
+    if (np != 1 && np != c)
+        return fail(f, GRAPH_EARG, "num_parameters must be 1 or the input's %s %lld, got %lld "
+                    "(input shape %s)", f->in[0]->rank == 4 ? "channels" : "features",
+                    (long long)c, (long long)np, SHP(b, f->in[0]));
+    f->node->shape = *f->in[0];
+    return set_counts(f, np, 0);
+}
+
+/* Softmax over one dim, not the batch; dim is stored in 1 .. rank - 1. */
+static int infer_softmax(infer *f)
+{
+    char b[96];
+    int r = f->in[0]->rank, d = f->a->dim;
+    if (d < 0)
+        d += r;
+    if (d < 1 || d >= r)
+        return fail(f, GRAPH_EARG, "dim must be 1 to %d (or -%d to -1) for the input %s, got %d%s",
+                    r - 1, r - 1, SHP(b, f->in[0]), f->a->dim,
+                    d == 0 ? " (the batch dim cannot be normalised)" : "");
+    f->a->dim = d;
+    f->node->shape = *f->in[0];
+    return set_counts(f, 0, 0);
+}
+
+/* Elementwise on [B, C, H, W] only (Dropout2d drops whole channels). */
+static int infer_spatial(infer *f)
+{
+    char b[96];
+    if (f->in[0]->rank != 4)
+        return fail(f, GRAPH_ESHAPE, "expected a [B, C, H, W] input, got %s; use nn.Dropout on "
+                    "[B, F]", SHP(b, f->in[0]));
+    return infer_same(f);
 }
 
 static int infer_global_pool(infer *f)
@@ -420,6 +493,11 @@ static int infer_node(infer *f)
     case GRAPH_SHAPE_LINEAR: return infer_linear(f);
     case GRAPH_SHAPE_BROADCAST: return infer_broadcast(f);
     case GRAPH_SHAPE_CAT: return infer_cat(f);
+    case GRAPH_SHAPE_FEATURES: return infer_features(f);
+    case GRAPH_SHAPE_NORM: return infer_norm(f);
+    case GRAPH_SHAPE_PRELU: return infer_prelu(f);
+    case GRAPH_SHAPE_SOFTMAX: return infer_softmax(f);
+    case GRAPH_SHAPE_SPATIAL: return infer_spatial(f);
     case GRAPH_SHAPE_NONE: break;
     }
     return fail(f, GRAPH_EARG, "the op has no shape rule");

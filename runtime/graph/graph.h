@@ -67,6 +67,16 @@ typedef enum graph_op {
     GRAPH_OP_ADD,  /* two inputs, PyTorch broadcasting */
     GRAPH_OP_MUL,  /* two inputs, PyTorch broadcasting (squeeze-excitation) */
     GRAPH_OP_CAT,  /* two or more rank-4 inputs, along channels */
+    GRAPH_OP_MUL_SCALAR, /* x * other (a number): `x * 0.5`, `-x`, `x / 2` */
+    GRAPH_OP_ADD_SCALAR, /* x + other (a number): `x + 1`, `x - 1` */
+    GRAPH_OP_BATCHNORM1D, /* on [B, F] */
+    GRAPH_OP_LAYERNORM,   /* over F of [B, F], over C of [B, C, H, W] at each position */
+    GRAPH_OP_ADAPTIVEMAXPOOL2D, /* output size 1 only (x:max{2, 3} keeps or flattens it) */
+    GRAPH_OP_ELU,
+    GRAPH_OP_MISH,
+    GRAPH_OP_PRELU,       /* learned slope: one, or one per channel / feature */
+    GRAPH_OP_SOFTMAX,     /* over dim (PyTorch's, 0-based; stored non-negative) */
+    GRAPH_OP_DROPOUT2D,   /* whole channels of [B, C, H, W] */
     GRAPH_OP_COUNT
 } graph_op;
 
@@ -80,7 +90,7 @@ typedef struct graph_shape {
  * graph_attrs_default() fills PyTorch's defaults for an op.
  */
 typedef struct graph_attrs {
-    int64_t out;        /* Conv2d out_channels, Linear out_features */
+    int64_t out;        /* Conv2d out_channels, Linear out_features, adaptive pools' size */
     int kernel[2];      /* Conv2d / pools: kh, kw */
     int stride[2];      /* pools: default = kernel */
     int padding[2];
@@ -89,11 +99,16 @@ typedef struct graph_attrs {
     int bias;           /* Conv2d, Linear: 1 = has bias */
     int ceil_mode;      /* pools */
     int count_include_pad; /* AvgPool2d (PyTorch default 1) */
-    double eps;         /* BatchNorm2d (1e-5) */
-    double momentum;    /* BatchNorm2d (0.1) */
+    double eps;         /* BatchNorm2d, BatchNorm1d, LayerNorm (1e-5) */
+    double momentum;    /* BatchNorm2d, BatchNorm1d (0.1) */
     double negative_slope; /* LeakyReLU (0.01) */
     double p;           /* Dropout probability (0.5) */
     int approximate_tanh;  /* GELU: 0 = exact erf, 1 = tanh approximation */
+    double other;       /* mul_scalar / add_scalar: the number */
+    double alpha;       /* ELU (1.0) */
+    int64_t num_parameters; /* PReLU: 1 or the input's C / F */
+    double init;        /* PReLU: the slopes' initial value (0.25) */
+    int dim;            /* Softmax: the dim, 1 .. rank - 1 once added (PyTorch's numbering) */
 } graph_attrs;
 
 /* ---- the op table ------------------------------------------------------------
@@ -119,6 +134,11 @@ typedef enum graph_attr_id {
     GRAPH_A_NEGATIVE_SLOPE,
     GRAPH_A_P,
     GRAPH_A_APPROXIMATE,
+    GRAPH_A_OTHER,          /* mul_scalar, add_scalar: torch.mul / torch.add's `other` */
+    GRAPH_A_ALPHA,
+    GRAPH_A_NUM_PARAMETERS,
+    GRAPH_A_INIT,
+    GRAPH_A_DIM,
     GRAPH_A_COUNT
 } graph_attr_id;
 
@@ -154,8 +174,14 @@ typedef enum graph_shape_rule {
     GRAPH_SHAPE_GLOBAL_POOL,/* [B, C, H, W] -> [B, C, 1, 1] */
     GRAPH_SHAPE_FLATTEN,    /* [B, C, H, W] -> [B, C*H*W] */
     GRAPH_SHAPE_LINEAR,     /* [B, F] -> [B, out] */
-    GRAPH_SHAPE_BROADCAST,  /* two inputs, PyTorch broadcasting */
+    GRAPH_SHAPE_BROADCAST,  /* two inputs of one rank; each dimension equal or 1 on one
+                               side, and one input has the output's shape */
     GRAPH_SHAPE_CAT,        /* rank-4 inputs concatenated along C */
+    GRAPH_SHAPE_FEATURES,   /* the input's shape, which must be [B, F]; F params x 2 */
+    GRAPH_SHAPE_NORM,       /* the input's shape, any rank; dim[1] (C or F) params x 2 */
+    GRAPH_SHAPE_PRELU,      /* the input's shape; num_parameters (1 or dim[1]) params */
+    GRAPH_SHAPE_SOFTMAX,    /* the input's shape; dim checked against the rank, normalised */
+    GRAPH_SHAPE_SPATIAL,    /* the input's shape, which must be [B, C, H, W]; no params */
 } graph_shape_rule;
 
 enum {
@@ -187,6 +213,8 @@ typedef struct graph_op_info {
     const char *lua;
     const char *py_module;  /* PyTorch module built in __init__ */
     const char *py_call;    /* or a functional expression in forward (no module) */
+    const char *py_call4;   /* with py_module, the forward expression when the input is
+                               [B, C, H, W] ($self the module); NULL: "$self($0)" */
 } graph_op_info;
 
 /* The table entry of op; NULL when op is out of range. */
@@ -313,9 +341,24 @@ int graph_hash(const graph *g, char out[GRAPH_HASH_HEX]);
 char *graph_to_lua(const graph *g);
 char *graph_to_pytorch(const graph *g);
 
-/* Keras-style table (layer, output shape, params, FLOPs, inputs) and totals;
- * malloc'd, caller frees; NULL on ENOMEM or without an output. (Added by the
- * candidate-language work; not in the first contract.) */
+/* One row of the per-node summary: `llmnas check`'s table (graph_summary), its --json
+ * "nodes" and Lua's g:layers() all print these rows, so they list the same nodes under
+ * the same names. The rows are the live nodes in canonical order (id 0 is the input;
+ * nodes the output does not depend on are left out, as in the exports and training). */
+typedef struct graph_layer {
+    int id;                   /* canonical number */
+    char name[48];            /* "input", "conv2d_3": the exports' variable name */
+    const graph_node *node;   /* op, attributes, shape, params, flops, act_bytes */
+    int n_inputs;
+    const int *inputs;        /* canonical ids of its inputs */
+} graph_layer;
+
+/* The rows of g into *out (malloc'd, one block: free(*out)). Returns their count, or -1
+ * on ENOMEM or without an output. */
+int graph_layers(const graph *g, graph_layer **out);
+
+/* Keras-style table (layer, output shape, params, FLOPs, inputs) of graph_layers'
+ * rows and totals; malloc'd, caller frees; NULL on ENOMEM or without an output. */
 char *graph_summary(const graph *g);
 
 /* A static string for a GRAPH_E* code, beginning with the code's name

@@ -18,14 +18,14 @@
 
 /* ---- a growable string ---------------------------------------------------------- */
 
-typedef struct sbuf {
+typedef struct text_buf {
     char *s;
     size_t len, cap;
     int oom;
-} sbuf;
+} text_buf;
 
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...)
+static void text_printf(text_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void text_printf(text_buf *b, const char *fmt, ...)
 {
     if (b->oom)
         return;
@@ -55,7 +55,7 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
     }
 }
 
-static char *sb_done(sbuf *b)
+static char *text_done(text_buf *b)
 {
     if (b->oom) {
         free(b->s);
@@ -131,61 +131,87 @@ static void lower_name(const graph_node *n, int id, char *buf, size_t len)
 
 /* ---- summary ------------------------------------------------------------------ */
 
-char *graph_summary(const graph *g)
+int graph_layers(const graph *g, graph_layer **out)
 {
+    *out = NULL;
     int *order, *newid, m = canonical(g, &order, &newid);
     if (m < 0)
+        return -1;
+    size_t n_in = 0;
+    for (int k = 0; k < m; k++)
+        n_in += (size_t)g->nodes[order[k]].n_inputs;
+    graph_layer *rows = malloc((size_t)m * sizeof *rows + n_in * sizeof(int));
+    if (!rows) {
+        free(order);
+        free(newid);
+        return -1;
+    }
+    int *ids = (int *)(rows + m);
+    for (int k = 0; k < m; k++) {
+        const graph_node *n = &g->nodes[order[k]];
+        graph_layer *r = &rows[k];
+        r->id = k;
+        r->node = n;
+        lower_name(n, k, r->name, sizeof r->name);
+        r->n_inputs = n->n_inputs;
+        r->inputs = ids;
+        for (int j = 0; j < n->n_inputs; j++)
+            *ids++ = newid[n->inputs[j]];
+    }
+    free(order);
+    free(newid);
+    *out = rows;
+    return m;
+}
+
+char *graph_summary(const graph *g)
+{
+    graph_layer *rows;
+    int m = graph_layers(g, &rows);
+    if (m < 0)
         return NULL;
-    sbuf b = {0};
-    char name[48], shape[64], c1[32], c2[32], t[64];
+    text_buf b = {0};
+    char shape[64], c1[32], c2[32], t[64];
     static const char rule[] =
         "==================================================================================="
         "=========";
-    sb_printf(&b, "%-30s %-20s %12s %15s  %s\n%s\n", "Layer (type)", "Output shape", "Param #",
+    text_printf(&b, "%-30s %-20s %12s %15s  %s\n%s\n", "Layer (type)", "Output shape", "Param #",
               "FLOPs", "Connected to", rule);
-    for (int k = 0; k < m; k++) {
-        const graph_node *n = &g->nodes[order[k]];
-        lower_name(n, k, name, sizeof name);
-        snprintf(t, sizeof t, "%s (%s)", name, graph_op_name(n->op));
-        sb_printf(&b, "%-30s %-20s %12s %15s  ", t, graph_shape_str(&n->shape, shape, sizeof shape),
-                  commas(n->params, c1, sizeof c1), commas(n->flops, c2, sizeof c2));
-        for (int j = 0; j < n->n_inputs; j++) {
-            const graph_node *in = &g->nodes[n->inputs[j]];
-            lower_name(in, newid[n->inputs[j]], name, sizeof name);
-            sb_printf(&b, "%s%s", j ? ", " : "", name);
-        }
-        sb_printf(&b, "\n");
-    }
-    graph_stats s;
-    graph_stats_get(g, &s);
     int64_t used_params = 0, used_flops = 0, used_act = 0;
     for (int k = 0; k < m; k++) {
-        used_params += g->nodes[order[k]].params;
-        used_flops += g->nodes[order[k]].flops;
-        used_act += g->nodes[order[k]].act_bytes;
+        const graph_node *n = rows[k].node;
+        snprintf(t, sizeof t, "%s (%s)", rows[k].name, graph_op_name(n->op));
+        text_printf(&b, "%-30s %-20s %12s %15s  ", t, graph_shape_str(&n->shape, shape, sizeof shape),
+                  commas(n->params, c1, sizeof c1), commas(n->flops, c2, sizeof c2));
+        for (int j = 0; j < rows[k].n_inputs; j++)
+            text_printf(&b, "%s%s", j ? ", " : "", rows[rows[k].inputs[j]].name);
+        text_printf(&b, "\n");
+        used_params += n->params;
+        used_flops += n->flops;
+        used_act += n->act_bytes;
     }
-    sb_printf(&b, "%s\n", rule);
-    sb_printf(&b, "Total params: %s\n", commas(used_params, c1, sizeof c1));
-    sb_printf(&b, "Forward FLOPs per image: %s (%.2f MFLOP; conv and linear, 2 x MACs)\n",
+    text_printf(&b, "%s\n", rule);
+    text_printf(&b, "Total params: %s\n", commas(used_params, c1, sizeof c1));
+    text_printf(&b, "Forward FLOPs per image: %s (%.2f MFLOP; conv and linear, 2 x MACs)\n",
               commas(used_flops, c1, sizeof c1), (double)used_flops / 1e6);
-    sb_printf(&b, "Activation memory per image: %s bytes (%.2f MiB, float32, all outputs)\n",
+    text_printf(&b, "Activation memory per image: %s bytes (%.2f MiB, float32, all outputs)\n",
               commas(used_act, c1, sizeof c1), (double)used_act / 1048576.0);
-    sb_printf(&b, "Layers: %d\n", m - 1);
-    free(order);
-    free(newid);
-    return sb_done(&b);
+    text_printf(&b, "Layers: %d\n", m - 1);
+    free(rows);
+    return text_done(&b);
 }
 
 /* ---- export templates (graph_op_info.lua, .py_module, .py_call) ------------------- */
 
 typedef struct lang {
     int py;                   /* 0: the candidate language, 1: PyTorch */
+    const char *self;         /* PyTorch forward: the node's module ("self.layernorm_3") */
     const graph *g;
     char (*names)[24];        /* Lua: variable of each canonical id */
     const int *newid;
 } lang;
 
-static void put_value(sbuf *b, const lang *l, const graph_node *n, int id)
+static void put_value(text_buf *b, const lang *l, const graph_node *n, int id)
 {
     const graph_attr_info *ai = graph_attr_info_get(id);
     int64_t v = graph_attr_int(&n->a, id, 0);
@@ -193,41 +219,41 @@ static void put_value(sbuf *b, const lang *l, const graph_node *n, int id)
     case GRAPH_T_PAIR: {
         int64_t w = graph_attr_int(&n->a, id, 1);
         if (l->py)
-            sb_printf(b, "(%lld, %lld)", (long long)v, (long long)w);
+            text_printf(b, "(%lld, %lld)", (long long)v, (long long)w);
         else if (v == w)
-            sb_printf(b, "%lld", (long long)v);
+            text_printf(b, "%lld", (long long)v);
         else
-            sb_printf(b, "{%lld, %lld}", (long long)v, (long long)w);
+            text_printf(b, "{%lld, %lld}", (long long)v, (long long)w);
         break;
     }
     case GRAPH_T_BOOL:
-        sb_printf(b, "%s", v ? (l->py ? "True" : "true") : (l->py ? "False" : "false"));
+        text_printf(b, "%s", v ? (l->py ? "True" : "true") : (l->py ? "False" : "false"));
         break;
-    case GRAPH_T_NUM: sb_printf(b, "%s", num(graph_attr_num(&n->a, id))); break;
-    case GRAPH_T_ENUM: sb_printf(b, l->py ? "%s" : "\"%s\"", ai->choices[v]); break;
+    case GRAPH_T_NUM: text_printf(b, "%s", num(graph_attr_num(&n->a, id))); break;
+    case GRAPH_T_ENUM: text_printf(b, l->py ? "%s" : "\"%s\"", ai->choices[v]); break;
     default:
         if (!l->py && id == GRAPH_A_OUT && l->g->classes > 0 && v == l->g->classes &&
             n == &l->g->nodes[l->g->output])
-            sb_printf(b, "classes");
+            text_printf(b, "classes");
         else
-            sb_printf(b, "%lld", (long long)v);
+            text_printf(b, "%lld", (long long)v);
         break;
     }
 }
 
-static void put_input(sbuf *b, const lang *l, const graph_node *n, int k)
+static void put_input(text_buf *b, const lang *l, const graph_node *n, int k)
 {
     if (k >= n->n_inputs)
         return;
     if (l->py)
-        sb_printf(b, "h%d", l->newid[n->inputs[k]]);
+        text_printf(b, "h%d", l->newid[n->inputs[k]]);
     else
-        sb_printf(b, "%s", l->names[l->newid[n->inputs[k]]]);
+        text_printf(b, "%s", l->names[l->newid[n->inputs[k]]]);
 }
 
 /* ", {stride = 2, bias = false}": the options that differ from their default
  * (all of them, once one differs, for GRAPH_OPF_LUA_ALL_OPTS). */
-static void put_options(sbuf *b, const lang *l, const graph_node *n)
+static void put_options(text_buf *b, const lang *l, const graph_node *n)
 {
     const graph_op_info *oi = graph_op_info_get(n->op);
     unsigned opts = oi->attrs & ~oi->fixed, differ = 0;
@@ -240,11 +266,11 @@ static void put_options(sbuf *b, const lang *l, const graph_node *n)
     for (int id = GRAPH_A_NONE + 1; id < GRAPH_A_COUNT; id++) {
         if (!(differ & GRAPH_ATTR_BIT(id)))
             continue;
-        sb_printf(b, "%s%s = ", k++ ? ", " : ", {", graph_attr_info_get(id)->option);
+        text_printf(b, "%s%s = ", k++ ? ", " : ", {", graph_attr_info_get(id)->option);
         put_value(b, l, n, id);
     }
     if (k)
-        sb_printf(b, "}");
+        text_printf(b, "}");
 }
 
 static int attr_by_key(const char *key, size_t len)
@@ -258,16 +284,16 @@ static int attr_by_key(const char *key, size_t len)
 }
 
 /* Write template t for node n (the tokens are described in graph.h). */
-static void expand(sbuf *b, const lang *l, const graph_node *n, const char *t)
+static void expand(text_buf *b, const lang *l, const graph_node *n, const char *t)
 {
     const graph *g = l->g;
     while (*t) {
         const char *d = strchr(t, '$');
         if (!d) {
-            sb_printf(b, "%s", t);
+            text_printf(b, "%s", t);
             return;
         }
-        sb_printf(b, "%.*s", (int)(d - t), t);
+        text_printf(b, "%.*s", (int)(d - t), t);
         int opt = d[1] == '?';
         const char *w = d + 1 + opt, *e = w;
         while (isalnum((unsigned char)*e) || *e == '_')
@@ -277,15 +303,17 @@ static void expand(sbuf *b, const lang *l, const graph_node *n, const char *t)
 #define IS(lit) (len == sizeof(lit) - 1 && strncmp(w, lit, len) == 0)
         if (isdigit((unsigned char)*w)) {
             put_input(b, l, n, atoi(w));
+        } else if (IS("self")) {
+            text_printf(b, "%s", l->self ? l->self : "");
         } else if (IS("name")) {
-            sb_printf(b, "%s", graph_op_name(n->op));
+            text_printf(b, "%s", graph_op_name(n->op));
         } else if (IS("inputs")) {
             for (int j = 0; j < n->n_inputs; j++) {
-                sb_printf(b, "%s", j ? ", " : "");
+                text_printf(b, "%s", j ? ", " : "");
                 put_input(b, l, n, j);
             }
         } else if (IS("in")) {
-            sb_printf(b, "%lld",
+            text_printf(b, "%lld",
                       (long long)(n->n_inputs ? g->nodes[n->inputs[0]].shape.dim[1] : 0));
         } else if (IS("opts")) {
             put_options(b, l, n);
@@ -295,7 +323,7 @@ static void expand(sbuf *b, const lang *l, const graph_node *n, const char *t)
                 continue;  /* a template typo: graph_ops' test catches it */
             if (opt && graph_attr_is_default(n->op, &n->a, id))
                 continue;
-            sb_printf(b, "%s", opt ? ", " : "");
+            text_printf(b, "%s", opt ? ", " : "");
             put_value(b, l, n, id);
         }
 #undef IS
@@ -313,7 +341,7 @@ char *graph_to_lua(const graph *g)
     int *last = calloc((size_t)m, sizeof *last), *slot = calloc((size_t)m, sizeof *slot);
     char *busy = calloc((size_t)m + 1, 1), *declared = calloc((size_t)m + 1, 1);
     char (*names)[24] = calloc((size_t)m, sizeof *names);
-    sbuf b = {0};
+    text_buf b = {0};
     if (!last || !slot || !busy || !declared || !names)
         goto done;
     for (int k = 0; k < m; k++)
@@ -341,12 +369,12 @@ char *graph_to_lua(const graph *g)
     graph_stats st;
     graph_stats_get(g, &st);
     char c1[32];
-    sb_printf(&b, "-- exported by llmnas: graph %s, input [B, %lld, %lld, %lld], %s params\n",
+    text_printf(&b, "-- exported by llmnas: graph %s, input [B, %lld, %lld, %lld], %s params\n",
               h, (long long)g->nodes[0].shape.dim[1], (long long)g->nodes[0].shape.dim[2],
               (long long)g->nodes[0].shape.dim[3], commas(st.params, c1, sizeof c1));
-    sb_printf(&b, "function Net(x, classes)\n");
+    text_printf(&b, "function Net(x, classes)\n");
     if (table)
-        sb_printf(&b, "  local t = {}\n");
+        text_printf(&b, "  local t = {}\n");
     for (int k = 0; k < m; k++) {
         if (slot[k] == 0)
             snprintf(names[k], sizeof names[k], "x");
@@ -355,22 +383,22 @@ char *graph_to_lua(const graph *g)
         else
             snprintf(names[k], sizeof names[k], "x%d", slot[k]);
     }
-    lang l = {0, g, names, newid};
+    lang l = {0, NULL, g, names, newid};
     for (int k = 1; k < m; k++) {
         const graph_node *n = &g->nodes[order[k]];
         int fresh = !table && !declared[slot[k]];
         declared[slot[k]] = 1;
-        sb_printf(&b, "  %s%s = ", fresh ? "local " : "", names[k]);
+        text_printf(&b, "  %s%s = ", fresh ? "local " : "", names[k]);
         /* inputs are named by their own slot; names[] is per node */
         const char *t = graph_op_info_get(n->op)->lua;
         expand(&b, &l, n, t ? t : "nn.$name($0)");
-        sb_printf(&b, "\n");
+        text_printf(&b, "\n");
     }
-    sb_printf(&b, "  return %s\nend\n", names[m - 1]);
+    text_printf(&b, "  return %s\nend\n", names[m - 1]);
 done:
     free(last), free(slot), free(busy), free(declared), free(names);
     free(order), free(newid);
-    return sb_done(&b);
+    return text_done(&b);
 }
 
 /* ---- PyTorch export -------------------------------------------------------------- */
@@ -380,49 +408,54 @@ char *graph_to_pytorch(const graph *g)
     int *order, *newid, m = canonical(g, &order, &newid);
     if (m < 0)
         return NULL;
-    sbuf b = {0};
+    text_buf b = {0};
     char h[GRAPH_HASH_HEX] = "", name[48], c1[32];
     graph_hash(g, h);
     graph_stats st;
     graph_stats_get(g, &st);
     const graph_shape *in = &g->nodes[0].shape;
-    sb_printf(&b, "# exported by llmnas: graph %s, input [B, %lld, %lld, %lld], %s params\n",
+    text_printf(&b, "# exported by llmnas: graph %s, input [B, %lld, %lld, %lld], %s params\n",
               h, (long long)in->dim[1], (long long)in->dim[2], (long long)in->dim[3],
               commas(st.params, c1, sizeof c1));
-    sb_printf(&b, "import torch\nimport torch.nn as nn\n\n\nclass Net(nn.Module):\n"
+    text_printf(&b, "import torch\nimport torch.nn as nn\n\n\nclass Net(nn.Module):\n"
                   "    def __init__(self):\n        super().__init__()\n");
-    lang l = {1, g, NULL, newid};
+    lang l = {1, NULL, g, NULL, newid};
     for (int k = 1; k < m; k++) {
         const graph_node *n = &g->nodes[order[k]];
         const graph_op_info *oi = graph_op_info_get(n->op);
         if (oi->py_call)
             continue;
         lower_name(n, k, name, sizeof name);
-        sb_printf(&b, "        self.%s = ", name);
+        text_printf(&b, "        self.%s = ", name);
         expand(&b, &l, n, oi->py_module ? oi->py_module : "nn.$name()");
-        sb_printf(&b, "\n");
+        text_printf(&b, "\n");
     }
-    sb_printf(&b, "\n    def forward(self, x):\n        h0 = x\n");
+    text_printf(&b, "\n    def forward(self, x):\n        h0 = x\n");
     for (int k = 1; k < m; k++) {
         const graph_node *n = &g->nodes[order[k]];
-        const char *call = graph_op_info_get(n->op)->py_call;
-        sb_printf(&b, "        h%d = ", k);
-        if (call) {
+        const graph_op_info *oi = graph_op_info_get(n->op);
+        const char *call = oi->py_call;
+        char self[64];
+        text_printf(&b, "        h%d = ", k);
+        lower_name(n, k, name, sizeof name);
+        snprintf(self, sizeof self, "self.%s", name);
+        if (!call && oi->py_call4 && g->nodes[n->inputs[0]].shape.rank == 4)
+            call = oi->py_call4;
+        l.self = self;
+        if (call)
             expand(&b, &l, n, call);
-        } else {
-            lower_name(n, k, name, sizeof name);
-            sb_printf(&b, "self.%s(h%d)", name, newid[n->inputs[0]]);
-        }
-        sb_printf(&b, "\n");
+        else
+            text_printf(&b, "self.%s(h%d)", name, newid[n->inputs[0]]);
+        text_printf(&b, "\n");
     }
-    sb_printf(&b, "        return h%d\n\n\nif __name__ == \"__main__\":\n"
+    text_printf(&b, "        return h%d\n\n\nif __name__ == \"__main__\":\n"
                   "    net = Net()\n"
                   "    out = net(torch.zeros(2, %lld, %lld, %lld))\n"
                   "    print(sum(p.numel() for p in net.parameters()), tuple(out.shape))\n",
               m - 1, (long long)in->dim[1], (long long)in->dim[2], (long long)in->dim[3]);
     free(order);
     free(newid);
-    return sb_done(&b);
+    return text_done(&b);
 }
 
 /* ---- saved weights: names and the PyTorch loader (graph_weights.h) ---------------- */

@@ -37,6 +37,13 @@ static const graph_attr_info attrs[GRAPH_A_COUNT] = {
     [GRAPH_A_P] = {"p", "p", GRAPH_T_NUM, F(p), 0.5, 0, 1, NULL},
     [GRAPH_A_APPROXIMATE] = {"approximate", "approximate", GRAPH_T_ENUM, F(approximate_tanh), 0,
                              0, 1, approximate_names},
+    [GRAPH_A_OTHER] = {"other", "other", GRAPH_T_NUM, F(other), 0, -DBL_MAX, DBL_MAX, NULL},
+    [GRAPH_A_ALPHA] = {"alpha", "alpha", GRAPH_T_NUM, F(alpha), 1.0, -DBL_MAX, DBL_MAX, NULL},
+    [GRAPH_A_NUM_PARAMETERS] = {"num_parameters", "num_parameters", GRAPH_T_COUNT,
+                                F(num_parameters), 1, 1, CH_MAX, NULL},
+    [GRAPH_A_INIT] = {"init", "init", GRAPH_T_NUM, F(init), 0.25, -DBL_MAX, DBL_MAX, NULL},
+    /* -4 .. 3 as a candidate may write it; the shape rule checks it against the rank */
+    [GRAPH_A_DIM] = {"dim", "dim", GRAPH_T_INT, F(dim), 1, -4, 3, NULL},
 };
 #undef F
 
@@ -127,6 +134,56 @@ static const graph_op_info ops[GRAPH_OP_COUNT] = {
     [GRAPH_OP_CAT] = {.name = "cat", .min_inputs = 2, .max_inputs = 0,
                       .shape = GRAPH_SHAPE_CAT,
                       .lua = "nn.$name({$inputs})", .py_call = "torch.$name([$inputs], dim=1)"},
+    /* Scalar arithmetic on a node. The candidate writes `x * 0.5`, `0.5 * x`, `-x`
+     * (other = -1), `x / 4` (0.25), `x + 1`, `x - 1` (-1); nn.mul(x, 0.5) and
+     * nn.add(x, 1) too. A number has no shape, so these are ops of one input. */
+    [GRAPH_OP_MUL_SCALAR] = {.name = "mul_scalar", .min_inputs = 1, .max_inputs = 1,
+                             .attrs = A(OTHER), .positional = {GRAPH_A_OTHER},
+                             .defaults = {{GRAPH_A_OTHER, 1}}, .shape = GRAPH_SHAPE_SAME,
+                             .lua = "$0 * $other", .py_call = "$0 * $other"},
+    [GRAPH_OP_ADD_SCALAR] = {.name = "add_scalar", .min_inputs = 1, .max_inputs = 1,
+                             .attrs = A(OTHER), .positional = {GRAPH_A_OTHER},
+                             .shape = GRAPH_SHAPE_SAME,
+                             .lua = "$0 + $other", .py_call = "$0 + $other"},
+    [GRAPH_OP_BATCHNORM1D] = {
+        .name = "BatchNorm1d", .min_inputs = 1, .max_inputs = 1,
+        .attrs = A(EPS) | A(MOMENTUM), .shape = GRAPH_SHAPE_FEATURES,
+        .lua = "nn.$name($0$opts)",
+        .py_module = "nn.$name($in, eps=$eps, momentum=$momentum)"},
+    /* PyTorch's nn.LayerNorm normalises the last dimension: F of [B, F]. On
+     * [B, C, H, W] the op normalises C at each position, as ConvNeXt's LayerNorm2d,
+     * which PyTorch writes with permutes around nn.LayerNorm(C). */
+    [GRAPH_OP_LAYERNORM] = {
+        .name = "LayerNorm", .min_inputs = 1, .max_inputs = 1, .attrs = A(EPS),
+        .shape = GRAPH_SHAPE_NORM,
+        .lua = "nn.$name($0$opts)", .py_module = "nn.$name($in, eps=$eps)",
+        .py_call4 = "$self($0.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)"},
+    [GRAPH_OP_ADAPTIVEMAXPOOL2D] = {
+        .name = "AdaptiveMaxPool2d", .min_inputs = 1, .max_inputs = 1, .attrs = A(OUT),
+        .fixed = A(OUT), .defaults = {{GRAPH_A_OUT, 1}}, .shape = GRAPH_SHAPE_GLOBAL_POOL,
+        .lua = "nn.$name($0, $out)", .py_module = "nn.$name($out)"},
+    [GRAPH_OP_ELU] = {
+        .name = "ELU", .min_inputs = 1, .max_inputs = 1, .attrs = A(ALPHA),
+        .positional = {GRAPH_A_ALPHA}, .flags = GRAPH_OPF_INPLACE, .shape = GRAPH_SHAPE_SAME,
+        .lua = "nn.$name($0$?alpha)", .py_module = "nn.$name(alpha=$alpha)"},
+    [GRAPH_OP_MISH] = {.name = "Mish", .min_inputs = 1, .max_inputs = 1,
+                       .flags = GRAPH_OPF_INPLACE, .shape = GRAPH_SHAPE_SAME},
+    /* nn.PReLU(x) learns one slope, nn.PReLU(x, C) one per channel (PyTorch's
+     * num_parameters, which must then be the input's C or F). */
+    [GRAPH_OP_PRELU] = {
+        .name = "PReLU", .min_inputs = 1, .max_inputs = 1,
+        .attrs = A(NUM_PARAMETERS) | A(INIT),
+        .positional = {GRAPH_A_NUM_PARAMETERS, GRAPH_A_INIT}, .shape = GRAPH_SHAPE_PRELU,
+        .lua = "nn.$name($0$opts)",
+        .py_module = "nn.$name(num_parameters=$num_parameters, init=$init)"},
+    [GRAPH_OP_SOFTMAX] = {
+        .name = "Softmax", .min_inputs = 1, .max_inputs = 1, .attrs = A(DIM),
+        .positional = {GRAPH_A_DIM}, .shape = GRAPH_SHAPE_SOFTMAX,
+        .lua = "nn.$name($0, $dim)", .py_module = "nn.$name(dim=$dim)"},
+    [GRAPH_OP_DROPOUT2D] = {
+        .name = "Dropout2d", .min_inputs = 1, .max_inputs = 1, .attrs = A(P),
+        .positional = {GRAPH_A_P}, .flags = GRAPH_OPF_INPLACE, .shape = GRAPH_SHAPE_SPATIAL,
+        .lua = "nn.$name($0, $p)", .py_module = "nn.$name(p=$p)"},
 };
 #undef A
 #undef WINDOW

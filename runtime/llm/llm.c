@@ -529,6 +529,20 @@ static int next_occurrence(llm_client *c, const char *key)
     return 0;
 }
 
+int llm_client_count_requests(llm_client *c, const char *key, int n)
+{
+    if (!c || !key || strlen(key) != 64 || strspn(key, "0123456789abcdef") != 64 || n < 0)
+        return LLM_EARG;
+    if (n == 0)
+        return 0;
+    if (next_occurrence(c, key) < 0) /* finds or adds it, counting one */
+        return LLM_ENOMEM;
+    for (int i = 0; i < c->n_seen; i++)
+        if (strcmp(c->seen[i].key, key) == 0)
+            c->seen[i].count += n - 1;
+    return 0;
+}
+
 /* ---- the engine ----------------------------------------------------------------- */
 
 enum { X_WAIT, X_RUN, X_DONE };

@@ -245,6 +245,15 @@ int llm_chat_many(llm_client *c, const llm_request *reqs, int n, llm_result *res
  * llm_request_key() gives the key of the first occurrence. */
 int llm_request_key(const llm_client *c, const llm_request *req, char out[65]);
 
+/* Count the request whose first-occurrence key (llm_request_key) is key as already
+ * asked n more times in this client. Occurrences are counted per client, that is per
+ * process: a run resumed in a new process calls this for every request its earlier
+ * processes made (the search loop books each key on its records), so that a request
+ * repeated after the resume gets the occurrence, hence the recorded reply, it has in an
+ * uninterrupted run. The counts restart when the cache is set (llm_client_set_cache):
+ * call this after. Returns 0, LLM_EARG (key not 64 hex digits, n < 0) or LLM_ENOMEM. */
+int llm_client_count_requests(llm_client *c, const char *key, int n);
+
 /* The canonical JSON (malloc'd, caller frees) the key is computed from: model,
  * messages (their volatile figures masked: see llm_request.volatile_prefixes),
  * temperature, top_p, max_tokens, seed, stop, response_format, in that order, unset

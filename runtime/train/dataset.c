@@ -331,6 +331,13 @@ const ds_info *ds_find(const char *name, const char **arg)
                     *arg = name + n;
                 return e;
             }
+            /* The scheme without its path ("folder", "folder?size=32"): the data
+             * directory is the folder, as `--dataset folder --data DIR` says. */
+            if (strncmp(name, e->name, n - 1) == 0 && (name[n - 1] == '\0' || name[n - 1] == '?')) {
+                if (arg)
+                    *arg = name + n - 1;
+                return e;
+            }
         } else if (strcmp(name, e->name) == 0) {
             return e;
         }
@@ -458,12 +465,6 @@ static int load_cifar(const ds_info *e, const char *arg, const char *const *dirs
 
 int ds_load(const char *name, const char *dir, ds_dataset **out, char *err, size_t errlen)
 {
-    char alias[4200];
-    if (ds_folder_is(name) && name[strlen(DS_FOLDER_PREFIX)] != ':') {
-        /* "folder" or "folder?size=32": the folder is the data directory */
-        rt_fmt(alias, sizeof alias, DS_FOLDER_PREFIX ":%s", name + strlen(DS_FOLDER_PREFIX));
-        name = alias;
-    }
     const char *arg;
     const ds_info *e = ds_find(name, &arg);
     if (!e) {

@@ -89,8 +89,9 @@ const ds_info *ds_at(int i);
 const char *ds_default_name(void);
 
 /* The entry for name: an exact plain name, or a scheme whose prefix name
- * starts with ("folder:PATH" -> "folder:", *arg = "PATH"). arg may be NULL.
- * Returns NULL for an unknown name. */
+ * starts with ("folder:PATH" -> "folder:", *arg = "PATH"), or the scheme without
+ * its colon ("folder", "folder?size=32" -> *arg = "" / "?size=32": no path, the
+ * data directory is the folder). arg may be NULL. Returns NULL for an unknown name. */
 const ds_info *ds_find(const char *name, const char **arg);
 
 /* Comma-separated list of registered names (schemes as "folder:PATH"), for

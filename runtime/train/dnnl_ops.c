@@ -12,6 +12,12 @@ dnnl_status_t dop_md(dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims,
     return dnnl_memory_desc_init_by_tag(md, ndims, dims, dnnl_f32, tag);
 }
 
+dnnl_status_t dop_md_dt(dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims,
+                        dnnl_data_type_t dt, dnnl_format_tag_t tag)
+{
+    return dnnl_memory_desc_init_by_tag(md, ndims, dims, dt, tag);
+}
+
 dnnl_format_tag_t dop_plain_tag(int ndims)
 {
     static const dnnl_format_tag_t t[] = {dnnl_format_tag_undef, dnnl_a, dnnl_ab,
@@ -189,6 +195,66 @@ dnnl_status_t dop_bn_bwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
     unsigned flags = dnnl_use_scale | dnnl_use_shift | (relu ? dnnl_fuse_norm_relu : 0);
     dnnl_status_t s = dnnl_batch_normalization_backward_desc_init(&d, dnnl_backward, diff, data,
                                                                   eps, flags);
+    return s != dnnl_success ? s : create(pd, &d, eng, hint);
+}
+
+dnnl_status_t dop_ln_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
+                         const dnnl_memory_desc_t *data, const dnnl_memory_desc_t *stat,
+                         float eps)
+{
+    dnnl_layer_normalization_desc_t d;
+    dnnl_status_t s = dnnl_layer_normalization_forward_desc_init(
+        &d, dnnl_forward_training, data, stat, eps, dnnl_use_scale | dnnl_use_shift);
+    return s != dnnl_success ? s : create(pd, &d, eng, NULL);
+}
+
+dnnl_status_t dop_ln_bwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
+                         const dnnl_memory_desc_t *diff, const dnnl_memory_desc_t *data,
+                         const dnnl_memory_desc_t *stat, float eps,
+                         const_dnnl_primitive_desc_t hint)
+{
+    dnnl_layer_normalization_desc_t d;
+    dnnl_status_t s = dnnl_layer_normalization_backward_desc_init(
+        &d, dnnl_backward, diff, data, stat, eps, dnnl_use_scale | dnnl_use_shift);
+    return s != dnnl_success ? s : create(pd, &d, eng, hint);
+}
+
+dnnl_status_t dop_prelu_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
+                            const dnnl_memory_desc_t *data, const dnnl_memory_desc_t *wei)
+{
+    dnnl_prelu_desc_t d;
+    dnnl_status_t s = dnnl_prelu_forward_desc_init(&d, dnnl_forward_training, data, wei);
+    return s != dnnl_success ? s : create(pd, &d, eng, NULL);
+}
+
+dnnl_status_t dop_prelu_bwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
+                            const dnnl_memory_desc_t *data, const dnnl_memory_desc_t *wei,
+                            const dnnl_memory_desc_t *diff, const dnnl_memory_desc_t *dwei,
+                            const_dnnl_primitive_desc_t hint)
+{
+    dnnl_prelu_desc_t d;
+    dnnl_status_t s = dnnl_prelu_backward_desc_init(&d, data, wei, diff, dwei);
+    return s != dnnl_success ? s : create(pd, &d, eng, hint);
+}
+
+dnnl_status_t dop_softmax_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
+                              const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dst,
+                              int axis)
+{
+    dnnl_softmax_v2_desc_t d;
+    dnnl_status_t s = dnnl_softmax_v2_forward_desc_init(&d, dnnl_forward_training,
+                                                        dnnl_softmax_accurate, src, dst, axis);
+    return s != dnnl_success ? s : create(pd, &d, eng, NULL);
+}
+
+dnnl_status_t dop_softmax_bwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
+                              const dnnl_memory_desc_t *dsrc, const dnnl_memory_desc_t *ddst,
+                              const dnnl_memory_desc_t *dst, int axis,
+                              const_dnnl_primitive_desc_t hint)
+{
+    dnnl_softmax_v2_desc_t d;
+    dnnl_status_t s = dnnl_softmax_v2_backward_desc_init(&d, dnnl_softmax_accurate, dsrc, ddst,
+                                                         dst, axis);
     return s != dnnl_success ? s : create(pd, &d, eng, hint);
 }
 

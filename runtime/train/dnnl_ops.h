@@ -22,9 +22,11 @@ typedef struct dop_conv {
     int winograd;  /* convolutions: 1 lets oneDNN pick Winograd where it has one */
 } dop_conv;
 
-/* Memory descriptors. */
+/* Memory descriptors: float32 (dop_md) or of data type dt. */
 dnnl_status_t dop_md(dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims,
                      dnnl_format_tag_t tag);
+dnnl_status_t dop_md_dt(dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims,
+                        dnnl_data_type_t dt, dnnl_format_tag_t tag);
 dnnl_format_tag_t dop_plain_tag(int ndims);  /* a, ab, abc, abcd, abcde */
 size_t dop_md_size(const dnnl_memory_desc_t *md);
 int dop_md_equal(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b);
@@ -78,6 +80,36 @@ dnnl_status_t dop_bn_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
 dnnl_status_t dop_bn_bwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
                          const dnnl_memory_desc_t *diff, const dnnl_memory_desc_t *data,
                          float eps, int relu, const_dnnl_primitive_desc_t hint);
+
+/* Layer normalisation over the last dimension of data (2-D [rows, C] here), with
+ * scale and shift; stat is the [rows] mean / variance (biased). Training and
+ * inference compute the statistics alike; backward gives the data, scale and
+ * shift gradients. */
+dnnl_status_t dop_ln_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
+                         const dnnl_memory_desc_t *data, const dnnl_memory_desc_t *stat,
+                         float eps);
+dnnl_status_t dop_ln_bwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
+                         const dnnl_memory_desc_t *diff, const dnnl_memory_desc_t *data,
+                         const dnnl_memory_desc_t *stat, float eps,
+                         const_dnnl_primitive_desc_t hint);
+
+/* PReLU: weights broadcast to data (dims [1, C, 1, 1], [1, C] or all ones);
+ * backward gives the data and weights gradients. */
+dnnl_status_t dop_prelu_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
+                            const dnnl_memory_desc_t *data, const dnnl_memory_desc_t *wei);
+dnnl_status_t dop_prelu_bwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
+                            const dnnl_memory_desc_t *data, const dnnl_memory_desc_t *wei,
+                            const dnnl_memory_desc_t *diff, const dnnl_memory_desc_t *dwei,
+                            const_dnnl_primitive_desc_t hint);
+
+/* Softmax (v2, accurate) over axis; backward reads the forward's output. */
+dnnl_status_t dop_softmax_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
+                              const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dst,
+                              int axis);
+dnnl_status_t dop_softmax_bwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
+                              const dnnl_memory_desc_t *dsrc, const dnnl_memory_desc_t *ddst,
+                              const dnnl_memory_desc_t *dst, int axis,
+                              const_dnnl_primitive_desc_t hint);
 
 /* Element-wise activation. */
 dnnl_status_t dop_eltwise_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, dnnl_alg_kind_t alg,

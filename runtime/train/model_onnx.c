@@ -301,12 +301,42 @@ static int emit(builder *b, const graph *g, int k, char names[][24], const train
         break;
     }
     case GRAPH_OP_BATCHNORM2D:
+    case GRAPH_OP_BATCHNORM1D:  /* BatchNormalization takes [N, C] as well */
         n = node(b, "BatchNormalization", out, 5, x, weight(b, t, nt, k, "weight"),
                  weight(b, t, nt, k, "bias"), weight(b, t, nt, k, "running_mean"),
                  weight(b, t, nt, k, "running_var"));
         attr_float(b, n, "epsilon", a->eps);
         attr_float(b, n, "momentum", 1 - a->momentum);  /* ONNX weighs the old value */
         break;
+    case GRAPH_OP_LAYERNORM: {  /* opset 17: over the last axis; [N, C, H, W] goes NHWC */
+        const char *w = weight(b, t, nt, k, "weight"), *bias = weight(b, t, nt, k, "bias");
+        int rank4 = nd->shape.rank == 4;
+        static const int nhwc[4] = {0, 2, 3, 1}, nchw[4] = {0, 3, 1, 2};
+        if (rank4)
+            attr_ints(b, node(b, "Transpose", tmp[0], 1, x), "perm", 4, nhwc);
+        n = node(b, "LayerNormalization", rank4 ? tmp[1] : out, 3, rank4 ? tmp[0] : x, w, bias);
+        attr_int(b, n, "axis", -1);
+        attr_float(b, n, "epsilon", a->eps);
+        if (rank4)
+            attr_ints(b, node(b, "Transpose", out, 1, tmp[1]), "perm", 4, nchw);
+        break;
+    }
+    case GRAPH_OP_ELU: attr_float(b, node(b, "Elu", out, 1, x), "alpha", a->alpha); break;
+    case GRAPH_OP_MISH:  /* opset 17 has no Mish: x * tanh(softplus(x)) */
+        node(b, "Softplus", tmp[0], 1, x);
+        node(b, "Tanh", tmp[1], 1, tmp[0]);
+        node(b, "Mul", out, 2, x, tmp[1]);
+        break;
+    case GRAPH_OP_PRELU: {  /* the slopes broadcast from the right: [C, 1, 1] on NCHW */
+        const train_tensor *w = find(t, nt, k, "weight");
+        int64_t dim[3] = {w ? w->count : 0, 1, 1};
+        int rank = nd->shape.rank == 4 && w && w->count > 1 ? 3 : 1;
+        if (w)
+            init_tensor(b, w->name, rank, dim, w->data, w->count);
+        node(b, "PRelu", out, 2, x, w ? w->name : NULL);
+        break;
+    }
+    case GRAPH_OP_SOFTMAX: attr_int(b, node(b, "Softmax", out, 1, x), "axis", a->dim); break;
     case GRAPH_OP_RELU: node(b, "Relu", out, 1, x); break;
     case GRAPH_OP_SIGMOID: node(b, "Sigmoid", out, 1, x); break;
     case GRAPH_OP_TANH: node(b, "Tanh", out, 1, x); break;
@@ -346,6 +376,7 @@ static int emit(builder *b, const graph *g, int k, char names[][24], const train
         attr_int(b, n, "count_include_pad", a->count_include_pad);
         break;
     case GRAPH_OP_ADAPTIVEAVGPOOL2D: node(b, "GlobalAveragePool", out, 1, x); break;
+    case GRAPH_OP_ADAPTIVEMAXPOOL2D: node(b, "GlobalMaxPool", out, 1, x); break;
     case GRAPH_OP_FLATTEN: attr_int(b, node(b, "Flatten", out, 1, x), "axis", 1); break;
     case GRAPH_OP_LINEAR: {
         const char *w = weight(b, t, nt, k, "weight"), *bias = a->bias ? weight(b, t, nt, k, "bias") : NULL;
@@ -354,9 +385,12 @@ static int emit(builder *b, const graph *g, int k, char names[][24], const train
         break;
     }
     case GRAPH_OP_DROPOUT:
+    case GRAPH_OP_DROPOUT2D:
     case GRAPH_OP_IDENTITY: node(b, "Identity", out, 1, x); break;
     case GRAPH_OP_ADD: node(b, "Add", out, 2, x, names[nd->inputs[1]]); break;
     case GRAPH_OP_MUL: node(b, "Mul", out, 2, x, names[nd->inputs[1]]); break;
+    case GRAPH_OP_MUL_SCALAR: node(b, "Mul", out, 2, x, constant(b, a->other)); break;
+    case GRAPH_OP_ADD_SCALAR: node(b, "Add", out, 2, x, constant(b, a->other)); break;
     case GRAPH_OP_CAT: {
         n = node(b, "Concat", out, 0);
         char **in = n ? aalloc(&b->a, sizeof(char *) * (size_t)nd->n_inputs) : NULL;

@@ -9,8 +9,12 @@
  * names of model.safetensors. Inference semantics: BatchNormalization with the
  * running statistics, Dropout as Identity. Opset 17 has no Gelu, so GELU is
  * written out (exact: x * 0.5 * (1 + Erf(x / sqrt 2)); tanh form with Tanh);
- * SiLU is x * Sigmoid(x); AdaptiveAvgPool2d(1) is GlobalAveragePool; Linear
- * is Gemm with transB = 1.
+ * SiLU is x * Sigmoid(x); Mish is x * Tanh(Softplus(x)) (Mish is opset 18);
+ * AdaptiveAvgPool2d(1) / AdaptiveMaxPool2d(1) are GlobalAveragePool /
+ * GlobalMaxPool; Linear is Gemm with transB = 1; LayerNorm over the channels of
+ * [N, C, H, W] is LayerNormalization between two Transposes; PReLU's slopes are
+ * [C, 1, 1] on [N, C, H, W]; mul_scalar / add_scalar are Mul / Add with a
+ * constant; Dropout2d is Identity.
  */
 #ifndef LLMNAS_MODEL_ONNX_H
 #define LLMNAS_MODEL_ONNX_H

@@ -66,6 +66,7 @@ void train_opts_default(train_opts *o)
     o->max_flops = TRAIN_DEFAULT_MAX_FLOPS;
     o->max_act_bytes = TRAIN_DEFAULT_MAX_ACT_BYTES;
     o->progress_every = 1.0;
+    o->precision = TRAIN_PRECISION_FP32;
 }
 
 double train_lr_at(const train_opts *o, int step, int total)
@@ -344,7 +345,7 @@ static int run_job(job *j)
     r->ntrain = j->ix.ntrain;
     r->nval = j->ix.nval;
     int B = o->batch < j->ix.ntrain ? o->batch : j->ix.ntrain;
-    train_net_opts no = {.seed = o->seed, .fuse = 1, .winograd = o->winograd};
+    train_net_opts no = {.seed = o->seed, .fuse = 1, .winograd = o->winograd, .bf16 = r->bf16};
     double tb = rt_now();
     rc = train_net_build(j->g, B, &no, &j->net, j->err, j->errlen);
     r->build_seconds = rt_now() - tb;
@@ -405,7 +406,10 @@ int train_evaluate(const graph *g, const train_opts *opts, train_result *r, char
         rt_fmt(err, errlen, "the graph has no output");
         return r->status = TRAIN_EARG;
     }
-    int rc = check_caps(g, &o, r, err, errlen);
+    int rc = train_precision_resolve(o.precision, &r->bf16, err, errlen);
+    if (rc)
+        return r->status = rc;
+    rc = check_caps(g, &o, r, err, errlen);
     if (rc)
         return r->status = rc;
     if (o.threads > 0)

@@ -87,6 +87,11 @@ typedef struct train_net_opts {
     int keep_all;    /* 1: every tensor keeps its own buffer (inspection with
                         train_net_node_get); 0: activations, gradients and temporaries
                         whose lifetimes do not overlap share memory */
+    int bf16;        /* 1: mixed precision — activations, their gradients and the
+                        convolutions' and linear layers' weights in bf16; master weights,
+                        gradients of weights, BN statistics, the loss and the update in fp32.
+                        Resolve it with train_precision_resolve: the net does not check the
+                        CPU (oneDNN emulates bf16 slowly where it is not native) */
 } train_net_opts;
 
 /* Compile g (finalized, output [B, K]) for batch size `batch`. Initial
@@ -155,6 +160,32 @@ int train_net_node_get(train_net *n, int node, int grad, float *out);
  * for benchmarks and the "no ref: where jit is expected" check. Owned by n. */
 const char *train_net_impls(const train_net *n);
 
+/* ---- arithmetic precision ---- */
+
+/* The precision a job asks for (train_opts.precision). auto = bf16 where the
+ * CPU computes bf16 dot products natively, fp32 elsewhere. */
+typedef enum {
+    TRAIN_PRECISION_FP32 = 0,
+    TRAIN_PRECISION_BF16 = 1,
+    TRAIN_PRECISION_AUTO = 2,
+} train_precision;
+
+/* "fp32", "bf16", "auto" (NULL for anything else), and back (-1 if unknown). */
+const char *train_precision_name(int p);
+int train_precision_parse(const char *s);
+
+/* 1 if this process can run bf16 natively: the CPU reports AVX512_BF16 or
+ * AMX-BF16 (cpuid) AND oneDNN's effective ISA (dnnl_get_effective_cpu_isa,
+ * lowered by DNNL_MAX_CPU_ISA) includes avx512_core_bf16; else 0. why gets one
+ * line naming both ("cpuid avx512_bf16 amx_bf16; oneDNN ISA avx512_core_amx"). */
+int train_cpu_bf16(char *why, size_t whylen);
+
+/* What `requested` runs as: *bf16 = 1 or 0. An explicit bf16 where
+ * train_cpu_bf16 says no is refused (TRAIN_EUNSUPPORTED, err says why and what
+ * to use instead) rather than run oneDNN's emulation, which is slower than
+ * fp32; auto falls back to fp32 there. TRAIN_EARG for an unknown value. */
+int train_precision_resolve(int requested, int *bf16, char *err, size_t errlen);
+
 /* ---- level 2: the job ---- */
 
 /* A progress report. Reports come every progress_every seconds and, with
@@ -197,6 +228,7 @@ typedef struct train_opts {
     double time_limit;       /* seconds of training, 0 = none */
     int test;                /* 1: also evaluate on the test split */
     int winograd;            /* see train_net_opts.winograd (default 0) */
+    int precision;           /* train_precision (default fp32); see train_net_opts.bf16 */
     int64_t max_params, max_flops, max_act_bytes;  /* 0 = defaults below */
     /* Called with each report; returning nonzero stops training (early abort):
      * the job returns TRAIN_ESTOPPED with what was measured so far. */
@@ -243,7 +275,8 @@ void train_opts_default(train_opts *o);
     X(INT, nval, "validation images used")                                            \
     X(I64, params, "trainable parameters")                                            \
     X(I64, flops, "FLOPs per image (forward)")                                        \
-    X(NUM, peak_rss_mib, "peak resident memory of the training process, MiB")
+    X(NUM, peak_rss_mib, "peak resident memory of the training process, MiB")          \
+    X(INT, bf16, "1: trained in bf16 mixed precision (precision bf16, or auto on a CPU with native bf16)")
 
 #define TRAIN_T_NUM double
 #define TRAIN_T_INT int

@@ -50,6 +50,9 @@ static int param_shape(const graph *g, const graph_node *nd, const char *param, 
     } else if (nd->op == GRAPH_OP_CONV2D || nd->op == GRAPH_OP_LINEAR) {
         t->rank = 1;
         t->dim[0] = nd->a.out;
+    } else if (nd->op == GRAPH_OP_PRELU) {
+        t->rank = 1;
+        t->dim[0] = nd->a.num_parameters;
     } else {
         t->rank = 1;
         t->dim[0] = cin;
@@ -157,7 +160,7 @@ static int bn_count(const graph *g)
 {
     int n = 0;
     for (int i = 0; i < g->n; i++)
-        n += g->nodes[i].op == GRAPH_OP_BATCHNORM2D;
+        n += g->nodes[i].op == GRAPH_OP_BATCHNORM2D || g->nodes[i].op == GRAPH_OP_BATCHNORM1D;
     return n;
 }
 
@@ -183,7 +186,9 @@ static int write_safetensors(const char *dir, const graph *g, const train_tensor
     int nbn = bn_count(g);
     for (int i = 0; i < g->n; i++) {
         char mod[48], name[64];
-        if (g->nodes[i].op != GRAPH_OP_BATCHNORM2D || graph_module_name(g, i, mod, sizeof mod))
+        graph_op op = g->nodes[i].op;
+        if ((op != GRAPH_OP_BATCHNORM2D && op != GRAPH_OP_BATCHNORM1D) ||
+            graph_module_name(g, i, mod, sizeof mod))
             continue;
         rt_fmt(name, sizeof name, "%s.num_batches_tracked", mod);
         cJSON *e = cJSON_AddObjectToObject(h, name);

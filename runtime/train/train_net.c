@@ -552,6 +552,15 @@ int tn_md_plain(dnnl_memory_desc_t *md, const graph_shape *s, int batch)
     return dop_md(md, nd, d, dop_plain_tag(nd)) == dnnl_success ? 0 : TRAIN_EDNNL;
 }
 
+int tn_md_act(const train_net *n, dnnl_memory_desc_t *md, const graph_shape *s, int plain)
+{
+    dnnl_dims_t d = {0};
+    int nd;
+    dims_of(s, n->batch, d, &nd);
+    return dop_md_dt(md, nd, d, n->act, plain ? dop_plain_tag(nd) : dnnl_format_tag_any) ==
+                   dnnl_success ? 0 : TRAIN_EDNNL;
+}
+
 /* Conv / pool geometry, PyTorch conventions; the right padding is grown
  * until oneDNN's output size equals the graph's (ceil_mode). */
 void tn_geometry(const graph_node *gn, const graph_shape *in, dop_conv *c, dnnl_dims_t kernel)
@@ -622,7 +631,8 @@ static int plan(train_net *n, const train_net_opts *o)
             Lk->in[j] = n->L[gn->inputs[j]].alias;
             uses[Lk->in[j]]++;
         }
-        if (gn->op == GRAPH_OP_IDENTITY || (gn->op == GRAPH_OP_DROPOUT && gn->a.p <= 0) ||
+        if (gn->op == GRAPH_OP_IDENTITY ||
+            ((gn->op == GRAPH_OP_DROPOUT || gn->op == GRAPH_OP_DROPOUT2D) && gn->a.p <= 0) ||
             (gn->op == GRAPH_OP_FLATTEN && gn->shape.rank == g->nodes[Lk->in[0]].shape.rank))
             Lk->alias = Lk->in[0];
     }
@@ -633,7 +643,9 @@ static int plan(train_net *n, const train_net_opts *o)
             if (Lk->alias != k || g->nodes[k].op != GRAPH_OP_RELU)
                 continue;
             int b = Lk->in[0];
-            if (g->nodes[b].op == GRAPH_OP_BATCHNORM2D && uses[b] == 1 && b != n->out &&
+            graph_op bop = g->nodes[b].op;
+            if ((bop == GRAPH_OP_BATCHNORM2D || bop == GRAPH_OP_BATCHNORM1D) && uses[b] == 1 &&
+                b != n->out &&
                 n->L[b].alias == b) {
                 n->L[b].fuse_relu = 1;
                 Lk->alias = b;
@@ -651,8 +663,7 @@ static int plan(train_net *n, const train_net_opts *o)
     /* need_grad: the node or something upstream has parameters */
     for (int k = 0; k < g->n; k++) {
         layer *Lk = &n->L[k];
-        graph_op op = g->nodes[k].op;
-        Lk->need_grad = op == GRAPH_OP_CONV2D || op == GRAPH_OP_LINEAR || op == GRAPH_OP_BATCHNORM2D;
+        Lk->need_grad = g->nodes[k].params > 0;
         for (int j = 0; j < Lk->nin; j++)
             Lk->need_grad |= n->L[Lk->in[j]].need_grad;
     }
@@ -661,9 +672,33 @@ static int plan(train_net *n, const train_net_opts *o)
 
 
 
+/* The ops whose bf16 path is checked (tests/c/test_train_bf16.c, PyTorch's bf16
+ * autocast case); any other op refuses bf16 rather than risk C code that reads
+ * bf16 buffers as fp32. */
+static int bf16_checked(graph_op op)
+{
+    switch (op) {
+    case GRAPH_OP_INPUT: case GRAPH_OP_CONV2D: case GRAPH_OP_LINEAR: case GRAPH_OP_BATCHNORM2D:
+    case GRAPH_OP_RELU: case GRAPH_OP_LEAKYRELU: case GRAPH_OP_GELU: case GRAPH_OP_SILU:
+    case GRAPH_OP_SIGMOID: case GRAPH_OP_TANH: case GRAPH_OP_HARDSWISH: case GRAPH_OP_MAXPOOL2D:
+    case GRAPH_OP_AVGPOOL2D: case GRAPH_OP_ADAPTIVEAVGPOOL2D: case GRAPH_OP_FLATTEN:
+    case GRAPH_OP_DROPOUT: case GRAPH_OP_IDENTITY: case GRAPH_OP_ADD: case GRAPH_OP_MUL:
+    case GRAPH_OP_CAT:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 static int build(train_net *n, const train_net_opts *o)
 {
     const graph *g = n->g;
+    for (int k = 0; n->bf16 && k < g->n; k++)
+        if (!bf16_checked(g->nodes[k].op)) {
+            rt_fmt(n->err, sizeof n->err, "node %d: op %s is not yet supported in bf16 "
+                   "precision; use precision fp32", k, graph_op_name(g->nodes[k].op));
+            return TRAIN_EUNSUPPORTED;
+        }
     TRY(plan(n, o));
     n->defer = !o->keep_all;
     for (int k = 0; k < g->n; k++) {
@@ -730,6 +765,8 @@ int train_net_build(const graph *g, int batch, const train_net_opts *o, train_ne
     n->classes = (int)g->nodes[g->output].shape.dim[1];
     n->init_rng = o->seed;
     n->winograd = o->winograd;
+    n->bf16 = o->bf16;
+    n->act = o->bf16 ? dnnl_bf16 : dnnl_f32;
     n->drop_rng = o->seed ^ 0x5deece66dull;
     n->L = calloc((size_t)g->n, sizeof *n->L);
     int rc = TRAIN_ENOMEM;

@@ -51,6 +51,8 @@ typedef struct layer {
     int c_pool;         /* MaxPool2d run by train_pool.c, not oneDNN (ws: window indices) */
     dnnl_memory_t dst, ddst;        /* output and its gradient, same layout */
     dnnl_memory_t src_bound;        /* conv / linear: the input as the forward reads it */
+    dnnl_memory_t wlow;             /* bf16 nets: the weights in bf16, converted from the
+                                       fp32 master at the start of each forward */
     dnnl_memory_t ws, mean, var, mask;
     dnnl_primitive_desc_t fpd;      /* forward pd, the hint for backward */
     dop_conv geo;
@@ -81,6 +83,8 @@ struct train_net {
     int stepped, ref_impls;
     uint64_t version;   /* bumped whenever parameters or BN running statistics change */
     int winograd;
+    int bf16;           /* mixed precision (train_net_opts.bf16) */
+    dnnl_data_type_t act;  /* activations and their gradients: dnnl_bf16 or dnnl_f32 */
     int drop_frozen;    /* tests: reuse the last dropout masks (finite differences) */
     /* Activations, gradients and temporaries get memory once the step lists
      * are known, shared between buffers whose lifetimes (in forward-train +
@@ -156,6 +160,10 @@ int tn_init_const(train_net *n, int pi, float v);
  * conv / pool geometry in PyTorch's conventions. */
 int tn_md_any(dnnl_memory_desc_t *md, const graph_shape *s, int batch);
 int tn_md_plain(dnnl_memory_desc_t *md, const graph_shape *s, int batch);
+/* An activation (or its gradient) of shape s at the net's batch in the net's
+ * activation type n->act: layout "any" (plain = 0) or plain (plain = 1). The
+ * float32 forms above are for what C code reads or writes (input, logits). */
+int tn_md_act(const train_net *n, dnnl_memory_desc_t *md, const graph_shape *s, int plain);
 void tn_geometry(const graph_node *gn, const graph_shape *in, dop_conv *c, dnnl_dims_t kernel);
 /* Max pooling in C (train_pool.c) for node k reading src, after its geometry
  * (L[k].geo, kernel) is set: fwd returns 1 when it does not apply (the

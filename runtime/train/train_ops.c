@@ -37,8 +37,8 @@ static int fwd_conv_or_linear(train_net *n, int k)
     const graph_shape *is = in_shape(n, k, 0);
     int conv = gn->op == GRAPH_OP_CONV2D, G = conv && gn->a.groups > 1 ? gn->a.groups : 1;
     dnnl_memory_desc_t src, wei, bias, dst;
-    TRY(tn_md_any(&src, is, n->batch));
-    TRY(tn_md_any(&dst, &gn->shape, n->batch));
+    TRY(tn_md_act(n, &src, is, 0));
+    TRY(tn_md_act(n, &dst, &gn->shape, 0));
     dnnl_dims_t wd;
     int wnd;
     int64_t O = gn->a.out, I = is->dim[1];
@@ -52,7 +52,7 @@ static int fwd_conv_or_linear(train_net *n, int k)
         wnd = 2;
         wd[0] = O, wd[1] = I;
     }
-    CK(dop_md(&wei, wnd, wd, dnnl_format_tag_any), "weights layout");
+    CK(dop_md_dt(&wei, wnd, wd, n->act, dnnl_format_tag_any), "weights layout");
     dnnl_dims_t bd = {O};
     CK(dop_md(&bias, 1, bd, dnnl_a), "bias layout");
     dnnl_primitive_desc_t pd;
@@ -69,7 +69,11 @@ static int fwd_conv_or_linear(train_net *n, int k)
     dnnl_primitive_desc_clone(&Lk->fpd, pd);
     TRY(tn_bind_input(n, NULL, dop_query_md(pd, DNNL_ARG_SRC), n->L[Lk->in[0]].dst, &Lk->src_bound));
     TRY(tn_new_mem(n, dop_query_md(pd, DNNL_ARG_DST), &Lk->dst));
+    /* The master copy is fp32 in the primitive's own weight layout (a bf16
+     * layout read as fp32 elements: the same blocking, wider elements), so the
+     * bf16 copy is a plain conversion, no re-blocking. */
     dnnl_memory_desc_t wmaster = *dop_query_md(pd, DNNL_ARG_WEIGHTS);
+    wmaster.data_type = dnnl_f32;
     TRY(tn_add_param(n, k, "weight", 1, &wmaster, wnd, wd, &Lk->p[0]));
     int64_t fan_in = I / G * (conv ? gn->a.kernel[0] * gn->a.kernel[1] : 1);
     double bound = 1.0 / sqrt((double)fan_in);
@@ -79,10 +83,16 @@ static int fwd_conv_or_linear(train_net *n, int k)
         TRY(tn_add_param(n, k, "bias", 1, &bias, 1, bd, &Lk->p[1]));
         TRY(tn_init_uniform(n, Lk->p[1], bound));
     }
+    dnnl_memory_t w = n->P[Lk->p[0]].w;
+    if (n->bf16) {
+        TRY(tn_new_mem(n, dop_query_md(pd, DNNL_ARG_WEIGHTS), &Lk->wlow));
+        TRY(tn_add_reorder(n, NULL, w, Lk->wlow));
+        w = Lk->wlow;
+    }
     step s;
     TRY(tn_make_prim(n, pd, conv ? "conv fwd" : "ip fwd", &s));
     tn_arg(&s, DNNL_ARG_SRC, Lk->src_bound);
-    tn_arg(&s, DNNL_ARG_WEIGHTS, n->P[Lk->p[0]].w);
+    tn_arg(&s, DNNL_ARG_WEIGHTS, w);
     if (gn->a.bias)
         tn_arg(&s, DNNL_ARG_BIAS, n->P[Lk->p[1]].w);
     tn_arg(&s, DNNL_ARG_DST, Lk->dst);
@@ -129,7 +139,7 @@ static int better_layout(train_net *n, int k, pd_for_fn make_pd, dnnl_memory_t *
     for (size_t t = 0; t < sizeof tags / sizeof tags[0]; t++) {
         dnnl_memory_desc_t md;
         dnnl_primitive_desc_t alt;
-        if (dop_md(&md, 4, mem_md(*src)->dims, tags[t]) != dnnl_success ||
+        if (dop_md_dt(&md, 4, mem_md(*src)->dims, mem_md(*src)->data_type, tags[t]) != dnnl_success ||
             make_pd(n, k, &md, &alt) != dnnl_success)
             continue;
         if (is_slow(alt)) {
@@ -205,9 +215,77 @@ static int fwd_bn(train_net *n, int k)
     return tn_push_fwd(n, FWD_EVAL, &s);
 }
 
-static int eltwise_alg(const graph_node *gn, dnnl_alg_kind_t *alg, float *alpha)
+/* LayerNorm over dim 1: [B, F] as it is; [B, C, H, W] over C at each position (as
+ * ConvNeXt's LayerNorm2d) by keeping the tensor channels-last (acdb), which is
+ * [B*H*W, C] row-major: oneDNN normalises the last dimension of that 2-D view.
+ * rows and *md2 the 2-D view; *mdn the node's own layout (the view, or acdb). */
+static int ln_layout(train_net *n, int k, dnnl_memory_desc_t *mdn, dnnl_memory_desc_t *md2,
+                     dnnl_memory_desc_t *stat)
 {
-    *alpha = 0;
+    const graph_shape *s = &n->g->nodes[k].shape;
+    int64_t rows = n->batch, c = s->dim[1];
+    if (s->rank == 4) {
+        rows *= s->dim[2] * s->dim[3];
+        dnnl_dims_t d4 = {n->batch, c, s->dim[2], s->dim[3]};
+        CK(dop_md(mdn, 4, d4, dnnl_acdb), "layout");
+    }
+    dnnl_dims_t d2 = {rows, c}, d1 = {rows};
+    CK(dop_md(md2, 2, d2, dnnl_ab), "layout");
+    CK(dop_md(stat, 1, d1, dnnl_a), "layout");
+    if (s->rank != 4)
+        *mdn = *md2;
+    return 0;
+}
+
+/* m (in the node's layout mdn) seen as the 2-D [rows, C] matrix md2. */
+static int ln_view(train_net *n, dnnl_memory_t m, const dnnl_memory_desc_t *md2, dnnl_memory_t *out)
+{
+    if (dop_md_equal(mem_md(m), md2)) {
+        *out = m;
+        return 0;
+    }
+    return tn_view_mem(n, md2, m, out);
+}
+
+static int fwd_ln(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    const graph_node *gn = &n->g->nodes[k];
+    dnnl_memory_desc_t mdn, md2, stat;
+    TRY(ln_layout(n, k, &mdn, &md2, &stat));
+    dnnl_memory_t src, dst2;
+    TRY(tn_bind_input(n, NULL, &mdn, n->L[Lk->in[0]].dst, &src));
+    TRY(ln_view(n, src, &md2, &Lk->src_bound));
+    dnnl_primitive_desc_t pd;
+    CK(dop_ln_fwd(&pd, n->eng, &md2, &stat, (float)gn->a.eps), "layer norm forward");
+    dnnl_primitive_desc_clone(&Lk->fpd, pd);
+    TRY(tn_new_mem(n, &md2, &dst2));
+    if (mdn.ndims == 4)
+        TRY(tn_view_mem(n, &mdn, dst2, &Lk->dst));
+    else
+        Lk->dst = dst2;
+    TRY(tn_new_mem(n, &stat, &Lk->mean));
+    TRY(tn_new_mem(n, &stat, &Lk->var));
+    dnnl_dims_t cd = {gn->shape.dim[1]};
+    dnnl_memory_desc_t cmd;
+    CK(dop_md(&cmd, 1, cd, dnnl_a), "layout");
+    TRY(tn_add_param(n, k, "weight", 1, &cmd, 1, cd, &Lk->p[0]));
+    TRY(tn_add_param(n, k, "bias", 1, &cmd, 1, cd, &Lk->p[1]));
+    TRY(tn_init_const(n, Lk->p[0], 1));
+    step s;
+    TRY(tn_make_prim(n, pd, "lnorm fwd", &s));
+    tn_arg(&s, DNNL_ARG_SRC, Lk->src_bound);
+    tn_arg(&s, DNNL_ARG_DST, dst2);
+    tn_arg(&s, DNNL_ARG_MEAN, Lk->mean);
+    tn_arg(&s, DNNL_ARG_VARIANCE, Lk->var);
+    tn_arg(&s, DNNL_ARG_SCALE, n->P[Lk->p[0]].w);
+    tn_arg(&s, DNNL_ARG_SHIFT, n->P[Lk->p[1]].w);
+    return tn_push_fwd(n, FWD_BOTH, &s);
+}
+
+static int eltwise_alg(const graph_node *gn, dnnl_alg_kind_t *alg, float *alpha, float *beta)
+{
+    *alpha = *beta = 0;
     switch (gn->op) {
     /* from its output: the input then need not live until backward */
     case GRAPH_OP_RELU: *alg = dnnl_eltwise_relu_use_dst_for_bwd; return 0;
@@ -217,6 +295,11 @@ static int eltwise_alg(const graph_node *gn, dnnl_alg_kind_t *alg, float *alpha)
     case GRAPH_OP_SIGMOID: *alg = dnnl_eltwise_logistic; return 0;
     case GRAPH_OP_TANH: *alg = dnnl_eltwise_tanh; return 0;
     case GRAPH_OP_HARDSWISH: *alg = dnnl_eltwise_hardswish; return 0;
+    /* alpha * x + beta; backward scales the gradient by alpha */
+    case GRAPH_OP_ELU: *alg = dnnl_eltwise_elu; *alpha = (float)gn->a.alpha; return 0;
+    case GRAPH_OP_MISH: *alg = dnnl_eltwise_mish; return 0;
+    case GRAPH_OP_MUL_SCALAR: *alg = dnnl_eltwise_linear; *alpha = (float)gn->a.other; return 0;
+    case GRAPH_OP_ADD_SCALAR: *alg = dnnl_eltwise_linear; *alpha = 1; *beta = (float)gn->a.other; return 0;
     default: return TRAIN_EUNSUPPORTED;
     }
 }
@@ -226,10 +309,10 @@ static int fwd_eltwise(train_net *n, int k)
     layer *Lk = &n->L[k];
     dnnl_memory_t src = n->L[Lk->in[0]].dst;
     dnnl_alg_kind_t alg;
-    float alpha;
-    TRY(eltwise_alg(&n->g->nodes[k], &alg, &alpha));
+    float alpha, beta;
+    TRY(eltwise_alg(&n->g->nodes[k], &alg, &alpha, &beta));
     dnnl_primitive_desc_t pd;
-    CK(dop_eltwise_fwd(&pd, n->eng, alg, mem_md(src), alpha, 0), "eltwise forward");
+    CK(dop_eltwise_fwd(&pd, n->eng, alg, mem_md(src), alpha, beta), "eltwise forward");
     dnnl_primitive_desc_clone(&Lk->fpd, pd);
     TRY(tn_new_mem(n, dop_query_md(pd, DNNL_ARG_DST), &Lk->dst));
     step s;
@@ -241,7 +324,7 @@ static int fwd_eltwise(train_net *n, int k)
 
 static dnnl_alg_kind_t pool_alg(const graph_node *gn, const layer *Lk)
 {
-    if (gn->op == GRAPH_OP_MAXPOOL2D)
+    if (gn->op == GRAPH_OP_MAXPOOL2D || gn->op == GRAPH_OP_ADAPTIVEMAXPOOL2D)
         return dnnl_pooling_max;
     if (gn->op == GRAPH_OP_AVGPOOL2D && gn->a.count_include_pad && !Lk->avg_exclude)
         return dnnl_pooling_avg_include_padding;
@@ -253,7 +336,7 @@ static dnnl_status_t pool_pd_for(train_net *n, int k, const dnnl_memory_desc_t *
 {
     const graph_node *gn = &n->g->nodes[k];
     dnnl_memory_desc_t dst;
-    if (tn_md_any(&dst, &gn->shape, n->batch))
+    if (tn_md_act(n, &dst, &gn->shape, 0))
         return dnnl_invalid_arguments;
     return dop_pool_fwd(pd, n->eng, pool_alg(gn, &n->L[k]), src, &dst, n->L[k].kernel,
                         &n->L[k].geo, 1);
@@ -266,7 +349,7 @@ static int fwd_pool(train_net *n, int k)
     const graph_shape *is = in_shape(n, k, 0);
     dnnl_memory_t src = n->L[Lk->in[0]].dst;
     dnnl_dims_t kernel = {0};
-    if (gn->op == GRAPH_OP_ADAPTIVEAVGPOOL2D) {
+    if (gn->op == GRAPH_OP_ADAPTIVEAVGPOOL2D || gn->op == GRAPH_OP_ADAPTIVEMAXPOOL2D) {
         Lk->geo = (dop_conv){.stride = {1, 1}, .dilation = {1, 1}};
         kernel[0] = is->dim[2];
         kernel[1] = is->dim[3];
@@ -294,7 +377,7 @@ static int fwd_pool(train_net *n, int k)
         Lk->avg_exclude = 1;
     }
     dnnl_memory_desc_t dst;
-    TRY(tn_md_any(&dst, &gn->shape, n->batch));
+    TRY(tn_md_act(n, &dst, &gn->shape, 0));
     dnnl_alg_kind_t alg = pool_alg(gn, Lk);
     dnnl_primitive_desc_t pd, ipd;
     CK(dop_pool_fwd(&pd, n->eng, alg, mem_md(src), &dst, kernel, &Lk->geo, 1), "pooling forward");
@@ -328,38 +411,75 @@ static int fwd_flatten(train_net *n, int k)
     layer *Lk = &n->L[k];
     const graph_shape *is = in_shape(n, k, 0);
     dnnl_memory_desc_t plain, flat;
-    TRY(tn_md_plain(&plain, is, n->batch));
-    TRY(tn_md_plain(&flat, &n->g->nodes[k].shape, n->batch));
+    TRY(tn_md_act(n, &plain, is, 1));
+    TRY(tn_md_act(n, &flat, &n->g->nodes[k].shape, 1));
     dnnl_memory_t p;
     TRY(tn_bind_input(n, NULL, &plain, n->L[Lk->in[0]].dst, &p));
     return tn_view_mem(n, &flat, p, &Lk->dst);
 }
 
+/* Element i of an fp32 or bf16 buffer as a float, and stored from one
+ * (bf16: the upper half of the fp32 bits, rounded to nearest even). */
+static float elem_get(const void *p, dnnl_data_type_t dt, size_t i)
+{
+    if (dt != dnnl_bf16)
+        return ((const float *)p)[i];
+    uint32_t u = (uint32_t)((const uint16_t *)p)[i] << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static void elem_set(void *p, dnnl_data_type_t dt, size_t i, float v)
+{
+    if (dt != dnnl_bf16) {
+        ((float *)p)[i] = v;
+        return;
+    }
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    if (!isnan(v))
+        u += 0x7fffu + ((u >> 16) & 1u);
+    ((uint16_t *)p)[i] = (uint16_t)(u >> 16);
+}
+
+static size_t elem_count(dnnl_memory_t m)
+{
+    const dnnl_memory_desc_t *md = mem_md(m);
+    return dop_md_size(md) / (md->data_type == dnnl_bf16 ? 2 : 4);
+}
+
+/* The mask is fp32 (exactly 0 or 1/(1-p)) in the activation's layout. */
 static void step_dropout_fwd(train_net *n, step *s)
 {
-    layer *Lk = &n->L[s->node];
     double p = n->g->nodes[s->node].a.p;
     float keep = (float)(1.0 / (1.0 - p));
-    const float *x = mem_ptr(s->args[0].memory);
-    float *y = mem_ptr(s->args[1].memory), *m = mem_ptr(s->args[2].memory);
-    size_t cnt = dop_md_size(mem_md(Lk->dst)) / sizeof(float);
+    const void *x = mem_ptr(s->args[0].memory);
+    void *y = mem_ptr(s->args[1].memory);
+    float *m = mem_ptr(s->args[2].memory);
+    dnnl_data_type_t xt = mem_md(s->args[0].memory)->data_type;
+    dnnl_data_type_t yt = mem_md(s->args[1].memory)->data_type;
+    size_t cnt = elem_count(s->args[1].memory);
     uint64_t threshold = (uint64_t)(p * 18446744073709551616.0);
     for (size_t i = 0; i < cnt; i++) {
         if (!n->drop_frozen)
             m[i] = ds_rand(&n->drop_rng) >= threshold ? keep : 0.0f;
-        y[i] = x[i] * m[i];
+        elem_set(y, yt, i, elem_get(x, xt, i) * m[i]);
     }
 }
 
 static void step_mul_plain(train_net *n, step *s)
 {
-    /* dst = a * mask element-wise, over equal layouts */
-    const float *a = mem_ptr(s->args[0].memory), *m = mem_ptr(s->args[1].memory);
-    float *d = mem_ptr(s->args[2].memory);
-    size_t cnt = dop_md_size(mem_md(s->args[2].memory)) / sizeof(float);
+    /* dst = a * mask element-wise, over equal layouts (the mask fp32) */
+    const void *a = mem_ptr(s->args[0].memory);
+    const float *m = mem_ptr(s->args[1].memory);
+    void *d = mem_ptr(s->args[2].memory);
+    dnnl_data_type_t at = mem_md(s->args[0].memory)->data_type;
+    dnnl_data_type_t dt = mem_md(s->args[2].memory)->data_type;
+    size_t cnt = elem_count(s->args[2].memory);
     (void)n;
     for (size_t i = 0; i < cnt; i++)
-        d[i] = a[i] * m[i];
+        elem_set(d, dt, i, elem_get(a, at, i) * m[i]);
 }
 
 static int fwd_dropout(train_net *n, int k)
@@ -367,7 +487,9 @@ static int fwd_dropout(train_net *n, int k)
     layer *Lk = &n->L[k];
     dnnl_memory_t src = n->L[Lk->in[0]].dst;
     TRY(tn_new_mem(n, mem_md(src), &Lk->dst));
-    TRY(tn_private_mem(n, mem_md(src), &Lk->mask));  /* kept across passes (frozen masks) */
+    dnnl_memory_desc_t mmd = *mem_md(src);
+    mmd.data_type = dnnl_f32;
+    TRY(tn_private_mem(n, &mmd, &Lk->mask));  /* kept across passes (frozen masks) */
     step s = {.fn = step_dropout_fwd, .node = k, .nargs = 3};
     s.args[0].memory = src;  /* listed so buffer lifetimes see them */
     s.args[1].memory = Lk->dst;
@@ -402,6 +524,8 @@ static int binary_order(train_net *n, int k, int *a, int *b)
     return 0;
 }
 
+static int same_dims(train_net *n, int a, int b);
+
 static int fwd_binary(train_net *n, int k)
 {
     layer *Lk = &n->L[k];
@@ -410,12 +534,19 @@ static int fwd_binary(train_net *n, int k)
     dnnl_alg_kind_t alg = n->g->nodes[k].op == GRAPH_OP_ADD ? dnnl_binary_add : dnnl_binary_mul;
     dnnl_memory_desc_t dst = *mem_md(n->L[a].dst);
     TRY(tn_new_mem(n, &dst, &Lk->dst));
+    /* Two full-shape inputs in different layouts (or types: the fp32 input and a
+     * bf16 activation; a 16-channel-blocked and an nhwc one, as bf16 convolutions
+     * choose) leave oneDNN only its reference binary, seconds per call: the second
+     * is reordered into the first's layout. */
+    Lk->src_bound = n->L[b].dst;
+    if (same_dims(n, a, b) && !dop_md_equal(mem_md(n->L[a].dst), mem_md(n->L[b].dst)))
+        TRY(tn_bind_input(n, NULL, mem_md(n->L[a].dst), n->L[b].dst, &Lk->src_bound));
     dnnl_primitive_desc_t pd;
-    CK(dop_binary(&pd, n->eng, alg, mem_md(n->L[a].dst), mem_md(n->L[b].dst), &dst), "binary");
+    CK(dop_binary(&pd, n->eng, alg, mem_md(n->L[a].dst), mem_md(Lk->src_bound), &dst), "binary");
     step s;
     TRY(tn_make_prim(n, pd, alg == dnnl_binary_add ? "binary add" : "binary mul", &s));
     tn_arg(&s, DNNL_ARG_SRC_0, n->L[a].dst);
-    tn_arg(&s, DNNL_ARG_SRC_1, n->L[b].dst);
+    tn_arg(&s, DNNL_ARG_SRC_1, Lk->src_bound);
     tn_arg(&s, DNNL_ARG_DST, Lk->dst);
     return tn_push_fwd(n, FWD_BOTH, &s);
 }
@@ -435,7 +566,7 @@ static int concat_step(train_net *n, int k, const dnnl_memory_t *src, int m, int
         return TRAIN_ENOMEM;
     for (int j = 0; j < m; j++)
         srcs[j] = *mem_md(src[j]);
-    int rc = tn_md_any(&dst, &shape, n->batch);
+    int rc = tn_md_act(n, &dst, &shape, 0);
     dnnl_primitive_desc_t pd;
     dnnl_status_t st = rc ? dnnl_invalid_arguments : dop_concat(&pd, n->eng, &dst, m, 1, srcs);
     free(srcs);
@@ -467,6 +598,12 @@ static int fwd_cat(train_net *n, int k)
     for (int j = 0; j < m; j++) {
         v[j] = n->L[Lk->in[j]].dst;
         c[j] = in_shape(n, k, j)->dim[1];
+        /* concat takes one data type: the fp32 input into a bf16 net's type */
+        if (!rc && mem_md(v[j])->data_type != n->act) {
+            dnnl_memory_desc_t md = *mem_md(v[j]);
+            md.data_type = n->act;
+            rc = tn_bind_input(n, NULL, &md, v[j], &v[j]);
+        }
     }
     while (!rc && m > CAT_MAX) {
         int out = 0;
@@ -490,6 +627,100 @@ static int fwd_cat(train_net *n, int k)
     return rc;
 }
 
+/* PReLU: the slopes are a parameter of dims [1, C, 1, 1] ([1, C] on [B, F]; all ones
+ * for one slope), PyTorch's [num_parameters] in the same order; its master copy takes
+ * the layout the primitive picks (oneDNN 2.6 has a jit PReLU only for per-channel
+ * slopes in the data's layout; a single slope gets the reference one). */
+static int fwd_prelu(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    const graph_node *gn = &n->g->nodes[k];
+    dnnl_memory_t src = n->L[Lk->in[0]].dst;
+    int r = gn->shape.rank;
+    dnnl_dims_t wd = {1, 1, 1, 1};
+    wd[1] = gn->a.num_parameters;
+    dnnl_memory_desc_t wany;
+    CK(dop_md(&wany, r, wd, dnnl_format_tag_any), "layout");
+    dnnl_primitive_desc_t pd;
+    CK(dop_prelu_fwd(&pd, n->eng, mem_md(src), &wany), "prelu forward");
+    dnnl_primitive_desc_clone(&Lk->fpd, pd);
+    TRY(tn_add_param(n, k, "weight", 1, dop_query_md(pd, DNNL_ARG_WEIGHTS), r, wd, &Lk->p[0]));
+    TRY(tn_init_const(n, Lk->p[0], (float)gn->a.init));
+    Lk->src_bound = src;
+    TRY(tn_new_mem(n, dop_query_md(pd, DNNL_ARG_DST), &Lk->dst));
+    step s;
+    TRY(tn_make_prim(n, pd, "prelu fwd", &s));
+    tn_arg(&s, DNNL_ARG_SRC, src);
+    tn_arg(&s, DNNL_ARG_WEIGHTS, n->P[Lk->p[0]].w);
+    tn_arg(&s, DNNL_ARG_DST, Lk->dst);
+    return tn_push_fwd(n, FWD_BOTH, &s);
+}
+
+/* Softmax over the node's dim on a layout where that dim is dense: plain, or
+ * channels-last (acdb) for C of [B, C, H, W] (oneDNN 2.6 has only its reference
+ * softmax for a strided axis, and the blocked layouts split C). */
+static int fwd_softmax(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    const graph_node *gn = &n->g->nodes[k];
+    dnnl_memory_desc_t plain;
+    TRY(tn_md_plain(&plain, &gn->shape, n->batch));
+    if (gn->shape.rank == 4 && gn->a.dim == 1)
+        CK(dop_md(&plain, 4, plain.dims, dnnl_acdb), "layout");
+    dnnl_memory_t src;
+    TRY(tn_bind_input(n, NULL, &plain, n->L[Lk->in[0]].dst, &src));
+    dnnl_primitive_desc_t pd;
+    CK(dop_softmax_fwd(&pd, n->eng, &plain, &plain, gn->a.dim), "softmax forward");
+    dnnl_primitive_desc_clone(&Lk->fpd, pd);
+    TRY(tn_new_mem(n, &plain, &Lk->dst));
+    step s;
+    TRY(tn_make_prim(n, pd, "softmax fwd", &s));
+    tn_arg(&s, DNNL_ARG_SRC, src);
+    tn_arg(&s, DNNL_ARG_DST, Lk->dst);
+    return tn_push_fwd(n, FWD_BOTH, &s);
+}
+
+/* Dropout2d: one keep-or-drop draw per (image, channel), scaled by 1 / (1 - p) as
+ * nn.Dropout2d, spread over the channel's H x W in a plain mask of the node's
+ * shape (so backward is dropout's: the gradient times the mask). */
+static void step_dropout2d_fwd(train_net *n, step *s)
+{
+    const graph_node *gn = &n->g->nodes[s->node];
+    double p = gn->a.p;
+    float keep = (float)(1.0 / (1.0 - p));
+    const float *x = mem_ptr(s->args[0].memory);
+    float *y = mem_ptr(s->args[1].memory), *m = mem_ptr(s->args[2].memory);
+    size_t planes = (size_t)n->batch * (size_t)gn->shape.dim[1];
+    size_t hw = (size_t)(gn->shape.dim[2] * gn->shape.dim[3]);
+    uint64_t threshold = (uint64_t)(p * 18446744073709551616.0);
+    for (size_t c = 0; c < planes; c++) {
+        float v = m[c * hw];
+        if (!n->drop_frozen)
+            v = ds_rand(&n->drop_rng) >= threshold ? keep : 0.0f;
+        for (size_t i = c * hw; i < (c + 1) * hw; i++) {
+            m[i] = v;
+            y[i] = x[i] * v;
+        }
+    }
+}
+
+static int fwd_dropout2d(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    dnnl_memory_desc_t plain;
+    TRY(tn_md_plain(&plain, &n->g->nodes[k].shape, n->batch));
+    dnnl_memory_t src;
+    TRY(tn_bind_input(n, NULL, &plain, n->L[Lk->in[0]].dst, &src));
+    TRY(tn_new_mem(n, &plain, &Lk->dst));
+    TRY(tn_private_mem(n, &plain, &Lk->mask));  /* kept across passes (frozen masks) */
+    step s = {.fn = step_dropout2d_fwd, .node = k, .nargs = 3};
+    s.args[0].memory = src;
+    s.args[1].memory = Lk->dst;
+    s.args[2].memory = Lk->mask;
+    TRY(tn_push_fwd(n, FWD_TRAIN, &s));
+    return tn_add_reorder(n, &n->fwd_eval, src, Lk->dst);
+}
+
 /* ---- backward compilation (reverse node order) ---- */
 
 static int bwd_conv_or_linear(train_net *n, int k)
@@ -499,15 +730,17 @@ static int bwd_conv_or_linear(train_net *n, int k)
     int conv = gn->op == GRAPH_OP_CONV2D, in = Lk->in[0];
     param *W = &n->P[Lk->p[0]], *B = Lk->p[1] >= 0 ? &n->P[Lk->p[1]] : NULL;
     dnnl_memory_desc_t any_w, any_src, any_ddst;
-    TRY(tn_md_any(&any_src, in_shape(n, k, 0), n->batch));
+    TRY(tn_md_act(n, &any_src, in_shape(n, k, 0), 0));
     /* The gradient's layout is left to oneDNN too: forcing the forward
      * output's layout can leave only the reference implementation (e.g.
      * plain src with a padded blocked diff_dst: 8 channels, 100x slower). */
-    TRY(tn_md_any(&any_ddst, &gn->shape, n->batch));
+    TRY(tn_md_act(n, &any_ddst, &gn->shape, 0));
     any_w = *mem_md(W->w);
     any_w.format_kind = dnnl_format_kind_any;
-    dnnl_memory_desc_t wany;
+    /* weight gradients in fp32 (for the fp32 update), weights as the forward read them */
+    dnnl_memory_desc_t wany, wlow;
     CK(dop_md(&wany, any_w.ndims, any_w.dims, dnnl_format_tag_any), "layout");
+    CK(dop_md_dt(&wlow, any_w.ndims, any_w.dims, n->act, dnnl_format_tag_any), "layout");
     dnnl_primitive_desc_t pd;
     step s;
     /* weights (and bias) gradient */
@@ -538,13 +771,14 @@ static int bwd_conv_or_linear(train_net *n, int k)
         return 0;  /* e.g. the first layer: its input needs no gradient */
     /* data gradient */
     if (conv)
-        CK(dop_conv_bwd_data(&pd, n->eng, &any_src, &wany, &any_ddst, &Lk->geo, Lk->fpd),
+        CK(dop_conv_bwd_data(&pd, n->eng, &any_src, &wlow, &any_ddst, &Lk->geo, Lk->fpd),
            "conv backward data");
     else
-        CK(dop_ip_bwd_data(&pd, n->eng, &any_src, &wany, &any_ddst, Lk->fpd),
+        CK(dop_ip_bwd_data(&pd, n->eng, &any_src, &wlow, &any_ddst, Lk->fpd),
            "ip backward data");
     dnnl_memory_t w;
-    TRY(tn_bind_input(n, &n->bwd, dop_query_md(pd, DNNL_ARG_WEIGHTS), W->w, &w));
+    TRY(tn_bind_input(n, &n->bwd, dop_query_md(pd, DNNL_ARG_WEIGHTS), Lk->wlow ? Lk->wlow : W->w,
+                      &w));
     TRY(tn_bind_input(n, &n->bwd, dop_query_md(pd, DNNL_ARG_DIFF_DST), Lk->ddst, &ddst));
     tn_grad_out go;
     TRY(tn_grad_out_begin(n, dop_query_md(pd, DNNL_ARG_DIFF_SRC), in, &go));
@@ -592,17 +826,52 @@ static int bwd_bn(train_net *n, int k)
     return deliver ? tn_grad_out_end(n, &go) : 0;
 }
 
+static int bwd_ln(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    int in = Lk->in[0];
+    dnnl_memory_desc_t mdn, md2, stat;
+    TRY(ln_layout(n, k, &mdn, &md2, &stat));
+    dnnl_memory_t ddst2, dsrc, dsrc2;
+    TRY(ln_view(n, Lk->ddst, &md2, &ddst2));
+    dnnl_primitive_desc_t pd;
+    CK(dop_ln_bwd(&pd, n->eng, &md2, &md2, &stat, (float)n->g->nodes[k].a.eps, Lk->fpd),
+       "layer norm backward");
+    tn_grad_out go;
+    int deliver = n->L[in].need_grad;
+    if (deliver) {
+        TRY(tn_grad_out_begin(n, &mdn, in, &go));
+        dsrc = go.mem;
+    } else {
+        TRY(tn_new_mem(n, &mdn, &dsrc));
+    }
+    TRY(ln_view(n, dsrc, &md2, &dsrc2));
+    step s;
+    TRY(tn_make_prim(n, pd, "lnorm bwd", &s));
+    tn_arg(&s, DNNL_ARG_SRC, Lk->src_bound);
+    tn_arg(&s, DNNL_ARG_MEAN, Lk->mean);
+    tn_arg(&s, DNNL_ARG_VARIANCE, Lk->var);
+    tn_arg(&s, DNNL_ARG_DIFF_DST, ddst2);
+    tn_arg(&s, DNNL_ARG_SCALE, n->P[Lk->p[0]].w);
+    tn_arg(&s, DNNL_ARG_SHIFT, n->P[Lk->p[1]].w);
+    tn_arg(&s, DNNL_ARG_DIFF_SRC, dsrc2);
+    tn_arg(&s, DNNL_ARG_DIFF_SCALE, n->P[Lk->p[0]].g);
+    tn_arg(&s, DNNL_ARG_DIFF_SHIFT, n->P[Lk->p[1]].g);
+    TRY(tn_push_step(n, &n->bwd, &s));
+    return deliver ? tn_grad_out_end(n, &go) : 0;
+}
+
 static int bwd_eltwise(train_net *n, int k)
 {
     layer *Lk = &n->L[k];
     int in = Lk->in[0];
     dnnl_alg_kind_t alg;
-    float alpha;
-    TRY(eltwise_alg(&n->g->nodes[k], &alg, &alpha));
+    float alpha, beta;
+    TRY(eltwise_alg(&n->g->nodes[k], &alg, &alpha, &beta));
     int from_dst = alg == dnnl_eltwise_relu_use_dst_for_bwd;
     dnnl_memory_t data = from_dst ? Lk->dst : n->L[in].dst;
     dnnl_primitive_desc_t pd;
-    CK(dop_eltwise_bwd(&pd, n->eng, alg, mem_md(Lk->ddst), mem_md(data), alpha, 0, Lk->fpd),
+    CK(dop_eltwise_bwd(&pd, n->eng, alg, mem_md(Lk->ddst), mem_md(data), alpha, beta, Lk->fpd),
        "eltwise backward");
     tn_grad_out go;
     TRY(tn_grad_out_begin(n, dop_query_md(pd, DNNL_ARG_DIFF_SRC), in, &go));
@@ -640,7 +909,7 @@ static int bwd_flatten(train_net *n, int k)
 {
     layer *Lk = &n->L[k];
     dnnl_memory_desc_t plain;
-    TRY(tn_md_plain(&plain, in_shape(n, k, 0), n->batch));
+    TRY(tn_md_act(n, &plain, in_shape(n, k, 0), 1));
     dnnl_memory_t v;
     TRY(tn_view_mem(n, &plain, Lk->ddst, &v));
     return tn_grad_route(n, v, Lk->in[0]);
@@ -655,6 +924,53 @@ static int bwd_dropout(train_net *n, int k)
     s.args[0].memory = Lk->ddst;
     s.args[1].memory = Lk->mask;
     s.args[2].memory = go.mem;
+    TRY(tn_push_step(n, &n->bwd, &s));
+    return tn_grad_out_end(n, &go);
+}
+
+static int bwd_prelu(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    int in = Lk->in[0];
+    param *W = &n->P[Lk->p[0]];
+    dnnl_primitive_desc_t pd;
+    CK(dop_prelu_bwd(&pd, n->eng, mem_md(Lk->src_bound), mem_md(W->w), mem_md(Lk->ddst),
+                     mem_md(W->g), Lk->fpd), "prelu backward");
+    tn_grad_out go;
+    dnnl_memory_t dsrc;
+    int deliver = n->L[in].need_grad;
+    if (deliver) {
+        TRY(tn_grad_out_begin(n, dop_query_md(pd, DNNL_ARG_DIFF_SRC), in, &go));
+        dsrc = go.mem;
+    } else {
+        TRY(tn_new_mem(n, dop_query_md(pd, DNNL_ARG_DIFF_SRC), &dsrc));
+    }
+    dnnl_memory_t ddst;
+    TRY(tn_bind_input(n, &n->bwd, dop_query_md(pd, DNNL_ARG_DIFF_DST), Lk->ddst, &ddst));
+    step s;
+    TRY(tn_make_prim(n, pd, "prelu bwd", &s));
+    tn_arg(&s, DNNL_ARG_SRC, Lk->src_bound);
+    tn_arg(&s, DNNL_ARG_WEIGHTS, W->w);
+    tn_arg(&s, DNNL_ARG_DIFF_DST, ddst);
+    tn_arg(&s, DNNL_ARG_DIFF_SRC, dsrc);
+    tn_arg(&s, DNNL_ARG_DIFF_WEIGHTS, W->g);
+    TRY(tn_push_step(n, &n->bwd, &s));
+    return deliver ? tn_grad_out_end(n, &go) : 0;
+}
+
+static int bwd_softmax(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    dnnl_primitive_desc_t pd;
+    CK(dop_softmax_bwd(&pd, n->eng, mem_md(Lk->dst), mem_md(Lk->ddst), mem_md(Lk->dst),
+                       n->g->nodes[k].a.dim, Lk->fpd), "softmax backward");
+    tn_grad_out go;
+    TRY(tn_grad_out_begin(n, mem_md(Lk->dst), Lk->in[0], &go));
+    step s;
+    TRY(tn_make_prim(n, pd, "softmax bwd", &s));
+    tn_arg(&s, DNNL_ARG_DST, Lk->dst);
+    tn_arg(&s, DNNL_ARG_DIFF_DST, Lk->ddst);
+    tn_arg(&s, DNNL_ARG_DIFF_SRC, go.mem);
     TRY(tn_push_step(n, &n->bwd, &s));
     return tn_grad_out_end(n, &go);
 }
@@ -698,7 +1014,7 @@ static int bwd_binary(train_net *n, int k)
         } else {
             tn_grad_out go;
             TRY(tn_grad_out_begin(n, mem_md(Lk->ddst), a, &go));
-            TRY(tn_add_binary_step(n, &n->bwd, dnnl_binary_mul, Lk->ddst, n->L[b].dst, go.mem));
+            TRY(tn_add_binary_step(n, &n->bwd, dnnl_binary_mul, Lk->ddst, Lk->src_bound, go.mem));
             TRY(tn_grad_out_end(n, &go));
         }
     }
@@ -739,7 +1055,7 @@ static int bwd_cat(train_net *n, int k)
         if (ok || pass == 1)
             break;
         dnnl_memory_desc_t plain;
-        TRY(tn_md_plain(&plain, os, n->batch));
+        TRY(tn_md_act(n, &plain, os, 1));
         TRY(tn_new_mem(n, &plain, &base));
         TRY(tn_add_reorder(n, &n->bwd, Lk->ddst, base));
     }
@@ -768,11 +1084,17 @@ int tn_compile_fwd(train_net *n, int k)
     case GRAPH_OP_INPUT: return fwd_input(n, k);
     case GRAPH_OP_CONV2D:
     case GRAPH_OP_LINEAR: return fwd_conv_or_linear(n, k);
-    case GRAPH_OP_BATCHNORM2D: return fwd_bn(n, k);
+    case GRAPH_OP_BATCHNORM2D: case GRAPH_OP_BATCHNORM1D: return fwd_bn(n, k);
+    case GRAPH_OP_LAYERNORM: return fwd_ln(n, k);
     case GRAPH_OP_RELU: case GRAPH_OP_LEAKYRELU: case GRAPH_OP_GELU: case GRAPH_OP_SILU:
-    case GRAPH_OP_SIGMOID: case GRAPH_OP_TANH: case GRAPH_OP_HARDSWISH: return fwd_eltwise(n, k);
+    case GRAPH_OP_SIGMOID: case GRAPH_OP_TANH: case GRAPH_OP_HARDSWISH:
+    case GRAPH_OP_MUL_SCALAR: case GRAPH_OP_ADD_SCALAR:
+    case GRAPH_OP_ELU: case GRAPH_OP_MISH: return fwd_eltwise(n, k);
+    case GRAPH_OP_PRELU: return fwd_prelu(n, k);
+    case GRAPH_OP_SOFTMAX: return fwd_softmax(n, k);
+    case GRAPH_OP_DROPOUT2D: return fwd_dropout2d(n, k);
     case GRAPH_OP_MAXPOOL2D: case GRAPH_OP_AVGPOOL2D:
-    case GRAPH_OP_ADAPTIVEAVGPOOL2D: return fwd_pool(n, k);
+    case GRAPH_OP_ADAPTIVEAVGPOOL2D: case GRAPH_OP_ADAPTIVEMAXPOOL2D: return fwd_pool(n, k);
     case GRAPH_OP_FLATTEN: return fwd_flatten(n, k);
     case GRAPH_OP_DROPOUT: return fwd_dropout(n, k);
     case GRAPH_OP_ADD: case GRAPH_OP_MUL: return fwd_binary(n, k);
@@ -789,11 +1111,17 @@ int tn_compile_bwd(train_net *n, int k)
     switch (n->g->nodes[k].op) {
     case GRAPH_OP_CONV2D:
     case GRAPH_OP_LINEAR: return bwd_conv_or_linear(n, k);
-    case GRAPH_OP_BATCHNORM2D: return bwd_bn(n, k);
+    case GRAPH_OP_BATCHNORM2D: case GRAPH_OP_BATCHNORM1D: return bwd_bn(n, k);
+    case GRAPH_OP_LAYERNORM: return bwd_ln(n, k);
     case GRAPH_OP_RELU: case GRAPH_OP_LEAKYRELU: case GRAPH_OP_GELU: case GRAPH_OP_SILU:
-    case GRAPH_OP_SIGMOID: case GRAPH_OP_TANH: case GRAPH_OP_HARDSWISH: return bwd_eltwise(n, k);
+    case GRAPH_OP_SIGMOID: case GRAPH_OP_TANH: case GRAPH_OP_HARDSWISH:
+    case GRAPH_OP_MUL_SCALAR: case GRAPH_OP_ADD_SCALAR:
+    case GRAPH_OP_ELU: case GRAPH_OP_MISH: return bwd_eltwise(n, k);
+    case GRAPH_OP_PRELU: return bwd_prelu(n, k);
+    case GRAPH_OP_SOFTMAX: return bwd_softmax(n, k);
+    case GRAPH_OP_DROPOUT2D: return bwd_dropout(n, k);
     case GRAPH_OP_MAXPOOL2D: case GRAPH_OP_AVGPOOL2D:
-    case GRAPH_OP_ADAPTIVEAVGPOOL2D: return bwd_pool(n, k);
+    case GRAPH_OP_ADAPTIVEAVGPOOL2D: case GRAPH_OP_ADAPTIVEMAXPOOL2D: return bwd_pool(n, k);
     case GRAPH_OP_FLATTEN: return bwd_flatten(n, k);
     case GRAPH_OP_DROPOUT: return bwd_dropout(n, k);
     case GRAPH_OP_ADD: case GRAPH_OP_MUL: return bwd_binary(n, k);

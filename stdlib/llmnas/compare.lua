@@ -10,7 +10,9 @@
 -- smallest total compute over all runs (or --budget): every run is cut there, so
 -- each strategy gets the same compute. The table gives, at N evenly spaced
 -- budget points, the best validation accuracy found so far: median and min–max
--- over the group's runs. Only records of the same fidelity (recipe) compare.
+-- over the group's runs. Only records of the same fidelity (recipe) compare: the
+-- recipe as the evaluation cache keys it, so a time limit or a thread count that
+-- does not change the results does not keep runs apart.
 local M = {}
 
 M.USAGE = [[
@@ -35,17 +37,43 @@ function M.cost(r)
   return m.cpu_seconds or m.seconds or 0
 end
 
---- A run's trajectory: {name, points = {{compute, best}}, total}.
-function M.trajectory(records, name)
+--- The cost of a run's records as if there were no evaluation cache: a function
+-- record -> training CPU-seconds that charges a cache hit what its network's first
+-- training in the run cost (training is deterministic: without the cache the same
+-- result is paid for again), and the number of cache hits so charged.
+function M.uncached(records)
+  local first, hits = {}, 0
+  for _, r in ipairs(records) do
+    if r.cache_hit then hits = hits + 1
+    elseif r.hash and r.status == "ok" and not first[r.hash] then first[r.hash] = M.cost(r) end
+  end
+  return function(r)
+    if r.cache_hit then return first[r.hash] or 0 end
+    return M.cost(r)
+  end, hits
+end
+
+--- A run's trajectory: {name, points = {{compute, best}}, total}. Only results of
+-- the run's own recipe count for the best (a lower fidelity's do not). cost:
+-- record -> compute (default M.cost; M.uncached(records) for a run without the cache).
+function M.trajectory(records, name, cost)
+  cost = cost or M.cost
   local t, spent, best = { name = name, points = {} }, 0, nil
   for _, r in ipairs(records) do
-    spent = spent + M.cost(r)
-    local acc = r.status == "ok" and r.metrics and r.metrics.val_acc
+    spent = spent + cost(r)
+    local acc = r.status == "ok" and not r.fidelity and r.metrics and r.metrics.val_acc
     if acc and (not best or acc > best) then best = acc end
     t.points[#t.points + 1] = { compute = spent, best = best }
   end
   t.total = spent
   return t
+end
+
+--- The compute a trajectory had spent when its best first reached `target`, or nil.
+function M.compute_to_reach(t, target)
+  for _, p in ipairs(t.points) do
+    if p.best and p.best >= target then return p.compute end
+  end
 end
 
 --- The best accuracy a trajectory had found within `budget` compute.
@@ -132,7 +160,10 @@ function M.load(specs)
     if not db then return nil, ("cannot open the memory '%s': %s"):format(path, tostring(err)) end
     local ids = {}
     if id then ids[1] = tonumber(id) else
-      for _, r in ipairs(db:runs()) do ids[#ids + 1] = r.id or r.run end
+      for _, r in ipairs(db:runs()) do
+        if r.damaged then return nil, ("run %s of '%s' is damaged: %s"):format(tostring(r.id), path, r.damaged) end
+        ids[#ids + 1] = r.id or r.run
+      end
     end
     if #ids == 0 then return nil, ("'%s' holds no run"):format(path) end
     for _, rid in ipairs(ids) do
@@ -140,8 +171,15 @@ function M.load(specs)
       if not info then return nil, ("'%s' has no run %s"):format(path, tostring(rid)) end
       local meta = info.meta or {}
       local recs = {}
-      for r in db:iter(rid) do recs[#recs + 1] = r end
-      local f = json.encode(meta.recipe or {}, { canonical = true })
+      for r in db:iter(rid) do
+        if r.damaged then
+          return nil, ("run %s of '%s': iteration %s is damaged: %s")
+            :format(tostring(rid), path, tostring(r.iter), r.damaged)
+        end
+        recs[#recs + 1] = r
+      end
+      -- what changes a result (the evaluation cache's key), not limits such as time_limit
+      local f = require("llmnas.search").cache_key("", meta.recipe or {})
       if fidelity and f ~= fidelity then
         return nil, ("run %s of '%s' was trained with another recipe (fidelity): runs compare only within one")
           :format(tostring(rid), path)

@@ -62,7 +62,7 @@ local train_module = require "train"
 -- trainer's own defaults (train.defaults(), written once in C) for the fields that make
 -- up a run's recipe and its evaluation-cache key.
 M.RECIPE = {}
-for _, k in ipairs { "epochs", "lr", "momentum", "weight_decay", "batch", "seed" } do
+for _, k in ipairs { "epochs", "lr", "momentum", "weight_decay", "batch", "seed", "precision" } do
   M.RECIPE[k] = train_module.defaults()[k]
 end
 -- Learning-curve checkpoints reported while training (recorded as result.curve) and
@@ -123,8 +123,29 @@ local function book(rec, req, seconds, reply, info)
     u.completion_tokens = u.completion_tokens + (info.completion_tokens or 0)
   end
   rec.llm[req.role] = u
+  -- key: the request's first-occurrence key, so that a resumed run can restore the
+  -- occurrence numbers of the requests made before the stop (restore_occurrences)
+  local ok, key = pcall(llm_module.request_key, req)
   rec.prompts[#rec.prompts + 1] = { role = req.role, messages = req.messages,
-    reply = reply or json.null, error = (not reply) and info or json.null }
+    reply = reply or json.null, error = (not reply) and info or json.null, key = ok and key or nil }
+end
+
+-- With --llm-cache record|replay a request asked again gets its own recorded reply by
+-- its occurrence number, counted per process: a resumed run counts the requests its
+-- committed records booked, so that a request repeated after the resume replays the
+-- reply it had in an uninterrupted run (the soak found it: tests/soak/soak.sh).
+local function restore_occurrences(run, opts)
+  local llm = run.env.llm
+  if not run.resumed or not opts.llm_cache or opts.llm_cache == "off" or not (llm and llm.count_requests) then
+    return
+  end
+  local keys = {}
+  for r in run.db:iter(run.id) do
+    for _, p in ipairs(r.prompts or {}) do
+      if type(p) == "table" and type(p.key) == "string" then keys[#keys + 1] = p.key end
+    end
+  end
+  llm.count_requests(keys)
 end
 
 -- ctx:chat and ctx:chat_many — llm.chat and llm.chat_many that also book tokens,
@@ -158,19 +179,32 @@ local function recipe_for(strategy, opts)
   task.input = task.input or ds.input
   task.classes = task.classes or ds.classes
   if not task.input or not task.classes then
-    error(why and ("task: " .. why)
-      or ("task: unknown dataset '%s': give task.input and task.classes"):format(tostring(task.dataset)), 0)
+    -- The user's choice of dataset or folder: one line and an exit code, no traceback.
+    local unknown = not why or why:find("^unknown dataset")
+    require("llmnas.preflight").fail(unknown and 64 or 66, why and ("task: " .. why)
+      or ("task: unknown dataset '%s': give task.input and task.classes"):format(tostring(task.dataset)))
   end
   local recipe = merge(copy(M.RECIPE), strategy.train)
+  if recipe.precision ~= nil then  -- refused here, before any candidate fails on it
+    local p, refused = train_module.precision(tostring(recipe.precision))
+    if not p then error("train.precision: " .. refused, 0) end
+  end
   recipe.dataset, recipe.data, recipe.subset = task.dataset, task.data, task.subset
   recipe.val_fraction, recipe.val_subset = task.val_fraction, task.val_subset
   return task, recipe
 end
 
 -- The evaluation-cache key: the graph's hash and everything that changes the result.
+-- The precision enters as what it runs as on this machine (auto is bf16 on one CPU,
+-- fp32 on another), and fp32 not at all, so keys of records from before precision
+-- existed (all fp32) still match.
 local function cache_key(hash, recipe)
   local r = copy(recipe)
   r.data, r.time_limit, r.threads, r.deadline, r.memory_limit, r.progress = nil, nil, nil, nil, nil, nil
+  if r.precision ~= nil then
+    r.precision = train_module.precision(tostring(r.precision)) or tostring(r.precision)
+    if r.precision == "fp32" then r.precision = nil end
+  end
   return hash .. "@" .. core.sha256(json.encode(r, { canonical = true })):sub(1, 16)
 end
 
@@ -240,7 +274,10 @@ end
 -- step, cost) into res and cache it.
 local function trained(run, key, res, m, tmsg, tkind, _, cost)
   -- A dataset that cannot be read fails every candidate alike: stop with its message.
-  if not m and train_kinds[tkind] == "fatal" then error("training data: " .. tostring(tmsg), 0) end
+  if not m and train_kinds[tkind] == "fatal" then
+    require("llmnas.preflight").fail(66, ("training data: %s: stopping the run; once it is fixed, %s")
+      :format(tostring(tmsg):gsub("^training: ", ""), run.resume_hint or "resume it with --resume"))
+  end
   if m then
     merge(res, m)
     res.status = "ok"
@@ -303,7 +340,9 @@ local function propose(run, ctx)
     if type(code) == "string" then run.unreachable = 0 return code, nil, nil, train end
     kind = kind or "propose"
     if M.FATAL_KINDS[kind] then
-      error(("propose: %s (%s): stopping the run"):format(tostring(msg), kind), 0)
+      -- A key, quota, model or configuration the endpoint refuses: every call would fail.
+      require("llmnas.preflight").fail(78, ("propose: %s (%s): stopping the run; once it is fixed, %s")
+        :format(tostring(msg), kind, run.resume_hint or "resume it with --resume"))
     end
     if not M.TRANSIENT_KINDS[kind] or attempt == M.PROPOSE_RETRIES then
       if attempt == M.PROPOSE_RETRIES then unreachable(run, kind, msg) else run.unreachable = 0 end
@@ -457,10 +496,27 @@ local function open_run(run, opts)
   run.loop = { iteration = 0, valid = 0, tokens = 0, seconds = 0, best = nil, strategy = run.strategy.state or {} }
 end
 
+-- A mistake in the strategy table: one line naming where the strategy called the
+-- stdlib (its file and line), exit 78 (EX_CONFIG), no traceback into the stdlib.
+local function strategy_error(msg)
+  local where = ""
+  for level = 3, 20 do
+    local info = debug.getinfo(level, "Sl")
+    if not info then break end
+    if info.what ~= "C" and info.currentline > 0 and not info.short_src:find("^stdlib/") then
+      where = ("%s:%d: "):format(info.short_src, info.currentline)
+      break
+    end
+  end
+  require("llmnas.preflight").fail(78, where .. msg)
+end
+
 --- Run a search. Returns the run table: id, loop (best, iteration, ...), db.
 function M.search(strategy)
-  assert(type(strategy) == "table", "llmnas.search: expected a strategy table")
-  assert(type(strategy.propose) == "function", "llmnas.search: the strategy needs a propose(ctx) function")
+  if type(strategy) ~= "table" then strategy_error("llmnas.search: expected a strategy table") end
+  if type(strategy.propose) ~= "function" then
+    strategy_error("llmnas.search: the strategy needs a propose(ctx) function")
+  end
   local opts = require("llmnas").options()
   strategy.accept = strategy.accept or accept_rules.better
   if strategy.early_abort and not strategy.on_progress then
@@ -477,9 +533,22 @@ function M.search(strategy)
   -- Under mpirun, rank 0's workers are the evaluator ranks (llmnas.mpi).
   local pool, ranks = require("llmnas.mpi").pool()
   if pool then env.train, run.workers, run.mpi = pool, ranks, true end
+  -- Data the trainer cannot read fails every candidate alike: say so before the run
+  -- exists (read once here, the files are inherited by the workers). Under mpirun the
+  -- evaluator ranks read their own copy.
+  if env.train == train_module and not run.mpi then
+    local ok, why = train_module.dataset(task.dataset, task.data, true)
+    if not ok then require("llmnas.preflight").fail(66, "training data: " .. tostring(why)) end
+    -- A recipe value train.evaluate would refuse (a --set typo) refuses every candidate.
+    ok, why = train_module.check_recipe(recipe)
+    if not ok then
+      require("llmnas.preflight").fail(64, ("recipe: %s (the strategy's task and train tables, or --set)")
+        :format(tostring(why):match("%((.+)%)$") or tostring(why)))
+    end
+  end
   run.order = opts.order or strategy.order
   if math.type(run.workers) ~= "integer" or run.workers < 1 or run.workers > 64 then
-    error(("workers: expected an integer from 1 to 64, got %s"):format(tostring(run.workers)), 0)
+    strategy_error(("workers: expected an integer from 1 to 64, got %s"):format(tostring(run.workers)))
   end
   -- Threads per training worker: workers x threads <= cores unless overridden,
   -- since oversubscribed OpenMP teams wait on each other. One worker keeps
@@ -500,6 +569,7 @@ function M.search(strategy)
     env.llm.configure { cache = run.db }
   end
   open_run(run, opts)
+  restore_occurrences(run, opts)
   local chat, chat_many = make_chat(run)
   run.ctx = { run = run.id, task = task, recipe = recipe, settings = opts.set, state = run.loop.strategy,
     db = run.db, chat = chat, chat_many = chat_many, best = run.loop.best, last = run.loop.last,

@@ -6,6 +6,12 @@ set -u
 cd "$(dirname "$0")/../.." || exit 2
 filter=${1:-}
 export LLMNAS BUILD
+# bench_budget.sh and bench_strategies.sh share their evolve runs through one folder
+# (tests/bench/budget_env.sh); a BENCH_DIR given is kept, this one is removed
+if [ -z "${BENCH_DIR:-}" ]; then
+    BENCH_DIR=$(mktemp -d "${TMPDIR:-/tmp}/llmnas-bench-runs.XXXXXX") && trap 'rm -rf "$BENCH_DIR"' EXIT
+fi
+export BENCH_DIR
 found=0
 for b in "$BUILD"/bench/bench_* tests/bench/bench_*.sh; do
     [ -e "$b" ] || continue

@@ -397,6 +397,24 @@ static int visit_damage(void *ud, uint32_t iter, int rc, const char *json, size_
     return 0;
 }
 
+/* "1 2!" for records 1 (intact) then 2 (damaged), in the order visited. */
+struct order { char seen[64]; };
+
+static int visit_order(void *ud, uint32_t iter, int rc, const char *json, size_t len)
+{
+    struct order *o = ud;
+    size_t n = strlen(o->seen);
+    snprintf(o->seen + n, sizeof o->seen - n, "%s%u%s", n ? " " : "", iter,
+             rc == MEM_EDAMAGED && !json && !len ? "!" : rc ? "?" : "");
+    return 0;
+}
+
+static int visit_strict(void *ud, uint32_t iter, int rc, const char *json, size_t len)
+{
+    (void)ud, (void)iter, (void)json, (void)len;
+    return rc;
+}
+
 static void test_flipped_byte(void **state)
 {
     const char *dir = fresh_dir("damage");
@@ -435,6 +453,20 @@ static void test_flipped_byte(void **state)
     assert_int_equal(mem_scan(s, run, 1, visit_damage, &c), 0);
     assert_int_equal(c.ok, 1);
     assert_int_equal(c.bad, 1);
+    /* the visiting readers list the intact record around the damaged one (issue #18):
+     * best first (the damaged one ranks first), recent oldest first */
+    struct order o = {0};
+    assert_int_equal(mem_scan_best(s, run, 5, "val_acc", MEM_MAX, visit_order, &o), 0);
+    assert_string_equal(o.seen, "2! 1");
+    memset(&o, 0, sizeof o);
+    assert_int_equal(mem_scan_recent(s, run, 5, visit_order, &o), 0);
+    assert_string_equal(o.seen, "1 2!");
+    memset(&o, 0, sizeof o);
+    assert_int_equal(mem_scan_recent(s, run, 1, visit_order, &o), 0);
+    assert_string_equal(o.seen, "2!");
+    /* a visitor that stops at the damage stops the call with its code */
+    assert_int_equal(mem_scan_recent(s, run, 5, visit_strict, NULL), MEM_EDAMAGED);
+    assert_non_null(strstr(mem_errmsg(s), "run 1 iteration 2"));
     /* the store keeps working: a new record is fine */
     assert_int_equal(mem_append(s, run, "{}", NULL, &iter), 0);
     assert_int_equal(iter, 3);

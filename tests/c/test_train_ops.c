@@ -134,6 +134,11 @@ static void test_grad_identity_cat(void **s) { (void)s; gradcheck(5, 1, 2, 5, 5,
 static void test_grad_small(void **s) { (void)s; gradcheck(6, 1, 1, 8, 8, FD_LOOSE); }
 static void test_grad_relayout(void **s) { (void)s; gradcheck(7, 1, 3, 8, 8, FD_LOOSE); }
 static void test_grad_pools(void **s) { (void)s; gradcheck(10, 1, 3, 8, 8, FD_TIGHT); }
+static void test_grad_scalar_bcast(void **s) { (void)s; gradcheck(11, 1, 3, 6, 6, FD_TIGHT); }
+static void test_grad_bn1d(void **s) { (void)s; gradcheck(12, 1, 3, 6, 6, FD_LOOSE); gradcheck(12, 0, 3, 6, 6, FD_LOOSE); }
+static void test_grad_layernorm(void **s) { (void)s; gradcheck(13, 1, 3, 6, 6, FD_TIGHT); }
+static void test_grad_prelu_elu_mish_max(void **s) { (void)s; gradcheck(14, 1, 3, 6, 6, FD_TIGHT); }
+static void test_grad_softmax_dropout2d(void **s) { (void)s; gradcheck(15, 1, 3, 6, 6, FD_TIGHT); }
 static void test_grad_dense_cat(void **s) { (void)s; gradcheck(9, 1, 3, 5, 5, FD_LOOSE); }
 
 /* SGD with momentum and weight decay, PyTorch's formula, on a Linear net. */
@@ -419,6 +424,11 @@ int main(void)
         cmocka_unit_test(test_grad_relayout),
         cmocka_unit_test(test_grad_dense_cat),
         cmocka_unit_test(test_grad_pools),
+        cmocka_unit_test(test_grad_scalar_bcast),
+        cmocka_unit_test(test_grad_bn1d),
+        cmocka_unit_test(test_grad_layernorm),
+        cmocka_unit_test(test_grad_prelu_elu_mish_max),
+        cmocka_unit_test(test_grad_softmax_dropout2d),
         cmocka_unit_test(test_sgd_update),
         cmocka_unit_test(test_bn_running_and_eval),
         cmocka_unit_test(test_loss_and_divergence),

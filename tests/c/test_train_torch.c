@@ -29,6 +29,7 @@
 #define STEPS 10
 
 static char dir[256];
+static int bf16;  /* the bf16 cases: llmnas in bf16 against PyTorch fp32 and its bf16 autocast */
 
 static void dump(const char *name, const void *p, size_t bytes)
 {
@@ -56,11 +57,13 @@ static void dump_graph(const graph *g)
         for (int i = 1; i < n->shape.rank; i++)
             fprintf(f, " %lld", (long long)n->shape.dim[i]);
         fprintf(f, " out %lld k %d %d s %d %d p %d %d d %d %d g %d bias %d ceil %d incl %d "
-                   "eps %.9g mom %.9g slope %.9g drop %.9g approx %d\n",
+                   "eps %.9g mom %.9g slope %.9g drop %.9g approx %d other %.17g alpha %.17g "
+                   "np %lld init %.17g dim %d\n",
                 (long long)a->out, a->kernel[0], a->kernel[1], a->stride[0], a->stride[1],
                 a->padding[0], a->padding[1], a->dilation[0], a->dilation[1], a->groups, a->bias,
                 a->ceil_mode, a->count_include_pad, a->eps, a->momentum, a->negative_slope, a->p,
-                a->approximate_tanh);
+                a->approximate_tanh, a->other, a->alpha, (long long)a->num_parameters, a->init,
+                a->dim);
     }
     fprintf(f, "output %d\n", g->output);
     fclose(f);
@@ -89,7 +92,7 @@ static void agree(int net, int fuse, int c, int h, int w, int classes, int batch
     snprintf(dir, sizeof dir, "/tmp/test_train_torch.XXXXXX");
     assert_non_null(mkdtemp(dir));
     graph *g = tn_build(net, c, h, w, classes);
-    train_net_opts o = {.seed = 11 + (uint64_t)net, .fuse = fuse};
+    train_net_opts o = {.seed = 11 + (uint64_t)net, .fuse = fuse, .bf16 = bf16};
     train_net *n;
     char err[512];
     if (train_net_build(g, batch, &o, &n, err, sizeof err))
@@ -132,8 +135,11 @@ static void agree(int net, int fuse, int c, int h, int w, int classes, int batch
         dump(name, y, sizeof(int32_t) * (size_t)batch);
         assert_int_equal(train_net_forward(n, 1), 0);
         for (int k = 0; k < g->n; k++)
-            if (g->nodes[k].op == GRAPH_OP_DROPOUT && g->nodes[k].a.p > 0) {
-                size_t cnt = (size_t)batch * (size_t)g->nodes[k].shape.dim[1];
+            if ((g->nodes[k].op == GRAPH_OP_DROPOUT || g->nodes[k].op == GRAPH_OP_DROPOUT2D) &&
+                g->nodes[k].a.p > 0) {
+                const graph_shape *ks = &g->nodes[k].shape;
+                size_t cnt = (size_t)batch * (size_t)ks->dim[1] *
+                             (size_t)(ks->rank == 4 ? ks->dim[2] * ks->dim[3] : 1);
                 float *m = malloc(sizeof(float) * cnt);
                 assert_int_equal(train_net_node_get(n, k, 2, m), 0);
                 snprintf(name, sizeof name, "mask%d_%d.bin", k, s);
@@ -172,7 +178,8 @@ static void agree(int net, int fuse, int c, int h, int w, int classes, int batch
     graph_free(g);
 
     char cmd[600];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/py/train_agree.py %s %s", dir, tn_names[net]);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/py/train_agree.py %s %s%s", dir, tn_names[net],
+             bf16 ? " --bf16" : "");
     int rc = system(cmd);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd)) {}
@@ -238,6 +245,32 @@ static void test_torch_relayout(void **s) { (void)s; agree(7, 1, 3, 8, 8, 5, 8, 
 static void test_torch_wide(void **s) { (void)s; agree(8, 1, 3, 16, 16, 5, 32, 0.05); }
 static void test_torch_dense_cat(void **s) { (void)s; agree(9, 1, 3, 6, 6, 5, 8, 0.05); }
 static void test_torch_pools(void **s) { (void)s; agree(10, 1, 3, 8, 8, 5, 8, 0.05); }
+static void test_torch_scalar_bcast(void **s) { (void)s; agree(11, 1, 3, 8, 8, 5, 8, 0.05); }
+static void test_torch_layernorm(void **s) { (void)s; agree(13, 1, 3, 8, 8, 5, 8, 0.05); }
+static void test_torch_prelu_elu_mish_max(void **s) { (void)s; agree(14, 1, 3, 8, 8, 5, 8, 0.05); }
+static void test_torch_softmax_dropout2d(void **s) { (void)s; agree(15, 1, 3, 8, 8, 5, 8, 0.05); }
+static void test_torch_bn1d(void **s) { (void)s; agree(12, 1, 3, 8, 8, 5, 8, 0.05); agree(12, 0, 3, 8, 8, 5, 8, 0.05); }
+
+/* bf16: where the CPU has it natively (skipped elsewhere), on the nets that
+ * cover conv / BN / pooling / dropout / residual and SE / linear, with a
+ * batch large enough for BN statistics that bf16 rounding does not dominate. */
+static void test_torch_bf16(void **s)
+{
+    (void)s;
+    char why[160];
+    if (!train_cpu_bf16(why, sizeof why)) {
+        print_message("no native bf16 (%s)\n", why);
+        skip();
+    }
+    bf16 = 1;
+    agree(0, 1, 3, 8, 8, 5, 32, 0.05);
+    agree(1, 1, 3, 9, 9, 5, 32, 0.05);
+    agree(4, 0, 3, 8, 8, 5, 32, 0.05);
+    agree(6, 1, 1, 28, 28, 10, 32, 0.01);
+    agree(8, 1, 3, 16, 16, 5, 32, 0.05);
+    agree(9, 1, 3, 6, 6, 5, 32, 0.05);
+    bf16 = 0;
+}
 
 int main(void)
 {
@@ -257,6 +290,12 @@ int main(void)
         cmocka_unit_test(test_torch_wide),
         cmocka_unit_test(test_torch_dense_cat),
         cmocka_unit_test(test_torch_pools),
+        cmocka_unit_test(test_torch_scalar_bcast),
+        cmocka_unit_test(test_torch_bn1d),
+        cmocka_unit_test(test_torch_layernorm),
+        cmocka_unit_test(test_torch_prelu_elu_mish_max),
+        cmocka_unit_test(test_torch_softmax_dropout2d),
+        cmocka_unit_test(test_torch_bf16),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -104,6 +104,39 @@ static int tn_cat(graph *g, const int *xs, int n)
     return tn_add(g, GRAPH_OP_CAT, &a, xs, n);
 }
 
+/* x * v (mul_scalar) or x + v (add_scalar). */
+static int tn_scalar(graph *g, graph_op op, int x, double v)
+{
+    graph_attrs a;
+    graph_attrs_default(op, &a);
+    a.other = v;
+    return tn_add(g, op, &a, &x, 1);
+}
+
+/* A normalisation op (BatchNorm1d, ...) with eps and momentum. */
+static int tn_norm(graph *g, graph_op op, int x, double eps, double momentum)
+{
+    graph_attrs a;
+    graph_attrs_default(op, &a);
+    a.eps = eps;
+    a.momentum = momentum;
+    return tn_add(g, op, &a, &x, 1);
+}
+
+/* An op with one attribute set by the caller (ELU alpha, PReLU slopes, Softmax dim, ...). */
+static int tn_op_a(graph *g, graph_op op, int x, void (*set)(graph_attrs *, double), double v)
+{
+    graph_attrs a;
+    graph_attrs_default(op, &a);
+    set(&a, v);
+    return tn_add(g, op, &a, &x, 1);
+}
+
+static void tn_set_alpha(graph_attrs *a, double v) { a->alpha = v; }
+static void tn_set_slopes(graph_attrs *a, double v) { a->num_parameters = (int64_t)v; a->init = 0.1; }
+static void tn_set_dim(graph_attrs *a, double v) { a->dim = (int)v; }
+static void tn_set_p(graph_attrs *a, double v) { a->p = v; }
+
 static graph *tn_finish(graph *g, int out, int classes)
 {
     char err[256];
@@ -114,12 +147,13 @@ static graph *tn_finish(graph *g, int out, int classes)
     return g;
 }
 
-#define TN_COUNT 11
+#define TN_COUNT 16
 static const char *const tn_names[TN_COUNT] = {
     "conv_bn_relu_maxpool", "grouped_dilated_leaky_avgpool_dropout", "gelu_silu_ceilpools_gap",
     "sigmoid_tanh_cat_hardswish", "residual_se_unfused_bn", "identity_square_odd_cat_bcast_add",
     "small_reference", "grouped4_bn_pool_relayout", "wide_3x3", "dense_cat34",
-    "pools_exclude_pad_dilated"};
+    "pools_exclude_pad_dilated", "scalar_arith_bcast", "batchnorm1d_mlp",
+    "layernorm_channels_features", "prelu_elu_mish_global_max", "softmax_dims_dropout2d"};
 
 /* Network i on a [B, c, h, w] input with `classes` outputs. */
 static graph *tn_build(int i, int c, int h, int w, int classes)
@@ -220,6 +254,55 @@ static graph *tn_build(int i, int c, int h, int w, int classes)
         x = tn_pool(g, GRAPH_OP_MAXPOOL2D, x, 2, 1, 1, 2, 0, 1);  /* dilation 2, padding 1 */
         x = tn_pool(g, GRAPH_OP_AVGPOOL2D, x, 3, 2, 1, 1, 1, 0);  /* ceil, padding, not counted */
         x = tn_linear(g, tn_op(g, GRAPH_OP_FLATTEN, x), classes);
+        break;
+    case 11:  /* scalar arithmetic on nodes and the broadcasting rules of + and * */
+        x = tn_conv(g, x, 8, 3, 1, 1, 1, 1, 1);
+        x = tn_op(g, GRAPH_OP_TANH, tn_scalar(g, GRAPH_OP_MUL_SCALAR, x, 0.5));   /* tanh(x * 0.5) */
+        x = tn_scalar(g, GRAPH_OP_ADD_SCALAR, tn_scalar(g, GRAPH_OP_MUL_SCALAR, x, -1), 1);  /* 1 - x */
+        y = tn_op(g, GRAPH_OP_SIGMOID, tn_conv(g, x, 1, 1, 1, 0, 1, 1, 1));     /* [B, 1, H, W] */
+        x = tn_bin(g, GRAPH_OP_MUL, y, x);                                       /* over channels */
+        z = tn_scalar(g, GRAPH_OP_MUL_SCALAR, tn_op(g, GRAPH_OP_ADAPTIVEAVGPOOL2D, x), -1.5);
+        x = tn_bin(g, GRAPH_OP_ADD, x, z);                                       /* [B, C, 1, 1] */
+        x = tn_linear(g, tn_op(g, GRAPH_OP_FLATTEN, x), 16);
+        x = tn_scalar(g, GRAPH_OP_ADD_SCALAR, tn_scalar(g, GRAPH_OP_MUL_SCALAR, x, 2), -0.25);  /* [B, F] */
+        x = tn_linear(g, tn_op(g, GRAPH_OP_TANH, x), classes);
+        break;
+    case 12:  /* BatchNorm1d on [B, F]: fused with its ReLU (fuse on), and with other eps / momentum */
+        x = tn_op(g, GRAPH_OP_FLATTEN, tn_conv(g, x, 4, 3, 2, 1, 1, 1, 1));
+        x = tn_op(g, GRAPH_OP_RELU, tn_op(g, GRAPH_OP_BATCHNORM1D, tn_linear(g, x, 16)));
+        x = tn_norm(g, GRAPH_OP_BATCHNORM1D, tn_linear(g, x, 12), 1e-3, 0.3);
+        x = tn_linear(g, tn_op(g, GRAPH_OP_TANH, x), classes);
+        break;
+    case 13:  /* LayerNorm over channels of [B, C, H, W] (on the input too: no data gradient)
+               * and over features of [B, F] */
+        x = tn_norm(g, GRAPH_OP_LAYERNORM, x, 1e-5, 0);
+        x = tn_conv(g, x, 8, 3, 1, 1, 1, 1, 1);
+        x = tn_op(g, GRAPH_OP_GELU, tn_norm(g, GRAPH_OP_LAYERNORM, x, 1e-3, 0));
+        x = tn_conv(g, x, 8, 3, 2, 1, 1, 1, 1);
+        x = tn_linear(g, tn_op(g, GRAPH_OP_FLATTEN, x), 16);
+        x = tn_op(g, GRAPH_OP_TANH, tn_op(g, GRAPH_OP_LAYERNORM, x));
+        x = tn_linear(g, x, classes);
+        break;
+    case 14:  /* PReLU (one slope on the input: no data gradient; per channel; on [B, F]),
+               * ELU, Mish, global max pooling next to global mean pooling */
+        x = tn_op(g, GRAPH_OP_PRELU, x);
+        x = tn_op_a(g, GRAPH_OP_ELU, tn_conv(g, x, 8, 3, 1, 1, 1, 1, 1), tn_set_alpha, 0.7);
+        x = tn_op_a(g, GRAPH_OP_PRELU, x, tn_set_slopes, 8);
+        x = tn_op(g, GRAPH_OP_MISH, tn_conv(g, x, 8, 3, 1, 1, 1, 1, 1));
+        y = tn_bin(g, GRAPH_OP_ADD, tn_op(g, GRAPH_OP_ADAPTIVEMAXPOOL2D, x),
+                   tn_op(g, GRAPH_OP_ADAPTIVEAVGPOOL2D, x));
+        x = tn_bin(g, GRAPH_OP_MUL, x, tn_op(g, GRAPH_OP_SIGMOID, tn_conv(g, y, 8, 1, 1, 0, 1, 1, 1)));
+        x = tn_linear(g, tn_op(g, GRAPH_OP_FLATTEN, tn_op(g, GRAPH_OP_ADAPTIVEMAXPOOL2D, x)), 16);
+        x = tn_op(g, GRAPH_OP_ELU, tn_op_a(g, GRAPH_OP_PRELU, x, tn_set_slopes, 16));
+        x = tn_linear(g, x, classes);
+        break;
+    case 15:  /* Softmax over channels, over W (dim -1), over features; Dropout2d */
+        x = tn_conv(g, x, 8, 3, 1, 1, 1, 1, 1);
+        x = tn_op_a(g, GRAPH_OP_DROPOUT2D, x, tn_set_p, 0.25);
+        x = tn_op_a(g, GRAPH_OP_SOFTMAX, x, tn_set_dim, 1);
+        x = tn_op_a(g, GRAPH_OP_SOFTMAX, tn_conv(g, x, 8, 3, 1, 1, 1, 1, 1), tn_set_dim, -1);
+        x = tn_linear(g, tn_op(g, GRAPH_OP_FLATTEN, x), 16);
+        x = tn_linear(g, tn_op(g, GRAPH_OP_SOFTMAX, x), classes);
         break;
     default:  /* the `small` reference network (../shared/bench/small.lua) */
         x = tn_pool(g, GRAPH_OP_MAXPOOL2D, tn_op(g, GRAPH_OP_RELU, tn_op(g, GRAPH_OP_BATCHNORM2D,

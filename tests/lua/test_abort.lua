@@ -115,6 +115,66 @@ function tests.the_default_rule_on_recorded_curves()
     T.ok(entries[i].val_acc <= 0.2, ("stopped candidate %d would have ended at %.3f"):format(i, entries[i].val_acc))
   end
   T.ok(s.saved >= 0.19 and s.saved < 0.20, ("19%% of the training steps saved, got %.3f"):format(s.saved))
+  T.eq(s.entrants, s.winners, "top 1: an entrant is a winner")
+  -- top_k = 3 (stdlib/doc/budget.md): 7 candidates would have entered the top 3, none
+  -- stopped; 1 stopped in all (ending at 16.4%), 2.5% of the steps saved: the top 3 of a
+  -- run whose early draws mostly fail to learn in 15 steps is a low bar.
+  local t3 = abort.replay(entries, { top_k = 3 })
+  T.eq({ t3.entrants, t3.entrant_aborts, t3.winners, t3.false_aborts, t3.stopped }, { 7, 0, 3, 0, 1 })
+  T.eq(t3.stopped_at, { 20 })
+  T.ok(t3.saved > 0.02 and t3.saved < 0.03, ("2.5%% of the steps saved, got %.3f"):format(t3.saved))
+end
+
+-- ---- top-k: compared with the k best finished curves ----
+
+-- ends at 60%: the second best beside INCUMBENT
+local SECOND = curve { 0.20, 0.35, 0.42, 0.47, 0.51, 0.54, 0.56, 0.58, 0.59, 0.60 }
+-- ends at 66%: would enter the top 2, out of reach of the incumbent alone
+local CONTENDER = curve { 0.15, 0.25, 0.33, 0.40, 0.46, 0.52, 0.57, 0.61, 0.64, 0.66 }
+
+local function first_stop_top(refs, c, opts)
+  for _, p in ipairs(c) do
+    local stop, info = abort.decide_top(refs, p, opts)
+    if stop then return p, info end
+  end
+end
+
+function tests.top_k_keeps_what_would_enter_the_top_k()
+  T.ok(first_stop(INCUMBENT, CONTENDER), "against the incumbent alone the contender is stopped")
+  T.eq(first_stop_top({ INCUMBENT, SECOND }, CONTENDER, { top_k = 2 }), nil,
+    "against the top 2 it is kept: it can catch up with the second best")
+  T.ok(first_stop_top({ INCUMBENT }, CONTENDER, { top_k = 1 }), "top_k 1 is the incumbent's rule")
+  local p, info = first_stop_top({ INCUMBENT, SECOND }, HOPELESS, { top_k = 2 })
+  T.ok(p, "the hopeless candidate is stopped against the top 2 too")
+  T.eq(info.rank, 2, "the comparison reported is with the k-th best, the weakest bar")
+  local text = abort.reason(info, 1)
+  T.eq(p.step, 30, "the second best learnt more after 20% than the incumbent: more room, a later stop")
+  T.ok(text:find("held-out accuracy 15.0% vs 42.0% for the 2nd best at the same step", 1, true), text)
+  T.ok(text:find("the 2nd best ended at 60.0%, out of reach", 1, true), text)
+  T.eq(first_stop_top({ INCUMBENT }, HOPELESS, { top_k = 2 }), nil,
+    "fewer than k finished: anything would enter the top k, nothing is stopped")
+  T.raises(function() abort.hook { top_k = 0 } end, "top_k must be a positive integer")
+  T.raises(function() abort.hook { top_k = 1.5 } end, "top_k must be a positive integer")
+end
+
+function tests.replay_with_top_k_counts_stopped_entrants()
+  local entries = {
+    { curve = INCUMBENT, val_acc = 0.82 },
+    { curve = SECOND, val_acc = 0.60 },
+    { curve = CONTENDER, val_acc = 0.66 },
+    { curve = HOPELESS, val_acc = 0.32 },
+  }
+  local one = abort.replay(entries)
+  T.eq(one.entrants, 0, "top 1: nothing after the incumbent would have entered it")
+  T.eq(one.stopped, 3, "the incumbent's rule stops the second best, the contender and the hopeless")
+  local two = abort.replay(entries, { top_k = 2 })
+  T.eq(two.entrants, 1, "the contender would have entered the top 2")
+  T.eq(two.entrant_aborts, 0, "and is not stopped")
+  T.eq(two.stopped, 1, "the hopeless one is")
+  T.eq(two.stopped_at, { 4 })
+  local strict = abort.replay(entries, { top_k = 2, gain = 0.5, slack = 0, loss_slack = 0 })
+  T.eq(strict.entrant_aborts, 1, "a rule that stops the contender counts it")
+  T.eq(strict.entrant_abort_rate, 1)
 end
 
 -- ---- the loop ----
@@ -185,6 +245,20 @@ function tests.a_candidate_that_can_catch_up_is_not_stopped()
   local _, recs = run_codes { "net a 0.8", "net d 0.78", "net c 0.9" }
   T.eq({ recs[2].status, recs[3].status }, { "ok", "ok" }, "curves close to the best's run to the end")
   T.eq(recs[3].accepted, true)
+end
+
+function tests.the_loop_with_top_k_judges_by_the_k_best_records()
+  -- b finishes (it can catch up with a); c is out of reach of a at 20% but not of b
+  local _, one = run_codes { "net a 0.8", "net b 0.65", "net c 0.2" }
+  local _, two = run_codes({ "net a 0.8", "net b 0.65", "net c 0.2" }, { early_abort = { top_k = 2 } })
+  T.eq({ one[2].status, two[2].status }, { "ok", "ok" })
+  T.eq(one[3].status, "pruned")
+  T.eq(one[3].pruned.step, 20, "the incumbent's rule stops c at the first allowed checkpoint")
+  T.eq(two[3].status, "pruned", "c cannot enter the top 2 either")
+  T.ok(two[3].pruned.step > 20, ("but it takes longer to say so: stopped at step %d"):format(two[3].pruned.step))
+  T.ok(two[3].error:find("for the 2nd best at the same step", 1, true), two[3].error)
+  local _, alone = run_codes({ "net a 0.8", "net c 0.2" }, { early_abort = { top_k = 2 } })
+  T.eq(alone[2].status, "ok", "one finished candidate: c would enter the top 2, it runs to the end")
 end
 
 function tests.an_on_progress_hook_sees_each_checkpoint_and_may_stop()

@@ -172,7 +172,8 @@ end
   fails("function Net(x, c) return nn.relu(x) end", "runtime", "nn has no op 'relu'")
   fails("function Net(x, c) return nn.Conv2d(x, 8, 3, {strides = 2}) end", "runtime",
         "unknown option 'strides' (options: stride, padding, dilation, groups, bias)")
-  fails("function Net(x, c) return x * 2 end", "runtime", "both operands of '*' must be nodes")
+  fails("function Net(x, c) return x * 'a' end", "runtime",
+        "the operands of '*' must be nodes or a node and a number, got userdata and string")
   fails("function Net(x, c) return nn.Conv2d(x, 8, 3, {padding = 'same', stride = 2}) end",
         "runtime", "padding='same' needs stride 1")
   fails("function Net(x, c) x.shape = 1 end", "runtime", "nodes are read-only")

@@ -29,7 +29,7 @@ end
 
 local tests = {}
 
-local PINNED = {"every_op", "defaults"}
+local PINNED = {"every_op", "defaults", "new_ops"}  -- new_ops: the ops of issue 13
 
 function tests.pinned_hash_json_and_exports()
   for _, name in ipairs(PINNED) do
@@ -76,6 +76,16 @@ local CASES = {
   add = "x + nn.ReLU(x)",
   mul = "nn.mul(x, nn.Sigmoid(x))",
   cat = "nn.cat({x, nn.ReLU(x), x})",
+  mul_scalar = "x * -0.25",
+  BatchNorm1d = "nn.BatchNorm1d(nn.Linear(nn.Flatten(x), 6), 6, {eps = 1e-3, momentum = 0.3})",
+  LayerNorm = "nn.LayerNorm(nn.LayerNorm(x, 2, {eps = 1e-4}))",
+  AdaptiveMaxPool2d = "nn.AdaptiveMaxPool2d(x, 1)",
+  ELU = "nn.ELU(x, 0.5)",
+  Mish = "nn.Mish(x, true)",
+  PReLU = "nn.PReLU(x, 2, 0.1)",
+  Softmax = "nn.Softmax(x, -3)",
+  Dropout2d = "nn.Dropout2d(x, {p = 0.3})",
+  add_scalar = "x + 1.5",
 }
 
 local function case_source(expr)
@@ -85,7 +95,7 @@ end
 
 function tests.every_table_op_has_a_case()
   local ops = arch.ops()
-  T.ok(#ops >= 19, "the table lists the ops")
+  T.ok(#ops >= 29, "the table lists the ops")
   local seen = {}
   for _, op in ipairs(ops) do
     T.ok(not seen[op.name], "op listed twice: " .. op.name)
@@ -125,7 +135,8 @@ function tests.every_table_op_round_trips()
     T.eq(again:hash(), g:hash(), op.name .. ": the Lua export compiles back\n" .. g:to_lua())
     -- PyTorch: a module per op, or the functional form for add / mul / cat
     local py = g:to_pytorch()
-    local functional = { add = " + ", mul = " * ", cat = "torch.cat(" }
+    local functional = { add = " + ", mul = " * ", cat = "torch.cat(", mul_scalar = " * -0.25",
+                         add_scalar = " + 1.5" }
     local want = functional[op.name] or ("nn." .. op.name .. "(")
     T.ok(py:find(want, 1, true), op.name .. ": PyTorch export lacks " .. want .. "\n" .. py)
   end
@@ -138,6 +149,9 @@ function tests.every_attribute_reaches_the_hash()
     LeakyReLU = "nn.LeakyReLU(x)", GELU = "nn.GELU(x)", MaxPool2d = "nn.MaxPool2d(x, 3)",
     AvgPool2d = "nn.AvgPool2d(x, 3)", Dropout = "nn.Dropout(x)",
     Linear = "nn.Linear(nn.Flatten(x), 7)",
+    BatchNorm1d = "nn.BatchNorm1d(nn.Flatten(x))", LayerNorm = "nn.LayerNorm(x)",
+    ELU = "nn.ELU(x)", PReLU = "nn.PReLU(x)", Softmax = "nn.Softmax(x)", Dropout2d = "nn.Dropout2d(x)",
+    mul_scalar = "nn.mul_scalar(x)", add_scalar = "nn.add_scalar(x)",
   }
   local changed = {
     Conv2d = {stride = "{stride = 2}", padding = "{padding = 1}", dilation = "{dilation = 2}",
@@ -151,6 +165,11 @@ function tests.every_attribute_reaches_the_hash()
                  ceil_mode = "{ceil_mode = true}", count_include_pad = "{count_include_pad = false}"},
     Dropout = {p = "{p = 0.1}"},
     Linear = {bias = "{bias = false}"},
+    BatchNorm1d = {eps = "{eps = 1e-3}", momentum = "{momentum = 0.5}"},
+    LayerNorm = {eps = "{eps = 1e-3}"},
+    ELU = {alpha = "{alpha = 0.5}"}, PReLU = {num_parameters = "{num_parameters = 2}", init = "{init = 0}"},
+    Softmax = {dim = "{dim = 2}"}, Dropout2d = {p = "{p = 0.1}"},
+    mul_scalar = {other = "{other = 2}"}, add_scalar = {other = "{other = 2}"},
   }
   for op, expr in pairs(base) do
     local h0 = compile(case_source(expr), {input = {2, 9, 9}}):hash()

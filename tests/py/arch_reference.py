@@ -66,6 +66,20 @@ def module_for(node, cin):
                             count_include_pad=node["count_include_pad"])
     if op == "AdaptiveAvgPool2d":
         return nn.AdaptiveAvgPool2d(node["out"])
+    if op == "BatchNorm1d":
+        return nn.BatchNorm1d(cin, eps=node["eps"], momentum=node["momentum"])
+    if op == "LayerNorm":
+        return nn.LayerNorm(cin, eps=node["eps"])
+    if op == "AdaptiveMaxPool2d":
+        return nn.AdaptiveMaxPool2d(node["out"])
+    if op == "ELU":
+        return nn.ELU(node["alpha"])
+    if op == "PReLU":
+        return nn.PReLU(node["num_parameters"], init=node["init"])
+    if op == "Softmax":
+        return nn.Softmax(dim=node["dim"])
+    if op == "Dropout2d":
+        return nn.Dropout2d(node["p"])
     if op == "Linear":
         return nn.Linear(cin, node["out"], bias=node["bias"])
     if op == "LeakyReLU":
@@ -76,7 +90,7 @@ def module_for(node, cin):
         return nn.Dropout(node["p"])
     if op == "Flatten":
         return nn.Flatten()
-    return getattr(nn, op)()  # ReLU, SiLU, Sigmoid, Tanh, Hardswish, Identity
+    return getattr(nn, op)()  # ReLU, SiLU, Sigmoid, Tanh, Hardswish, Identity, Mish
 
 
 def reference(graph):
@@ -87,6 +101,10 @@ def reference(graph):
         op = node["op"]
         if op == "Input":
             y, params, flops = torch.zeros(2, c, h, w), 0, 0
+        elif op in ("mul_scalar", "add_scalar"):
+            x = outs[node["inputs"][0]]
+            y = x * node["other"] if op == "mul_scalar" else x + node["other"]
+            params, flops = 0, 0
         elif op in ("add", "mul", "cat"):
             xs = [outs[i] for i in node["inputs"]]
             y = xs[0] + xs[1] if op == "add" else xs[0] * xs[1] if op == "mul" \
@@ -96,7 +114,10 @@ def reference(graph):
             x = outs[node["inputs"][0]]
             m = module_for(node, x.shape[1]).eval()
             with torch.no_grad():
-                y = m(x)
+                if op == "LayerNorm" and x.dim() == 4:  # over channels
+                    y = m(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+                else:
+                    y = m(x)
             params = sum(p.numel() for p in m.parameters())
             flops = 0
             if op == "Conv2d":

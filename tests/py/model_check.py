@@ -108,6 +108,22 @@ def run_onnx(model, x):
             y = {"Add": torch.add, "Mul": torch.mul, "Div": torch.div}[op](i[0], i[1])
         elif op == "Concat":
             y = torch.cat(i, dim=a["axis"])
+        elif op == "Transpose":
+            y = i[0].permute(*a["perm"])
+        elif op == "LayerNormalization":
+            if a.get("axis", -1) != -1:
+                fail("LayerNormalization over axis %s" % a["axis"])
+            y = F.layer_norm(i[0], i[0].shape[-1:], i[1], i[2], a.get("epsilon", 1e-5))
+        elif op == "Elu":
+            y = F.elu(i[0], a.get("alpha", 1.0))
+        elif op == "Softplus":
+            y = F.softplus(i[0])
+        elif op == "PRelu":
+            y = torch.where(i[0] >= 0, i[0], i[0] * i[1])
+        elif op == "Softmax":
+            y = torch.softmax(i[0], a.get("axis", -1))
+        elif op == "GlobalMaxPool":
+            y = i[0].amax(dim=(2, 3), keepdim=True)
         else:
             fail("no interpreter for ONNX op %s" % op)
         env[n.output[0]] = y

@@ -135,6 +135,45 @@ assert d["status"] == "ok" and d["params"] == 50282 and d["flops"] == 7739648, d
 assert d["layers"] == 10 and len(d["nodes"]) == 11 and d["output"] == [10], d
 assert d["graph"]["nodes"][1]["op"] == "Conv2d" and len(d["graph_hash"]) == 32
 ' "$T/out"; then pass "--json carries the figures, nodes and graph"; else fail "--json content"; fi
+# The per-node summary is one set of rows: the table, --json's nodes and g:layers() list the
+# same live nodes under the same names (a branch the output does not use is in none).
+for n in every_op defaults new_ops; do
+    run "$LLMNAS" check "$ROOT/tests/optable/$n.lua"
+    if cmp -s "$T/out" "$ROOT/tests/optable/$n.expected.check"; then pass "$n: the table as pinned"
+    else fail "$n: check differs from tests/optable/$n.expected.check"; fi
+    run "$LLMNAS" check --json "$ROOT/tests/optable/$n.lua"
+    if cmp -s "$T/out" "$ROOT/tests/optable/$n.expected.check.json"; then pass "$n: --json as pinned"
+    else fail "$n: check --json differs from tests/optable/$n.expected.check.json"; fi
+done
+cat >"$T/dead.lua" <<'EOF'
+function Net(x, classes)
+  local unused = nn.ReLU(nn.Conv2d(x, 4, 3))
+  return nn.Linear(nn.Flatten(x), classes)
+end
+EOF
+run "$LLMNAS" check "$T/dead.lua"
+cp "$T/out" "$T/dead.table"
+cat >"$T/dead_layers.lua" <<EOF
+local f = assert(io.open("$T/dead.lua"))
+local g = assert(arch.compile(f:read("a")))
+for _, l in ipairs(g:layers()) do print(l.id, l.name, table.concat(l.inputs, ",")) end
+EOF
+"$LLMNAS" run "$T/dead_layers.lua" >"$T/dead.layers" 2>&1
+run "$LLMNAS" check --json "$T/dead.lua"
+if /usr/bin/python3 - "$T/out" "$T/dead.table" "$T/dead.layers" <<'EOF'
+import json, sys
+nodes = json.load(open(sys.argv[1]))["nodes"]
+names = [n["name"] for n in nodes]
+assert names == ["input", "flatten_1", "linear_2"], names
+rows = [l for l in open(sys.argv[2]).read().split("\n")[2:] if l and not l.startswith("=")]
+assert [l.split()[0] for l in rows[:3]] == names and rows[3].startswith("Total params"), rows
+layers = [l.split("\t") for l in open(sys.argv[3]).read().splitlines()]
+assert [l[1] for l in layers] == names and [l[0] for l in layers] == ["0", "1", "2"], layers
+assert [l[2] for l in layers] == ["", "0", "1"], layers
+EOF
+then pass "a dead branch: the table, --json and g:layers() show the same three rows"
+else fail "the three summaries disagree on a dead branch"; fi
+
 run "$LLMNAS" check --json "$T/bad.lua"
 expect_rc 65 "--json on a bad candidate"
 expect_out '"status":"shape"' "status is the kind"

@@ -46,3 +46,8 @@ run "$LLMNAS" run "$ROOT/examples/random.lua" --db r9.db --iterations 1 --set su
 run "$LLMNAS" compare r1.db r9.db
 expect_rc 65 "runs of another recipe (subset) are refused"
 expect_err "another recipe (fidelity)" "it says why"
+# a limit that does not change results (the wall-clock time limit) does not keep runs apart
+run "$LLMNAS" run "$ROOT/examples/random.lua" --db r8.db $SMALL --iterations 1 --set seed=1 --set time_limit=900
+run "$LLMNAS" compare r1.db r8.db
+expect_rc 0 "a run with another time limit compares"
+grep -E "^random +2 " "$T/out" >/dev/null && pass "both runs in the random row" || fail "the time-limited run is missing"

@@ -152,6 +152,46 @@ if [ "$n" -eq 7 ] || [ "$n" -eq 8 ]; then pass "the run stopped after 2 iteratio
 else fail "calls before the stop: $n, expected 7 (or 8)"; fi
 stop_pid "$SRV"
 
+# ---- during a run: a key the server refuses stops it at once, in one line -----------------
+printf '{"fault": "401", "repeat": 20}\n' >"$T/deny.jsonl"
+start_server deny --models m --replies "$T/deny.jsonl"
+run "$LLMNAS" run "$PAPER" --iterations 5 --db "$T/db5" --base-url "http://127.0.0.1:$PORT/v1" --model m
+expect_rc 78 "a key refused mid-run: EX_CONFIG"
+expect_err "(llm_auth): stopping the run; once it is fixed, resume with: llmnas run $PAPER --resume --db $T/db5" \
+    "a refused key: why, and the resume command"
+if grep -q "traceback" "$T/err"; then fail "a refused key: traceback"; else pass "a refused key: no traceback"; fi
+n=$(grep -c '"POST"' "$T/deny.log")
+[ "$n" -eq 1 ] && pass "a refused key is not asked again" || fail "a refused key: $n calls"
+stop_pid "$SRV"
+
+# ---- the data: an unknown dataset, a --data that does not hold it --------------------------
+run "$LLMNAS" run "$ROOT/examples/evolve.lua" --dataset cifar --iterations 1 --db "$T/db"
+expect_rc 64 "an unknown dataset: EX_USAGE"
+expect_err "task: unknown dataset 'cifar' (known: fashion-mnist, " "unknown dataset: the known names"
+one_line "unknown dataset: one line"
+no_store "unknown dataset: no run in the store"
+run "$LLMNAS" run "$ROOT/examples/evolve.lua" --data "$T/empty" --iterations 1 --db "$T/db"
+expect_rc 66 "--data without the dataset: EX_NOINPUT, before the run exists"
+expect_err "training data: dataset fashion-mnist: train-images-idx3-ubyte" "--data: what was looked for"
+expect_err "not found in $T/empty/fashion-mnist, $T/empty" "--data: where it was looked for"
+one_line "--data without the dataset: one line"
+no_store "--data without the dataset: no run in the store"
+
+# ---- a recipe value the trainer refuses, a strategy without propose ------------------------
+run "$LLMNAS" run "$ROOT/examples/evolve.lua" --set subset=abc --iterations 1 --db "$T/db"
+expect_rc 64 "--set subset=abc: EX_USAGE, before the run exists"
+expect_err "recipe: subset must be an integer in [0, 1073741824] (the strategy's task and train tables, or --set)" \
+    "a refused recipe value: what is wrong and where it came from"
+one_line "a refused recipe value: one line"
+no_store "a refused recipe value: no run in the store"
+printf 'local llmnas = require "llmnas"\nllmnas.search { name = "broken" }\n' >"$T/nopropose.lua"
+run "$LLMNAS" run "$T/nopropose.lua" --db "$T/db"
+expect_rc 78 "a strategy without propose: EX_CONFIG"
+expect_err "$T/nopropose.lua:2: llmnas.search: the strategy needs a propose(ctx) function" \
+    "a strategy's mistake names its own file and line"
+one_line "a strategy's mistake: one line, no traceback into the stdlib"
+no_store "a strategy's mistake: no run in the store"
+
 # ---- unknown options, before and after the script ----------------------------------------
 run "$LLMNAS" run "$ROOT/examples/evolve.lua" --iteration 1 --db "$T/db"
 expect_rc 64 "a typo after the script is an error"

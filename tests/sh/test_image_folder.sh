@@ -189,3 +189,14 @@ if awk "BEGIN {d = $a_jpg - $a_idx; exit !(d < 0.04 && d > -0.04)}"; then
 else
     fail "JPEG accuracy $a_jpg vs IDX $a_idx"
 fi
+
+# ---- a search over a folder, named as train names it ---------------------------------
+run "$LLMNAS" run "$ROOT/examples/random.lua" --dataset folder --data "$T/fmj" --iterations 1 \
+    --db "$T/search" --set subset=512 --threads 2
+expect_rc 0 "a search on --dataset folder --data PATH"
+expect_out "on folder" "the run names the folder dataset"
+run "$LLMNAS" run "$ROOT/examples/random.lua" --dataset folder --data "$T/nowhere" --iterations 1 --db "$T/search2"
+expect_rc 66 "a search on a folder that is not there: EX_NOINPUT"
+expect_err "task: $T/nowhere: No such file or directory" "the folder named, and why"
+if [ -e "$T/search2" ]; then fail "a search on a missing folder created its store"
+else pass "a search on a missing folder leaves no store"; fi

@@ -65,3 +65,19 @@ head -c 2000 "$M/model.safetensors" >"$T/m2/model.safetensors"
 run "$LLMNAS" predict "$T/m2" "$T/fm/test/3-Dress/$first"
 expect_rc 66 "truncated safetensors"
 expect_err "model.safetensors: tensor" "names the tensor that is missing"
+
+# The ops of issue 13 (LayerNorm over channels and features, BatchNorm1d, PReLU, ELU,
+# Mish, Softmax, Dropout2d, global max pooling, scalar arithmetic) through the same
+# checks: ONNX passes the checker and gives PyTorch's logits, model.py loads strictly.
+M2="$T/model_ops"
+run "$LLMNAS" train "$ROOT/tests/arch_nets/norms_gates.lua" --dataset "folder:$T/fm" --threads 2 \
+    --subset 1000 --save "$M2" --json
+expect_rc 0 "train --save a network of the new ops"
+$PY -c "import json,sys; print('\n'.join(sys.argv[2] + '/' + v['file'] for v in json.load(open(sys.argv[1]))))" \
+    "$M2/validation.json" "$T/fm" >"$T/val2.txt"
+run sh -c "'$LLMNAS' predict '$M2' \$(cat '$T/val2.txt') --json --logits --threads 2"
+expect_rc 0 "predict with the new ops"
+cp "$T/out" "$T/pred2.jsonl"
+run $PY "$ROOT/tests/py/model_check.py" "$M2" "$T/pred2.jsonl" "$T/fm"
+if [ "$rc" -eq 0 ]; then pass "new ops: PyTorch, ONNX and validation agree with predict"; else fail "model_check (new ops)"; fi
+sed 's/^/     /' "$T/out"

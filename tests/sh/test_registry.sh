@@ -62,6 +62,8 @@ llmnas.search { name = "t", quiet = true, budget = { iterations = 1 },
   propose = function() return "function Net(x, classes) return nn.Linear(nn.Flatten(x), classes) end" end }
 LUA
 run "$LLMNAS" run "$T/one.lua" --db "$T/db" --data "$T/wrong"
-expect_rc 70 "run --data at a folder without the dataset stops the run"
+expect_rc 66 "run --data at a folder without the dataset stops before the run exists (EX_NOINPUT)"
 expect_err "training data: dataset fashion-mnist: train-images-idx3-ubyte" "run names what was looked for"
 expect_err "not found in $T/wrong/fashion-mnist" "run names the folder"
+if grep -q "traceback" "$T/err"; then fail "run --data: a traceback for a user's mistake"
+else pass "run --data: no traceback"; fi

@@ -1,0 +1,65 @@
+-- test_precision.lua: the precision recipe field in Lua — train.precision and
+-- train.defaults, and the evaluation cache: results of one precision are never
+-- served for another (auto keys as what it runs as on this machine).
+local T = require "testing"
+local F = require "fakes"
+local search = require "llmnas.search"
+
+local tests = {}
+
+function tests.names_and_defaults()
+  T.eq(train.defaults().precision, "fp32")
+  T.eq(search.RECIPE.precision, train.defaults().precision, "the search recipe starts from the C default")
+  T.eq(train.precision("fp32"), "fp32")
+  local auto, why = train.precision("auto")
+  T.ok(auto == "bf16" or auto == "fp32", tostring(auto))
+  T.ok(why:find("oneDNN ISA", 1, true), why)
+  local none, msg = train.precision("fp16")
+  T.eq(none, nil)
+  T.ok(msg:find("\"fp32\", \"bf16\" or \"auto\"", 1, true), msg)
+  T.raises(function() train.evaluate(arch.compile("function Net(x, c) return nn.Linear(nn.Flatten(x), c) end"),
+    { precision = "half", worker = false }) end, "precision must be")
+end
+
+local function key(precision)
+  return search.cache_key("h", { epochs = 1, lr = 0.01, dataset = "mnist", precision = precision })
+end
+
+function tests.cache_key_separates_precisions()
+  T.eq(key("fp32"), search.cache_key("h", { epochs = 1, lr = 0.01, dataset = "mnist" }),
+    "an fp32 key is the key records had before precision existed")
+  T.eq(key("auto"), key((train.precision("auto"))), "auto keys as what it runs as here")
+  if not train.precision("bf16") then T.skip("no native bf16 on this CPU") end
+  T.ok(key("bf16") ~= key("fp32"), "bf16 and fp32 results have different keys")
+end
+
+-- Two runs on one store: the second, in another precision, trains the network
+-- again; a third, back in the first precision, is served from the cache.
+function tests.a_search_never_serves_another_precisions_result()
+  if not train.precision("bf16") then T.skip("no native bf16 on this CPU") end
+  local db, tr = F.db(), F.train()
+  local seen = {}
+  local evaluate = tr.evaluate
+  tr.evaluate = function(g, o)
+    seen[#seen + 1] = o.precision
+    return evaluate(g, o)
+  end
+  local function run(precision)
+    search.search({ name = "p", quiet = true, budget = { iterations = 1 }, train = { precision = precision },
+      env = { arch = F.arch(), train = tr, db = db }, propose = function() return "net a 0.5" end })
+  end
+  run("fp32")
+  run("bf16")
+  T.eq(tr.trained, 2, "the bf16 run did not reuse the fp32 result")
+  run("fp32")
+  T.eq(tr.trained, 2, "the fp32 result is still served to fp32")
+  T.eq(seen, { "fp32", "bf16" }, "the trainer was asked for each precision")
+end
+
+function tests.a_precision_that_cannot_run_stops_the_search_before_it_starts()
+  local s = { name = "p", quiet = true, budget = { iterations = 1 }, train = { precision = "half" },
+    env = { arch = F.arch(), train = F.train(), db = F.db() }, propose = function() return "net a 0.5" end }
+  T.raises(function() search.search(s) end, "train.precision: precision must be")
+end
+
+return tests
