@@ -74,17 +74,17 @@ static void run_reorder(train_net *n, dnnl_primitive_t p, dnnl_memory_t sp, dnnl
  * weights' layout), 3 the folded bias [O], 4 the fold_state. */
 static void step_fold(train_net *n, step *s)
 {
-    fold_state *st = mem_ptr(s->args[4].memory);
+    fold_state *st = tn_ptr(s->args[4].memory);
     if (st->valid && st->version == n->version)
         return;
     int k = s->node;
     const layer *B = &n->L[k], *C = &n->L[B->in[0]];
     const graph_node *gn = &n->g->nodes[k];
     double eps = gn->a.eps > 0 ? gn->a.eps : 1e-5;
-    const float *g = mem_ptr(n->P[B->p[0]].w), *beta = mem_ptr(n->P[B->p[1]].w);
-    const float *rm = mem_ptr(n->P[B->p[2]].w), *rv = mem_ptr(n->P[B->p[3]].w);
-    const float *cb = C->p[1] >= 0 ? mem_ptr(n->P[C->p[1]].w) : NULL;
-    float *plain = mem_ptr(s->args[1].memory), *bias = mem_ptr(s->args[3].memory);
+    const float *g = tn_ptr(n->P[B->p[0]].w), *beta = tn_ptr(n->P[B->p[1]].w);
+    const float *rm = tn_ptr(n->P[B->p[2]].w), *rv = tn_ptr(n->P[B->p[3]].w);
+    const float *cb = C->p[1] >= 0 ? tn_ptr(n->P[C->p[1]].w) : NULL;
+    float *plain = tn_ptr(s->args[1].memory), *bias = tn_ptr(s->args[3].memory);
     int64_t O = gn->shape.dim[1], per = n->P[C->p[0]].count / O;
     run_reorder(n, st->to_plain, st->sp_to, s->args[0].memory, s->args[1].memory);
     /* plain weights: [O][I/G][KH][KW], grouped [G][O/G][I/G][KH][KW]: output channel o
@@ -105,7 +105,7 @@ static int reorder_prim(train_net *n, dnnl_memory_t from, dnnl_memory_t to, dnnl
                         dnnl_memory_t *sp)
 {
     dnnl_primitive_desc_t pd;
-    CK(dop_reorder(&pd, n->eng, mem_md(from), mem_md(to)), "reorder");
+    CK(dop_reorder(&pd, n->eng, tn_md(from), tn_md(to)), "reorder");
     step s;
     TRY(tn_make_prim(n, pd, "reorder", &s));
     *p = s.prim;
@@ -121,7 +121,7 @@ static int fold(train_net *n, int k, int cv)
     steplist *l = &n->fwd_eval;
     int ic = step_writing(l, C->dst), ib = step_writing(l, B->dst);
     if (ic < 0 || ib <= ic || B->src_bound != C->dst ||
-        !dop_md_equal(mem_md(C->dst), mem_md(B->dst)))
+        !dop_md_equal(tn_md(C->dst), tn_md(B->dst)))
         return 1;
     const param *W = &n->P[C->p[0]];
     const graph_node *gn = &n->g->nodes[k];
@@ -129,8 +129,8 @@ static int fold(train_net *n, int k, int cv)
     dnnl_memory_desc_t bmd;
     CK(dop_md(&bmd, 1, bd, dnnl_a), "layout");
     dnnl_primitive_desc_t pd;
-    if (dop_conv_fwd_infer(&pd, n->eng, mem_md(C->src_bound), mem_md(W->w), &bmd,
-                           mem_md(B->dst), &C->geo, B->fuse_relu) != dnnl_success)
+    if (dop_conv_fwd_infer(&pd, n->eng, tn_md(C->src_bound), tn_md(W->w), &bmd,
+                           tn_md(B->dst), &C->geo, B->fuse_relu) != dnnl_success)
         return 1;
     if (strncmp(dop_impl(pd), "ref", 3) == 0) {
         dnnl_primitive_desc_destroy(pd);
@@ -141,10 +141,10 @@ static int fold(train_net *n, int k, int cv)
     dnnl_dims_t sd = {(dnnl_dim_t)sizeof(fold_state)};
     CK(dnnl_memory_desc_init_by_tag(&smd, 1, sd, dnnl_u8, dnnl_a), "layout");
     TRY(tn_private_mem(n, &W->plain, &plain));
-    TRY(tn_private_mem(n, mem_md(W->w), &wf));
+    TRY(tn_private_mem(n, tn_md(W->w), &wf));
     TRY(tn_private_mem(n, &bmd, &bf));
     TRY(tn_private_mem(n, &smd, &state));
-    fold_state *st = mem_ptr(state);
+    fold_state *st = tn_ptr(state);
     TRY(reorder_prim(n, W->w, plain, &st->to_plain, &st->sp_to));
     TRY(reorder_prim(n, plain, wf, &st->from_plain, &st->sp_from));
     step f = {.fn = step_fold, .node = k, .nargs = 5}, s;
@@ -186,7 +186,7 @@ int tn_fold_bn_eval(train_net *n)
             continue;
         int cv = B->in[0];
         if (n->L[cv].alias != cv || n->g->nodes[cv].op != GRAPH_OP_CONV2D ||
-            consumers(n, cv) != 1 || mem_md(n->L[cv].dst)->data_type != dnnl_f32)
+            consumers(n, cv) != 1 || tn_md(n->L[cv].dst)->data_type != dnnl_f32)
             continue;
         int rc = fold(n, k, cv);
         if (rc < 0)

@@ -121,7 +121,7 @@ int tn_new_mem(train_net *n, const dnnl_memory_desc_t *md, dnnl_memory_t *out)
     }
     /* Padding in blocked layouts must stay zero; fresh memory is zeroed so
      * element-wise code may run over the whole physical buffer. */
-    memset(mem_ptr(*out), 0, dop_md_size(md));
+    memset(tn_ptr(*out), 0, dop_md_size(md));
     return 0;
 }
 
@@ -130,7 +130,7 @@ int tn_view_mem(train_net *n, const dnnl_memory_desc_t *md, dnnl_memory_t base,
                     dnnl_memory_t *out)
 {
     int deferred = is_deferred(n, base);
-    CK(dnnl_memory_create(out, md, n->eng, deferred ? DNNL_MEMORY_NONE : mem_ptr(base)),
+    CK(dnnl_memory_create(out, md, n->eng, deferred ? DNNL_MEMORY_NONE : tn_ptr(base)),
        "memory view");
     TRY(track_mem(n, *out));
     return deferred ? defer_mem(n, *out, base, 0) : 0;
@@ -250,14 +250,14 @@ static int assign_deferred(train_net *n)
     return 0;
 }
 
-void *mem_ptr(dnnl_memory_t m)
+void *tn_ptr(dnnl_memory_t m)
 {
     void *p = NULL;
     dnnl_memory_get_data_handle(m, &p);
     return p;
 }
 
-const dnnl_memory_desc_t *mem_md(dnnl_memory_t m)
+const dnnl_memory_desc_t *tn_md(dnnl_memory_t m)
 {
     const dnnl_memory_desc_t *md = NULL;
     dnnl_memory_get_memory_desc(m, &md);
@@ -353,7 +353,7 @@ int tn_push_fwd(train_net *n, int which, const step *s)
 int tn_add_reorder(train_net *n, steplist *l, dnnl_memory_t src, dnnl_memory_t dst)
 {
     dnnl_primitive_desc_t pd;
-    CK(dop_reorder(&pd, n->eng, mem_md(src), mem_md(dst)), "reorder");
+    CK(dop_reorder(&pd, n->eng, tn_md(src), tn_md(dst)), "reorder");
     step s;
     TRY(tn_make_prim(n, pd, "reorder", &s));
     tn_arg(&s, DNNL_ARG_FROM, src);
@@ -366,7 +366,7 @@ int tn_add_reorder(train_net *n, steplist *l, dnnl_memory_t src, dnnl_memory_t d
 int tn_bind_input(train_net *n, steplist *l, const dnnl_memory_desc_t *want,
                       dnnl_memory_t have, dnnl_memory_t *out)
 {
-    if (dop_md_equal(want, mem_md(have))) {
+    if (dop_md_equal(want, tn_md(have))) {
         *out = have;
         return 0;
     }
@@ -378,7 +378,7 @@ int tn_add_binary_step(train_net *n, steplist *l, dnnl_alg_kind_t alg, dnnl_memo
                            dnnl_memory_t b, dnnl_memory_t dst)
 {
     dnnl_primitive_desc_t pd;
-    CK(dop_binary(&pd, n->eng, alg, mem_md(a), mem_md(b), mem_md(dst)), "binary");
+    CK(dop_binary(&pd, n->eng, alg, tn_md(a), tn_md(b), tn_md(dst)), "binary");
     step s;
     TRY(tn_make_prim(n, pd, alg == dnnl_binary_add ? "binary add" : "binary mul", &s));
     tn_arg(&s, DNNL_ARG_SRC_0, a);
@@ -394,7 +394,7 @@ int tn_grad_out_begin(train_net *n, const dnnl_memory_desc_t *want, int t, tn_gr
     g->target = t;
     g->accumulate = T->written;
     T->written = 1;
-    if (!g->accumulate && dop_md_equal(want, mem_md(T->ddst))) {
+    if (!g->accumulate && dop_md_equal(want, tn_md(T->ddst))) {
         g->mem = T->ddst;
         return 0;
     }
@@ -409,8 +409,8 @@ int tn_grad_out_end(train_net *n, tn_grad_out *g)
     if (!g->accumulate)
         return tn_add_reorder(n, &n->bwd, g->mem, T->ddst);
     dnnl_memory_t m = g->mem;
-    if (!dop_md_equal(mem_md(m), mem_md(T->ddst))) {
-        TRY(tn_new_mem(n, mem_md(T->ddst), &m));
+    if (!dop_md_equal(tn_md(m), tn_md(T->ddst))) {
+        TRY(tn_new_mem(n, tn_md(T->ddst), &m));
         TRY(tn_add_reorder(n, &n->bwd, g->mem, m));
     }
     return tn_add_binary_step(n, &n->bwd, dnnl_binary_add, T->ddst, m, T->ddst);
@@ -424,9 +424,9 @@ int tn_grad_route(train_net *n, dnnl_memory_t m, int t)
         T->written = 1;
         return tn_add_reorder(n, &n->bwd, m, T->ddst);
     }
-    if (!dop_md_equal(mem_md(m), mem_md(T->ddst))) {
+    if (!dop_md_equal(tn_md(m), tn_md(T->ddst))) {
         dnnl_memory_t tmp;
-        TRY(tn_new_mem(n, mem_md(T->ddst), &tmp));
+        TRY(tn_new_mem(n, tn_md(T->ddst), &tmp));
         TRY(tn_add_reorder(n, &n->bwd, m, tmp));
         m = tmp;
     }
@@ -467,8 +467,8 @@ static int copy_plain(train_net *n, dnnl_memory_t m, const dnnl_memory_desc_t *p
     dnnl_memory_t u;
     CK(dnnl_memory_create(&u, plain, n->eng, buf), "memory");
     dnnl_primitive_desc_t pd;
-    dnnl_status_t st = to_plain ? dop_reorder(&pd, n->eng, mem_md(m), plain)
-                                : dop_reorder(&pd, n->eng, plain, mem_md(m));
+    dnnl_status_t st = to_plain ? dop_reorder(&pd, n->eng, tn_md(m), plain)
+                                : dop_reorder(&pd, n->eng, plain, tn_md(m));
     if (st != dnnl_success) {
         dnnl_memory_destroy(u);
         CK(st, "reorder");
@@ -598,11 +598,11 @@ static int compile_loss(train_net *n)
     if (!n->L[o].need_grad)
         return 0;
     n->L[o].written = 1;
-    if (dop_md_equal(mem_md(n->logits), mem_md(n->L[o].ddst))) {
+    if (dop_md_equal(tn_md(n->logits), tn_md(n->L[o].ddst))) {
         n->dlogits = n->L[o].ddst;
         return 0;
     }
-    TRY(tn_private_mem(n, mem_md(n->logits), &n->dlogits));
+    TRY(tn_private_mem(n, tn_md(n->logits), &n->dlogits));
     return tn_add_reorder(n, &n->bwd, n->dlogits, n->L[o].ddst);
 }
 
@@ -714,11 +714,11 @@ static int build(train_net *n, const train_net_opts *o)
     /* gradient buffers in the forward layouts; the output's and the logits'
      * gradients are written by train_net_loss, the rest only by backward */
     if (n->L[n->out].need_grad)
-        TRY(tn_private_mem(n, mem_md(n->L[n->out].dst), &n->L[n->out].ddst));
+        TRY(tn_private_mem(n, tn_md(n->L[n->out].dst), &n->L[n->out].ddst));
     TRY(compile_loss(n));
     for (int k = 0; k < g->n; k++)
         if (n->L[k].alias == k && n->L[k].need_grad && k != 0 && k != n->out)
-            TRY(tn_new_mem(n, mem_md(n->L[k].dst), &n->L[k].ddst));
+            TRY(tn_new_mem(n, tn_md(n->L[k].dst), &n->L[k].ddst));
     for (int k = g->n - 1; k > 0; k--) {
         if (n->L[k].alias != k || !n->L[k].need_grad)
             continue;
@@ -864,8 +864,8 @@ int train_net_backward(train_net *n)
 
 int train_net_loss(train_net *n, const int32_t *y, int rows, int grad, double *loss, int *correct)
 {
-    const float *z = mem_ptr(n->logits);
-    float *dz = grad && n->dlogits ? mem_ptr(n->dlogits) : NULL;
+    const float *z = tn_ptr(n->logits);
+    float *dz = grad && n->dlogits ? tn_ptr(n->dlogits) : NULL;
     int K = n->classes, hits = 0;
     double total = 0;
     if (rows > n->batch || rows < 1)
@@ -908,8 +908,8 @@ int train_net_update(train_net *n, const train_sgd *s)
         param *p = &n->P[i];
         if (!p->trainable)
             continue;
-        float *w = mem_ptr(p->w), *g = mem_ptr(p->g), *v = mem_ptr(p->v);
-        long cnt = (long)(dop_md_size(mem_md(p->w)) / sizeof(float));
+        float *w = tn_ptr(p->w), *g = tn_ptr(p->g), *v = tn_ptr(p->v);
+        long cnt = (long)(dop_md_size(tn_md(p->w)) / sizeof(float));
         int first = !n->stepped;
         #pragma omp parallel for simd if (cnt > 65536) schedule(static)
         for (long j = 0; j < cnt; j++) {

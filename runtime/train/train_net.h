@@ -178,8 +178,9 @@ int tn_fold_bn_eval(train_net *n);
 int tn_compile_fwd(train_net *n, int k);
 int tn_compile_bwd(train_net *n, int k);
 
-void *mem_ptr(dnnl_memory_t m);
-const dnnl_memory_desc_t *mem_md(dnnl_memory_t m);
+/* A oneDNN memory's data pointer and descriptor (tn_, not mem_: that prefix is memory/'s). */
+void *tn_ptr(dnnl_memory_t m);
+const dnnl_memory_desc_t *tn_md(dnnl_memory_t m);
 int grow_scratch(train_net *n);
 
 #endif

@@ -26,7 +26,7 @@ static int fwd_input(train_net *n, int k)
     dnnl_memory_desc_t md;
     TRY(tn_md_plain(&md, &n->g->nodes[k].shape, n->batch));
     TRY(tn_private_mem(n, &md, &n->L[k].dst));
-    n->input = mem_ptr(n->L[k].dst);
+    n->input = tn_ptr(n->L[k].dst);
     return 0;
 }
 
@@ -104,8 +104,8 @@ static void step_bn_running(train_net *n, step *s)
     layer *Lk = &n->L[s->node];
     const graph_node *gn = &n->g->nodes[s->node];
     double m = gn->a.momentum > 0 ? gn->a.momentum : 0.1;
-    const float *mean = mem_ptr(Lk->mean), *var = mem_ptr(Lk->var);
-    float *rm = mem_ptr(n->P[Lk->p[2]].w), *rv = mem_ptr(n->P[Lk->p[3]].w);
+    const float *mean = tn_ptr(Lk->mean), *var = tn_ptr(Lk->var);
+    float *rm = tn_ptr(n->P[Lk->p[2]].w), *rv = tn_ptr(n->P[Lk->p[3]].w);
     double cnt = (double)n->batch * (double)(gn->shape.rank == 4 ? gn->shape.dim[2] * gn->shape.dim[3] : 1);
     double unbias = cnt > 1 ? cnt / (cnt - 1) : 1;
     for (int64_t c = 0; c < gn->shape.dim[1]; c++) {
@@ -133,13 +133,13 @@ static int is_slow(const_dnnl_primitive_desc_t pd)
 static int better_layout(train_net *n, int k, pd_for_fn make_pd, dnnl_memory_t *src,
                          dnnl_primitive_desc_t *pd)
 {
-    if (!is_slow(*pd) || mem_md(*src)->ndims != 4)
+    if (!is_slow(*pd) || tn_md(*src)->ndims != 4)
         return 0;
     static const dnnl_format_tag_t tags[] = {dnnl_aBcd16b, dnnl_aBcd8b};
     for (size_t t = 0; t < sizeof tags / sizeof tags[0]; t++) {
         dnnl_memory_desc_t md;
         dnnl_primitive_desc_t alt;
-        if (dop_md_dt(&md, 4, mem_md(*src)->dims, mem_md(*src)->data_type, tags[t]) != dnnl_success ||
+        if (dop_md_dt(&md, 4, tn_md(*src)->dims, tn_md(*src)->data_type, tags[t]) != dnnl_success ||
             make_pd(n, k, &md, &alt) != dnnl_success)
             continue;
         if (is_slow(alt)) {
@@ -172,7 +172,7 @@ static int fwd_bn(train_net *n, int k)
     dnnl_memory_t src = n->L[Lk->in[0]].dst;
     float eps = (float)(gn->a.eps > 0 ? gn->a.eps : 1e-5);
     dnnl_primitive_desc_t pd, ipd;
-    CK(dop_bn_fwd(&pd, n->eng, mem_md(src), eps, 1, Lk->fuse_relu), "batch norm forward");
+    CK(dop_bn_fwd(&pd, n->eng, tn_md(src), eps, 1, Lk->fuse_relu), "batch norm forward");
     TRY(better_layout(n, k, bn_pd_for, &src, &pd));
     Lk->src_bound = src;
     dnnl_primitive_desc_clone(&Lk->fpd, pd);
@@ -204,7 +204,7 @@ static int fwd_bn(train_net *n, int k)
     step r = {.fn = step_bn_running, .node = k};
     TRY(tn_push_fwd(n, FWD_TRAIN, &r));
 
-    CK(dop_bn_fwd(&ipd, n->eng, mem_md(src), eps, 0, Lk->fuse_relu), "batch norm inference");
+    CK(dop_bn_fwd(&ipd, n->eng, tn_md(src), eps, 0, Lk->fuse_relu), "batch norm inference");
     TRY(tn_make_prim(n, ipd, "bnorm inf", &s));
     tn_arg(&s, DNNL_ARG_SRC, src);
     tn_arg(&s, DNNL_ARG_DST, Lk->dst);
@@ -240,7 +240,7 @@ static int ln_layout(train_net *n, int k, dnnl_memory_desc_t *mdn, dnnl_memory_d
 /* m (in the node's layout mdn) seen as the 2-D [rows, C] matrix md2. */
 static int ln_view(train_net *n, dnnl_memory_t m, const dnnl_memory_desc_t *md2, dnnl_memory_t *out)
 {
-    if (dop_md_equal(mem_md(m), md2)) {
+    if (dop_md_equal(tn_md(m), md2)) {
         *out = m;
         return 0;
     }
@@ -312,7 +312,7 @@ static int fwd_eltwise(train_net *n, int k)
     float alpha, beta;
     TRY(eltwise_alg(&n->g->nodes[k], &alg, &alpha, &beta));
     dnnl_primitive_desc_t pd;
-    CK(dop_eltwise_fwd(&pd, n->eng, alg, mem_md(src), alpha, beta), "eltwise forward");
+    CK(dop_eltwise_fwd(&pd, n->eng, alg, tn_md(src), alpha, beta), "eltwise forward");
     dnnl_primitive_desc_clone(&Lk->fpd, pd);
     TRY(tn_new_mem(n, dop_query_md(pd, DNNL_ARG_DST), &Lk->dst));
     step s;
@@ -380,7 +380,7 @@ static int fwd_pool(train_net *n, int k)
     TRY(tn_md_act(n, &dst, &gn->shape, 0));
     dnnl_alg_kind_t alg = pool_alg(gn, Lk);
     dnnl_primitive_desc_t pd, ipd;
-    CK(dop_pool_fwd(&pd, n->eng, alg, mem_md(src), &dst, kernel, &Lk->geo, 1), "pooling forward");
+    CK(dop_pool_fwd(&pd, n->eng, alg, tn_md(src), &dst, kernel, &Lk->geo, 1), "pooling forward");
     TRY(better_layout(n, k, pool_pd_for, &src, &pd));
     Lk->src_bound = src;
     dnnl_primitive_desc_clone(&Lk->fpd, pd);
@@ -398,7 +398,7 @@ static int fwd_pool(train_net *n, int k)
         return tn_push_fwd(n, FWD_BOTH, &s);
     TRY(tn_push_fwd(n, FWD_TRAIN, &s));
     /* Inference max pooling needs no workspace and is several times cheaper. */
-    CK(dop_pool_fwd(&ipd, n->eng, alg, mem_md(src), mem_md(Lk->dst), kernel, &Lk->geo, 0),
+    CK(dop_pool_fwd(&ipd, n->eng, alg, tn_md(src), tn_md(Lk->dst), kernel, &Lk->geo, 0),
        "pooling inference");
     TRY(tn_make_prim(n, ipd, "pool inf", &s));
     tn_arg(&s, DNNL_ARG_SRC, src);
@@ -445,7 +445,7 @@ static void elem_set(void *p, dnnl_data_type_t dt, size_t i, float v)
 
 static size_t elem_count(dnnl_memory_t m)
 {
-    const dnnl_memory_desc_t *md = mem_md(m);
+    const dnnl_memory_desc_t *md = tn_md(m);
     return dop_md_size(md) / (md->data_type == dnnl_bf16 ? 2 : 4);
 }
 
@@ -454,11 +454,11 @@ static void step_dropout_fwd(train_net *n, step *s)
 {
     double p = n->g->nodes[s->node].a.p;
     float keep = (float)(1.0 / (1.0 - p));
-    const void *x = mem_ptr(s->args[0].memory);
-    void *y = mem_ptr(s->args[1].memory);
-    float *m = mem_ptr(s->args[2].memory);
-    dnnl_data_type_t xt = mem_md(s->args[0].memory)->data_type;
-    dnnl_data_type_t yt = mem_md(s->args[1].memory)->data_type;
+    const void *x = tn_ptr(s->args[0].memory);
+    void *y = tn_ptr(s->args[1].memory);
+    float *m = tn_ptr(s->args[2].memory);
+    dnnl_data_type_t xt = tn_md(s->args[0].memory)->data_type;
+    dnnl_data_type_t yt = tn_md(s->args[1].memory)->data_type;
     size_t cnt = elem_count(s->args[1].memory);
     uint64_t threshold = (uint64_t)(p * 18446744073709551616.0);
     for (size_t i = 0; i < cnt; i++) {
@@ -471,11 +471,11 @@ static void step_dropout_fwd(train_net *n, step *s)
 static void step_mul_plain(train_net *n, step *s)
 {
     /* dst = a * mask element-wise, over equal layouts (the mask fp32) */
-    const void *a = mem_ptr(s->args[0].memory);
-    const float *m = mem_ptr(s->args[1].memory);
-    void *d = mem_ptr(s->args[2].memory);
-    dnnl_data_type_t at = mem_md(s->args[0].memory)->data_type;
-    dnnl_data_type_t dt = mem_md(s->args[2].memory)->data_type;
+    const void *a = tn_ptr(s->args[0].memory);
+    const float *m = tn_ptr(s->args[1].memory);
+    void *d = tn_ptr(s->args[2].memory);
+    dnnl_data_type_t at = tn_md(s->args[0].memory)->data_type;
+    dnnl_data_type_t dt = tn_md(s->args[2].memory)->data_type;
     size_t cnt = elem_count(s->args[2].memory);
     (void)n;
     for (size_t i = 0; i < cnt; i++)
@@ -486,8 +486,8 @@ static int fwd_dropout(train_net *n, int k)
 {
     layer *Lk = &n->L[k];
     dnnl_memory_t src = n->L[Lk->in[0]].dst;
-    TRY(tn_new_mem(n, mem_md(src), &Lk->dst));
-    dnnl_memory_desc_t mmd = *mem_md(src);
+    TRY(tn_new_mem(n, tn_md(src), &Lk->dst));
+    dnnl_memory_desc_t mmd = *tn_md(src);
     mmd.data_type = dnnl_f32;
     TRY(tn_private_mem(n, &mmd, &Lk->mask));  /* kept across passes (frozen masks) */
     step s = {.fn = step_dropout_fwd, .node = k, .nargs = 3};
@@ -532,17 +532,17 @@ static int fwd_binary(train_net *n, int k)
     int a, b;
     TRY(binary_order(n, k, &a, &b));
     dnnl_alg_kind_t alg = n->g->nodes[k].op == GRAPH_OP_ADD ? dnnl_binary_add : dnnl_binary_mul;
-    dnnl_memory_desc_t dst = *mem_md(n->L[a].dst);
+    dnnl_memory_desc_t dst = *tn_md(n->L[a].dst);
     TRY(tn_new_mem(n, &dst, &Lk->dst));
     /* Two full-shape inputs in different layouts (or types: the fp32 input and a
      * bf16 activation; a 16-channel-blocked and an nhwc one, as bf16 convolutions
      * choose) leave oneDNN only its reference binary, seconds per call: the second
      * is reordered into the first's layout. */
     Lk->src_bound = n->L[b].dst;
-    if (same_dims(n, a, b) && !dop_md_equal(mem_md(n->L[a].dst), mem_md(n->L[b].dst)))
-        TRY(tn_bind_input(n, NULL, mem_md(n->L[a].dst), n->L[b].dst, &Lk->src_bound));
+    if (same_dims(n, a, b) && !dop_md_equal(tn_md(n->L[a].dst), tn_md(n->L[b].dst)))
+        TRY(tn_bind_input(n, NULL, tn_md(n->L[a].dst), n->L[b].dst, &Lk->src_bound));
     dnnl_primitive_desc_t pd;
-    CK(dop_binary(&pd, n->eng, alg, mem_md(n->L[a].dst), mem_md(Lk->src_bound), &dst), "binary");
+    CK(dop_binary(&pd, n->eng, alg, tn_md(n->L[a].dst), tn_md(Lk->src_bound), &dst), "binary");
     step s;
     TRY(tn_make_prim(n, pd, alg == dnnl_binary_add ? "binary add" : "binary mul", &s));
     tn_arg(&s, DNNL_ARG_SRC_0, n->L[a].dst);
@@ -565,7 +565,7 @@ static int concat_step(train_net *n, int k, const dnnl_memory_t *src, int m, int
     if (!srcs)
         return TRAIN_ENOMEM;
     for (int j = 0; j < m; j++)
-        srcs[j] = *mem_md(src[j]);
+        srcs[j] = *tn_md(src[j]);
     int rc = tn_md_act(n, &dst, &shape, 0);
     dnnl_primitive_desc_t pd;
     dnnl_status_t st = rc ? dnnl_invalid_arguments : dop_concat(&pd, n->eng, &dst, m, 1, srcs);
@@ -599,8 +599,8 @@ static int fwd_cat(train_net *n, int k)
         v[j] = n->L[Lk->in[j]].dst;
         c[j] = in_shape(n, k, j)->dim[1];
         /* concat takes one data type: the fp32 input into a bf16 net's type */
-        if (!rc && mem_md(v[j])->data_type != n->act) {
-            dnnl_memory_desc_t md = *mem_md(v[j]);
+        if (!rc && tn_md(v[j])->data_type != n->act) {
+            dnnl_memory_desc_t md = *tn_md(v[j]);
             md.data_type = n->act;
             rc = tn_bind_input(n, NULL, &md, v[j], &v[j]);
         }
@@ -642,7 +642,7 @@ static int fwd_prelu(train_net *n, int k)
     dnnl_memory_desc_t wany;
     CK(dop_md(&wany, r, wd, dnnl_format_tag_any), "layout");
     dnnl_primitive_desc_t pd;
-    CK(dop_prelu_fwd(&pd, n->eng, mem_md(src), &wany), "prelu forward");
+    CK(dop_prelu_fwd(&pd, n->eng, tn_md(src), &wany), "prelu forward");
     dnnl_primitive_desc_clone(&Lk->fpd, pd);
     TRY(tn_add_param(n, k, "weight", 1, dop_query_md(pd, DNNL_ARG_WEIGHTS), r, wd, &Lk->p[0]));
     TRY(tn_init_const(n, Lk->p[0], (float)gn->a.init));
@@ -688,8 +688,8 @@ static void step_dropout2d_fwd(train_net *n, step *s)
     const graph_node *gn = &n->g->nodes[s->node];
     double p = gn->a.p;
     float keep = (float)(1.0 / (1.0 - p));
-    const float *x = mem_ptr(s->args[0].memory);
-    float *y = mem_ptr(s->args[1].memory), *m = mem_ptr(s->args[2].memory);
+    const float *x = tn_ptr(s->args[0].memory);
+    float *y = tn_ptr(s->args[1].memory), *m = tn_ptr(s->args[2].memory);
     size_t planes = (size_t)n->batch * (size_t)gn->shape.dim[1];
     size_t hw = (size_t)(gn->shape.dim[2] * gn->shape.dim[3]);
     uint64_t threshold = (uint64_t)(p * 18446744073709551616.0);
@@ -735,7 +735,7 @@ static int bwd_conv_or_linear(train_net *n, int k)
      * output's layout can leave only the reference implementation (e.g.
      * plain src with a padded blocked diff_dst: 8 channels, 100x slower). */
     TRY(tn_md_act(n, &any_ddst, &gn->shape, 0));
-    any_w = *mem_md(W->w);
+    any_w = *tn_md(W->w);
     any_w.format_kind = dnnl_format_kind_any;
     /* weight gradients in fp32 (for the fp32 update), weights as the forward read them */
     dnnl_memory_desc_t wany, wlow;
@@ -745,17 +745,17 @@ static int bwd_conv_or_linear(train_net *n, int k)
     step s;
     /* weights (and bias) gradient */
     if (conv)
-        CK(dop_conv_bwd_weights(&pd, n->eng, &any_src, &wany, B ? mem_md(B->g) : NULL,
+        CK(dop_conv_bwd_weights(&pd, n->eng, &any_src, &wany, B ? tn_md(B->g) : NULL,
                                 &any_ddst, &Lk->geo, Lk->fpd), "conv backward weights");
     else
-        CK(dop_ip_bwd_weights(&pd, n->eng, &any_src, &wany, B ? mem_md(B->g) : NULL,
+        CK(dop_ip_bwd_weights(&pd, n->eng, &any_src, &wany, B ? tn_md(B->g) : NULL,
                               &any_ddst, Lk->fpd), "ip backward weights");
     dnnl_memory_t src, ddst, dw = W->g;
     TRY(tn_bind_input(n, &n->bwd, dop_query_md(pd, DNNL_ARG_SRC),
-                   dop_md_equal(dop_query_md(pd, DNNL_ARG_SRC), mem_md(Lk->src_bound))
+                   dop_md_equal(dop_query_md(pd, DNNL_ARG_SRC), tn_md(Lk->src_bound))
                        ? Lk->src_bound : n->L[in].dst, &src));
     TRY(tn_bind_input(n, &n->bwd, dop_query_md(pd, DNNL_ARG_DIFF_DST), Lk->ddst, &ddst));
-    int reorder_dw = !dop_md_equal(dop_query_md(pd, DNNL_ARG_DIFF_WEIGHTS), mem_md(W->g));
+    int reorder_dw = !dop_md_equal(dop_query_md(pd, DNNL_ARG_DIFF_WEIGHTS), tn_md(W->g));
     if (reorder_dw)
         TRY(tn_new_mem(n, dop_query_md(pd, DNNL_ARG_DIFF_WEIGHTS), &dw));
     TRY(tn_make_prim(n, pd, conv ? "conv bwd weights" : "ip bwd weights", &s));
@@ -798,7 +798,7 @@ static int bwd_bn(train_net *n, int k)
     dnnl_memory_t src = Lk->src_bound;
     float eps = (float)(gn->a.eps > 0 ? gn->a.eps : 1e-5);
     dnnl_primitive_desc_t pd;
-    CK(dop_bn_bwd(&pd, n->eng, mem_md(Lk->ddst), mem_md(src), eps, Lk->fuse_relu, Lk->fpd),
+    CK(dop_bn_bwd(&pd, n->eng, tn_md(Lk->ddst), tn_md(src), eps, Lk->fuse_relu, Lk->fpd),
        "batch norm backward");
     tn_grad_out go;
     dnnl_memory_t dsrc;
@@ -871,7 +871,7 @@ static int bwd_eltwise(train_net *n, int k)
     int from_dst = alg == dnnl_eltwise_relu_use_dst_for_bwd;
     dnnl_memory_t data = from_dst ? Lk->dst : n->L[in].dst;
     dnnl_primitive_desc_t pd;
-    CK(dop_eltwise_bwd(&pd, n->eng, alg, mem_md(Lk->ddst), mem_md(data), alpha, beta, Lk->fpd),
+    CK(dop_eltwise_bwd(&pd, n->eng, alg, tn_md(Lk->ddst), tn_md(data), alpha, beta, Lk->fpd),
        "eltwise backward");
     tn_grad_out go;
     TRY(tn_grad_out_begin(n, dop_query_md(pd, DNNL_ARG_DIFF_SRC), in, &go));
@@ -891,7 +891,7 @@ static int bwd_pool(train_net *n, int k)
     if (Lk->c_pool)
         return tn_cpool_bwd(n, k);
     dnnl_primitive_desc_t pd;
-    CK(dop_pool_bwd(&pd, n->eng, pool_alg(&n->g->nodes[k], Lk), mem_md(Lk->src_bound), mem_md(Lk->ddst),
+    CK(dop_pool_bwd(&pd, n->eng, pool_alg(&n->g->nodes[k], Lk), tn_md(Lk->src_bound), tn_md(Lk->ddst),
                     Lk->kernel, &Lk->geo, Lk->fpd), "pooling backward");
     tn_grad_out go;
     TRY(tn_grad_out_begin(n, dop_query_md(pd, DNNL_ARG_DIFF_SRC), in, &go));
@@ -919,7 +919,7 @@ static int bwd_dropout(train_net *n, int k)
 {
     layer *Lk = &n->L[k];
     tn_grad_out go;
-    TRY(tn_grad_out_begin(n, mem_md(Lk->ddst), Lk->in[0], &go));
+    TRY(tn_grad_out_begin(n, tn_md(Lk->ddst), Lk->in[0], &go));
     step s = {.fn = step_mul_plain, .node = k, .nargs = 3};
     s.args[0].memory = Lk->ddst;
     s.args[1].memory = Lk->mask;
@@ -934,8 +934,8 @@ static int bwd_prelu(train_net *n, int k)
     int in = Lk->in[0];
     param *W = &n->P[Lk->p[0]];
     dnnl_primitive_desc_t pd;
-    CK(dop_prelu_bwd(&pd, n->eng, mem_md(Lk->src_bound), mem_md(W->w), mem_md(Lk->ddst),
-                     mem_md(W->g), Lk->fpd), "prelu backward");
+    CK(dop_prelu_bwd(&pd, n->eng, tn_md(Lk->src_bound), tn_md(W->w), tn_md(Lk->ddst),
+                     tn_md(W->g), Lk->fpd), "prelu backward");
     tn_grad_out go;
     dnnl_memory_t dsrc;
     int deliver = n->L[in].need_grad;
@@ -962,10 +962,10 @@ static int bwd_softmax(train_net *n, int k)
 {
     layer *Lk = &n->L[k];
     dnnl_primitive_desc_t pd;
-    CK(dop_softmax_bwd(&pd, n->eng, mem_md(Lk->dst), mem_md(Lk->ddst), mem_md(Lk->dst),
+    CK(dop_softmax_bwd(&pd, n->eng, tn_md(Lk->dst), tn_md(Lk->ddst), tn_md(Lk->dst),
                        n->g->nodes[k].a.dim, Lk->fpd), "softmax backward");
     tn_grad_out go;
-    TRY(tn_grad_out_begin(n, mem_md(Lk->dst), Lk->in[0], &go));
+    TRY(tn_grad_out_begin(n, tn_md(Lk->dst), Lk->in[0], &go));
     step s;
     TRY(tn_make_prim(n, pd, "softmax bwd", &s));
     tn_arg(&s, DNNL_ARG_DST, Lk->dst);
@@ -981,7 +981,7 @@ static int reduce_into(train_net *n, dnnl_memory_t src, int t)
     dnnl_memory_desc_t dst;
     TRY(tn_md_plain(&dst, &n->g->nodes[t].shape, n->batch));
     dnnl_primitive_desc_t pd;
-    CK(dop_reduce_sum(&pd, n->eng, mem_md(src), &dst), "reduction");
+    CK(dop_reduce_sum(&pd, n->eng, tn_md(src), &dst), "reduction");
     tn_grad_out go;
     TRY(tn_grad_out_begin(n, dop_query_md(pd, DNNL_ARG_DST), t, &go));
     step s;
@@ -1013,7 +1013,7 @@ static int bwd_binary(train_net *n, int k)
             TRY(tn_grad_route(n, Lk->ddst, a));
         } else {
             tn_grad_out go;
-            TRY(tn_grad_out_begin(n, mem_md(Lk->ddst), a, &go));
+            TRY(tn_grad_out_begin(n, tn_md(Lk->ddst), a, &go));
             TRY(tn_add_binary_step(n, &n->bwd, dnnl_binary_mul, Lk->ddst, Lk->src_bound, go.mem));
             TRY(tn_grad_out_end(n, &go));
         }
@@ -1022,7 +1022,7 @@ static int bwd_binary(train_net *n, int k)
         return 0;
     dnnl_memory_t g = Lk->ddst;
     if (!add) {
-        TRY(tn_new_mem(n, mem_md(Lk->ddst), &g));
+        TRY(tn_new_mem(n, tn_md(Lk->ddst), &g));
         TRY(tn_add_binary_step(n, &n->bwd, dnnl_binary_mul, Lk->ddst, n->L[a].dst, g));
     }
     if (same_dims(n, b, k))
@@ -1046,8 +1046,8 @@ static int bwd_cat(train_net *n, int k)
             dnnl_memory_desc_t sub;
             dnnl_primitive_desc_t pd;
             off += is->dim[1];
-            if (dop_submemory(&sub, mem_md(base), d, o) != dnnl_success ||
-                dop_reorder(&pd, n->eng, &sub, mem_md(n->L[Lk->in[j]].ddst ? n->L[Lk->in[j]].ddst : base)) != dnnl_success)
+            if (dop_submemory(&sub, tn_md(base), d, o) != dnnl_success ||
+                dop_reorder(&pd, n->eng, &sub, tn_md(n->L[Lk->in[j]].ddst ? n->L[Lk->in[j]].ddst : base)) != dnnl_success)
                 ok = 0;
             else
                 dnnl_primitive_desc_destroy(pd);
@@ -1067,7 +1067,7 @@ static int bwd_cat(train_net *n, int k)
         if (!n->L[Lk->in[j]].need_grad)
             continue;
         dnnl_memory_desc_t sub;
-        CK(dop_submemory(&sub, mem_md(base), d, o), "sub-memory");
+        CK(dop_submemory(&sub, tn_md(base), d, o), "sub-memory");
         dnnl_memory_t v;
         TRY(tn_view_mem(n, &sub, base, &v));
         TRY(tn_grad_route(n, v, Lk->in[j]));

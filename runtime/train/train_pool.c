@@ -202,10 +202,10 @@ static void bwd_plane(const pool_geo *p, const float *dy, const uint8_t *ws, flo
 static void step_fwd(train_net *n, step *s)
 {
     pool_geo p;
-    geo_of(n, s->node, mem_md(s->args[0].memory), &p);
-    const float *x = mem_ptr(s->args[0].memory);
-    float *y = mem_ptr(s->args[1].memory);
-    uint8_t *ws = s->nargs > 2 ? mem_ptr(s->args[2].memory) : NULL;
+    geo_of(n, s->node, tn_md(s->args[0].memory), &p);
+    const float *x = tn_ptr(s->args[0].memory);
+    float *y = tn_ptr(s->args[1].memory);
+    uint8_t *ws = s->nargs > 2 ? tn_ptr(s->args[2].memory) : NULL;
     size_t in = (size_t)p.H * p.W * p.b, out = (size_t)p.OH * p.OW * p.b;
     #pragma omp parallel for schedule(static)
     for (int i = 0; i < p.N * p.CB; i++)
@@ -215,10 +215,10 @@ static void step_fwd(train_net *n, step *s)
 static void step_bwd(train_net *n, step *s)
 {
     pool_geo p;
-    geo_of(n, s->node, mem_md(s->args[2].memory), &p);
-    const float *dy = mem_ptr(s->args[0].memory);
-    const uint8_t *ws = mem_ptr(s->args[1].memory);
-    float *dx = mem_ptr(s->args[2].memory);
+    geo_of(n, s->node, tn_md(s->args[2].memory), &p);
+    const float *dy = tn_ptr(s->args[0].memory);
+    const uint8_t *ws = tn_ptr(s->args[1].memory);
+    float *dx = tn_ptr(s->args[2].memory);
     size_t in = (size_t)p.H * p.W * p.b, out = (size_t)p.OH * p.OW * p.b;
     #pragma omp parallel for schedule(static)
     for (int i = 0; i < p.N * p.CB; i++)
@@ -228,7 +228,7 @@ static void step_bwd(train_net *n, step *s)
 int tn_cpool_fwd(train_net *n, int k, dnnl_memory_t src)
 {
     layer *Lk = &n->L[k];
-    const dnnl_memory_desc_t *md = mem_md(src);
+    const dnnl_memory_desc_t *md = tn_md(src);
     if (n->g->nodes[k].op != GRAPH_OP_MAXPOOL2D || md->ndims != 4 || md->data_type != dnnl_f32 ||
         Lk->kernel[0] * Lk->kernel[1] > 255)
         return 1;
@@ -241,7 +241,7 @@ int tn_cpool_fwd(train_net *n, int k, dnnl_memory_t src)
         TRY(tn_new_mem(n, &blocked, &m));
         TRY(tn_add_reorder(n, NULL, src, m));
         src = m;
-        md = mem_md(src);
+        md = tn_md(src);
     }
     dnnl_dims_t od = {md->dims[0], md->dims[1], n->g->nodes[k].shape.dim[2],
                       n->g->nodes[k].shape.dim[3]};
@@ -273,7 +273,7 @@ int tn_cpool_bwd(train_net *n, int k)
 {
     layer *Lk = &n->L[k];
     tn_grad_out go;
-    TRY(tn_grad_out_begin(n, mem_md(Lk->src_bound), Lk->in[0], &go));
+    TRY(tn_grad_out_begin(n, tn_md(Lk->src_bound), Lk->in[0], &go));
     step s = {.fn = step_bwd, .node = k, .nargs = 3};
     s.args[0].memory = Lk->ddst;
     s.args[1].memory = Lk->ws;

@@ -113,8 +113,8 @@ static void compare(int net, int fuse)
     for (int k = 0; k < g->n; k++) {
         graph_op op = g->nodes[k].op;
         if ((op == GRAPH_OP_CONV2D || op == GRAPH_OP_LINEAR) && n[1]->L[k].alias == k) {
-            assert_int_equal(mem_md(n[1]->L[k].dst)->data_type, dnnl_bf16);
-            assert_int_equal(mem_md(n[0]->L[k].dst)->data_type, dnnl_f32);
+            assert_int_equal(tn_md(n[1]->L[k].dst)->data_type, dnnl_bf16);
+            assert_int_equal(tn_md(n[0]->L[k].dst)->data_type, dnnl_f32);
             assert_non_null(n[1]->L[k].wlow);
             low++;
         }
