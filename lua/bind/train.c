@@ -436,7 +436,8 @@ static int l_dataset(lua_State *L)
     if (arg)
         lua_pushstring(L, arg), lua_setfield(L, -2, "arg");
     /* folder:PATH, or folder with the data directory: only the files tell; load them (cached) */
-    if (e->classes == 0 && arg && (*arg || data)) {
+    int from_files = e->classes == 0 && arg && (*arg || data);
+    if (from_files || load) {
         const ds_dataset *d;
         char err[1024];
         if (train_dataset_get(name, data, &d, err, sizeof err)) {
@@ -444,19 +445,13 @@ static int l_dataset(lua_State *L)
             lua_pushstring(L, err);
             return 2;
         }
-        int dims[3] = {d->c, d->h, d->w};
-        lua_createtable(L, 3, 0);
-        for (int i = 0; i < 3; i++)
-            lua_pushinteger(L, dims[i]), lua_rawseti(L, -2, i + 1);
-        lua_setfield(L, -2, "input");
-        lua_pushinteger(L, d->classes), lua_setfield(L, -2, "classes");
-    } else if (load) {
-        const ds_dataset *d;
-        char err[1024];
-        if (train_dataset_get(name, data, &d, err, sizeof err)) {
-            luaL_pushfail(L);
-            lua_pushstring(L, err);
-            return 2;
+        if (from_files) {
+            int dims[3] = {d->c, d->h, d->w};
+            lua_createtable(L, 3, 0);
+            for (int i = 0; i < 3; i++)
+                lua_pushinteger(L, dims[i]), lua_rawseti(L, -2, i + 1);
+            lua_setfield(L, -2, "input");
+            lua_pushinteger(L, d->classes), lua_setfield(L, -2, "classes");
         }
     }
     return 1;
