@@ -5,6 +5,7 @@
 #   sh tests/soak/soak.sh [ITERATIONS]        (default 2000)
 #   env LLMNAS       the binary (default ./llmnas)
 #       SOAK_KILLS   kill -9 rounds per script (default ITERATIONS / 100, at least 3)
+#       SOAK_MIN_KILLS  how many of them must land before the run ends (default: all)
 #       SOAK_DIR     keep the stores, logs and samples there (default: a temp dir, removed)
 #       SOAK_SCRIPTS which to run: "paper evolve" (default), or one of them
 #       SOAK_TOKEN_TARGET=0  print the prompt-token figures without judging them (the short
@@ -34,6 +35,9 @@ cd "$ROOT" || exit 2
 LLMNAS=${LLMNAS:-$ROOT/llmnas}
 N=${1:-2000}
 KILLS=${SOAK_KILLS:-$((N / 100 < 3 ? 3 : N / 100))}
+# At least this many must land (a replayed short run can end, on a fast machine, between
+# the poll that sees the last target and the kill); the long soak wants them all.
+MIN_KILLS=${SOAK_MIN_KILLS:-$KILLS}
 if [ -n "${SOAK_DIR:-}" ]; then W=$SOAK_DIR; mkdir -p "$W"; else W=$(mktemp -d "${TMPDIR:-/tmp}/llmnas-soak.XXXXXX"); fi
 MARK1=$((N / 20 < 10 ? 10 : N / 20))   # 100 of 2,000: the history window (5) is full
 MARK2=$((N / 2))
@@ -132,8 +136,8 @@ killed() {  # NAME DB ARGS...
         fi
     done
     echo "  $name K: $kills kill -9 in $rounds rounds ($(last "$db" 2) of $N iterations)"
-    [ "$kills" -ge "$KILLS" ] && ok "$name: killed $kills times and resumed to the end" ||
-        bad "$name: only $kills of $KILLS kills landed before the run ended"
+    [ "$kills" -ge "$MIN_KILLS" ] && ok "$name: killed $kills times (of $KILLS aimed) and resumed to the end" ||
+        bad "$name: only $kills of $KILLS kills landed before the run ended (at least $MIN_KILLS must)"
 }
 
 # The figures of one script: RSS, Lua heap and prompt tokens per call at MARK1, MARK2, N.
