@@ -187,7 +187,7 @@ local function recipe_for(strategy, opts)
   local recipe = merge(copy(M.RECIPE), strategy.train)
   if recipe.precision ~= nil then  -- refused here, before any candidate fails on it
     local p, refused = train_module.precision(tostring(recipe.precision))
-    if not p then error("train.precision: " .. refused, 0) end
+    if not p then require("llmnas.preflight").fail(64, "recipe: train.precision: " .. refused) end
   end
   recipe.dataset, recipe.data, recipe.subset = task.dataset, task.data, task.subset
   recipe.val_fraction, recipe.val_subset = task.val_fraction, task.val_subset
