@@ -10,7 +10,7 @@ crop + flip on both sides) it trains the same subset with the same recipe (batch
   llmnas fp32   `llmnas train NET --precision fp32 --json` (the forked worker)
   llmnas bf16   the same with --precision bf16 (only where the CPU has native bf16)
   torch fp32    the network exported by `llmnas export --format pytorch`, Debian's
-                torch 1.13 on /usr/bin/python3, data in memory
+                torch 1.13 on /usr/bin/python3, data in memory (bench_train.torch_main)
   torch bf16    the same step under torch.autocast("cpu", dtype=torch.bfloat16)
 
 Each of the four is measured --repeat times, interleaved, and the median is
@@ -31,20 +31,17 @@ with --threads 1 it is nearly load-independent, as no thread waits for another.
 """
 import argparse
 import ctypes
-import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import bench_train as bt  # noqa: E402  (the shared measuring and data helpers)
 
 ROOT = bt.ROOT
-PY = bt.PY
 ISA_NAMES = {0x1: "sse41", 0x3: "avx", 0x7: "avx2", 0x407: "avx2_vnni", 0x27: "avx512_core",
              0x67: "avx512_core_vnni", 0xe7: "avx512_core_bf16", 0x3e7: "avx512_core_amx"}
 
@@ -69,55 +66,6 @@ def cpu_info():
 def load():
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
-
-
-def torch_main(a):
-    """One PyTorch training run (as bench_train.torch_main), optionally under autocast."""
-    import numpy as np
-    import torch
-    import torch.nn.functional as F
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(43)
-    ns = {}
-    exec(open(a.model).read(), ns)
-    net = ns["Net"]()
-    x8, y8 = bt.load_fmnist(a.n) if a.dataset == "fashion-mnist" else bt.load_cifar(a.data, a.n)
-    mean, std = bt.MEAN_STD[a.dataset]
-    x = (torch.from_numpy(x8.astype(np.float32)) / 255.0 - torch.tensor(mean).view(1, -1, 1, 1)) \
-        / torch.tensor(std).view(1, -1, 1, 1)
-    y = torch.from_numpy(y8.astype(np.int64))
-    pad_value = [(-m / s) for m, s in zip(mean, std)]
-    B = 128
-    steps = len(x) // B
-    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-    g = torch.Generator().manual_seed(43)
-    order = torch.randperm(len(x), generator=g)
-    net.train()
-    t0, c0 = time.time(), time.process_time()
-    for s in range(steps):
-        idx = order[s * B:(s + 1) * B]
-        xb, yb = x[idx], y[idx]
-        if a.augment:
-            p = torch.empty(B, xb.shape[1], 40, 40)
-            for c in range(xb.shape[1]):
-                p[:, c].fill_(pad_value[c])
-            p[:, :, 4:36, 4:36] = xb
-            off = torch.randint(0, 9, (B, 2), generator=g)
-            xb = torch.stack([p[i, :, off[i, 0]:off[i, 0] + 32, off[i, 1]:off[i, 1] + 32]
-                              for i in range(B)])
-            flip = torch.rand(B, generator=g) < 0.5
-            xb = torch.where(flip.view(B, 1, 1, 1), xb.flip(3), xb)
-        opt.zero_grad()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.autocast):
-            z = net(xb)
-        loss = F.cross_entropy(z.float(), yb)
-        loss.backward()
-        opt.step()
-        sched.step()
-    secs, cpu = time.time() - t0, time.process_time() - c0
-    print(json.dumps({"status": "ok", "images_per_s": steps * B / secs, "seconds": secs,
-                      "images_per_cpu_s": steps * B / cpu}))
 
 
 def per_cpu(r):
@@ -194,10 +142,9 @@ def main():
                         ["--subset", str(n), "--val-fraction", "0.01", "--threads",
                          str(a.threads), "--precision", p, "--json"])))
                 for tp in (["fp32", "bf16"] if torch_bf16 else ["fp32"]) if have_torch else []:
-                    truns[tp].append(bt.measure(
-                        [PY, __file__, "--torch", "--model", mp, "--dataset", ds, "--n", str(n),
-                         "--threads", str(a.threads)] + (["--autocast"] if tp == "bf16" else []) +
-                        (["--augment", "--data", tmp] if ds == "cifar10" else [])))
+                    truns[tp].append(bt.measure(bt.torch_cmd(
+                        mp, ds, n, a.threads, *((tmp, True) if ds == "cifar10" else (None, False)),
+                        autocast=tp == "bf16")))
             t32, t16 = median(truns["fp32"], "images_per_s"), median(truns["bf16"], "images_per_s")
             c32 = median(truns["fp32"], "images_per_cpu_s")
             c16 = median(truns["bf16"], "images_per_cpu_s")
@@ -224,16 +171,4 @@ def main():
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--torch":
-        ap = argparse.ArgumentParser()
-        ap.add_argument("--torch", action="store_true")
-        ap.add_argument("--model")
-        ap.add_argument("--dataset")
-        ap.add_argument("--data")
-        ap.add_argument("--n", type=int)
-        ap.add_argument("--threads", type=int)
-        ap.add_argument("--augment", action="store_true")
-        ap.add_argument("--autocast", action="store_true")
-        torch_main(ap.parse_args())
-    else:
-        main()
+    main()

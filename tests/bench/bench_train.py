@@ -94,6 +94,8 @@ def load_cifar(d, n):
 
 
 def torch_main(a):
+    """One PyTorch training run of the exported network a.model on the first a.n images,
+    the step under torch.autocast("cpu", bfloat16) when a.autocast (bench_precision.py)."""
     import numpy as np
     import torch
     import torch.nn.functional as F
@@ -115,7 +117,7 @@ def torch_main(a):
     g = torch.Generator().manual_seed(43)
     order = torch.randperm(len(x), generator=g)
     net.train()
-    t0 = time.time()
+    t0, c0 = time.time(), time.process_time()
     total = 0.0
     for s in range(steps):
         idx = order[s * B:(s + 1) * B]
@@ -132,15 +134,26 @@ def torch_main(a):
             flip = torch.rand(B, generator=g) < 0.5
             xb = torch.where(flip.view(B, 1, 1, 1), xb.flip(3), xb)
         opt.zero_grad()
-        loss = F.cross_entropy(net(xb), yb)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.autocast):
+            z = net(xb)
+        loss = F.cross_entropy(z.float(), yb)
         loss.backward()
         opt.step()
         sched.step()
         total += loss.item()
-    secs = time.time() - t0
+    secs, cpu = time.time() - t0, time.process_time() - c0
     ru = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"status": "ok", "images_per_s": steps * B / secs, "seconds": secs,
-                      "train_loss": total / max(1, steps), "peak_rss_mib": ru.ru_maxrss / 1024.0}))
+                      "images_per_cpu_s": steps * B / cpu, "train_loss": total / max(1, steps),
+                      "peak_rss_mib": ru.ru_maxrss / 1024.0}))
+
+
+def torch_cmd(model, dataset, n, threads, data=None, augment=False, autocast=False):
+    """The command line of one torch_main run, for measure()."""
+    return ([PY, os.path.abspath(__file__), "--torch", "--model", model, "--dataset", dataset,
+             "--n", str(n), "--threads", str(threads)] +
+            (["--data", data] if data else []) + (["--augment"] if augment else []) +
+            (["--autocast"] if autocast else []))
 
 
 # ---- orchestration ----
@@ -214,9 +227,8 @@ def main():
                     break
                 l = best(l, run, "images_per_s")
                 if have_torch:
-                    t = best(t, measure([PY, __file__, "--torch", "--model", mp, "--dataset", ds,
-                                         "--n", str(n), "--threads", env_threads] +
-                                        (["--augment", "--data", tmp] if ds == "cifar10" else [])),
+                    t = best(t, measure(torch_cmd(mp, ds, n, env_threads,
+                                                  *((tmp, True) if ds == "cifar10" else ()))),
                              "images_per_s")
             if l.get("status") != "ok":
                 print("%-13s %-6s llmnas failed: %s" % (ds, net, l))
@@ -250,6 +262,7 @@ if __name__ == "__main__":
         ap.add_argument("--n", type=int)
         ap.add_argument("--threads", type=int)
         ap.add_argument("--augment", action="store_true")
+        ap.add_argument("--autocast", action="store_true")
         torch_main(ap.parse_args())
     else:
         main()
