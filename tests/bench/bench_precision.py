@@ -120,51 +120,41 @@ def main():
                "torch fp32 / bf16 images/s; foreign cores"))
     print(head)
     print("-" * len(head))
-    for ds in a.datasets.split(","):
-        if ds == "fashion-mnist" and not os.path.exists(bt.FMNIST):
-            print("%-13s skipped: not installed" % ds)
-            continue
-        shape, data = ("1x28x28", []) if ds == "fashion-mnist" else ("3x32x32", ["--data", tmp])
-        for net in a.nets.split(","):
-            src = os.path.join(ROOT, "examples", "nets", "bench_" + net + ".lua")
-            gj, mp = os.path.join(tmp, net + ds + ".json"), os.path.join(tmp, net + ds + ".py")
-            for fmt, out in (("json", gj), ("pytorch", mp)):
-                subprocess.run([llmnas, "export", src, "--format", fmt, "--input", shape,
-                                "-o", out], check=True)
-            n = sizes[net]
-            precs = ["fp32", "bf16"] if native else ["fp32"]
-            runs = {p: [] for p in precs}
-            truns = {"fp32": [], "bf16": []}
-            for _ in range(max(1, a.repeat)):
-                for p in precs:
-                    runs[p].append(per_cpu(bt.measure(
-                        [llmnas, "train", src, "--dataset", ds] + data +
-                        ["--subset", str(n), "--val-fraction", "0.01", "--threads",
-                         str(a.threads), "--precision", p, "--json"])))
-                for tp in (["fp32", "bf16"] if torch_bf16 else ["fp32"]) if have_torch else []:
-                    truns[tp].append(bt.measure(bt.torch_cmd(
-                        mp, ds, n, a.threads, *((tmp, True) if ds == "cifar10" else (None, False)),
-                        autocast=tp == "bf16")))
-            t32, t16 = median(truns["fp32"], "images_per_s"), median(truns["bf16"], "images_per_s")
-            c32 = median(truns["fp32"], "images_per_cpu_s")
-            c16 = median(truns["bf16"], "images_per_cpu_s")
-            tf = [median(truns[k], "foreign_cores") for k in ("fp32", "bf16")]
+    for ds, net, src, data, gj, mp in bt.reference_nets(llmnas, tmp, a.datasets, a.nets):
+        n = sizes[net]
+        precs = ["fp32", "bf16"] if native else ["fp32"]
+        runs = {p: [] for p in precs}
+        truns = {"fp32": [], "bf16": []}
+        for _ in range(max(1, a.repeat)):
             for p in precs:
-                ok = [r for r in runs[p] if r.get("status") == "ok"]
-                if not ok:
-                    print("%-13s %-6s %-4s llmnas failed: %s" % (ds, net, p, runs[p][-1]))
-                    continue
-                li = median(ok, "images_per_s")
-                gf = 3 * ok[0]["flops"] * li / 1e9
-                fc = median(ok, "foreign_cores")
-                star = "*" if max([fc] + [f for f in tf if f == f]) > 0.3 else " "
-                lc = median(ok, "images_per_cpu_s")
-                print("%-13s %-6s %-4s | %7.0f%s %7.2f %7.2f | %7.1f %5.0f%% | %7.0f %7.2f %7.2f | "
-                      "%7.0f | %.0f / %.0f; %.2f (torch %.2f / %.2f)"
-                      % (ds, net, p, li, star, li / t32, li / t16, gf, 100 * gf / fp32_peak,
-                         lc, lc / c32, lc / c16, median(ok, "tree_maxrss_mib"), t32, t16, fc,
-                         tf[0], tf[1]))
-                sys.stdout.flush()
+                runs[p].append(per_cpu(bt.measure(
+                    [llmnas, "train", src, "--dataset", ds] + data +
+                    ["--subset", str(n), "--val-fraction", "0.01", "--threads",
+                     str(a.threads), "--precision", p, "--json"])))
+            for tp in (["fp32", "bf16"] if torch_bf16 else ["fp32"]) if have_torch else []:
+                truns[tp].append(bt.measure(bt.torch_cmd(
+                    mp, ds, n, a.threads, *((tmp, True) if ds == "cifar10" else (None, False)),
+                    autocast=tp == "bf16")))
+        t32, t16 = median(truns["fp32"], "images_per_s"), median(truns["bf16"], "images_per_s")
+        c32 = median(truns["fp32"], "images_per_cpu_s")
+        c16 = median(truns["bf16"], "images_per_cpu_s")
+        tf = [median(truns[k], "foreign_cores") for k in ("fp32", "bf16")]
+        for p in precs:
+            ok = [r for r in runs[p] if r.get("status") == "ok"]
+            if not ok:
+                print("%-13s %-6s %-4s llmnas failed: %s" % (ds, net, p, runs[p][-1]))
+                continue
+            li = median(ok, "images_per_s")
+            gf = 3 * ok[0]["flops"] * li / 1e9
+            fc = median(ok, "foreign_cores")
+            star = "*" if max([fc] + [f for f in tf if f == f]) > 0.3 else " "
+            lc = median(ok, "images_per_cpu_s")
+            print("%-13s %-6s %-4s | %7.0f%s %7.2f %7.2f | %7.1f %5.0f%% | %7.0f %7.2f %7.2f | "
+                  "%7.0f | %.0f / %.0f; %.2f (torch %.2f / %.2f)"
+                  % (ds, net, p, li, star, li / t32, li / t16, gf, 100 * gf / fp32_peak,
+                     lc, lc / c32, lc / c16, median(ok, "tree_maxrss_mib"), t32, t16, fc,
+                     tf[0], tf[1]))
+            sys.stdout.flush()
     subprocess.run(["rm", "-rf", tmp])
     print("load at end %s; targets (native bf16): vgg and resnet bf16 >= 2x PyTorch fp32; "
           "small >= 4x in either precision" % load())
