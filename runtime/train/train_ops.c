@@ -1,11 +1,12 @@
 /*
  * train_ops.c — each op of the candidate language compiled into oneDNN
- * forward (training and inference) and backward steps; train_net.c holds
- * the bookkeeping they share (buffers, reorders, gradient delivery) and the
- * build / run lifecycle. Forward functions are fwd_<op>, backward bwd_<op>,
- * called in node order and in reverse node order.
+ * forward (training and inference) and backward steps (train_ops.h), over
+ * the plan's buffers, reorders and gradient delivery (train_plan.h); the
+ * build / run lifecycle that calls them is train_net.c. Forward functions
+ * are fwd_<op>, backward bwd_<op>, called in node order and in reverse node
+ * order.
  */
-#include "train/train_net.h"
+#include "train/train_ops.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /*
  * train_pool.c — max pooling for training in C, on oneDNN's channel-blocked
  * layouts (aBcd16b, aBcd8b: [B][C/b][H][W][b], the last b channels one
- * vector). See train_net.h (tn_cpool_*).
+ * vector). See train_ops.h (tn_cpool_*).
  *
  * Why not oneDNN: its 2.6 training-mode max pooling (the one with a
  * workspace) measured 22 ms forward and 23 ms backward for 128x32x28x28 on
@@ -19,7 +19,7 @@
  * to blocks, as it does for oneDNN's own pooling), and data types other than
  * f32 (oneDNN keeps those).
  */
-#include "train/train_net.h"
+#include "train/train_ops.h"
 
 #include <math.h>
 #include <stdint.h>

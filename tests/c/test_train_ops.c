@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "train/dataset.h"
-#include "train/train_net.h"
+#include "train/train_plan.h"
 #include "train_nets.h"
 
 #define B 4

@@ -1,10 +1,14 @@
 /*
- * train_net.h — the trainer's private structures and the helpers shared by
- * train_net.c and train_ops.c (the trainer and white-box tests only; the API
- * is train.h). Helpers return 0 or a TRAIN_E* code with n->err set.
+ * train_plan.h — the plan of a compiled net (train_plan.c): the per-net
+ * structure, its buffers, step lists, reorders, gradient delivery and
+ * parameters. The op compilers (train_ops.h) and the lifecycle (train_net.c)
+ * both build on it, and it calls neither: train_net -> train_ops ->
+ * train_plan, train_net -> train_plan. For the trainer and white-box tests
+ * only; the API is train.h. Helpers return 0 or a TRAIN_E* code with n->err
+ * set (naming the node being compiled, n->cur / n->cur_name).
  */
-#ifndef LLMNAS_TRAIN_NET_H
-#define LLMNAS_TRAIN_NET_H
+#ifndef LLMNAS_TRAIN_PLAN_H
+#define LLMNAS_TRAIN_PLAN_H
 
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
@@ -100,7 +104,7 @@ struct train_net {
     char err[512];
 };
 
-/* ---- shared by train_net.c and train_ops.c (internal) ---- */
+/* ---- building the plan (train_plan.c) ---- */
 
 #define CK(call, what)                                                                  \
     do {                                                                                \
@@ -131,56 +135,110 @@ typedef struct tn_grad_out {
     dnnl_memory_t mem;  /* what the producer writes */
 } tn_grad_out;
 
-/* Buffers: tn_new_mem allocates (or defers, during build, until lifetimes are
- * known); tn_private_mem never shares; tn_view_mem aliases base's buffer. */
+/* ---- buffers ---- */
+
+/* A new buffer of layout md into *out, owned by the net (freed by
+ * train_net_free). While the net is being built (n->defer) it gets no memory
+ * yet: tn_assign_buffers gives it a block shared with buffers of disjoint
+ * lifetime, so use it for what only steps read and write. Otherwise the
+ * memory is allocated now and zeroed (blocked layouts' padding must stay 0).
+ * TRAIN_ENOMEM names the node and the bytes allocated so far. */
 int tn_new_mem(train_net *n, const dnnl_memory_desc_t *md, dnnl_memory_t *out);
+/* As tn_new_mem, but never deferred nor shared: for what C code reads or
+ * writes outside the step lists (input, parameters, BN statistics, dropout
+ * masks, the loss's gradient). */
 int tn_private_mem(train_net *n, const dnnl_memory_desc_t *md, dnnl_memory_t *out);
+/* A memory of layout md over base's buffer (flatten, concat slices), owned by
+ * the net; deferred with base when base is, so it follows base's block. */
 int tn_view_mem(train_net *n, const dnnl_memory_desc_t *md, dnnl_memory_t base, dnnl_memory_t *out);
-/* Steps: the primitive of pd (destroyed) into *s with its scratchpad. */
+/* Give every buffer tn_new_mem deferred its memory, once all step lists are
+ * compiled: buffers whose lifetimes (first to last use in forward-train +
+ * backward, and separately in forward-eval) do not overlap share a block;
+ * the logits and the output are live always. Call once, with n->defer off. */
+int tn_assign_buffers(train_net *n);
+/* Copy between memory m (any layout) and the plain float32 array buf of
+ * layout `plain`: into buf when to_plain, else from it. Runs at once (not a
+ * step); buf is the caller's. */
+int tn_copy_plain(train_net *n, dnnl_memory_t m, const dnnl_memory_desc_t *plain, float *buf,
+                  int to_plain);
+/* A oneDNN memory's data pointer and descriptor (tn_, not mem_: that prefix is memory/'s);
+ * both borrowed from m. */
+void *tn_ptr(dnnl_memory_t m);
+const dnnl_memory_desc_t *tn_md(dnnl_memory_t m);
+
+/* ---- steps ---- */
+
+/* Clear *s and make it run the primitive of pd, with the net's shared
+ * scratchpad as its first argument when pd needs one; `what` names it in
+ * n->impls (a reference convolution / inner product is counted in
+ * n->ref_impls). pd is destroyed here, on success and on failure; the
+ * primitive belongs to the net. The caller adds the other arguments. */
 int tn_make_prim(train_net *n, dnnl_primitive_desc_t pd, const char *what, step *s);
+/* Add argument `a` (a DNNL_ARG_* id) = m to s; at most STEP_MAX_ARGS in all. */
 void tn_arg(step *s, int a, dnnl_memory_t m);
+/* Append a copy of *s to list l (the lists run in order, steps never overlap). */
 int tn_push_step(train_net *n, steplist *l, const step *s);
+/* Append a copy of *s to the forward lists: which = FWD_BOTH, FWD_TRAIN
+ * (training only: dropout, BN batch statistics) or FWD_EVAL (inference only). */
 int tn_push_fwd(train_net *n, int which, const step *s);
-/* Reorders (l NULL: both forward lists), inputs in a wanted layout, binary steps. */
+
+/* ---- moving tensors between layouts ---- */
+
+/* A reorder step src -> dst (layouts may differ, dims must not) appended to
+ * l, or to both forward lists when l is NULL. */
 int tn_add_reorder(train_net *n, steplist *l, dnnl_memory_t src, dnnl_memory_t dst);
+/* The memory to pass as an input that must have layout want: *out = have
+ * when its layout already is want, else a new buffer that a reorder step
+ * (appended to l, or both forward lists when l is NULL) fills from have. */
 int tn_bind_input(train_net *n, steplist *l, const dnnl_memory_desc_t *want, dnnl_memory_t have,
                   dnnl_memory_t *out);
+/* A binary step dst = a alg b (dnnl_binary_add or _mul, b broadcast as
+ * oneDNN allows) appended to l (not NULL). */
 int tn_add_binary_step(train_net *n, steplist *l, dnnl_alg_kind_t alg, dnnl_memory_t a,
                        dnnl_memory_t b, dnnl_memory_t dst);
-/* Gradient delivery into layer t's ddst (reorder / accumulate as needed). */
+
+/* ---- gradient delivery into a layer's ddst ---- */
+
+/* Before a backward step that writes the gradient of layer t's output in
+ * layout want: g->mem is the memory it should write (L[t].ddst itself when
+ * the layouts agree and no other consumer wrote there yet, else a new
+ * buffer); marks L[t] written. */
 int tn_grad_out_begin(train_net *n, const dnnl_memory_desc_t *want, int t, tn_grad_out *g);
+/* After that step: appends to the backward list what brings g->mem into
+ * L[t].ddst — nothing, a reorder, or (another consumer wrote first) an add,
+ * reordered first when layouts differ. */
 int tn_grad_out_end(train_net *n, tn_grad_out *g);
+/* Deliver an existing gradient m (any layout, dims of L[t]) into L[t].ddst:
+ * a reorder the first time, an add (after a reorder if needed) thereafter. */
 int tn_grad_route(train_net *n, dnnl_memory_t m, int t);
-/* Parameters: master copy in layout `master`, PyTorch layout dims; init. */
+
+/* ---- parameters ---- */
+
+/* A parameter of node `node` called `name` (borrowed, e.g. "weight"), kept in
+ * layout `master` (the forward primitive's) with PyTorch's shape dims[ndims]
+ * for copies in and out; a trainable one also gets its gradient and momentum
+ * in the same layout. *idx is its index in n->P (the order train.h exposes). */
 int tn_add_param(train_net *n, int node, const char *name, int trainable,
                  const dnnl_memory_desc_t *master, int ndims, const dnnl_dims_t dims, int *idx);
+/* Fill parameter pi from U(-bound, bound), drawn from the net's seeded
+ * init_rng in PyTorch's element order (as kaiming_uniform_(a=sqrt(5))). */
 int tn_init_uniform(train_net *n, int pi, double bound);
+/* Fill parameter pi with v (BN scale 1, shift 0). */
 int tn_init_const(train_net *n, int pi, float v);
-/* Shapes: "any" / plain descriptors of a graph shape at the net's batch;
- * conv / pool geometry in PyTorch's conventions. */
+
+/* ---- shapes ---- */
+
+/* A float32 descriptor of graph shape s with the batch set to `batch`:
+ * layout "any" (the primitive chooses) or plain (nchw / nc: what C code reads
+ * or writes, input and logits). TRAIN_EDNNL if oneDNN refuses the dims. */
 int tn_md_any(dnnl_memory_desc_t *md, const graph_shape *s, int batch);
 int tn_md_plain(dnnl_memory_desc_t *md, const graph_shape *s, int batch);
 /* An activation (or its gradient) of shape s at the net's batch in the net's
- * activation type n->act: layout "any" (plain = 0) or plain (plain = 1). The
- * float32 forms above are for what C code reads or writes (input, logits). */
+ * activation type n->act: layout "any" (plain = 0) or plain (plain = 1). */
 int tn_md_act(const train_net *n, dnnl_memory_desc_t *md, const graph_shape *s, int plain);
+/* Conv / pool geometry of node gn reading shape in, in PyTorch's
+ * conventions (stride 0 = the kernel, dilation 0 = 1); the right padding is
+ * grown until oneDNN's output size equals the graph's (ceil_mode). */
 void tn_geometry(const graph_node *gn, const graph_shape *in, dop_conv *c, dnnl_dims_t kernel);
-/* Max pooling in C (train_pool.c) for node k reading src, after its geometry
- * (L[k].geo, kernel) is set: fwd returns 1 when it does not apply (the
- * caller builds oneDNN's), 0 with the steps added, or a TRAIN_E* code; bwd
- * adds the backward steps of a node fwd took (L[k].c_pool). */
-int tn_cpool_fwd(train_net *n, int k, dnnl_memory_t src);
-int tn_cpool_bwd(train_net *n, int k);
-/* The inference list with each BatchNorm folded into the convolution before it
- * where that is exact and fast (train_fold.c); called before buffers are assigned. */
-int tn_fold_bn_eval(train_net *n);
-/* Per-op compilation (train_ops.c). */
-int tn_compile_fwd(train_net *n, int k);
-int tn_compile_bwd(train_net *n, int k);
-
-/* A oneDNN memory's data pointer and descriptor (tn_, not mem_: that prefix is memory/'s). */
-void *tn_ptr(dnnl_memory_t m);
-const dnnl_memory_desc_t *tn_md(dnnl_memory_t m);
-int grow_scratch(train_net *n);
 
 #endif
