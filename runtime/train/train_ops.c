@@ -75,21 +75,21 @@ static int fwd_conv_or_linear(train_net *n, int k)
     dnnl_memory_desc_t src, wei, bias, dst;
     TRY(tn_md_act(n, &src, is, 0));
     TRY(tn_md_act(n, &dst, &gn->shape, 0));
-    dnnl_dims_t wd;
+    dnnl_dims_t wd;  /* weight: [G, F/G, C/G, kH, kW], [F, C, kH, kW] or [F, C] */
     int wnd;
-    int64_t O = gn->a.out, I = is->dim[1];
+    int64_t F = gn->a.out, C = is->dim[1];
     if (conv && G > 1) {
         wnd = 5;
-        wd[0] = G, wd[1] = O / G, wd[2] = I / G, wd[3] = gn->a.kernel[0], wd[4] = gn->a.kernel[1];
+        wd[0] = G, wd[1] = F / G, wd[2] = C / G, wd[3] = gn->a.kernel[0], wd[4] = gn->a.kernel[1];
     } else if (conv) {
         wnd = 4;
-        wd[0] = O, wd[1] = I, wd[2] = gn->a.kernel[0], wd[3] = gn->a.kernel[1];
+        wd[0] = F, wd[1] = C, wd[2] = gn->a.kernel[0], wd[3] = gn->a.kernel[1];
     } else {
         wnd = 2;
-        wd[0] = O, wd[1] = I;
+        wd[0] = F, wd[1] = C;
     }
     CK(dop_md_dt(&wei, wnd, wd, n->act, dnnl_format_tag_any), "weights layout");
-    dnnl_dims_t bd = {O};
+    dnnl_dims_t bd = {F};  /* bias: [F] */
     CK(dop_md(&bias, 1, bd, dnnl_a), "bias layout");
     dnnl_primitive_desc_t pd;
     if (conv) {
@@ -111,7 +111,7 @@ static int fwd_conv_or_linear(train_net *n, int k)
     dnnl_memory_desc_t wmaster = *dop_query_md(pd, DNNL_ARG_WEIGHTS);
     wmaster.data_type = dnnl_f32;
     TRY(tn_add_param(n, k, "weight", 1, &wmaster, wnd, wd, &Lk->p[0]));
-    int64_t fan_in = I / G * (conv ? gn->a.kernel[0] * gn->a.kernel[1] : 1);
+    int64_t fan_in = C / G * (conv ? gn->a.kernel[0] * gn->a.kernel[1] : 1);
     double bound = 1.0 / sqrt((double)fan_in);
     TRY(tn_init_uniform(n, Lk->p[0], bound));
     Lk->p[1] = -1;
@@ -140,7 +140,7 @@ static int bwd_conv_or_linear(train_net *n, int k)
     layer *Lk = &n->L[k];
     const graph_node *gn = &n->g->nodes[k];
     int conv = gn->op == GRAPH_OP_CONV2D, in = Lk->in[0];
-    param *W = &n->P[Lk->p[0]], *B = Lk->p[1] >= 0 ? &n->P[Lk->p[1]] : NULL;
+    param *W = &n->P[Lk->p[0]], *bias = Lk->p[1] >= 0 ? &n->P[Lk->p[1]] : NULL;
     dnnl_memory_desc_t any_w, any_src, any_ddst;
     TRY(tn_md_act(n, &any_src, in_shape(n, k, 0), 0));
     /* The gradient's layout is left to oneDNN too: forcing the forward
@@ -157,10 +157,10 @@ static int bwd_conv_or_linear(train_net *n, int k)
     step s;
     /* weights (and bias) gradient */
     if (conv)
-        CK(dop_conv_bwd_weights(&pd, n->eng, &any_src, &wany, B ? tn_md(B->g) : NULL,
+        CK(dop_conv_bwd_weights(&pd, n->eng, &any_src, &wany, bias ? tn_md(bias->g) : NULL,
                                 &any_ddst, &Lk->geo, Lk->fpd), "conv backward weights");
     else
-        CK(dop_ip_bwd_weights(&pd, n->eng, &any_src, &wany, B ? tn_md(B->g) : NULL,
+        CK(dop_ip_bwd_weights(&pd, n->eng, &any_src, &wany, bias ? tn_md(bias->g) : NULL,
                               &any_ddst, Lk->fpd), "ip backward weights");
     dnnl_memory_t src, ddst, dw = W->g;
     TRY(tn_bind_input(n, &n->bwd, dop_query_md(pd, DNNL_ARG_SRC),
@@ -174,8 +174,8 @@ static int bwd_conv_or_linear(train_net *n, int k)
     tn_arg(&s, DNNL_ARG_SRC, src);
     tn_arg(&s, DNNL_ARG_DIFF_DST, ddst);
     tn_arg(&s, DNNL_ARG_DIFF_WEIGHTS, dw);
-    if (B)
-        tn_arg(&s, DNNL_ARG_DIFF_BIAS, B->g);
+    if (bias)
+        tn_arg(&s, DNNL_ARG_DIFF_BIAS, bias->g);
     TRY(tn_push_step(n, &n->bwd, &s));
     if (reorder_dw)
         TRY(tn_add_reorder(n, &n->bwd, dw, W->g));
@@ -256,6 +256,7 @@ static void step_bn_running(train_net *n, step *s)
     double m = gn->a.momentum > 0 ? gn->a.momentum : 0.1;
     const float *mean = tn_ptr(Lk->mean), *var = tn_ptr(Lk->var);
     float *rm = tn_ptr(n->P[Lk->p[2]].w), *rv = tn_ptr(n->P[Lk->p[3]].w);
+    /* mean and var are [C], each over B*H*W values (B on [B, C]) */
     double cnt = (double)n->batch * (double)(gn->shape.rank == 4 ? gn->shape.dim[2] * gn->shape.dim[3] : 1);
     double unbias = cnt > 1 ? cnt / (cnt - 1) : 1;
     for (int64_t c = 0; c < gn->shape.dim[1]; c++) {
@@ -355,7 +356,7 @@ static int bwd_bn(train_net *n, int k)
 
 /* ---- LayerNorm ---- */
 
-/* LayerNorm over dim 1: [B, F] as it is; [B, C, H, W] over C at each position (as
+/* LayerNorm over dim 1: [B, C] as it is; [B, C, H, W] over C at each position (as
  * ConvNeXt's LayerNorm2d) by keeping the tensor channels-last (acdb), which is
  * [B*H*W, C] row-major: oneDNN normalises the last dimension of that 2-D view.
  * rows and *md2 the 2-D view; *mdn the node's own layout (the view, or acdb). */
@@ -514,7 +515,7 @@ static int bwd_eltwise(train_net *n, int k)
 
 /* ---- PReLU ---- */
 
-/* PReLU: the slopes are a parameter of dims [1, C, 1, 1] ([1, C] on [B, F]; all ones
+/* PReLU: the slopes are a parameter of dims [1, C, 1, 1] ([1, C] on [B, C]; all ones
  * for one slope), PyTorch's [num_parameters] in the same order; its master copy takes
  * the layout the primitive picks (oneDNN 2.6 has a jit PReLU only for per-channel
  * slopes in the data's layout; a single slope gets the reference one). */

@@ -6,6 +6,21 @@
  * train_plan, train_net -> train_plan. For the trainer and white-box tests
  * only; the API is train.h. Helpers return 0 or a TRAIN_E* code with n->err
  * set (naming the node being compiled, n->cur / n->cur_name).
+ *
+ * Shape legend (here, in train_ops.c, train_pool.c, train_fold.c and
+ * train_net.c; one meaning per letter):
+ *   B   batch: the images of one step (n->batch)
+ *   C   channels of a [B, C, H, W] activation, or features of a [B, C] one;
+ *       for a Conv2d or Linear, its input's
+ *   H W height and width of an activation; OH OW those of an op's output
+ *   F   a Conv2d's or Linear's output channels / features (its weight's
+ *       first dimension)
+ *   G   a grouped Conv2d's groups
+ *   kH kW a window's (kernel's) height and width
+ *   K   classes: the logits are [B, K]
+ *   b   the channel block of a blocked layout (aBcd16b: [B][C/b][H][W][b])
+ * A shape in brackets is logical, PyTorch's order; the memory's layout is
+ * whatever the primitive chose ("any") unless the comment says plain.
  */
 #ifndef LLMNAS_TRAIN_PLAN_H
 #define LLMNAS_TRAIN_PLAN_H
@@ -35,14 +50,16 @@ typedef struct steplist {
 } steplist;
 
 /* A parameter: master copy in the forward primitive's layout; gradient and
- * momentum in the same layout. */
+ * momentum in the same layout. Shapes: a Conv2d weight [F, C/G, kH, kW], a
+ * Linear weight [F, C], their bias [F]; a norm's weight, bias, running_mean
+ * and running_var [C]; PReLU's weight [1, C, 1, 1] (or all ones). */
 typedef struct param {
     int node;
-    const char *name;
-    int trainable;
-    int64_t count;
-    dnnl_memory_desc_t plain;  /* PyTorch's layout */
-    dnnl_memory_t w, g, v;
+    const char *name;          /* PyTorch's: "weight", "bias", "running_mean", ... */
+    int trainable;             /* 0: BN running statistics (no g, v) */
+    int64_t count;             /* elements of the shape above */
+    dnnl_memory_desc_t plain;  /* the shape above in PyTorch's (plain) layout */
+    dnnl_memory_t w, g, v;     /* fp32 master, its gradient, its momentum */
 } param;
 
 typedef struct layer {
@@ -53,20 +70,27 @@ typedef struct layer {
     int fuse_relu;      /* BatchNorm with its ReLU fused */
     int avg_exclude;    /* AvgPool2d: PyTorch's divisor is the valid count here */
     int c_pool;         /* MaxPool2d run by train_pool.c, not oneDNN (ws: window indices) */
-    dnnl_memory_t dst, ddst;        /* output and its gradient, same layout */
-    dnnl_memory_t src_bound;        /* conv / linear: the input as the forward reads it */
+    dnnl_memory_t dst, ddst;        /* output and its gradient, same layout: the node's
+                                       shape at batch B ([B, C, H, W] or [B, C]) */
+    dnnl_memory_t src_bound;        /* the input as the forward primitive reads it (the
+                                       input's shape, maybe another layout) */
     dnnl_memory_t wlow;             /* bf16 nets: the weights in bf16, converted from the
                                        fp32 master at the start of each forward */
-    dnnl_memory_t ws, mean, var, mask;
+    dnnl_memory_t ws;               /* workspace: max pool's window indices (the output's
+                                       shape), fused BN+ReLU's mask (the output's) */
+    dnnl_memory_t mean, var;        /* batch statistics: BatchNorm [C]; LayerNorm one per
+                                       normalised row, [B] or [B*H*W] */
+    dnnl_memory_t mask;             /* dropout's fp32 scale per element (the output's shape) */
     dnnl_primitive_desc_t fpd;      /* forward pd, the hint for backward */
-    dop_conv geo;
-    dnnl_dims_t kernel;
+    dop_conv geo;                   /* conv / pool stride, dilation, padding (H, W) */
+    dnnl_dims_t kernel;             /* pool window kH, kW */
     int p[4];           /* parameter indices, -1 = none */
 } layer;
 
 struct train_net {
     const graph *g;     /* borrowed: must outlive the net */
-    int batch, classes, nlayers, out;
+    int batch, classes; /* B, K */
+    int nlayers, out;   /* layers (one per graph node); the layer owning the logits */
     dnnl_engine_t eng;
     dnnl_stream_t stream;
     layer *L;
@@ -79,10 +103,10 @@ struct train_net {
     int nmems, capmems;
     dnnl_memory_t *scratch;
     int nscratch, capscratch;
-    size_t scratch_size, bytes;
-    void *scratch_buf;
-    dnnl_memory_t logits, dlogits;  /* [B, K] plain */
-    float *input;
+    size_t scratch_size, bytes;  /* the largest scratchpad; bytes allocated */
+    void *scratch_buf;  /* scratch_size bytes, shared by every primitive */
+    dnnl_memory_t logits, dlogits;  /* [B, K] plain fp32 */
+    float *input;       /* [B, C, H, W] plain fp32: the batch the caller fills */
     uint64_t init_rng, drop_rng;
     int stepped, ref_impls;
     uint64_t version;   /* bumped whenever parameters or BN running statistics change */
