@@ -162,8 +162,7 @@ deps:
 # Under ASan, libraries' own never-freed memory (Open MPI in the MPI ranks, fontconfig
 # under Graphviz) is not reported (tests/lsan.supp says which frames; llmnas's still are).
 ASANENV   := $(if $(filter address,$(subst $(comma), ,$(SANITIZER))),\
-             LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) \
-             OMPI_MCA_mca_base_component_disable_dlclose=1)
+             LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp))
 # A sanitized build runs slower (ASan about 3.2x the plain suite, UBSan less): run.sh's
 # per-suite limit (20 min) scales with it rather than a slow suite being skipped or cut.
 SANTIME   := $(if $(SANITIZER),LLMNAS_SUITE_TIMEOUT=$${LLMNAS_SUITE_TIMEOUT:-$(if \
