@@ -291,6 +291,7 @@ compare evolve "$W/evolve.db"
 fi
 readers_check
 
-echo "soak: $(($(date +%s) - t0)) s in all (load at the end $(load))"
+times >"$W/times"  # the second line: the CPU time of every child it waited for
+echo "soak: $(($(date +%s) - t0)) s in all (load at the end $(load)); CPU time of its processes (user, system): $(tail -n 1 "$W/times")"
 echo "soak: $npass passed, $nfail failed"
 [ "$nfail" -eq 0 ]
