@@ -416,7 +416,7 @@ local function conclude(run, ctx, record, code, result, t_start)
   record.metrics = { val_acc = result.val_acc, val_loss = result.val_loss, train_loss = result.train_loss,
     params = result.params, flops = result.flops, seconds = result.seconds,
     images_per_s = result.images_per_s, test_acc = result.test_acc, steps = result.steps,
-    ntrain = result.ntrain, nval = result.nval,
+    ntrain = result.ntrain, nval = result.nval, bf16 = result.bf16,
     cpu_seconds = (not result.cache_hit) and result.cpu_seconds or nil }
   record.curve = result.curve
   record.pruned = result.pruned
