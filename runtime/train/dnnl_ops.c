@@ -9,7 +9,7 @@
 dnnl_status_t dop_md(dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims,
                      dnnl_format_tag_t tag)
 {
-    return dnnl_memory_desc_init_by_tag(md, ndims, dims, dnnl_f32, tag);
+    return dop_md_dt(md, ndims, dims, dnnl_f32, tag);
 }
 
 dnnl_status_t dop_md_dt(dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims,
@@ -83,13 +83,32 @@ static dnnl_primitive_attr_t attr_user_scratchpad(void)
     return a;
 }
 
+/* The pd of op descriptor desc with the shared scratchpad, and a ReLU after
+ * it when post_relu (an inference convolution with its BatchNorm folded in). */
+static dnnl_status_t create_with(dnnl_primitive_desc_t *pd, const void *desc, dnnl_engine_t eng,
+                                 const_dnnl_primitive_desc_t hint, int post_relu)
+{
+    dnnl_primitive_attr_t a = attr_user_scratchpad();
+    dnnl_post_ops_t po = NULL;
+    dnnl_status_t s = dnnl_success;
+    if (post_relu) {
+        s = a ? dnnl_post_ops_create(&po) : dnnl_out_of_memory;
+        if (s == dnnl_success)
+            s = dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_relu, 0.f, 0.f);
+        if (s == dnnl_success)
+            s = dnnl_primitive_attr_set_post_ops(a, po);
+    }
+    if (s == dnnl_success)
+        s = dnnl_primitive_desc_create(pd, desc, a, eng, hint);
+    dnnl_post_ops_destroy(po);
+    dnnl_primitive_attr_destroy(a);
+    return s;
+}
+
 static dnnl_status_t create(dnnl_primitive_desc_t *pd, const void *desc, dnnl_engine_t eng,
                             const_dnnl_primitive_desc_t hint)
 {
-    dnnl_primitive_attr_t a = attr_user_scratchpad();
-    dnnl_status_t s = dnnl_primitive_desc_create(pd, desc, a, eng, hint);
-    dnnl_primitive_attr_destroy(a);
-    return s;
+    return create_with(pd, desc, eng, hint, 0);
 }
 
 /* "auto" lets oneDNN choose Winograd (AVX-512 f32) when it is faster. */
@@ -104,18 +123,34 @@ static void dilate(dnnl_dims_t out, const dnnl_dims_t d)
     out[1] = d[1] - 1;
 }
 
-dnnl_status_t dop_conv_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
-                           const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *wei,
-                           const dnnl_memory_desc_t *bias, const dnnl_memory_desc_t *dst,
-                           const dop_conv *c)
+/* Convolution forward for training (backward hints it) or inference. */
+static dnnl_status_t conv_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, dnnl_prop_kind_t prop,
+                              const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *wei,
+                              const dnnl_memory_desc_t *bias, const dnnl_memory_desc_t *dst,
+                              const dop_conv *c, int relu)
 {
     dnnl_convolution_desc_t d;
     dnnl_dims_t dl = {0};
     dilate(dl, c->dilation);
     dnnl_status_t s = dnnl_dilated_convolution_forward_desc_init(
-        &d, dnnl_forward_training, conv_alg(c), src, wei, bias, dst, c->stride, dl,
-        c->pad_l, c->pad_r);
-    return s != dnnl_success ? s : create(pd, &d, eng, NULL);
+        &d, prop, conv_alg(c), src, wei, bias, dst, c->stride, dl, c->pad_l, c->pad_r);
+    return s != dnnl_success ? s : create_with(pd, &d, eng, NULL, relu);
+}
+
+dnnl_status_t dop_conv_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
+                           const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *wei,
+                           const dnnl_memory_desc_t *bias, const dnnl_memory_desc_t *dst,
+                           const dop_conv *c)
+{
+    return conv_fwd(pd, eng, dnnl_forward_training, src, wei, bias, dst, c, 0);
+}
+
+dnnl_status_t dop_conv_fwd_infer(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
+                                 const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *wei,
+                                 const dnnl_memory_desc_t *bias, const dnnl_memory_desc_t *dst,
+                                 const dop_conv *c, int relu)
+{
+    return conv_fwd(pd, eng, dnnl_forward_inference, src, wei, bias, dst, c, relu);
 }
 
 dnnl_status_t dop_conv_bwd_data(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
@@ -333,33 +368,6 @@ dnnl_status_t dop_reorder(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
 {
     dnnl_primitive_attr_t a = attr_user_scratchpad();
     dnnl_status_t s = dnnl_reorder_primitive_desc_create(pd, src, eng, dst, eng, a);
-    dnnl_primitive_attr_destroy(a);
-    return s;
-}
-
-dnnl_status_t dop_conv_fwd_infer(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
-                                 const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *wei,
-                                 const dnnl_memory_desc_t *bias, const dnnl_memory_desc_t *dst,
-                                 const dop_conv *c, int relu)
-{
-    dnnl_convolution_desc_t d;
-    dnnl_dims_t dl = {0};
-    dilate(dl, c->dilation);
-    dnnl_status_t s = dnnl_dilated_convolution_forward_desc_init(
-        &d, dnnl_forward_inference, conv_alg(c), src, wei, bias, dst, c->stride, dl,
-        c->pad_l, c->pad_r);
-    if (s != dnnl_success)
-        return s;
-    dnnl_primitive_attr_t a = attr_user_scratchpad();
-    dnnl_post_ops_t po = NULL;
-    s = a ? dnnl_post_ops_create(&po) : dnnl_out_of_memory;
-    if (s == dnnl_success && relu)
-        s = dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_relu, 0.f, 0.f);
-    if (s == dnnl_success)
-        s = dnnl_primitive_attr_set_post_ops(a, po);
-    if (s == dnnl_success)
-        s = dnnl_primitive_desc_create(pd, &d, a, eng, NULL);
-    dnnl_post_ops_destroy(po);
     dnnl_primitive_attr_destroy(a);
     return s;
 }

@@ -1,6 +1,6 @@
 /*
  * train_fold.c — the inference pass with each BatchNorm folded into the
- * convolution before it (see tn_fold_bn_eval in train_net.h).
+ * convolution before it (see tn_fold_bn_eval in train_ops.h).
  *
  * In inference mode a BatchNorm is a per-channel affine map of its input,
  * y = z * s + t with s = weight / sqrt(running_var + eps) and
@@ -22,7 +22,7 @@
  * binary post-ops would fold without a weight copy, but measured 1.4-3x
  * slower than the convolution and the BatchNorm apart in oneDNN 2.6.
  */
-#include "train/train_net.h"
+#include "train/train_ops.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -71,25 +71,25 @@ static void run_reorder(train_net *n, dnnl_primitive_t p, dnnl_memory_t sp, dnnl
 }
 
 /* Args: 0 the conv's weights, 1 a plain copy, 2 the folded weights (the
- * weights' layout), 3 the folded bias [O], 4 the fold_state. */
+ * weights' layout), 3 the folded bias [F], 4 the fold_state. */
 static void step_fold(train_net *n, step *s)
 {
     fold_state *st = tn_ptr(s->args[4].memory);
     if (st->valid && st->version == n->version)
         return;
     int k = s->node;
-    const layer *B = &n->L[k], *C = &n->L[B->in[0]];
+    const layer *bn = &n->L[k], *conv = &n->L[bn->in[0]];
     const graph_node *gn = &n->g->nodes[k];
     double eps = gn->a.eps > 0 ? gn->a.eps : 1e-5;
-    const float *g = tn_ptr(n->P[B->p[0]].w), *beta = tn_ptr(n->P[B->p[1]].w);
-    const float *rm = tn_ptr(n->P[B->p[2]].w), *rv = tn_ptr(n->P[B->p[3]].w);
-    const float *cb = C->p[1] >= 0 ? tn_ptr(n->P[C->p[1]].w) : NULL;
+    const float *g = tn_ptr(n->P[bn->p[0]].w), *beta = tn_ptr(n->P[bn->p[1]].w);
+    const float *rm = tn_ptr(n->P[bn->p[2]].w), *rv = tn_ptr(n->P[bn->p[3]].w);
+    const float *cb = conv->p[1] >= 0 ? tn_ptr(n->P[conv->p[1]].w) : NULL;
     float *plain = tn_ptr(s->args[1].memory), *bias = tn_ptr(s->args[3].memory);
-    int64_t O = gn->shape.dim[1], per = n->P[C->p[0]].count / O;
+    int64_t F = gn->shape.dim[1], per = n->P[conv->p[0]].count / F;
     run_reorder(n, st->to_plain, st->sp_to, s->args[0].memory, s->args[1].memory);
-    /* plain weights: [O][I/G][KH][KW], grouped [G][O/G][I/G][KH][KW]: output channel o
+    /* plain weights: [F][C/G][kH][kW], grouped [G][F/G][C/G][kH][kW]: output channel o
      * owns elements o * per .. (o + 1) * per either way */
-    for (int64_t o = 0; o < O; o++) {
+    for (int64_t o = 0; o < F; o++) {
         double sc = g[o] / sqrt((double)rv[o] + eps);
         for (int64_t i = 0; i < per; i++)
             plain[o * per + i] = (float)(plain[o * per + i] * sc);
@@ -117,20 +117,20 @@ static int reorder_prim(train_net *n, dnnl_memory_t from, dnnl_memory_t to, dnnl
  * 0 done, 1 not applicable (the list is unchanged), or a TRAIN_E* code. */
 static int fold(train_net *n, int k, int cv)
 {
-    layer *B = &n->L[k], *C = &n->L[cv];
+    layer *bn = &n->L[k], *conv = &n->L[cv];
     steplist *l = &n->fwd_eval;
-    int ic = step_writing(l, C->dst), ib = step_writing(l, B->dst);
-    if (ic < 0 || ib <= ic || B->src_bound != C->dst ||
-        !dop_md_equal(tn_md(C->dst), tn_md(B->dst)))
+    int ic = step_writing(l, conv->dst), ib = step_writing(l, bn->dst);
+    if (ic < 0 || ib <= ic || bn->src_bound != conv->dst ||
+        !dop_md_equal(tn_md(conv->dst), tn_md(bn->dst)))
         return 1;
-    const param *W = &n->P[C->p[0]];
+    const param *W = &n->P[conv->p[0]];
     const graph_node *gn = &n->g->nodes[k];
     dnnl_dims_t bd = {gn->shape.dim[1]};
     dnnl_memory_desc_t bmd;
     CK(dop_md(&bmd, 1, bd, dnnl_a), "layout");
     dnnl_primitive_desc_t pd;
-    if (dop_conv_fwd_infer(&pd, n->eng, tn_md(C->src_bound), tn_md(W->w), &bmd,
-                           tn_md(B->dst), &C->geo, B->fuse_relu) != dnnl_success)
+    if (dop_conv_fwd_infer(&pd, n->eng, tn_md(conv->src_bound), tn_md(W->w), &bmd,
+                           tn_md(bn->dst), &conv->geo, bn->fuse_relu) != dnnl_success)
         return 1;
     if (strncmp(dop_impl(pd), "ref", 3) == 0) {
         dnnl_primitive_desc_destroy(pd);
@@ -154,10 +154,10 @@ static int fold(train_net *n, int k, int cv)
     f.args[3].memory = bf;
     f.args[4].memory = state;
     TRY(tn_make_prim(n, pd, "conv+bnorm inf", &s));
-    tn_arg(&s, DNNL_ARG_SRC, C->src_bound);
+    tn_arg(&s, DNNL_ARG_SRC, conv->src_bound);
     tn_arg(&s, DNNL_ARG_WEIGHTS, wf);
     tn_arg(&s, DNNL_ARG_BIAS, bf);
-    tn_arg(&s, DNNL_ARG_DST, B->dst);
+    tn_arg(&s, DNNL_ARG_DST, bn->dst);
     /* the conv step becomes the fold and the folded conv; the BN step goes */
     steplist out = {0};
     for (int i = 0; i < l->n; i++) {
@@ -181,10 +181,10 @@ int tn_fold_bn_eval(train_net *n)
     if (!n->defer)
         return 0;  /* keep_all: every node's own output is inspected */
     for (int k = 0; k < n->nlayers; k++) {
-        const layer *B = &n->L[k];
-        if (B->alias != k || n->g->nodes[k].op != GRAPH_OP_BATCHNORM2D)
+        const layer *bn = &n->L[k];
+        if (bn->alias != k || n->g->nodes[k].op != GRAPH_OP_BATCHNORM2D)
             continue;
-        int cv = B->in[0];
+        int cv = bn->in[0];
         if (n->L[cv].alias != cv || n->g->nodes[cv].op != GRAPH_OP_CONV2D ||
             consumers(n, cv) != 1 || tn_md(n->L[cv].dst)->data_type != dnnl_f32)
             continue;

@@ -32,34 +32,26 @@ void train_tensors_free(train_tensor *t, int n)
     free(t);
 }
 
-/* PyTorch's shape of parameter `param` of node nd. */
+/* PyTorch's shape of parameter `param` of node nd: a conv weight [F, C/groups,
+ * kH, kW], a linear weight [F, C], their bias [F], PReLU's slopes
+ * [num_parameters], a normalisation's [C] (C the input's channels or
+ * features, F the output's). */
 static int param_shape(const graph *g, const graph_node *nd, const char *param, train_tensor *t)
 {
     int64_t cin = nd->n_inputs ? g->nodes[nd->inputs[0]].shape.dim[1] : 0;
     int weight = strcmp(param, "weight") == 0;
-    if (nd->op == GRAPH_OP_CONV2D && weight) {
-        t->rank = 4;
-        t->dim[0] = nd->a.out;
-        t->dim[1] = cin / (nd->a.groups > 0 ? nd->a.groups : 1);
-        t->dim[2] = nd->a.kernel[0];
-        t->dim[3] = nd->a.kernel[1];
-    } else if (nd->op == GRAPH_OP_LINEAR && weight) {
-        t->rank = 2;
-        t->dim[0] = nd->a.out;
-        t->dim[1] = cin;
-    } else if (nd->op == GRAPH_OP_CONV2D || nd->op == GRAPH_OP_LINEAR) {
-        t->rank = 1;
-        t->dim[0] = nd->a.out;
-    } else if (nd->op == GRAPH_OP_PRELU) {
-        t->rank = 1;
-        t->dim[0] = nd->a.num_parameters;
-    } else {
-        t->rank = 1;
-        t->dim[0] = cin;
-    }
+    int conv = nd->op == GRAPH_OP_CONV2D, linear = nd->op == GRAPH_OP_LINEAR;
+    int64_t d[4] = {nd->a.out, cin, nd->a.kernel[0], nd->a.kernel[1]};
+    t->rank = weight && conv ? 4 : weight && linear ? 2 : 1;
+    if (weight && conv)
+        d[1] = cin / (nd->a.groups > 0 ? nd->a.groups : 1);
+    else if (nd->op == GRAPH_OP_PRELU)
+        d[0] = nd->a.num_parameters;
+    else if (!conv && !linear)
+        d[0] = cin;
     int64_t c = 1;
     for (int k = 0; k < t->rank; k++)
-        c *= t->dim[k];
+        c *= t->dim[k] = d[k];
     return c == t->count ? 0 : -1;
 }
 

@@ -1,11 +1,13 @@
 /*
  * train_ops.c — each op of the candidate language compiled into oneDNN
- * forward (training and inference) and backward steps; train_net.c holds
- * the bookkeeping they share (buffers, reorders, gradient delivery) and the
- * build / run lifecycle. Forward functions are fwd_<op>, backward bwd_<op>,
- * called in node order and in reverse node order.
+ * forward (training and inference) and backward steps (train_ops.h), over
+ * the plan's buffers, reorders and gradient delivery (train_plan.h); the
+ * build / run lifecycle that calls them is train_net.c. Each op's forward
+ * fwd_<op> and backward bwd_<op> sit side by side, with the helpers only they
+ * use above them; forwards are called in node order, backwards in reverse.
+ * Shapes in comments use train_plan.h's legend (B batch, C channels, ...).
  */
-#include "train/train_net.h"
+#include "train/train_ops.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -14,7 +16,39 @@
 #include "train/dataset.h"
 #include "base/rt.h"
 
-/* ---- forward compilation, one function per op family ---- */
+/* ---- shared by several ops ---- */
+
+/* The gradient an op computes for its input `in` (layout want): delivered
+ * into in's ddst as tn_grad_out_begin / _end do, or, when `in` needs no
+ * gradient but the primitive still writes one (BN, LayerNorm, PReLU compute
+ * all their gradients in one call), a scratch buffer nobody reads. */
+static int dsrc_begin(train_net *n, const dnnl_memory_desc_t *want, int in, tn_grad_out *go)
+{
+    if (n->L[in].need_grad)
+        return tn_grad_out_begin(n, want, in, go);
+    go->target = -1;
+    go->accumulate = 0;
+    return tn_new_mem(n, want, &go->mem);
+}
+
+static int dsrc_end(train_net *n, tn_grad_out *go)
+{
+    return go->target < 0 ? 0 : tn_grad_out_end(n, go);
+}
+
+/* A normalisation's scale ("weight", 1) and shift ("bias", 0), [C] each, in
+ * layout *cmd (set here), as parameters p[0] and p[1] of node k. */
+static int norm_params(train_net *n, int k, dnnl_memory_desc_t *cmd)
+{
+    layer *Lk = &n->L[k];
+    dnnl_dims_t cd = {n->g->nodes[k].shape.dim[1]};
+    CK(dop_md(cmd, 1, cd, dnnl_a), "layout");
+    TRY(tn_add_param(n, k, "weight", 1, cmd, 1, cd, &Lk->p[0]));
+    TRY(tn_add_param(n, k, "bias", 1, cmd, 1, cd, &Lk->p[1]));
+    return tn_init_const(n, Lk->p[0], 1);
+}
+
+/* ---- Input ---- */
 
 static const graph_shape *in_shape(train_net *n, int k, int j)
 {
@@ -30,6 +64,8 @@ static int fwd_input(train_net *n, int k)
     return 0;
 }
 
+/* ---- Conv2d, Linear ---- */
+
 static int fwd_conv_or_linear(train_net *n, int k)
 {
     layer *Lk = &n->L[k];
@@ -39,21 +75,21 @@ static int fwd_conv_or_linear(train_net *n, int k)
     dnnl_memory_desc_t src, wei, bias, dst;
     TRY(tn_md_act(n, &src, is, 0));
     TRY(tn_md_act(n, &dst, &gn->shape, 0));
-    dnnl_dims_t wd;
+    dnnl_dims_t wd;  /* weight: [G, F/G, C/G, kH, kW], [F, C, kH, kW] or [F, C] */
     int wnd;
-    int64_t O = gn->a.out, I = is->dim[1];
+    int64_t F = gn->a.out, C = is->dim[1];
     if (conv && G > 1) {
         wnd = 5;
-        wd[0] = G, wd[1] = O / G, wd[2] = I / G, wd[3] = gn->a.kernel[0], wd[4] = gn->a.kernel[1];
+        wd[0] = G, wd[1] = F / G, wd[2] = C / G, wd[3] = gn->a.kernel[0], wd[4] = gn->a.kernel[1];
     } else if (conv) {
         wnd = 4;
-        wd[0] = O, wd[1] = I, wd[2] = gn->a.kernel[0], wd[3] = gn->a.kernel[1];
+        wd[0] = F, wd[1] = C, wd[2] = gn->a.kernel[0], wd[3] = gn->a.kernel[1];
     } else {
         wnd = 2;
-        wd[0] = O, wd[1] = I;
+        wd[0] = F, wd[1] = C;
     }
     CK(dop_md_dt(&wei, wnd, wd, n->act, dnnl_format_tag_any), "weights layout");
-    dnnl_dims_t bd = {O};
+    dnnl_dims_t bd = {F};  /* bias: [F] */
     CK(dop_md(&bias, 1, bd, dnnl_a), "bias layout");
     dnnl_primitive_desc_t pd;
     if (conv) {
@@ -75,7 +111,7 @@ static int fwd_conv_or_linear(train_net *n, int k)
     dnnl_memory_desc_t wmaster = *dop_query_md(pd, DNNL_ARG_WEIGHTS);
     wmaster.data_type = dnnl_f32;
     TRY(tn_add_param(n, k, "weight", 1, &wmaster, wnd, wd, &Lk->p[0]));
-    int64_t fan_in = I / G * (conv ? gn->a.kernel[0] * gn->a.kernel[1] : 1);
+    int64_t fan_in = C / G * (conv ? gn->a.kernel[0] * gn->a.kernel[1] : 1);
     double bound = 1.0 / sqrt((double)fan_in);
     TRY(tn_init_uniform(n, Lk->p[0], bound));
     Lk->p[1] = -1;
@@ -99,20 +135,74 @@ static int fwd_conv_or_linear(train_net *n, int k)
     return tn_push_fwd(n, FWD_BOTH, &s);
 }
 
-static void step_bn_running(train_net *n, step *s)
+static int bwd_conv_or_linear(train_net *n, int k)
 {
-    layer *Lk = &n->L[s->node];
-    const graph_node *gn = &n->g->nodes[s->node];
-    double m = gn->a.momentum > 0 ? gn->a.momentum : 0.1;
-    const float *mean = tn_ptr(Lk->mean), *var = tn_ptr(Lk->var);
-    float *rm = tn_ptr(n->P[Lk->p[2]].w), *rv = tn_ptr(n->P[Lk->p[3]].w);
-    double cnt = (double)n->batch * (double)(gn->shape.rank == 4 ? gn->shape.dim[2] * gn->shape.dim[3] : 1);
-    double unbias = cnt > 1 ? cnt / (cnt - 1) : 1;
-    for (int64_t c = 0; c < gn->shape.dim[1]; c++) {
-        rm[c] = (float)((1 - m) * rm[c] + m * mean[c]);
-        rv[c] = (float)((1 - m) * rv[c] + m * var[c] * unbias);
-    }
+    layer *Lk = &n->L[k];
+    const graph_node *gn = &n->g->nodes[k];
+    int conv = gn->op == GRAPH_OP_CONV2D, in = Lk->in[0];
+    param *W = &n->P[Lk->p[0]], *bias = Lk->p[1] >= 0 ? &n->P[Lk->p[1]] : NULL;
+    dnnl_memory_desc_t any_w, any_src, any_ddst;
+    TRY(tn_md_act(n, &any_src, in_shape(n, k, 0), 0));
+    /* The gradient's layout is left to oneDNN too: forcing the forward
+     * output's layout can leave only the reference implementation (e.g.
+     * plain src with a padded blocked diff_dst: 8 channels, 100x slower). */
+    TRY(tn_md_act(n, &any_ddst, &gn->shape, 0));
+    any_w = *tn_md(W->w);
+    any_w.format_kind = dnnl_format_kind_any;
+    /* weight gradients in fp32 (for the fp32 update), weights as the forward read them */
+    dnnl_memory_desc_t wany, wlow;
+    CK(dop_md(&wany, any_w.ndims, any_w.dims, dnnl_format_tag_any), "layout");
+    CK(dop_md_dt(&wlow, any_w.ndims, any_w.dims, n->act, dnnl_format_tag_any), "layout");
+    dnnl_primitive_desc_t pd;
+    step s;
+    /* weights (and bias) gradient */
+    if (conv)
+        CK(dop_conv_bwd_weights(&pd, n->eng, &any_src, &wany, bias ? tn_md(bias->g) : NULL,
+                                &any_ddst, &Lk->geo, Lk->fpd), "conv backward weights");
+    else
+        CK(dop_ip_bwd_weights(&pd, n->eng, &any_src, &wany, bias ? tn_md(bias->g) : NULL,
+                              &any_ddst, Lk->fpd), "ip backward weights");
+    dnnl_memory_t src, ddst, dw = W->g;
+    TRY(tn_bind_input(n, &n->bwd, dop_query_md(pd, DNNL_ARG_SRC),
+                   dop_md_equal(dop_query_md(pd, DNNL_ARG_SRC), tn_md(Lk->src_bound))
+                       ? Lk->src_bound : n->L[in].dst, &src));
+    TRY(tn_bind_input(n, &n->bwd, dop_query_md(pd, DNNL_ARG_DIFF_DST), Lk->ddst, &ddst));
+    int reorder_dw = !dop_md_equal(dop_query_md(pd, DNNL_ARG_DIFF_WEIGHTS), tn_md(W->g));
+    if (reorder_dw)
+        TRY(tn_new_mem(n, dop_query_md(pd, DNNL_ARG_DIFF_WEIGHTS), &dw));
+    TRY(tn_make_prim(n, pd, conv ? "conv bwd weights" : "ip bwd weights", &s));
+    tn_arg(&s, DNNL_ARG_SRC, src);
+    tn_arg(&s, DNNL_ARG_DIFF_DST, ddst);
+    tn_arg(&s, DNNL_ARG_DIFF_WEIGHTS, dw);
+    if (bias)
+        tn_arg(&s, DNNL_ARG_DIFF_BIAS, bias->g);
+    TRY(tn_push_step(n, &n->bwd, &s));
+    if (reorder_dw)
+        TRY(tn_add_reorder(n, &n->bwd, dw, W->g));
+    if (!n->L[in].need_grad)
+        return 0;  /* e.g. the first layer: its input needs no gradient */
+    /* data gradient */
+    if (conv)
+        CK(dop_conv_bwd_data(&pd, n->eng, &any_src, &wlow, &any_ddst, &Lk->geo, Lk->fpd),
+           "conv backward data");
+    else
+        CK(dop_ip_bwd_data(&pd, n->eng, &any_src, &wlow, &any_ddst, Lk->fpd),
+           "ip backward data");
+    dnnl_memory_t w;
+    TRY(tn_bind_input(n, &n->bwd, dop_query_md(pd, DNNL_ARG_WEIGHTS), Lk->wlow ? Lk->wlow : W->w,
+                      &w));
+    TRY(tn_bind_input(n, &n->bwd, dop_query_md(pd, DNNL_ARG_DIFF_DST), Lk->ddst, &ddst));
+    tn_grad_out go;
+    TRY(tn_grad_out_begin(n, dop_query_md(pd, DNNL_ARG_DIFF_SRC), in, &go));
+    TRY(tn_make_prim(n, pd, conv ? "conv bwd data" : "ip bwd data", &s));
+    tn_arg(&s, DNNL_ARG_DIFF_DST, ddst);
+    tn_arg(&s, DNNL_ARG_WEIGHTS, w);
+    tn_arg(&s, DNNL_ARG_DIFF_SRC, go.mem);
+    TRY(tn_push_step(n, &n->bwd, &s));
+    return tn_grad_out_end(n, &go);
 }
+
+/* ---- a faster layout for BatchNorm and pooling ---- */
 
 /* A layout-preserving primitive (BN, pooling) on a layout it has no fast
  * kernel for (plain NCHW, 4-channel blocks after a grouped conv) gets its
@@ -157,11 +247,35 @@ static int better_layout(train_net *n, int k, pd_for_fn make_pd, dnnl_memory_t *
     return 0;
 }
 
+/* ---- BatchNorm1d, BatchNorm2d (with a fused ReLU) ---- */
+
+static void step_bn_running(train_net *n, step *s)
+{
+    layer *Lk = &n->L[s->node];
+    const graph_node *gn = &n->g->nodes[s->node];
+    double m = gn->a.momentum > 0 ? gn->a.momentum : 0.1;
+    const float *mean = tn_ptr(Lk->mean), *var = tn_ptr(Lk->var);
+    float *rm = tn_ptr(n->P[Lk->p[2]].w), *rv = tn_ptr(n->P[Lk->p[3]].w);
+    /* mean and var are [C], each over B*H*W values (B on [B, C]) */
+    double cnt = (double)n->batch * (double)(gn->shape.rank == 4 ? gn->shape.dim[2] * gn->shape.dim[3] : 1);
+    double unbias = cnt > 1 ? cnt / (cnt - 1) : 1;
+    for (int64_t c = 0; c < gn->shape.dim[1]; c++) {
+        rm[c] = (float)((1 - m) * rm[c] + m * mean[c]);
+        rv[c] = (float)((1 - m) * rv[c] + m * var[c] * unbias);
+    }
+}
+
+/* PyTorch's default when the graph leaves it unset. */
+static float bn_eps(const graph_node *gn)
+{
+    return (float)(gn->a.eps > 0 ? gn->a.eps : 1e-5);
+}
+
 static dnnl_status_t bn_pd_for(train_net *n, int k, const dnnl_memory_desc_t *src,
                                dnnl_primitive_desc_t *pd)
 {
     const graph_node *gn = &n->g->nodes[k];
-    float eps = (float)(gn->a.eps > 0 ? gn->a.eps : 1e-5);
+    float eps = bn_eps(gn);
     return dop_bn_fwd(pd, n->eng, src, eps, 1, n->L[k].fuse_relu);
 }
 
@@ -170,23 +284,19 @@ static int fwd_bn(train_net *n, int k)
     layer *Lk = &n->L[k];
     const graph_node *gn = &n->g->nodes[k];
     dnnl_memory_t src = n->L[Lk->in[0]].dst;
-    float eps = (float)(gn->a.eps > 0 ? gn->a.eps : 1e-5);
+    float eps = bn_eps(gn);
     dnnl_primitive_desc_t pd, ipd;
     CK(dop_bn_fwd(&pd, n->eng, tn_md(src), eps, 1, Lk->fuse_relu), "batch norm forward");
     TRY(better_layout(n, k, bn_pd_for, &src, &pd));
     Lk->src_bound = src;
     dnnl_primitive_desc_clone(&Lk->fpd, pd);
     TRY(tn_new_mem(n, dop_query_md(pd, DNNL_ARG_DST), &Lk->dst));
-    dnnl_dims_t cd = {gn->shape.dim[1]};
-    dnnl_memory_desc_t cmd;
-    CK(dop_md(&cmd, 1, cd, dnnl_a), "layout");
+    dnnl_memory_desc_t cmd;  /* [C] */
+    TRY(norm_params(n, k, &cmd));
     TRY(tn_private_mem(n, &cmd, &Lk->mean));
     TRY(tn_private_mem(n, &cmd, &Lk->var));
-    TRY(tn_add_param(n, k, "weight", 1, &cmd, 1, cd, &Lk->p[0]));
-    TRY(tn_add_param(n, k, "bias", 1, &cmd, 1, cd, &Lk->p[1]));
-    TRY(tn_add_param(n, k, "running_mean", 0, &cmd, 1, cd, &Lk->p[2]));
-    TRY(tn_add_param(n, k, "running_var", 0, &cmd, 1, cd, &Lk->p[3]));
-    TRY(tn_init_const(n, Lk->p[0], 1));
+    TRY(tn_add_param(n, k, "running_mean", 0, &cmd, 1, cmd.dims, &Lk->p[2]));
+    TRY(tn_add_param(n, k, "running_var", 0, &cmd, 1, cmd.dims, &Lk->p[3]));
     TRY(tn_init_const(n, Lk->p[3], 1));
     if (Lk->fuse_relu)
         TRY(tn_new_mem(n, dop_query_md(pd, DNNL_ARG_WORKSPACE), &Lk->ws));
@@ -215,7 +325,38 @@ static int fwd_bn(train_net *n, int k)
     return tn_push_fwd(n, FWD_EVAL, &s);
 }
 
-/* LayerNorm over dim 1: [B, F] as it is; [B, C, H, W] over C at each position (as
+static int bwd_bn(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    const graph_node *gn = &n->g->nodes[k];
+    int in = Lk->in[0];
+    dnnl_memory_t src = Lk->src_bound;
+    float eps = bn_eps(gn);
+    dnnl_primitive_desc_t pd;
+    CK(dop_bn_bwd(&pd, n->eng, tn_md(Lk->ddst), tn_md(src), eps, Lk->fuse_relu, Lk->fpd),
+       "batch norm backward");
+    tn_grad_out go;
+    TRY(dsrc_begin(n, dop_query_md(pd, DNNL_ARG_DIFF_SRC), in, &go));
+    step s;
+    TRY(tn_make_prim(n, pd, "bnorm bwd", &s));
+    tn_arg(&s, DNNL_ARG_SRC, src);
+    tn_arg(&s, DNNL_ARG_MEAN, Lk->mean);
+    tn_arg(&s, DNNL_ARG_VARIANCE, Lk->var);
+    tn_arg(&s, DNNL_ARG_DIFF_DST, Lk->ddst);
+    tn_arg(&s, DNNL_ARG_SCALE, n->P[Lk->p[0]].w);
+    tn_arg(&s, DNNL_ARG_SHIFT, n->P[Lk->p[1]].w);
+    if (Lk->ws)
+        tn_arg(&s, DNNL_ARG_WORKSPACE, Lk->ws);
+    tn_arg(&s, DNNL_ARG_DIFF_SRC, go.mem);
+    tn_arg(&s, DNNL_ARG_DIFF_SCALE, n->P[Lk->p[0]].g);
+    tn_arg(&s, DNNL_ARG_DIFF_SHIFT, n->P[Lk->p[1]].g);
+    TRY(tn_push_step(n, &n->bwd, &s));
+    return dsrc_end(n, &go);
+}
+
+/* ---- LayerNorm ---- */
+
+/* LayerNorm over dim 1: [B, C] as it is; [B, C, H, W] over C at each position (as
  * ConvNeXt's LayerNorm2d) by keeping the tensor channels-last (acdb), which is
  * [B*H*W, C] row-major: oneDNN normalises the last dimension of that 2-D view.
  * rows and *md2 the 2-D view; *mdn the node's own layout (the view, or acdb). */
@@ -266,12 +407,8 @@ static int fwd_ln(train_net *n, int k)
         Lk->dst = dst2;
     TRY(tn_new_mem(n, &stat, &Lk->mean));
     TRY(tn_new_mem(n, &stat, &Lk->var));
-    dnnl_dims_t cd = {gn->shape.dim[1]};
-    dnnl_memory_desc_t cmd;
-    CK(dop_md(&cmd, 1, cd, dnnl_a), "layout");
-    TRY(tn_add_param(n, k, "weight", 1, &cmd, 1, cd, &Lk->p[0]));
-    TRY(tn_add_param(n, k, "bias", 1, &cmd, 1, cd, &Lk->p[1]));
-    TRY(tn_init_const(n, Lk->p[0], 1));
+    dnnl_memory_desc_t cmd;  /* [C] */
+    TRY(norm_params(n, k, &cmd));
     step s;
     TRY(tn_make_prim(n, pd, "lnorm fwd", &s));
     tn_arg(&s, DNNL_ARG_SRC, Lk->src_bound);
@@ -282,6 +419,37 @@ static int fwd_ln(train_net *n, int k)
     tn_arg(&s, DNNL_ARG_SHIFT, n->P[Lk->p[1]].w);
     return tn_push_fwd(n, FWD_BOTH, &s);
 }
+
+static int bwd_ln(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    int in = Lk->in[0];
+    dnnl_memory_desc_t mdn, md2, stat;
+    TRY(ln_layout(n, k, &mdn, &md2, &stat));
+    dnnl_memory_t ddst2, dsrc2;
+    TRY(ln_view(n, Lk->ddst, &md2, &ddst2));
+    dnnl_primitive_desc_t pd;
+    CK(dop_ln_bwd(&pd, n->eng, &md2, &md2, &stat, (float)n->g->nodes[k].a.eps, Lk->fpd),
+       "layer norm backward");
+    tn_grad_out go;
+    TRY(dsrc_begin(n, &mdn, in, &go));
+    TRY(ln_view(n, go.mem, &md2, &dsrc2));
+    step s;
+    TRY(tn_make_prim(n, pd, "lnorm bwd", &s));
+    tn_arg(&s, DNNL_ARG_SRC, Lk->src_bound);
+    tn_arg(&s, DNNL_ARG_MEAN, Lk->mean);
+    tn_arg(&s, DNNL_ARG_VARIANCE, Lk->var);
+    tn_arg(&s, DNNL_ARG_DIFF_DST, ddst2);
+    tn_arg(&s, DNNL_ARG_SCALE, n->P[Lk->p[0]].w);
+    tn_arg(&s, DNNL_ARG_SHIFT, n->P[Lk->p[1]].w);
+    tn_arg(&s, DNNL_ARG_DIFF_SRC, dsrc2);
+    tn_arg(&s, DNNL_ARG_DIFF_SCALE, n->P[Lk->p[0]].g);
+    tn_arg(&s, DNNL_ARG_DIFF_SHIFT, n->P[Lk->p[1]].g);
+    TRY(tn_push_step(n, &n->bwd, &s));
+    return dsrc_end(n, &go);
+}
+
+/* ---- element-wise activations ---- */
 
 static int eltwise_alg(const graph_node *gn, dnnl_alg_kind_t *alg, float *alpha, float *beta)
 {
@@ -321,6 +489,128 @@ static int fwd_eltwise(train_net *n, int k)
     tn_arg(&s, DNNL_ARG_DST, Lk->dst);
     return tn_push_fwd(n, FWD_BOTH, &s);
 }
+
+static int bwd_eltwise(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    int in = Lk->in[0];
+    dnnl_alg_kind_t alg;
+    float alpha, beta;
+    TRY(eltwise_alg(&n->g->nodes[k], &alg, &alpha, &beta));
+    int from_dst = alg == dnnl_eltwise_relu_use_dst_for_bwd;
+    dnnl_memory_t data = from_dst ? Lk->dst : n->L[in].dst;
+    dnnl_primitive_desc_t pd;
+    CK(dop_eltwise_bwd(&pd, n->eng, alg, tn_md(Lk->ddst), tn_md(data), alpha, beta, Lk->fpd),
+       "eltwise backward");
+    tn_grad_out go;
+    TRY(tn_grad_out_begin(n, dop_query_md(pd, DNNL_ARG_DIFF_SRC), in, &go));
+    step s;
+    TRY(tn_make_prim(n, pd, "eltwise bwd", &s));
+    tn_arg(&s, from_dst ? DNNL_ARG_DST : DNNL_ARG_SRC, data);
+    tn_arg(&s, DNNL_ARG_DIFF_DST, Lk->ddst);
+    tn_arg(&s, DNNL_ARG_DIFF_SRC, go.mem);
+    TRY(tn_push_step(n, &n->bwd, &s));
+    return tn_grad_out_end(n, &go);
+}
+
+/* ---- PReLU ---- */
+
+/* PReLU: the slopes are a parameter of dims [1, C, 1, 1] ([1, C] on [B, C]; all ones
+ * for one slope), PyTorch's [num_parameters] in the same order; its master copy takes
+ * the layout the primitive picks (oneDNN 2.6 has a jit PReLU only for per-channel
+ * slopes in the data's layout; a single slope gets the reference one). */
+static int fwd_prelu(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    const graph_node *gn = &n->g->nodes[k];
+    dnnl_memory_t src = n->L[Lk->in[0]].dst;
+    int r = gn->shape.rank;
+    dnnl_dims_t wd = {1, 1, 1, 1};
+    wd[1] = gn->a.num_parameters;
+    dnnl_memory_desc_t wany;
+    CK(dop_md(&wany, r, wd, dnnl_format_tag_any), "layout");
+    dnnl_primitive_desc_t pd;
+    CK(dop_prelu_fwd(&pd, n->eng, tn_md(src), &wany), "prelu forward");
+    dnnl_primitive_desc_clone(&Lk->fpd, pd);
+    TRY(tn_add_param(n, k, "weight", 1, dop_query_md(pd, DNNL_ARG_WEIGHTS), r, wd, &Lk->p[0]));
+    TRY(tn_init_const(n, Lk->p[0], (float)gn->a.init));
+    Lk->src_bound = src;
+    TRY(tn_new_mem(n, dop_query_md(pd, DNNL_ARG_DST), &Lk->dst));
+    step s;
+    TRY(tn_make_prim(n, pd, "prelu fwd", &s));
+    tn_arg(&s, DNNL_ARG_SRC, src);
+    tn_arg(&s, DNNL_ARG_WEIGHTS, n->P[Lk->p[0]].w);
+    tn_arg(&s, DNNL_ARG_DST, Lk->dst);
+    return tn_push_fwd(n, FWD_BOTH, &s);
+}
+
+static int bwd_prelu(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    int in = Lk->in[0];
+    param *W = &n->P[Lk->p[0]];
+    dnnl_primitive_desc_t pd;
+    CK(dop_prelu_bwd(&pd, n->eng, tn_md(Lk->src_bound), tn_md(W->w), tn_md(Lk->ddst),
+                     tn_md(W->g), Lk->fpd), "prelu backward");
+    tn_grad_out go;
+    TRY(dsrc_begin(n, dop_query_md(pd, DNNL_ARG_DIFF_SRC), in, &go));
+    dnnl_memory_t ddst;
+    TRY(tn_bind_input(n, &n->bwd, dop_query_md(pd, DNNL_ARG_DIFF_DST), Lk->ddst, &ddst));
+    step s;
+    TRY(tn_make_prim(n, pd, "prelu bwd", &s));
+    tn_arg(&s, DNNL_ARG_SRC, Lk->src_bound);
+    tn_arg(&s, DNNL_ARG_WEIGHTS, W->w);
+    tn_arg(&s, DNNL_ARG_DIFF_DST, ddst);
+    tn_arg(&s, DNNL_ARG_DIFF_SRC, go.mem);
+    tn_arg(&s, DNNL_ARG_DIFF_WEIGHTS, W->g);
+    TRY(tn_push_step(n, &n->bwd, &s));
+    return dsrc_end(n, &go);
+}
+
+/* ---- Softmax ---- */
+
+/* Softmax over the node's dim on a layout where that dim is dense: plain, or
+ * channels-last (acdb) for C of [B, C, H, W] (oneDNN 2.6 has only its reference
+ * softmax for a strided axis, and the blocked layouts split C). */
+static int fwd_softmax(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    const graph_node *gn = &n->g->nodes[k];
+    dnnl_memory_desc_t plain;
+    TRY(tn_md_plain(&plain, &gn->shape, n->batch));
+    if (gn->shape.rank == 4 && gn->a.dim == 1)
+        CK(dop_md(&plain, 4, plain.dims, dnnl_acdb), "layout");
+    dnnl_memory_t src;
+    TRY(tn_bind_input(n, NULL, &plain, n->L[Lk->in[0]].dst, &src));
+    dnnl_primitive_desc_t pd;
+    CK(dop_softmax_fwd(&pd, n->eng, &plain, &plain, gn->a.dim), "softmax forward");
+    dnnl_primitive_desc_clone(&Lk->fpd, pd);
+    TRY(tn_new_mem(n, &plain, &Lk->dst));
+    step s;
+    TRY(tn_make_prim(n, pd, "softmax fwd", &s));
+    tn_arg(&s, DNNL_ARG_SRC, src);
+    tn_arg(&s, DNNL_ARG_DST, Lk->dst);
+    return tn_push_fwd(n, FWD_BOTH, &s);
+}
+
+static int bwd_softmax(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    dnnl_primitive_desc_t pd;
+    CK(dop_softmax_bwd(&pd, n->eng, tn_md(Lk->dst), tn_md(Lk->ddst), tn_md(Lk->dst),
+                       n->g->nodes[k].a.dim, Lk->fpd), "softmax backward");
+    tn_grad_out go;
+    TRY(tn_grad_out_begin(n, tn_md(Lk->dst), Lk->in[0], &go));
+    step s;
+    TRY(tn_make_prim(n, pd, "softmax bwd", &s));
+    tn_arg(&s, DNNL_ARG_DST, Lk->dst);
+    tn_arg(&s, DNNL_ARG_DIFF_DST, Lk->ddst);
+    tn_arg(&s, DNNL_ARG_DIFF_SRC, go.mem);
+    TRY(tn_push_step(n, &n->bwd, &s));
+    return tn_grad_out_end(n, &go);
+}
+
+/* ---- pooling ---- */
 
 static dnnl_alg_kind_t pool_alg(const graph_node *gn, const layer *Lk)
 {
@@ -406,6 +696,29 @@ static int fwd_pool(train_net *n, int k)
     return tn_push_fwd(n, FWD_EVAL, &s);
 }
 
+static int bwd_pool(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    int in = Lk->in[0];
+    if (Lk->c_pool)
+        return tn_cpool_bwd(n, k);
+    dnnl_primitive_desc_t pd;
+    CK(dop_pool_bwd(&pd, n->eng, pool_alg(&n->g->nodes[k], Lk), tn_md(Lk->src_bound), tn_md(Lk->ddst),
+                    Lk->kernel, &Lk->geo, Lk->fpd), "pooling backward");
+    tn_grad_out go;
+    TRY(tn_grad_out_begin(n, dop_query_md(pd, DNNL_ARG_DIFF_SRC), in, &go));
+    step s;
+    TRY(tn_make_prim(n, pd, "pool bwd", &s));
+    tn_arg(&s, DNNL_ARG_DIFF_DST, Lk->ddst);
+    tn_arg(&s, DNNL_ARG_DIFF_SRC, go.mem);
+    if (Lk->ws)
+        tn_arg(&s, DNNL_ARG_WORKSPACE, Lk->ws);
+    TRY(tn_push_step(n, &n->bwd, &s));
+    return tn_grad_out_end(n, &go);
+}
+
+/* ---- Flatten ---- */
+
 static int fwd_flatten(train_net *n, int k)
 {
     layer *Lk = &n->L[k];
@@ -417,6 +730,18 @@ static int fwd_flatten(train_net *n, int k)
     TRY(tn_bind_input(n, NULL, &plain, n->L[Lk->in[0]].dst, &p));
     return tn_view_mem(n, &flat, p, &Lk->dst);
 }
+
+static int bwd_flatten(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    dnnl_memory_desc_t plain;
+    TRY(tn_md_act(n, &plain, in_shape(n, k, 0), 1));
+    dnnl_memory_t v;
+    TRY(tn_view_mem(n, &plain, Lk->ddst, &v));
+    return tn_grad_route(n, v, Lk->in[0]);
+}
+
+/* ---- Dropout (its backward serves Dropout2d too) ---- */
 
 /* Element i of an fp32 or bf16 buffer as a float, and stored from one
  * (bf16: the upper half of the fp32 bits, rounded to nearest even). */
@@ -498,6 +823,64 @@ static int fwd_dropout(train_net *n, int k)
     return tn_add_reorder(n, &n->fwd_eval, src, Lk->dst);
 }
 
+static int bwd_dropout(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    tn_grad_out go;
+    TRY(tn_grad_out_begin(n, tn_md(Lk->ddst), Lk->in[0], &go));
+    step s = {.fn = step_mul_plain, .node = k, .nargs = 3};
+    s.args[0].memory = Lk->ddst;
+    s.args[1].memory = Lk->mask;
+    s.args[2].memory = go.mem;
+    TRY(tn_push_step(n, &n->bwd, &s));
+    return tn_grad_out_end(n, &go);
+}
+
+/* ---- Dropout2d ---- */
+
+/* Dropout2d: one keep-or-drop draw per (image, channel), scaled by 1 / (1 - p) as
+ * nn.Dropout2d, spread over the channel's H x W in a plain mask of the node's
+ * shape (so backward is dropout's: the gradient times the mask). */
+static void step_dropout2d_fwd(train_net *n, step *s)
+{
+    const graph_node *gn = &n->g->nodes[s->node];
+    double p = gn->a.p;
+    float keep = (float)(1.0 / (1.0 - p));
+    const float *x = tn_ptr(s->args[0].memory);
+    float *y = tn_ptr(s->args[1].memory), *m = tn_ptr(s->args[2].memory);
+    size_t planes = (size_t)n->batch * (size_t)gn->shape.dim[1];
+    size_t hw = (size_t)(gn->shape.dim[2] * gn->shape.dim[3]);
+    uint64_t threshold = (uint64_t)(p * 18446744073709551616.0);
+    for (size_t c = 0; c < planes; c++) {
+        float v = m[c * hw];
+        if (!n->drop_frozen)
+            v = ds_rand(&n->drop_rng) >= threshold ? keep : 0.0f;
+        for (size_t i = c * hw; i < (c + 1) * hw; i++) {
+            m[i] = v;
+            y[i] = x[i] * v;
+        }
+    }
+}
+
+static int fwd_dropout2d(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    dnnl_memory_desc_t plain;
+    TRY(tn_md_plain(&plain, &n->g->nodes[k].shape, n->batch));
+    dnnl_memory_t src;
+    TRY(tn_bind_input(n, NULL, &plain, n->L[Lk->in[0]].dst, &src));
+    TRY(tn_new_mem(n, &plain, &Lk->dst));
+    TRY(tn_private_mem(n, &plain, &Lk->mask));  /* kept across passes (frozen masks) */
+    step s = {.fn = step_dropout2d_fwd, .node = k, .nargs = 3};
+    s.args[0].memory = src;
+    s.args[1].memory = Lk->dst;
+    s.args[2].memory = Lk->mask;
+    TRY(tn_push_fwd(n, FWD_TRAIN, &s));
+    return tn_add_reorder(n, &n->fwd_eval, src, Lk->dst);
+}
+
+/* ---- add, mul (with broadcast) ---- */
+
 /* Add / mul: the input with the output's full shape goes first (oneDNN
  * broadcasts only src1). */
 static int binary_order(train_net *n, int k, int *a, int *b)
@@ -524,7 +907,14 @@ static int binary_order(train_net *n, int k, int *a, int *b)
     return 0;
 }
 
-static int same_dims(train_net *n, int a, int b);
+static int same_dims(train_net *n, int a, int b)
+{
+    const graph_shape *x = &n->g->nodes[a].shape, *y = &n->g->nodes[b].shape;
+    for (int i = 1; i < x->rank; i++)
+        if (x->dim[i] != y->dim[i])
+            return 0;
+    return 1;
+}
 
 static int fwd_binary(train_net *n, int k)
 {
@@ -550,6 +940,54 @@ static int fwd_binary(train_net *n, int k)
     tn_arg(&s, DNNL_ARG_DST, Lk->dst);
     return tn_push_fwd(n, FWD_BOTH, &s);
 }
+
+/* Sum src over the dimensions where target layer t broadcasts, into t's gradient. */
+static int reduce_into(train_net *n, dnnl_memory_t src, int t)
+{
+    dnnl_memory_desc_t dst;
+    TRY(tn_md_plain(&dst, &n->g->nodes[t].shape, n->batch));
+    dnnl_primitive_desc_t pd;
+    CK(dop_reduce_sum(&pd, n->eng, tn_md(src), &dst), "reduction");
+    tn_grad_out go;
+    TRY(tn_grad_out_begin(n, dop_query_md(pd, DNNL_ARG_DST), t, &go));
+    step s;
+    TRY(tn_make_prim(n, pd, "reduction", &s));
+    tn_arg(&s, DNNL_ARG_SRC, src);
+    tn_arg(&s, DNNL_ARG_DST, go.mem);
+    TRY(tn_push_step(n, &n->bwd, &s));
+    return tn_grad_out_end(n, &go);
+}
+
+static int bwd_binary(train_net *n, int k)
+{
+    layer *Lk = &n->L[k];
+    int a, b;
+    TRY(binary_order(n, k, &a, &b));
+    int add = n->g->nodes[k].op == GRAPH_OP_ADD;
+    /* full-shape input */
+    if (n->L[a].need_grad) {
+        if (add) {
+            TRY(tn_grad_route(n, Lk->ddst, a));
+        } else {
+            tn_grad_out go;
+            TRY(tn_grad_out_begin(n, tn_md(Lk->ddst), a, &go));
+            TRY(tn_add_binary_step(n, &n->bwd, dnnl_binary_mul, Lk->ddst, Lk->src_bound, go.mem));
+            TRY(tn_grad_out_end(n, &go));
+        }
+    }
+    if (!n->L[b].need_grad)
+        return 0;
+    dnnl_memory_t g = Lk->ddst;
+    if (!add) {
+        TRY(tn_new_mem(n, tn_md(Lk->ddst), &g));
+        TRY(tn_add_binary_step(n, &n->bwd, dnnl_binary_mul, Lk->ddst, n->L[a].dst, g));
+    }
+    if (same_dims(n, b, k))
+        return tn_grad_route(n, g, b);
+    return reduce_into(n, g, b);
+}
+
+/* ---- cat ---- */
 
 /* Sources one concat step takes: its dst and scratchpad fill the rest. */
 #define CAT_MAX (STEP_MAX_ARGS - 2)
@@ -627,409 +1065,6 @@ static int fwd_cat(train_net *n, int k)
     return rc;
 }
 
-/* PReLU: the slopes are a parameter of dims [1, C, 1, 1] ([1, C] on [B, F]; all ones
- * for one slope), PyTorch's [num_parameters] in the same order; its master copy takes
- * the layout the primitive picks (oneDNN 2.6 has a jit PReLU only for per-channel
- * slopes in the data's layout; a single slope gets the reference one). */
-static int fwd_prelu(train_net *n, int k)
-{
-    layer *Lk = &n->L[k];
-    const graph_node *gn = &n->g->nodes[k];
-    dnnl_memory_t src = n->L[Lk->in[0]].dst;
-    int r = gn->shape.rank;
-    dnnl_dims_t wd = {1, 1, 1, 1};
-    wd[1] = gn->a.num_parameters;
-    dnnl_memory_desc_t wany;
-    CK(dop_md(&wany, r, wd, dnnl_format_tag_any), "layout");
-    dnnl_primitive_desc_t pd;
-    CK(dop_prelu_fwd(&pd, n->eng, tn_md(src), &wany), "prelu forward");
-    dnnl_primitive_desc_clone(&Lk->fpd, pd);
-    TRY(tn_add_param(n, k, "weight", 1, dop_query_md(pd, DNNL_ARG_WEIGHTS), r, wd, &Lk->p[0]));
-    TRY(tn_init_const(n, Lk->p[0], (float)gn->a.init));
-    Lk->src_bound = src;
-    TRY(tn_new_mem(n, dop_query_md(pd, DNNL_ARG_DST), &Lk->dst));
-    step s;
-    TRY(tn_make_prim(n, pd, "prelu fwd", &s));
-    tn_arg(&s, DNNL_ARG_SRC, src);
-    tn_arg(&s, DNNL_ARG_WEIGHTS, n->P[Lk->p[0]].w);
-    tn_arg(&s, DNNL_ARG_DST, Lk->dst);
-    return tn_push_fwd(n, FWD_BOTH, &s);
-}
-
-/* Softmax over the node's dim on a layout where that dim is dense: plain, or
- * channels-last (acdb) for C of [B, C, H, W] (oneDNN 2.6 has only its reference
- * softmax for a strided axis, and the blocked layouts split C). */
-static int fwd_softmax(train_net *n, int k)
-{
-    layer *Lk = &n->L[k];
-    const graph_node *gn = &n->g->nodes[k];
-    dnnl_memory_desc_t plain;
-    TRY(tn_md_plain(&plain, &gn->shape, n->batch));
-    if (gn->shape.rank == 4 && gn->a.dim == 1)
-        CK(dop_md(&plain, 4, plain.dims, dnnl_acdb), "layout");
-    dnnl_memory_t src;
-    TRY(tn_bind_input(n, NULL, &plain, n->L[Lk->in[0]].dst, &src));
-    dnnl_primitive_desc_t pd;
-    CK(dop_softmax_fwd(&pd, n->eng, &plain, &plain, gn->a.dim), "softmax forward");
-    dnnl_primitive_desc_clone(&Lk->fpd, pd);
-    TRY(tn_new_mem(n, &plain, &Lk->dst));
-    step s;
-    TRY(tn_make_prim(n, pd, "softmax fwd", &s));
-    tn_arg(&s, DNNL_ARG_SRC, src);
-    tn_arg(&s, DNNL_ARG_DST, Lk->dst);
-    return tn_push_fwd(n, FWD_BOTH, &s);
-}
-
-/* Dropout2d: one keep-or-drop draw per (image, channel), scaled by 1 / (1 - p) as
- * nn.Dropout2d, spread over the channel's H x W in a plain mask of the node's
- * shape (so backward is dropout's: the gradient times the mask). */
-static void step_dropout2d_fwd(train_net *n, step *s)
-{
-    const graph_node *gn = &n->g->nodes[s->node];
-    double p = gn->a.p;
-    float keep = (float)(1.0 / (1.0 - p));
-    const float *x = tn_ptr(s->args[0].memory);
-    float *y = tn_ptr(s->args[1].memory), *m = tn_ptr(s->args[2].memory);
-    size_t planes = (size_t)n->batch * (size_t)gn->shape.dim[1];
-    size_t hw = (size_t)(gn->shape.dim[2] * gn->shape.dim[3]);
-    uint64_t threshold = (uint64_t)(p * 18446744073709551616.0);
-    for (size_t c = 0; c < planes; c++) {
-        float v = m[c * hw];
-        if (!n->drop_frozen)
-            v = ds_rand(&n->drop_rng) >= threshold ? keep : 0.0f;
-        for (size_t i = c * hw; i < (c + 1) * hw; i++) {
-            m[i] = v;
-            y[i] = x[i] * v;
-        }
-    }
-}
-
-static int fwd_dropout2d(train_net *n, int k)
-{
-    layer *Lk = &n->L[k];
-    dnnl_memory_desc_t plain;
-    TRY(tn_md_plain(&plain, &n->g->nodes[k].shape, n->batch));
-    dnnl_memory_t src;
-    TRY(tn_bind_input(n, NULL, &plain, n->L[Lk->in[0]].dst, &src));
-    TRY(tn_new_mem(n, &plain, &Lk->dst));
-    TRY(tn_private_mem(n, &plain, &Lk->mask));  /* kept across passes (frozen masks) */
-    step s = {.fn = step_dropout2d_fwd, .node = k, .nargs = 3};
-    s.args[0].memory = src;
-    s.args[1].memory = Lk->dst;
-    s.args[2].memory = Lk->mask;
-    TRY(tn_push_fwd(n, FWD_TRAIN, &s));
-    return tn_add_reorder(n, &n->fwd_eval, src, Lk->dst);
-}
-
-/* ---- backward compilation (reverse node order) ---- */
-
-static int bwd_conv_or_linear(train_net *n, int k)
-{
-    layer *Lk = &n->L[k];
-    const graph_node *gn = &n->g->nodes[k];
-    int conv = gn->op == GRAPH_OP_CONV2D, in = Lk->in[0];
-    param *W = &n->P[Lk->p[0]], *B = Lk->p[1] >= 0 ? &n->P[Lk->p[1]] : NULL;
-    dnnl_memory_desc_t any_w, any_src, any_ddst;
-    TRY(tn_md_act(n, &any_src, in_shape(n, k, 0), 0));
-    /* The gradient's layout is left to oneDNN too: forcing the forward
-     * output's layout can leave only the reference implementation (e.g.
-     * plain src with a padded blocked diff_dst: 8 channels, 100x slower). */
-    TRY(tn_md_act(n, &any_ddst, &gn->shape, 0));
-    any_w = *tn_md(W->w);
-    any_w.format_kind = dnnl_format_kind_any;
-    /* weight gradients in fp32 (for the fp32 update), weights as the forward read them */
-    dnnl_memory_desc_t wany, wlow;
-    CK(dop_md(&wany, any_w.ndims, any_w.dims, dnnl_format_tag_any), "layout");
-    CK(dop_md_dt(&wlow, any_w.ndims, any_w.dims, n->act, dnnl_format_tag_any), "layout");
-    dnnl_primitive_desc_t pd;
-    step s;
-    /* weights (and bias) gradient */
-    if (conv)
-        CK(dop_conv_bwd_weights(&pd, n->eng, &any_src, &wany, B ? tn_md(B->g) : NULL,
-                                &any_ddst, &Lk->geo, Lk->fpd), "conv backward weights");
-    else
-        CK(dop_ip_bwd_weights(&pd, n->eng, &any_src, &wany, B ? tn_md(B->g) : NULL,
-                              &any_ddst, Lk->fpd), "ip backward weights");
-    dnnl_memory_t src, ddst, dw = W->g;
-    TRY(tn_bind_input(n, &n->bwd, dop_query_md(pd, DNNL_ARG_SRC),
-                   dop_md_equal(dop_query_md(pd, DNNL_ARG_SRC), tn_md(Lk->src_bound))
-                       ? Lk->src_bound : n->L[in].dst, &src));
-    TRY(tn_bind_input(n, &n->bwd, dop_query_md(pd, DNNL_ARG_DIFF_DST), Lk->ddst, &ddst));
-    int reorder_dw = !dop_md_equal(dop_query_md(pd, DNNL_ARG_DIFF_WEIGHTS), tn_md(W->g));
-    if (reorder_dw)
-        TRY(tn_new_mem(n, dop_query_md(pd, DNNL_ARG_DIFF_WEIGHTS), &dw));
-    TRY(tn_make_prim(n, pd, conv ? "conv bwd weights" : "ip bwd weights", &s));
-    tn_arg(&s, DNNL_ARG_SRC, src);
-    tn_arg(&s, DNNL_ARG_DIFF_DST, ddst);
-    tn_arg(&s, DNNL_ARG_DIFF_WEIGHTS, dw);
-    if (B)
-        tn_arg(&s, DNNL_ARG_DIFF_BIAS, B->g);
-    TRY(tn_push_step(n, &n->bwd, &s));
-    if (reorder_dw)
-        TRY(tn_add_reorder(n, &n->bwd, dw, W->g));
-    if (!n->L[in].need_grad)
-        return 0;  /* e.g. the first layer: its input needs no gradient */
-    /* data gradient */
-    if (conv)
-        CK(dop_conv_bwd_data(&pd, n->eng, &any_src, &wlow, &any_ddst, &Lk->geo, Lk->fpd),
-           "conv backward data");
-    else
-        CK(dop_ip_bwd_data(&pd, n->eng, &any_src, &wlow, &any_ddst, Lk->fpd),
-           "ip backward data");
-    dnnl_memory_t w;
-    TRY(tn_bind_input(n, &n->bwd, dop_query_md(pd, DNNL_ARG_WEIGHTS), Lk->wlow ? Lk->wlow : W->w,
-                      &w));
-    TRY(tn_bind_input(n, &n->bwd, dop_query_md(pd, DNNL_ARG_DIFF_DST), Lk->ddst, &ddst));
-    tn_grad_out go;
-    TRY(tn_grad_out_begin(n, dop_query_md(pd, DNNL_ARG_DIFF_SRC), in, &go));
-    TRY(tn_make_prim(n, pd, conv ? "conv bwd data" : "ip bwd data", &s));
-    tn_arg(&s, DNNL_ARG_DIFF_DST, ddst);
-    tn_arg(&s, DNNL_ARG_WEIGHTS, w);
-    tn_arg(&s, DNNL_ARG_DIFF_SRC, go.mem);
-    TRY(tn_push_step(n, &n->bwd, &s));
-    return tn_grad_out_end(n, &go);
-}
-
-static int bwd_bn(train_net *n, int k)
-{
-    layer *Lk = &n->L[k];
-    const graph_node *gn = &n->g->nodes[k];
-    int in = Lk->in[0];
-    dnnl_memory_t src = Lk->src_bound;
-    float eps = (float)(gn->a.eps > 0 ? gn->a.eps : 1e-5);
-    dnnl_primitive_desc_t pd;
-    CK(dop_bn_bwd(&pd, n->eng, tn_md(Lk->ddst), tn_md(src), eps, Lk->fuse_relu, Lk->fpd),
-       "batch norm backward");
-    tn_grad_out go;
-    dnnl_memory_t dsrc;
-    int deliver = n->L[in].need_grad;
-    if (deliver) {
-        TRY(tn_grad_out_begin(n, dop_query_md(pd, DNNL_ARG_DIFF_SRC), in, &go));
-        dsrc = go.mem;
-    } else {
-        TRY(tn_new_mem(n, dop_query_md(pd, DNNL_ARG_DIFF_SRC), &dsrc));
-    }
-    step s;
-    TRY(tn_make_prim(n, pd, "bnorm bwd", &s));
-    tn_arg(&s, DNNL_ARG_SRC, src);
-    tn_arg(&s, DNNL_ARG_MEAN, Lk->mean);
-    tn_arg(&s, DNNL_ARG_VARIANCE, Lk->var);
-    tn_arg(&s, DNNL_ARG_DIFF_DST, Lk->ddst);
-    tn_arg(&s, DNNL_ARG_SCALE, n->P[Lk->p[0]].w);
-    tn_arg(&s, DNNL_ARG_SHIFT, n->P[Lk->p[1]].w);
-    if (Lk->ws)
-        tn_arg(&s, DNNL_ARG_WORKSPACE, Lk->ws);
-    tn_arg(&s, DNNL_ARG_DIFF_SRC, dsrc);
-    tn_arg(&s, DNNL_ARG_DIFF_SCALE, n->P[Lk->p[0]].g);
-    tn_arg(&s, DNNL_ARG_DIFF_SHIFT, n->P[Lk->p[1]].g);
-    TRY(tn_push_step(n, &n->bwd, &s));
-    return deliver ? tn_grad_out_end(n, &go) : 0;
-}
-
-static int bwd_ln(train_net *n, int k)
-{
-    layer *Lk = &n->L[k];
-    int in = Lk->in[0];
-    dnnl_memory_desc_t mdn, md2, stat;
-    TRY(ln_layout(n, k, &mdn, &md2, &stat));
-    dnnl_memory_t ddst2, dsrc, dsrc2;
-    TRY(ln_view(n, Lk->ddst, &md2, &ddst2));
-    dnnl_primitive_desc_t pd;
-    CK(dop_ln_bwd(&pd, n->eng, &md2, &md2, &stat, (float)n->g->nodes[k].a.eps, Lk->fpd),
-       "layer norm backward");
-    tn_grad_out go;
-    int deliver = n->L[in].need_grad;
-    if (deliver) {
-        TRY(tn_grad_out_begin(n, &mdn, in, &go));
-        dsrc = go.mem;
-    } else {
-        TRY(tn_new_mem(n, &mdn, &dsrc));
-    }
-    TRY(ln_view(n, dsrc, &md2, &dsrc2));
-    step s;
-    TRY(tn_make_prim(n, pd, "lnorm bwd", &s));
-    tn_arg(&s, DNNL_ARG_SRC, Lk->src_bound);
-    tn_arg(&s, DNNL_ARG_MEAN, Lk->mean);
-    tn_arg(&s, DNNL_ARG_VARIANCE, Lk->var);
-    tn_arg(&s, DNNL_ARG_DIFF_DST, ddst2);
-    tn_arg(&s, DNNL_ARG_SCALE, n->P[Lk->p[0]].w);
-    tn_arg(&s, DNNL_ARG_SHIFT, n->P[Lk->p[1]].w);
-    tn_arg(&s, DNNL_ARG_DIFF_SRC, dsrc2);
-    tn_arg(&s, DNNL_ARG_DIFF_SCALE, n->P[Lk->p[0]].g);
-    tn_arg(&s, DNNL_ARG_DIFF_SHIFT, n->P[Lk->p[1]].g);
-    TRY(tn_push_step(n, &n->bwd, &s));
-    return deliver ? tn_grad_out_end(n, &go) : 0;
-}
-
-static int bwd_eltwise(train_net *n, int k)
-{
-    layer *Lk = &n->L[k];
-    int in = Lk->in[0];
-    dnnl_alg_kind_t alg;
-    float alpha, beta;
-    TRY(eltwise_alg(&n->g->nodes[k], &alg, &alpha, &beta));
-    int from_dst = alg == dnnl_eltwise_relu_use_dst_for_bwd;
-    dnnl_memory_t data = from_dst ? Lk->dst : n->L[in].dst;
-    dnnl_primitive_desc_t pd;
-    CK(dop_eltwise_bwd(&pd, n->eng, alg, tn_md(Lk->ddst), tn_md(data), alpha, beta, Lk->fpd),
-       "eltwise backward");
-    tn_grad_out go;
-    TRY(tn_grad_out_begin(n, dop_query_md(pd, DNNL_ARG_DIFF_SRC), in, &go));
-    step s;
-    TRY(tn_make_prim(n, pd, "eltwise bwd", &s));
-    tn_arg(&s, from_dst ? DNNL_ARG_DST : DNNL_ARG_SRC, data);
-    tn_arg(&s, DNNL_ARG_DIFF_DST, Lk->ddst);
-    tn_arg(&s, DNNL_ARG_DIFF_SRC, go.mem);
-    TRY(tn_push_step(n, &n->bwd, &s));
-    return tn_grad_out_end(n, &go);
-}
-
-static int bwd_pool(train_net *n, int k)
-{
-    layer *Lk = &n->L[k];
-    int in = Lk->in[0];
-    if (Lk->c_pool)
-        return tn_cpool_bwd(n, k);
-    dnnl_primitive_desc_t pd;
-    CK(dop_pool_bwd(&pd, n->eng, pool_alg(&n->g->nodes[k], Lk), tn_md(Lk->src_bound), tn_md(Lk->ddst),
-                    Lk->kernel, &Lk->geo, Lk->fpd), "pooling backward");
-    tn_grad_out go;
-    TRY(tn_grad_out_begin(n, dop_query_md(pd, DNNL_ARG_DIFF_SRC), in, &go));
-    step s;
-    TRY(tn_make_prim(n, pd, "pool bwd", &s));
-    tn_arg(&s, DNNL_ARG_DIFF_DST, Lk->ddst);
-    tn_arg(&s, DNNL_ARG_DIFF_SRC, go.mem);
-    if (Lk->ws)
-        tn_arg(&s, DNNL_ARG_WORKSPACE, Lk->ws);
-    TRY(tn_push_step(n, &n->bwd, &s));
-    return tn_grad_out_end(n, &go);
-}
-
-static int bwd_flatten(train_net *n, int k)
-{
-    layer *Lk = &n->L[k];
-    dnnl_memory_desc_t plain;
-    TRY(tn_md_act(n, &plain, in_shape(n, k, 0), 1));
-    dnnl_memory_t v;
-    TRY(tn_view_mem(n, &plain, Lk->ddst, &v));
-    return tn_grad_route(n, v, Lk->in[0]);
-}
-
-static int bwd_dropout(train_net *n, int k)
-{
-    layer *Lk = &n->L[k];
-    tn_grad_out go;
-    TRY(tn_grad_out_begin(n, tn_md(Lk->ddst), Lk->in[0], &go));
-    step s = {.fn = step_mul_plain, .node = k, .nargs = 3};
-    s.args[0].memory = Lk->ddst;
-    s.args[1].memory = Lk->mask;
-    s.args[2].memory = go.mem;
-    TRY(tn_push_step(n, &n->bwd, &s));
-    return tn_grad_out_end(n, &go);
-}
-
-static int bwd_prelu(train_net *n, int k)
-{
-    layer *Lk = &n->L[k];
-    int in = Lk->in[0];
-    param *W = &n->P[Lk->p[0]];
-    dnnl_primitive_desc_t pd;
-    CK(dop_prelu_bwd(&pd, n->eng, tn_md(Lk->src_bound), tn_md(W->w), tn_md(Lk->ddst),
-                     tn_md(W->g), Lk->fpd), "prelu backward");
-    tn_grad_out go;
-    dnnl_memory_t dsrc;
-    int deliver = n->L[in].need_grad;
-    if (deliver) {
-        TRY(tn_grad_out_begin(n, dop_query_md(pd, DNNL_ARG_DIFF_SRC), in, &go));
-        dsrc = go.mem;
-    } else {
-        TRY(tn_new_mem(n, dop_query_md(pd, DNNL_ARG_DIFF_SRC), &dsrc));
-    }
-    dnnl_memory_t ddst;
-    TRY(tn_bind_input(n, &n->bwd, dop_query_md(pd, DNNL_ARG_DIFF_DST), Lk->ddst, &ddst));
-    step s;
-    TRY(tn_make_prim(n, pd, "prelu bwd", &s));
-    tn_arg(&s, DNNL_ARG_SRC, Lk->src_bound);
-    tn_arg(&s, DNNL_ARG_WEIGHTS, W->w);
-    tn_arg(&s, DNNL_ARG_DIFF_DST, ddst);
-    tn_arg(&s, DNNL_ARG_DIFF_SRC, dsrc);
-    tn_arg(&s, DNNL_ARG_DIFF_WEIGHTS, W->g);
-    TRY(tn_push_step(n, &n->bwd, &s));
-    return deliver ? tn_grad_out_end(n, &go) : 0;
-}
-
-static int bwd_softmax(train_net *n, int k)
-{
-    layer *Lk = &n->L[k];
-    dnnl_primitive_desc_t pd;
-    CK(dop_softmax_bwd(&pd, n->eng, tn_md(Lk->dst), tn_md(Lk->ddst), tn_md(Lk->dst),
-                       n->g->nodes[k].a.dim, Lk->fpd), "softmax backward");
-    tn_grad_out go;
-    TRY(tn_grad_out_begin(n, tn_md(Lk->dst), Lk->in[0], &go));
-    step s;
-    TRY(tn_make_prim(n, pd, "softmax bwd", &s));
-    tn_arg(&s, DNNL_ARG_DST, Lk->dst);
-    tn_arg(&s, DNNL_ARG_DIFF_DST, Lk->ddst);
-    tn_arg(&s, DNNL_ARG_DIFF_SRC, go.mem);
-    TRY(tn_push_step(n, &n->bwd, &s));
-    return tn_grad_out_end(n, &go);
-}
-
-/* Sum src over the dimensions where target layer t broadcasts, into t's gradient. */
-static int reduce_into(train_net *n, dnnl_memory_t src, int t)
-{
-    dnnl_memory_desc_t dst;
-    TRY(tn_md_plain(&dst, &n->g->nodes[t].shape, n->batch));
-    dnnl_primitive_desc_t pd;
-    CK(dop_reduce_sum(&pd, n->eng, tn_md(src), &dst), "reduction");
-    tn_grad_out go;
-    TRY(tn_grad_out_begin(n, dop_query_md(pd, DNNL_ARG_DST), t, &go));
-    step s;
-    TRY(tn_make_prim(n, pd, "reduction", &s));
-    tn_arg(&s, DNNL_ARG_SRC, src);
-    tn_arg(&s, DNNL_ARG_DST, go.mem);
-    TRY(tn_push_step(n, &n->bwd, &s));
-    return tn_grad_out_end(n, &go);
-}
-
-static int same_dims(train_net *n, int a, int b)
-{
-    const graph_shape *x = &n->g->nodes[a].shape, *y = &n->g->nodes[b].shape;
-    for (int i = 1; i < x->rank; i++)
-        if (x->dim[i] != y->dim[i])
-            return 0;
-    return 1;
-}
-
-static int bwd_binary(train_net *n, int k)
-{
-    layer *Lk = &n->L[k];
-    int a, b;
-    TRY(binary_order(n, k, &a, &b));
-    int add = n->g->nodes[k].op == GRAPH_OP_ADD;
-    /* full-shape input */
-    if (n->L[a].need_grad) {
-        if (add) {
-            TRY(tn_grad_route(n, Lk->ddst, a));
-        } else {
-            tn_grad_out go;
-            TRY(tn_grad_out_begin(n, tn_md(Lk->ddst), a, &go));
-            TRY(tn_add_binary_step(n, &n->bwd, dnnl_binary_mul, Lk->ddst, Lk->src_bound, go.mem));
-            TRY(tn_grad_out_end(n, &go));
-        }
-    }
-    if (!n->L[b].need_grad)
-        return 0;
-    dnnl_memory_t g = Lk->ddst;
-    if (!add) {
-        TRY(tn_new_mem(n, tn_md(Lk->ddst), &g));
-        TRY(tn_add_binary_step(n, &n->bwd, dnnl_binary_mul, Lk->ddst, n->L[a].dst, g));
-    }
-    if (same_dims(n, b, k))
-        return tn_grad_route(n, g, b);
-    return reduce_into(n, g, b);
-}
-
 static int bwd_cat(train_net *n, int k)
 {
     layer *Lk = &n->L[k];
@@ -1074,7 +1109,6 @@ static int bwd_cat(train_net *n, int k)
     }
     return 0;
 }
-
 
 /* ---- dispatch ---- */
 
@@ -1129,4 +1163,3 @@ int tn_compile_bwd(train_net *n, int k)
     default: return 0;
     }
 }
-

@@ -1,7 +1,7 @@
 /*
  * train_pool.c — max pooling for training in C, on oneDNN's channel-blocked
  * layouts (aBcd16b, aBcd8b: [B][C/b][H][W][b], the last b channels one
- * vector). See train_net.h (tn_cpool_*).
+ * vector). See train_ops.h (tn_cpool_*).
  *
  * Why not oneDNN: its 2.6 training-mode max pooling (the one with a
  * workspace) measured 22 ms forward and 23 ms backward for 128x32x28x28 on
@@ -19,7 +19,7 @@
  * to blocks, as it does for oneDNN's own pooling), and data types other than
  * f32 (oneDNN keeps those).
  */
-#include "train/train_net.h"
+#include "train/train_ops.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -46,7 +46,7 @@ static int block_of(const dnnl_memory_desc_t *md)
 
 /* The geometry of node k as the loops read it. */
 typedef struct pool_geo {
-    int N, CB, b, H, W, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW;
+    int B, CB, b, H, W, OH, OW, kH, kW, SH, SW, PH, PW, DH, DW;
     int is22;   /* 2x2 windows, stride 2, no padding, tiling the input exactly */
 } pool_geo;
 
@@ -55,15 +55,15 @@ static void geo_of(const train_net *n, int k, const dnnl_memory_desc_t *src, poo
     const layer *Lk = &n->L[k];
     const graph_shape *os = &n->g->nodes[k].shape;
     p->b = block_of(src);
-    p->N = (int)src->dims[0];
+    p->B = (int)src->dims[0];
     p->CB = (int)(src->padded_dims[1] / (p->b ? p->b : 1));
     p->H = (int)src->dims[2], p->W = (int)src->dims[3];
     p->OH = (int)os->dim[2], p->OW = (int)os->dim[3];
-    p->KH = (int)Lk->kernel[0], p->KW = (int)Lk->kernel[1];
+    p->kH = (int)Lk->kernel[0], p->kW = (int)Lk->kernel[1];
     p->SH = (int)Lk->geo.stride[0], p->SW = (int)Lk->geo.stride[1];
     p->PH = (int)Lk->geo.pad_l[0], p->PW = (int)Lk->geo.pad_l[1];
     p->DH = (int)Lk->geo.dilation[0], p->DW = (int)Lk->geo.dilation[1];
-    p->is22 = p->KH == 2 && p->KW == 2 && p->SH == 2 && p->SW == 2 && p->PH == 0 && p->PW == 0 &&
+    p->is22 = p->kH == 2 && p->kW == 2 && p->SH == 2 && p->SW == 2 && p->PH == 0 && p->PW == 0 &&
               p->DH == 1 && p->DW == 1 && p->OH * 2 == p->H && p->OW * 2 == p->W;
 }
 
@@ -130,16 +130,16 @@ static void fwd_any(const pool_geo *p, const float *x, float *y, uint8_t *ws)
             float m[MAXB];
             uint8_t arg[MAXB];
             int first = 1;
-            for (int kh = 0; kh < p->KH; kh++) {
+            for (int kh = 0; kh < p->kH; kh++) {
                 int ih = oh * p->SH - p->PH + kh * p->DH;
                 if (ih < 0 || ih >= p->H)
                     continue;
-                for (int kw = 0; kw < p->KW; kw++) {
+                for (int kw = 0; kw < p->kW; kw++) {
                     int iw = ow * p->SW - p->PW + kw * p->DW;
                     if (iw < 0 || iw >= p->W)
                         continue;
                     const float *v = x + ((size_t)ih * p->W + iw) * b;
-                    uint8_t j = (uint8_t)(kh * p->KW + kw);
+                    uint8_t j = (uint8_t)(kh * p->kW + kw);
                     for (int l = 0; l < b; l++) {
                         int take = first || v[l] > m[l] || v[l] != v[l];
                         m[l] = take ? v[l] : m[l];
@@ -165,15 +165,15 @@ static void bwd_any(const pool_geo *p, const float *dy, const uint8_t *ws, float
             const float *g = dy + ((size_t)oh * p->OW + ow) * b;
             const uint8_t *a = ws + ((size_t)oh * p->OW + ow) * b;
             for (int l = 0; l < b; l++) {
-                int ih = oh * p->SH - p->PH + a[l] / p->KW * p->DH;
-                int iw = ow * p->SW - p->PW + a[l] % p->KW * p->DW;
+                int ih = oh * p->SH - p->PH + a[l] / p->kW * p->DH;
+                int iw = ow * p->SW - p->PW + a[l] % p->kW * p->DW;
                 dx[((size_t)ih * p->W + iw) * b + l] += g[l];
             }
         }
 }
 
 /* One [H][W][b] plane: y [OH][OW][b] and ws (NULL: inference) the window
- * position (kh * KW + kw) of each output element's maximum; backward the
+ * position (kh * kW + kw) of each output element's maximum; backward the
  * other way. Cloned for AVX-512 and AVX2 (the build targets the baseline
  * x86-64). */
 __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -208,7 +208,7 @@ static void step_fwd(train_net *n, step *s)
     uint8_t *ws = s->nargs > 2 ? tn_ptr(s->args[2].memory) : NULL;
     size_t in = (size_t)p.H * p.W * p.b, out = (size_t)p.OH * p.OW * p.b;
     #pragma omp parallel for schedule(static)
-    for (int i = 0; i < p.N * p.CB; i++)
+    for (int i = 0; i < p.B * p.CB; i++)
         fwd_plane(&p, x + i * in, y + i * out, ws ? ws + i * out : NULL);
 }
 
@@ -221,7 +221,7 @@ static void step_bwd(train_net *n, step *s)
     float *dx = tn_ptr(s->args[2].memory);
     size_t in = (size_t)p.H * p.W * p.b, out = (size_t)p.OH * p.OW * p.b;
     #pragma omp parallel for schedule(static)
-    for (int i = 0; i < p.N * p.CB; i++)
+    for (int i = 0; i < p.B * p.CB; i++)
         bwd_plane(&p, dy + i * out, ws + i * out, dx + i * in);
 }
 

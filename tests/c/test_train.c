@@ -32,6 +32,17 @@ static void base_opts(train_opts *o)
     o->data_dir = NULL;  /* no directory chosen: Fashion-MNIST from the Debian package */
 }
 
+/* The small reference net (tn_build 6: conv-bn-relu-pool x2, linear) on
+ * Fashion-MNIST with base_opts in *o; skips the test when the Debian dataset
+ * is not installed. */
+static graph *small_fmnist(train_opts *o)
+{
+    if (!have_fmnist())
+        skip();
+    base_opts(o);
+    return tn_build(6, 1, 28, 28, 10);
+}
+
 static int progress_calls;
 static int on_progress(const train_progress *p, void *ud)
 {
@@ -47,11 +58,8 @@ static int on_progress(const train_progress *p, void *ud)
 static void test_isolated_worker(void **state)
 {
     (void)state;
-    if (!have_fmnist())
-        skip();
-    graph *g = tn_build(6, 1, 28, 28, 10);
     train_opts o;
-    base_opts(&o);
+    graph *g = small_fmnist(&o);
     o.progress = on_progress;
     o.progress_every = 0;
     train_result r;
@@ -95,11 +103,8 @@ static int on_checkpoint(const train_progress *p, void *ud)
 static void test_checkpoints_and_early_stop(void **state)
 {
     (void)state;
-    if (!have_fmnist())
-        skip();
-    graph *g = tn_build(6, 1, 28, 28, 10);
     train_opts o;
-    base_opts(&o);
+    graph *g = small_fmnist(&o);
     train_result plain, probed, r;
     char err[512], kind[32];
     if (train_evaluate(g, &o, &plain, err, sizeof err))
@@ -153,11 +158,8 @@ static void test_checkpoints_and_early_stop(void **state)
 static void test_learns_and_is_deterministic(void **state)
 {
     (void)state;
-    if (!have_fmnist())
-        skip();
-    graph *g = tn_build(6, 1, 28, 28, 10);
     train_opts o;
-    base_opts(&o);
+    graph *g = small_fmnist(&o);
     train_result a, b;
     char err[512];
     int rc = train_evaluate(g, &o, &a, err, sizeof err);
@@ -186,11 +188,8 @@ static void test_learns_and_is_deterministic(void **state)
 static void test_winograd_option(void **state)
 {
     (void)state;
-    if (!have_fmnist())
-        skip();
-    graph *g = tn_build(6, 1, 28, 28, 10);
     train_opts o;
-    base_opts(&o);
+    graph *g = small_fmnist(&o);
     o.winograd = 1;
     train_result r;
     char err[512];
@@ -205,13 +204,10 @@ static void test_winograd_option(void **state)
 static void test_failures(void **state)
 {
     (void)state;
-    if (!have_fmnist())
-        skip();
-    graph *g = tn_build(6, 1, 28, 28, 10);
     train_opts o;
+    graph *g = small_fmnist(&o);
     train_result r;
     char err[512];
-    base_opts(&o);
     o.max_flops = 1000000;
     assert_int_equal(train_evaluate(g, &o, &r, err, sizeof err), TRAIN_ETOOLARGE);
     assert_non_null(strstr(err, "GFLOPs"));

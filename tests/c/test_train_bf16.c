@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include "train/dataset.h"
-#include "train/train_net.h"
+#include "train/train_plan.h"
 #include "train_nets.h"
 
 #define B 32

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "train/dataset.h"
-#include "train/train_net.h"
+#include "train/train_plan.h"
 #include "train_nets.h"
 
 #define B 4
@@ -34,6 +34,53 @@ static void fill_input(train_net *n, int c, int h, int w, uint64_t seed)
     float *x = train_net_input(n);
     for (int i = 0; i < B * c * h * w; i++)
         x[i] = (float)(ds_rand_uniform(&seed) * 2 - 1);
+}
+
+/* Forward (training), the loss with its gradient, backward; then the SGD
+ * update when sgd is given. */
+static void train_step(train_net *n, const int32_t *y, const train_sgd *sgd)
+{
+    double l;
+    assert_int_equal(train_net_forward(n, 1), 0);
+    assert_int_equal(train_net_loss(n, y, B, 1, &l, NULL), 0);
+    assert_int_equal(train_net_backward(n), 0);
+    if (sgd)
+        assert_int_equal(train_net_update(n, sgd), 0);
+}
+
+/* The input of train_nets.h's net i: the small net (6) reads [B, 1, 28, 28]
+ * as Fashion-MNIST, the others [B, 3, hw, hw]. */
+static void net_input(int i, int hw, int *c, int *h)
+{
+    *c = i == 6 ? 1 : 3;
+    *h = i == 6 ? 28 : hw;
+}
+
+/* Net i (input as net_input, 9x9) built twice with the same seed: *a keeps
+ * every buffer private (keep_all), *b shares them by lifetime and folds BN
+ * into convolutions for inference. */
+static graph *twin_nets(int i, int *c, int *hw, train_net **a, train_net **b)
+{
+    net_input(i, 9, c, hw);
+    graph *g = tn_build(i, *c, *hw, *hw, K);
+    char err[256];
+    train_net_opts oa = {.seed = 5, .fuse = 1, .keep_all = 1}, ob = {.seed = 5, .fuse = 1};
+    assert_int_equal(train_net_build(g, B, &oa, a, err, sizeof err), 0);
+    assert_int_equal(train_net_build(g, B, &ob, b, err, sizeof err), 0);
+    return g;
+}
+
+/* Flatten -> Linear(cin -> 3) on a [B, cin, 1, 1] input, built with the
+ * default options; *logits is the Linear's node. */
+static graph *linear_net(int cin, train_net **n, int *logits)
+{
+    graph *g;
+    assert_int_equal(graph_new(&g, cin, 1, 1), 0);
+    *logits = tn_linear(g, tn_op(g, GRAPH_OP_FLATTEN, 0), 3);
+    tn_finish(g, *logits, 3);
+    char err[256];
+    assert_int_equal(train_net_build(g, B, NULL, n, err, sizeof err), 0);
+    return g;
 }
 
 /* Tolerance of one probe: |numeric - analytic| <= atol + rtol * max(|numeric|, |analytic|).
@@ -90,10 +137,8 @@ static void gradcheck(int net, int fuse, int c, int h, int w, double atol, doubl
         fail_msg("net %s: build: %s", tn_names[net], err);
     fill_input(n, c, h, w, 100 + (uint64_t)net);
     int32_t y[B] = {0, 3, 1, 4};
-    double l0, worst = 0;
-    assert_int_equal(train_net_forward(n, 1), 0);
-    assert_int_equal(train_net_loss(n, y, B, 1, &l0, NULL), 0);
-    assert_int_equal(train_net_backward(n), 0);
+    double worst = 0;
+    train_step(n, y, NULL);
     n->drop_frozen = 1;
     int np = train_net_nparams(n), checked = 0, bad = 0;
     for (int i = 0; i < np; i++) {
@@ -145,22 +190,15 @@ static void test_grad_dense_cat(void **s) { (void)s; gradcheck(9, 1, 3, 5, 5, FD
 static void test_sgd_update(void **state)
 {
     (void)state;
-    graph *g;
-    assert_int_equal(graph_new(&g, 2, 1, 1), 0);
-    int x = tn_linear(g, tn_op(g, GRAPH_OP_FLATTEN, 0), 3);
-    tn_finish(g, x, 3);
     train_net *n;
-    char err[256];
-    assert_int_equal(train_net_build(g, B, NULL, &n, err, sizeof err), 0);
+    int x;
+    graph *g = linear_net(2, &n, &x);
     fill_input(n, 2, 1, 1, 1);
     int32_t y[B] = {0, 1, 2, 1};
     float w0[6], g1[6], w1[6], g2[6], w2[6];
     train_net_param_get(n, 0, 0, w0);
     train_sgd sgd = {.lr = 0.1, .momentum = 0.9, .weight_decay = 0.01};
-    double l;
-    train_net_forward(n, 1);
-    train_net_loss(n, y, B, 1, &l, NULL);
-    train_net_backward(n);
+    train_step(n, y, NULL);
     train_net_param_get(n, 0, 1, g1);
     train_net_update(n, &sgd);
     train_net_param_get(n, 0, 0, w1);
@@ -169,9 +207,7 @@ static void test_sgd_update(void **state)
         v[i] = g1[i] + 0.01f * w0[i];
         assert_float_equal(w1[i], w0[i] - 0.1f * v[i], 1e-6);
     }
-    train_net_forward(n, 1);
-    train_net_loss(n, y, B, 1, &l, NULL);
-    train_net_backward(n);
+    train_step(n, y, NULL);
     train_net_param_get(n, 0, 1, g2);
     train_net_update(n, &sgd);
     train_net_param_get(n, 0, 0, w2);
@@ -254,13 +290,9 @@ static void test_bn_running_and_eval(void **state)
 static void test_loss_and_divergence(void **state)
 {
     (void)state;
-    graph *g;
-    assert_int_equal(graph_new(&g, 3, 1, 1), 0);
-    int x = tn_linear(g, tn_op(g, GRAPH_OP_FLATTEN, 0), 3);
-    tn_finish(g, x, 3);
     train_net *n;
-    char err[256];
-    assert_int_equal(train_net_build(g, B, NULL, &n, err, sizeof err), 0);
+    int x;
+    graph *g = linear_net(3, &n, &x);
     fill_input(n, 3, 1, 1, 2);
     train_net_forward(n, 1);
     int32_t y[B] = {0, 1, 2, 0};
@@ -292,7 +324,8 @@ static void test_no_reference_impls(void **state)
 {
     (void)state;
     for (int i = 0; i < TN_COUNT; i++) {
-        int c = i == 6 ? 1 : 3, hw = i == 6 ? 28 : 16;
+        int c, hw;
+        net_input(i, 16, &c, &hw);
         graph *g = tn_build(i, c, hw, hw, 10);
         train_net *n;
         char err[256];
@@ -314,24 +347,15 @@ static void test_shared_buffers_change_nothing(void **state)
 {
     (void)state;
     for (int i = 0; i < TN_COUNT; i++) {
-        int c = i == 6 ? 1 : 3, hw = i == 6 ? 28 : 9;
-        graph *g = tn_build(i, c, hw, hw, K);
+        int c, hw;
         train_net *a, *b;
-        char err[256];
-        train_net_opts oa = {.seed = 5, .fuse = 1, .keep_all = 1}, ob = {.seed = 5, .fuse = 1};
-        assert_int_equal(train_net_build(g, B, &oa, &a, err, sizeof err), 0);
-        assert_int_equal(train_net_build(g, B, &ob, &b, err, sizeof err), 0);
+        graph *g = twin_nets(i, &c, &hw, &a, &b);
         int32_t y[B] = {1, 2, 3, 4};
         for (int it = 0; it < 3; it++) {
             train_net *nets[2] = {a, b};
             for (int j = 0; j < 2; j++) {
                 fill_input(nets[j], c, hw, hw, 77 + (uint64_t)it);
-                double l;
-                assert_int_equal(train_net_forward(nets[j], 1), 0);
-                assert_int_equal(train_net_loss(nets[j], y, B, 1, &l, NULL), 0);
-                assert_int_equal(train_net_backward(nets[j]), 0);
-                train_sgd sgd = {0.1, 0.9, 5e-4};
-                train_net_update(nets[j], &sgd);
+                train_step(nets[j], y, &(train_sgd){0.1, 0.9, 5e-4});
             }
             for (int p = 0; p < train_net_nparams(a); p++) {
                 train_param_info pi;
@@ -363,13 +387,9 @@ static void test_folded_inference_matches(void **state)
 {
     (void)state;
     for (int i = 0; i < TN_COUNT; i++) {
-        int c = i == 6 ? 1 : 3, hw = i == 6 ? 28 : 9;
-        graph *g = tn_build(i, c, hw, hw, K);
+        int c, hw;
         train_net *a, *b;
-        char err[256];
-        train_net_opts oa = {.seed = 5, .fuse = 1, .keep_all = 1}, ob = {.seed = 5, .fuse = 1};
-        assert_int_equal(train_net_build(g, B, &oa, &a, err, sizeof err), 0);
-        assert_int_equal(train_net_build(g, B, &ob, &b, err, sizeof err), 0);
+        graph *g = twin_nets(i, &c, &hw, &a, &b);
         if (i == 0 || i == 6)  /* conv -> BN -> ReLU -> pool */
             assert_non_null(strstr(train_net_impls(b), "conv+bnorm inf"));
         assert_null(strstr(train_net_impls(a), "conv+bnorm inf"));
@@ -380,12 +400,7 @@ static void test_folded_inference_matches(void **state)
             float *z[2] = {za, zb};
             for (int j = 0; j < 2; j++) {
                 fill_input(nets[j], c, hw, hw, 31 + (uint64_t)it);
-                double l;
-                assert_int_equal(train_net_forward(nets[j], 1), 0);
-                assert_int_equal(train_net_loss(nets[j], y, B, 1, &l, NULL), 0);
-                assert_int_equal(train_net_backward(nets[j]), 0);
-                train_sgd sgd = {0.1, 0.9, 5e-4};
-                train_net_update(nets[j], &sgd);
+                train_step(nets[j], y, &(train_sgd){0.1, 0.9, 5e-4});
                 fill_input(nets[j], c, hw, hw, 53 + (uint64_t)it);
                 assert_int_equal(train_net_forward(nets[j], 0), 0);
                 assert_int_equal(train_net_node_get(nets[j], g->output, 0, z[j]), 0);

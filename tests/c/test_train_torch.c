@@ -23,7 +23,7 @@
 
 #include "train/dataset.h"
 #include "train/train.h"
-#include "train/train_net.h"
+#include "train/train_plan.h"
 #include "train_nets.h"
 
 #define STEPS 10
