@@ -2,8 +2,8 @@
 # `--set precision=...` like their other recipe fields: the run's recipe and every
 # trained record carry it (bf16 = 1 where the CPU has native bf16, detected by
 # train.precision, never assumed; refused with exit 64 where it has not), the default
-# stays the trainer's fp32, and a value the trainer refuses stops the run before it
-# exists with one line.
+# is the search's auto (bf16 exactly where the CPU has native bf16), and a value the
+# trainer refuses stops the run before it exists with one line.
 . "$(dirname "$0")/lib.sh"
 
 cd "$T" || exit 1
@@ -25,12 +25,18 @@ if recipe.precision ~= arg[2] or n == 0 or #bad > 0 then os.exit(1) end
 LUA
 printf 'local p, why = train.precision("bf16") print(p or ("no: " .. why))\n' >native.lua
 "$LLMNAS" run native.lua >native.out 2>&1
+native=0
+grep -qx bf16 native.out && native=1
 for s in evolve random; do
     run "$LLMNAS" run "$ROOT/examples/$s.lua" --db "$s-default.db" $SMALL
     expect_rc 0 "$s.lua runs on its default precision"
-    run "$LLMNAS" run check.lua "$s-default.db" fp32 0
-    expect_rc 0 "$s.lua's default: the trainer's fp32 in the recipe and the records"
-    if grep -qx bf16 native.out; then
+    run "$LLMNAS" run check.lua "$s-default.db" auto $native
+    expect_rc 0 "$s.lua's default: the search's auto in the recipe, bf16=$native in the records"
+    run "$LLMNAS" run "$ROOT/examples/$s.lua" --db "$s-fp32.db" $SMALL --set precision=fp32
+    expect_rc 0 "$s.lua runs with --set precision=fp32"
+    run "$LLMNAS" run check.lua "$s-fp32.db" fp32 0
+    expect_rc 0 "$s.lua --set precision=fp32: the recipe says fp32 and the candidate trained in fp32"
+    if [ $native = 1 ]; then
         run "$LLMNAS" run "$ROOT/examples/$s.lua" --db "$s-bf16.db" $SMALL --set precision=bf16
         expect_rc 0 "$s.lua runs with --set precision=bf16"
         run "$LLMNAS" run check.lua "$s-bf16.db" bf16 1
