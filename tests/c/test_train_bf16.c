@@ -219,6 +219,90 @@ static void test_bf16_agrees_with_fp32(void **state)
     compare(4, 0);
 }
 
+/* The trainer's own max pooling (train_pool.c) in bf16 against oneDNN's on the
+ * same weights and batches: a maximum is one of its inputs and, windows not
+ * overlapping, each input gradient one output gradient, so the pooled
+ * outputs, the logits and every gradient agree bit for bit over two steps (a
+ * wrong channels-last stride, a window index off by one, a bf16 element read
+ * as half a float would not). Nets 0 and 6 must take the C path: 2x2 pools on
+ * a blocked and, after a bf16 convolution, a channels-last layout. */
+static void test_bf16_c_pool_matches_onednn(void **state)
+{
+    (void)state;
+    need_bf16();
+    static const int nets[] = {0, 6, 7, 2, 10};  /* 2, 10: overlapping windows, oneDNN's */
+    for (size_t q = 0; q < sizeof nets / sizeof nets[0]; q++) {
+        int net = nets[q], c = net == 6 ? 1 : 3, hw = net == 6 ? 28 : 9;
+        graph *g = tn_build(net, c, hw, hw, K);
+        train_net *n[2];
+        char err[512];
+        for (int p = 0; p < 2; p++) {
+            train_net_opts o = {.seed = 8, .fuse = 1, .keep_all = 1, .bf16 = 1, .onednn_pool = p};
+            if (train_net_build(g, B, &o, &n[p], err, sizeof err))
+                fail_msg("net %s: build: %s", tn_names[net], err);
+        }
+        int pools = 0, c_pools = 0, cl = 0;
+        for (int k = 0; k < g->n; k++)
+            if (g->nodes[k].op == GRAPH_OP_MAXPOOL2D && n[0]->L[k].alias == k) {
+                pools++;
+                c_pools += n[0]->L[k].c_pool;
+                assert_false(n[1]->L[k].c_pool);
+                cl += n[0]->L[k].c_pool && tn_md(n[0]->L[k].dst)->format_desc.blocking.strides[1] == 1;
+            }
+        if (net == 0 || net == 6)
+            assert_int_equal(c_pools, pools);
+        if (net == 6)
+            assert_true(cl > 0);  /* the second stage: channels-last after conv 2 */
+        int32_t y[B];
+        for (int i = 0; i < B; i++)
+            y[i] = i % K;
+        for (int s = 0; s < 2; s++) {
+            for (int p = 0; p < 2; p++) {
+                double l;
+                fill(n[p], (size_t)B * c * hw * hw, 70 + (uint64_t)s);
+                assert_int_equal(train_net_forward(n[p], 1), 0);
+                assert_int_equal(train_net_loss(n[p], y, B, 1, &l, NULL), 0);
+                assert_int_equal(train_net_backward(n[p]), 0);
+            }
+            for (int k = 0; k < g->n; k++) {
+                if (g->nodes[k].op != GRAPH_OP_MAXPOOL2D && k != g->output)
+                    continue;
+                size_t cnt = (size_t)B;
+                for (int d = 1; d < g->nodes[k].shape.rank; d++)
+                    cnt *= (size_t)g->nodes[k].shape.dim[d];
+                float *a = malloc(sizeof(float) * cnt), *b = malloc(sizeof(float) * cnt);
+                assert_int_equal(train_net_node_get(n[0], k, 0, a), 0);
+                assert_int_equal(train_net_node_get(n[1], k, 0, b), 0);
+                if (memcmp(a, b, sizeof(float) * cnt))
+                    fail_msg("net %s step %d: node %d (%s) differs from oneDNN's pooling",
+                             tn_names[net], s, k, graph_op_name(g->nodes[k].op));
+                free(a);
+                free(b);
+            }
+            for (int i = 0; i < train_net_nparams(n[0]); i++) {
+                train_param_info pi;
+                train_net_param_info(n[0], i, &pi);
+                if (!pi.trainable)
+                    continue;
+                int64_t cnt;
+                float *a = get_param(n[0], i, 1, &cnt), *b = get_param(n[1], i, 1, &cnt);
+                if (memcmp(a, b, sizeof(float) * (size_t)cnt))
+                    fail_msg("net %s step %d: gradient of node %d %s differs from oneDNN's "
+                             "pooling", tn_names[net], s, pi.node, pi.name);
+                free(a);
+                free(b);
+            }
+            for (int p = 0; p < 2; p++)
+                assert_int_equal(train_net_update(n[p], &(train_sgd){0.05, 0.9, 5e-4}), 0);
+        }
+        print_message("  %-12s %d of %d max pools in C (%d channels-last): bit-identical to "
+                      "oneDNN's\n", tn_names[net], c_pools, pools, cl);
+        train_net_free(n[0]);
+        train_net_free(n[1]);
+        graph_free(g);
+    }
+}
+
 /* Ops without a checked bf16 path refuse it with a message, never run it. */
 static void test_bf16_refuses_unchecked_ops(void **state)
 {
@@ -365,6 +449,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_precision_resolve),
         cmocka_unit_test(test_bf16_agrees_with_fp32),
+        cmocka_unit_test(test_bf16_c_pool_matches_onednn),
         cmocka_unit_test(test_bf16_master_weights_are_fp32),
         cmocka_unit_test(test_bf16_refuses_unchecked_ops),
         cmocka_unit_test(test_job_records_precision),
