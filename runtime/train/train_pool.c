@@ -47,9 +47,7 @@ typedef struct pool_geo {
     size_t out_n, out_cb;       /* the same in the output (and in ws) */
 } pool_geo;
 
-/* The channel block of md (aBcd16b, aBcd8b; acdb: 16 or 8 channels of each
- * pixel) in f32 or bf16, with *cl set for channels-last; 0 if none. */
-static int block_of(const dnnl_memory_desc_t *md, int *cl)
+int tn_channel_block(const dnnl_memory_desc_t *md, int *cl)
 {
     static const struct { dnnl_format_tag_t tag; int b; } blocks[] = {
         {dnnl_aBcd16b, 16}, {dnnl_aBcd8b, 8}, {dnnl_acdb, 0}};
@@ -74,7 +72,7 @@ static void geo_of(const train_net *n, int k, const dnnl_memory_desc_t *src, poo
     const layer *Lk = &n->L[k];
     const graph_shape *os = &n->g->nodes[k].shape;
     int cl;
-    p->b = block_of(src, &cl);
+    p->b = tn_channel_block(src, &cl);
     p->bf = src->data_type == dnnl_bf16;
     p->B = (int)src->dims[0];
     p->CB = (int)(src->padded_dims[1] / (p->b ? p->b : 1));
@@ -92,29 +90,6 @@ static void geo_of(const train_net *n, int k, const dnnl_memory_desc_t *src, poo
     p->in_n = in_px * C, p->out_n = out_px * C;
     p->in_cb = cl ? (size_t)p->b : in_px * p->b;
     p->out_cb = cl ? (size_t)p->b : out_px * p->b;
-}
-
-/* Element i of an f32 or bf16 buffer as a float (bf16: exact), and a float that
- * came from such an element stored back (exact: its low bits are zero). */
-static inline __attribute__((always_inline)) float ld(const void *x, size_t i, const int bf)
-{
-    if (!bf)
-        return ((const float *)x)[i];
-    uint32_t u = (uint32_t)((const uint16_t *)x)[i] << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-static inline __attribute__((always_inline)) void st(void *y, size_t i, float v, const int bf)
-{
-    if (!bf) {
-        ((float *)y)[i] = v;
-        return;
-    }
-    uint32_t u;
-    memcpy(&u, &v, sizeof u);
-    ((uint16_t *)y)[i] = (uint16_t)(u >> 16);
 }
 
 /* dx[i] = on ? g[j] : 0, as bit patterns (memcpy, no aliasing): a select
@@ -147,8 +122,8 @@ static inline __attribute__((always_inline)) void fwd22(const pool_geo *p, const
             uint8_t arg[MAXB];
             #pragma omp simd
             for (int l = 0; l < b; l++) {
-                float v1 = ld(x, i1 + l, bf), v2 = ld(x, i2 + l, bf), v3 = ld(x, i3 + l, bf);
-                float m = ld(x, i0 + l, bf);
+                float v1 = tn_ld(x, i1 + l, bf), v2 = tn_ld(x, i2 + l, bf), v3 = tn_ld(x, i3 + l, bf);
+                float m = tn_ld(x, i0 + l, bf);
                 uint32_t k = 0;
                 int t = (v1 > m) | (v1 != v1);
                 m = t ? v1 : m, k = t ? 1u : k;
@@ -156,7 +131,7 @@ static inline __attribute__((always_inline)) void fwd22(const pool_geo *p, const
                 m = t ? v2 : m, k = t ? 2u : k;
                 t = (v3 > m) | (v3 != v3);
                 m = t ? v3 : m, k = t ? 3u : k;
-                st(y, o + l, m, bf);
+                tn_st(y, o + l, m, bf);
                 arg[l] = (uint8_t)k;
             }
             if (ws)
@@ -204,7 +179,7 @@ static inline __attribute__((always_inline)) void fwd_any(const pool_geo *p, con
                     size_t v = ((size_t)ih * p->W + iw) * p->xs;
                     uint8_t j = (uint8_t)(kh * p->kW + kw);
                     for (int l = 0; l < b; l++) {
-                        float e = ld(x, v + l, bf);
+                        float e = tn_ld(x, v + l, bf);
                         int take = first || e > m[l] || e != e;
                         m[l] = take ? e : m[l];
                         arg[l] = take ? j : arg[l];
@@ -214,7 +189,7 @@ static inline __attribute__((always_inline)) void fwd_any(const pool_geo *p, con
             }
             size_t o = ((size_t)oh * p->OW + ow) * p->ys;
             for (int l = 0; l < b; l++)
-                st(y, o + l, first ? -INFINITY : m[l], bf);
+                tn_st(y, o + l, first ? -INFINITY : m[l], bf);
             if (ws)
                 memcpy(ws + o, arg, (size_t)b);
         }
@@ -228,7 +203,7 @@ static inline __attribute__((always_inline)) void bwd_any(const pool_geo *p, con
     const int b = p->b;
     for (size_t px = 0; px < (size_t)p->H * p->W; px++)
         for (int l = 0; l < b; l++)
-            st(dx, px * p->xs + l, 0.0f, bf);
+            tn_st(dx, px * p->xs + l, 0.0f, bf);
     for (int oh = 0; oh < p->OH; oh++)
         for (int ow = 0; ow < p->OW; ow++) {
             size_t o = ((size_t)oh * p->OW + ow) * p->ys;
@@ -237,7 +212,7 @@ static inline __attribute__((always_inline)) void bwd_any(const pool_geo *p, con
                 int ih = oh * p->SH - p->PH + a[l] / p->kW * p->DH;
                 int iw = ow * p->SW - p->PW + a[l] % p->kW * p->DW;
                 size_t i = ((size_t)ih * p->W + iw) * p->xs + l;
-                st(dx, i, ld(dx, i, bf) + ld(dy, o + l, bf), bf);
+                tn_st(dx, i, tn_ld(dx, i, bf) + tn_ld(dy, o + l, bf), bf);
             }
         }
 }
@@ -310,11 +285,11 @@ int tn_cpool_fwd(train_net *n, int k, dnnl_memory_t src)
     /* bf16 gradients of overlapping windows would be summed in bf16: oneDNN's then */
     int overlap = (Lk->kernel[0] - 1) * Lk->geo.dilation[0] + 1 > Lk->geo.stride[0] ||
                   (Lk->kernel[1] - 1) * Lk->geo.dilation[1] + 1 > Lk->geo.stride[1];
-    if (n->no_cpool || n->g->nodes[k].op != GRAPH_OP_MAXPOOL2D || md->ndims != 4 ||
+    if (n->onednn_only || n->g->nodes[k].op != GRAPH_OP_MAXPOOL2D || md->ndims != 4 ||
         (md->data_type != dnnl_f32 && !bf) || (bf && overlap) ||
         Lk->kernel[0] * Lk->kernel[1] > 255)
         return 1;
-    if (!block_of(md, &cl)) {
+    if (!tn_channel_block(md, &cl)) {
         /* plain NCHW, 4-channel blocks after a grouped conv...: 16-channel blocks first */
         dnnl_memory_desc_t blocked;
         dnnl_memory_t m;
@@ -325,7 +300,7 @@ int tn_cpool_fwd(train_net *n, int k, dnnl_memory_t src)
         src = m;
         md = tn_md(src);
     }
-    int b = block_of(md, &cl);
+    int b = tn_channel_block(md, &cl);
     dnnl_dims_t od = {md->dims[0], md->dims[1], n->g->nodes[k].shape.dim[2],
                       n->g->nodes[k].shape.dim[3]};
     dnnl_memory_desc_t dst, ws;  /* dst in src's layout; ws one byte per dst element */
