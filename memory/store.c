@@ -7,9 +7,15 @@
  * Every write call is a function run inside write_txn(), which aborts and
  * retries it after growing the map when LMDB reports MDB_MAP_FULL, so a write
  * function must compute everything from its inputs and the transaction.
+ *
+ * The map's pages this process touches are given back (mapped.h) after every
+ * write transaction, at the end of a snapshot, and whenever the reads since the
+ * last release have touched about RELEASE_AFTER pages' worth: without that the
+ * pages of every record, cache entry and leaf ever read stay in its RSS.
  */
 #include "store.h"
 #include "envelope.h"
+#include "mapped.h"
 #include "record.h"
 
 #include <cjson/cJSON.h>
@@ -36,6 +42,10 @@ static const char *const DB_NAMES[DB_COUNT] = {
 #define DEFAULT_MAP ((size_t)64 << 20)
 #define DEFAULT_MAP_MAX ((size_t)1 << 40)
 #define RESIZE_TRIES 64
+/* Release the map's pages once reads have touched about this many (a read call
+ * counts 1, each record it visits 1 more per 4 KiB): with the kernel's 16-page
+ * fault-around, a few MiB of RSS at most between releases. */
+#define RELEASE_AFTER 64
 
 struct mem_store {
     MDB_env *env;
@@ -46,6 +56,8 @@ struct mem_store {
     size_t map_max;
     size_t map_last;    /* map size to reopen with after MDB_PANIC */
     unsigned grown;
+    mapped_range map;   /* where the map lies, for releasing its pages */
+    unsigned touched;   /* reads since the pages were last released (RELEASE_AFTER) */
     dev_t dev;
     ino_t ino;
     char *path;
@@ -151,11 +163,32 @@ static int lmdb_fail(mem_store *s, int rc, const char *what)
 
 /* ---- opening ------------------------------------------------------------- */
 
+/* Every change of the map's size goes through here: LMDB maps it anew, perhaps
+ * elsewhere, so the range known for releasing its pages is forgotten. */
+static int set_mapsize(mem_store *s, size_t size)
+{
+    mapped_forget(&s->map);
+    return mdb_env_set_mapsize(s->env, size);
+}
+
+/* Give back the map's pages this process has touched (mapped.h: safe with read
+ * transactions open; never called with a write transaction open). */
+static void release_pages(mem_store *s)
+{
+    s->touched = 0;
+    if (s->env) mapped_release(&s->map, s->env);
+}
+
+/* A read visited a record of len bytes. */
+static void touch(mem_store *s, size_t len) { s->touched += 1 + (unsigned)(len >> 12); }
+
 static int open_env(mem_store *s, size_t map_size)
 {
+    mapped_forget(&s->map);
+    s->touched = 0;
     int rc = mdb_env_create(&s->env);
     if (rc == 0) rc = mdb_env_set_maxdbs(s->env, 16);
-    if (rc == 0) rc = mdb_env_set_mapsize(s->env, map_size);
+    if (rc == 0) rc = set_mapsize(s, map_size);
     if (rc == 0)
         rc = mdb_env_open(s->env, s->path, MDB_NOTLS | (s->readonly ? MDB_RDONLY : 0), 0664);
     if (rc != 0) {
@@ -168,7 +201,7 @@ static int open_env(mem_store *s, size_t map_size)
     MDB_txn *txn;
     rc = mdb_txn_begin(s->env, NULL, s->readonly ? MDB_RDONLY : 0, &txn);
     if (rc == MDB_MAP_RESIZED) {
-        mdb_env_set_mapsize(s->env, 0);
+        set_mapsize(s, 0);
         rc = mdb_txn_begin(s->env, NULL, s->readonly ? MDB_RDONLY : 0, &txn);
     }
     for (int i = 0; rc == 0 && i < DB_COUNT; i++)
@@ -372,7 +405,7 @@ static int txn_begin(mem_store *s, unsigned flags, MDB_txn **txn)
     }
     int rc = mdb_txn_begin(s->env, NULL, flags, txn);
     if (rc == MDB_MAP_RESIZED) { /* another process grew the map */
-        mdb_env_set_mapsize(s->env, 0);
+        set_mapsize(s, 0);
         rc = mdb_txn_begin(s->env, NULL, flags, txn);
     } else if (rc == MDB_PANIC && !s->snap) {
         rc = reopen(s);
@@ -394,6 +427,7 @@ static int read_begin(mem_store *s, MDB_txn **txn)
 static void read_end(mem_store *s, MDB_txn *txn)
 {
     if (txn != s->snap) mdb_txn_abort(txn);
+    if (++s->touched >= RELEASE_AFTER) release_pages(s);
 }
 
 int mem_snapshot_begin(mem_store *s)
@@ -411,6 +445,7 @@ void mem_snapshot_end(mem_store *s)
     if (s && s->snap) {
         mdb_txn_abort(s->snap);
         s->snap = NULL;
+        release_pages(s);
     }
 }
 
@@ -424,7 +459,7 @@ static int grow(mem_store *s)
     size_t cur = info.me_mapsize;
     size_t next = cur > s->map_max / 2 ? s->map_max : cur * 2;
     if (next <= cur) return MDB_MAP_FULL;
-    rc = mdb_env_set_mapsize(s->env, next);
+    rc = set_mapsize(s, next);
     if (rc == 0) s->grown++;
     return rc;
 }
@@ -437,7 +472,7 @@ static int disk_nearly_full(mem_store *s)
 }
 
 /* Run fn in a write transaction and commit; on MDB_MAP_FULL abort, grow, retry. */
-static int write_txn(mem_store *s, const char *what, txn_fn fn, void *ctx)
+static int write_txn_retry(mem_store *s, const char *what, txn_fn fn, void *ctx)
 {
     if (s->readonly)
         return fail(s, MEM_EREADONLY, "%s: %s is open read-only", what, s->path);
@@ -466,6 +501,15 @@ static int write_txn(mem_store *s, const char *what, txn_fn fn, void *ctx)
         int grc = grow(s);
         if (grc) return lmdb_fail(s, grc, what);
     }
+}
+
+/* write_txn_retry, then the pages the transaction read (the B-tree paths, the run
+ * record, the free list) are given back: once per commit, a search's iteration. */
+static int write_txn(mem_store *s, const char *what, txn_fn fn, void *ctx)
+{
+    int rc = write_txn_retry(s, what, fn, ctx);
+    release_pages(s);
+    return rc;
 }
 
 /* ---- keys and values ----------------------------------------------------- */
@@ -675,69 +719,6 @@ static int buf_finish(mem_store *s, buf *b, int rc, char **out)
     return 0;
 }
 
-int mem_runs(mem_store *s, char **json_out)
-{
-    if (!json_out) return fail(s, MEM_EINVAL, "runs: no output");
-    *json_out = NULL;
-    MDB_txn *txn;
-    int rc = read_begin(s, &txn);
-    if (rc) return rc;
-    MDB_cursor *c;
-    buf b = {0};
-    buf_add(&b, "[", 1);
-    rc = mdb_cursor_open(txn, s->dbi[DB_RUNS], &c);
-    if (rc == 0) {
-        MDB_val key, v;
-        int first = 1;
-        for (int op = MDB_FIRST; (rc = mdb_cursor_get(c, &key, &v, op)) == 0; op = MDB_NEXT) {
-            const char *d;
-            size_t n;
-            char what[64];
-            snprintf(what, sizeof what, "run %u", key.mv_size == 4 ? get_be32(key.mv_data) : 0);
-            if ((rc = decode(s, &v, "run", what, &d, &n)) != 0) break;
-            if (!first) buf_add(&b, ",", 1);
-            buf_add(&b, d, n);
-            first = 0;
-        }
-        if (rc == MDB_NOTFOUND) rc = 0;
-        mdb_cursor_close(c);
-    }
-    buf_add(&b, "]", 1);
-    read_end(s, txn);
-    return buf_finish(s, &b, lmdb_fail(s, rc, "listing runs"), json_out);
-}
-
-int mem_scan_runs(mem_store *s, mem_visit_fn fn, void *ud)
-{
-    if (!fn) return fail(s, MEM_EINVAL, "scan_runs: no visitor");
-    MDB_txn *txn;
-    int rc = read_begin(s, &txn);
-    if (rc) return rc;
-    MDB_cursor *c = NULL;
-    rc = mdb_cursor_open(txn, s->dbi[DB_RUNS], &c);
-    MDB_val key, v;
-    for (int op = MDB_FIRST; rc == 0; op = MDB_NEXT) {
-        if ((rc = mdb_cursor_get(c, &key, &v, op)) != 0) break;
-        uint32_t id = key.mv_size == 4 ? get_be32(key.mv_data) : 0;
-        const char *d;
-        size_t n;
-        char what[64];
-        snprintf(what, sizeof what, "run %u", id);
-        int drc = decode(s, &v, "run", what, &d, &n);
-        int r = fn(ud, id, drc, drc ? NULL : d, drc ? 0 : n);
-        if (r != 0) {
-            rc = r > 0 ? 0 : r;
-            goto done;
-        }
-    }
-    if (rc == MDB_NOTFOUND) rc = 0;
-done:
-    if (c) mdb_cursor_close(c);
-    read_end(s, txn);
-    if (rc < 0 && is_mem_code(rc) && !s->err[0]) fail(s, rc, "scan of the runs");
-    return lmdb_fail(s, rc, "listing runs");
-}
-
 int mem_latest_run(mem_store *s, uint32_t *run_out)
 {
     if (!run_out) return fail(s, MEM_EINVAL, "latest_run: no output");
@@ -913,6 +894,7 @@ static int visit_candidate(mem_store *s, MDB_txn *txn, uint32_t run, uint32_t it
         return fn(ud, iter, MEM_EDAMAGED, NULL, 0);
     }
     if (rc) return rc;
+    touch(s, v.mv_size);
     const char *d;
     size_t n;
     char what[64];
@@ -938,6 +920,89 @@ static int strict_visit(void *ud, uint32_t iter, int rc, const char *json, size_
 /* A visitor's return: 0 goes on, > 0 stops the walk (not an error), < 0 stops
  * with that code. Maps it to the walk's rc (1 = stopped). */
 static int visit_result(int r) { return r > 0 ? 1 : r; }
+
+/* What a walk visits, in key order: every run record (the keys of runs), or the
+ * records of one run from an iteration on (candidates under the run's prefix). */
+typedef struct {
+    int of_run;            /* 0: the runs; 1: the records of run from iteration from */
+    uint32_t run, from;
+    const char *kind;      /* the envelope kind */
+    const char *what;      /* for messages: "scanning records", "listing runs" */
+} walk_range;
+
+/* The one cursor loop behind mem_scan, mem_scan_runs and mem_runs, inside one read
+ * (the caller's snapshot if one is open). Each record reaches fn as mem_scan says:
+ * one that fails its check as rc = MEM_EDAMAGED / MEM_EVERSION with json = NULL,
+ * and the walk goes on unless fn stops it. */
+static int walk(mem_store *s, const walk_range *w, mem_visit_fn fn, void *ud)
+{
+    if (!fn) return fail(s, MEM_EINVAL, "%s: no visitor", w->what);
+    s->err[0] = '\0';
+    MDB_txn *txn;
+    int rc = read_begin(s, &txn);
+    if (rc) return rc;
+    MDB_cursor *c = NULL;
+    if (w->of_run) rc = run_exists(s, txn, w->run);
+    if (rc == 0) rc = mdb_cursor_open(txn, s->dbi[w->of_run ? DB_CANDIDATES : DB_RUNS], &c);
+    unsigned char k[8];
+    be32(k, w->run);
+    be32(k + 4, w->from);
+    MDB_val key = {8, k}, v;
+    for (int op = w->of_run ? MDB_SET_RANGE : MDB_FIRST; rc == 0; op = MDB_NEXT) {
+        if ((rc = mdb_cursor_get(c, &key, &v, op)) != 0) break;
+        const unsigned char *kp = key.mv_data;
+        uint32_t id;
+        char what[64];
+        if (w->of_run) {
+            if (key.mv_size != 8 || get_be32(kp) != w->run) break; /* past the run */
+            id = get_be32(kp + 4);
+            snprintf(what, sizeof what, "run %u iteration %u", w->run, id);
+        } else {
+            id = key.mv_size == 4 ? get_be32(kp) : 0;
+            snprintf(what, sizeof what, "run %u", id);
+        }
+        const char *d;
+        size_t n;
+        touch(s, v.mv_size);
+        int drc = decode(s, &v, w->kind, what, &d, &n);
+        int r = fn(ud, id, drc, drc ? NULL : d, drc ? 0 : n);
+        if (r != 0) {
+            rc = r > 0 ? 0 : r;
+            break;
+        }
+    }
+    if (rc == MDB_NOTFOUND) rc = 0;
+    if (c) mdb_cursor_close(c);
+    read_end(s, txn);
+    if (rc < 0 && is_mem_code(rc) && !s->err[0]) {
+        if (w->of_run) fail(s, rc, "scan of run %u", w->run);
+        else fail(s, rc, "scan of the runs");
+    }
+    return lmdb_fail(s, rc, w->what);
+}
+
+int mem_scan(mem_store *s, uint32_t run, uint32_t from, mem_visit_fn fn, void *ud)
+{
+    walk_range w = {1, run, from, "candidate", "scanning records"};
+    return walk(s, &w, fn, ud);
+}
+
+int mem_scan_runs(mem_store *s, mem_visit_fn fn, void *ud)
+{
+    walk_range w = {0, 0, 0, "run", "listing runs"};
+    return walk(s, &w, fn, ud);
+}
+
+int mem_runs(mem_store *s, char **json_out)
+{
+    if (!json_out) return fail(s, MEM_EINVAL, "runs: no output");
+    *json_out = NULL;
+    strict_ctx c = {{0}, 0};
+    buf_add(&c.b, "[", 1);
+    int rc = mem_scan_runs(s, strict_visit, &c);
+    buf_add(&c.b, "]", 1);
+    return buf_finish(s, &c.b, rc, json_out);
+}
 
 int mem_scan_recent(mem_store *s, uint32_t run, unsigned k, mem_visit_fn fn, void *ud)
 {
@@ -1070,43 +1135,6 @@ int mem_best(mem_store *s, uint32_t run, unsigned n, const char *metric, int ord
     int rc = mem_scan_best(s, run, n, metric, order, strict_visit, &c);
     buf_add(&c.b, "]", 1);
     return buf_finish(s, &c.b, rc, json_out);
-}
-
-int mem_scan(mem_store *s, uint32_t run, uint32_t from, mem_visit_fn fn, void *ud)
-{
-    if (!fn) return fail(s, MEM_EINVAL, "scan: no visitor");
-    MDB_txn *txn;
-    int rc = read_begin(s, &txn);
-    if (rc) return rc;
-    rc = run_exists(s, txn, run);
-    MDB_cursor *c = NULL;
-    if (rc == 0) rc = mdb_cursor_open(txn, s->dbi[DB_CANDIDATES], &c);
-    unsigned char k[8];
-    be32(k, run);
-    be32(k + 4, from);
-    MDB_val key = {8, k}, v;
-    int op = MDB_SET_RANGE;
-    for (; rc == 0; op = MDB_NEXT) {
-        if ((rc = mdb_cursor_get(c, &key, &v, op)) != 0) break;
-        if (key.mv_size != 8 || get_be32(key.mv_data) != run) break;
-        uint32_t iter = get_be32((unsigned char *)key.mv_data + 4);
-        const char *d;
-        size_t n;
-        char what[64];
-        snprintf(what, sizeof what, "run %u iteration %u", run, iter);
-        int drc = decode(s, &v, "candidate", what, &d, &n);
-        int r = fn(ud, iter, drc, drc ? NULL : d, drc ? 0 : n);
-        if (r != 0) {
-            rc = r > 0 ? 0 : r;
-            goto done;
-        }
-    }
-    if (rc == MDB_NOTFOUND) rc = 0;
-done:
-    if (c) mdb_cursor_close(c);
-    read_end(s, txn);
-    if (rc < 0 && is_mem_code(rc) && !s->err[0]) fail(s, rc, "scan of run %u", run);
-    return lmdb_fail(s, rc, "scanning records");
 }
 
 int mem_state_get(mem_store *s, uint32_t run, char **json_out)

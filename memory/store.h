@@ -37,6 +37,11 @@
  * char ** out-parameter receives a NUL-terminated string the caller owns and
  * releases with mem_free(); on failure it is set to NULL.
  *
+ * Memory: LMDB reads through a shared map of data.mdb; the pages of it this
+ * process has touched are given back after every write call, at the end of a
+ * snapshot, and every few dozen reads (memory/mapped.h says how and why that is
+ * safe), so a long-lived process's RSS does not grow with the store.
+ *
  * Thread rules: a mem_store is used by one thread at a time (it may move
  * between threads: the environment is opened with MDB_NOTLS). Any number of
  * processes may read while one process writes; each reader call sees one

@@ -206,7 +206,7 @@ static int list_dir(const char *dir, char ***names, int *count, char *err, size_
         free(v);
         return rc;
     }
-    qsort(v, (size_t)n, sizeof *v, cmp_str);
+    if (n > 1) qsort(v, (size_t)n, sizeof *v, cmp_str); /* v is NULL for an empty folder */
     *names = v;
     *count = n;
     return 0;

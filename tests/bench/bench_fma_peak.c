@@ -24,40 +24,30 @@ static double now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* FLOPs done: 2 per lane per FMA. The sum goes to *sink so nothing is optimised away. */
-__attribute__((target("avx512f"))) static double run512(long iters, float *sink)
-{
-    __m512 a[CHAINS], m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
-    for (int i = 0; i < CHAINS; i++)
-        a[i] = _mm512_set1_ps((float)i);
-    for (long k = 0; k < iters; k++)
-#pragma GCC unroll 12
-        for (int i = 0; i < CHAINS; i++)
-            a[i] = _mm512_fmadd_ps(a[i], m, c);
-    __m512 s = a[0];
-    for (int i = 1; i < CHAINS; i++)
-        s = _mm512_add_ps(s, a[i]);
-    *sink = _mm512_reduce_add_ps(s);
-    return 2.0 * 16 * CHAINS * (double)iters;
-}
+/* One kernel per vector width, the same loop: CHAINS independent chains of FMAs on
+ * registers, ITERS/4 times. The lanes' sum goes to *sink so nothing is optimised away.
+ * Returns the FLOPs done: 2 per lane per FMA. */
+#define FMA_KERNEL(name, isa, vec, lanes, set1, fmadd, storeu)                       \
+    __attribute__((target(isa))) static double name(long iters, float *sink)         \
+    {                                                                                \
+        vec a[CHAINS], m = set1(0.999999f), c = set1(1e-7f);                         \
+        for (int i = 0; i < CHAINS; i++)                                             \
+            a[i] = set1((float)i);                                                   \
+        for (long k = 0; k < iters; k++)                                             \
+            _Pragma("GCC unroll 12") for (int i = 0; i < CHAINS; i++)                \
+                a[i] = fmadd(a[i], m, c);                                            \
+        float v[lanes], s = 0;                                                       \
+        for (int i = 0; i < CHAINS; i++) {                                           \
+            storeu(v, a[i]);                                                         \
+            for (int l = 0; l < (lanes); l++)                                        \
+                s += v[l];                                                           \
+        }                                                                            \
+        *sink = s;                                                                   \
+        return 2.0 * (lanes) * CHAINS * (double)iters;                               \
+    }
 
-__attribute__((target("avx2,fma"))) static double run256(long iters, float *sink)
-{
-    __m256 a[CHAINS], m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-    for (int i = 0; i < CHAINS; i++)
-        a[i] = _mm256_set1_ps((float)i);
-    for (long k = 0; k < iters; k++)
-#pragma GCC unroll 12
-        for (int i = 0; i < CHAINS; i++)
-            a[i] = _mm256_fmadd_ps(a[i], m, c);
-    __m256 s = a[0];
-    for (int i = 1; i < CHAINS; i++)
-        s = _mm256_add_ps(s, a[i]);
-    float v[8];
-    _mm256_storeu_ps(v, s);
-    *sink = v[0] + v[7];
-    return 2.0 * 8 * CHAINS * (double)iters;
-}
+FMA_KERNEL(run512, "avx512f", __m512, 16, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_storeu_ps)
+FMA_KERNEL(run256, "avx2,fma", __m256, 8, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_storeu_ps)
 
 static double peak(int threads, int wide, float *sink)
 {

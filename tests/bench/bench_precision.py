@@ -10,7 +10,7 @@ crop + flip on both sides) it trains the same subset with the same recipe (batch
   llmnas fp32   `llmnas train NET --precision fp32 --json` (the forked worker)
   llmnas bf16   the same with --precision bf16 (only where the CPU has native bf16)
   torch fp32    the network exported by `llmnas export --format pytorch`, Debian's
-                torch 1.13 on /usr/bin/python3, data in memory
+                torch 1.13 on /usr/bin/python3, data in memory (bench_train.torch_main)
   torch bf16    the same step under torch.autocast("cpu", dtype=torch.bfloat16)
 
 Each of the four is measured --repeat times, interleaved, and the median is
@@ -31,20 +31,17 @@ with --threads 1 it is nearly load-independent, as no thread waits for another.
 """
 import argparse
 import ctypes
-import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import bench_train as bt  # noqa: E402  (the shared measuring and data helpers)
 
 ROOT = bt.ROOT
-PY = bt.PY
 ISA_NAMES = {0x1: "sse41", 0x3: "avx", 0x7: "avx2", 0x407: "avx2_vnni", 0x27: "avx512_core",
              0x67: "avx512_core_vnni", 0xe7: "avx512_core_bf16", 0x3e7: "avx512_core_amx"}
 
@@ -69,55 +66,6 @@ def cpu_info():
 def load():
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
-
-
-def torch_main(a):
-    """One PyTorch training run (as bench_train.torch_main), optionally under autocast."""
-    import numpy as np
-    import torch
-    import torch.nn.functional as F
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(43)
-    ns = {}
-    exec(open(a.model).read(), ns)
-    net = ns["Net"]()
-    x8, y8 = bt.load_fmnist(a.n) if a.dataset == "fashion-mnist" else bt.load_cifar(a.data, a.n)
-    mean, std = bt.MEAN_STD[a.dataset]
-    x = (torch.from_numpy(x8.astype(np.float32)) / 255.0 - torch.tensor(mean).view(1, -1, 1, 1)) \
-        / torch.tensor(std).view(1, -1, 1, 1)
-    y = torch.from_numpy(y8.astype(np.int64))
-    pad_value = [(-m / s) for m, s in zip(mean, std)]
-    B = 128
-    steps = len(x) // B
-    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-    g = torch.Generator().manual_seed(43)
-    order = torch.randperm(len(x), generator=g)
-    net.train()
-    t0, c0 = time.time(), time.process_time()
-    for s in range(steps):
-        idx = order[s * B:(s + 1) * B]
-        xb, yb = x[idx], y[idx]
-        if a.augment:
-            p = torch.empty(B, xb.shape[1], 40, 40)
-            for c in range(xb.shape[1]):
-                p[:, c].fill_(pad_value[c])
-            p[:, :, 4:36, 4:36] = xb
-            off = torch.randint(0, 9, (B, 2), generator=g)
-            xb = torch.stack([p[i, :, off[i, 0]:off[i, 0] + 32, off[i, 1]:off[i, 1] + 32]
-                              for i in range(B)])
-            flip = torch.rand(B, generator=g) < 0.5
-            xb = torch.where(flip.view(B, 1, 1, 1), xb.flip(3), xb)
-        opt.zero_grad()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.autocast):
-            z = net(xb)
-        loss = F.cross_entropy(z.float(), yb)
-        loss.backward()
-        opt.step()
-        sched.step()
-    secs, cpu = time.time() - t0, time.process_time() - c0
-    print(json.dumps({"status": "ok", "images_per_s": steps * B / secs, "seconds": secs,
-                      "images_per_cpu_s": steps * B / cpu}))
 
 
 def per_cpu(r):
@@ -172,68 +120,45 @@ def main():
                "torch fp32 / bf16 images/s; foreign cores"))
     print(head)
     print("-" * len(head))
-    for ds in a.datasets.split(","):
-        if ds == "fashion-mnist" and not os.path.exists(bt.FMNIST):
-            print("%-13s skipped: not installed" % ds)
-            continue
-        shape, data = ("1x28x28", []) if ds == "fashion-mnist" else ("3x32x32", ["--data", tmp])
-        for net in a.nets.split(","):
-            src = os.path.join(ROOT, "examples", "nets", "bench_" + net + ".lua")
-            gj, mp = os.path.join(tmp, net + ds + ".json"), os.path.join(tmp, net + ds + ".py")
-            for fmt, out in (("json", gj), ("pytorch", mp)):
-                subprocess.run([llmnas, "export", src, "--format", fmt, "--input", shape,
-                                "-o", out], check=True)
-            n = sizes[net]
-            precs = ["fp32", "bf16"] if native else ["fp32"]
-            runs = {p: [] for p in precs}
-            truns = {"fp32": [], "bf16": []}
-            for _ in range(max(1, a.repeat)):
-                for p in precs:
-                    runs[p].append(per_cpu(bt.measure(
-                        [llmnas, "train", src, "--dataset", ds] + data +
-                        ["--subset", str(n), "--val-fraction", "0.01", "--threads",
-                         str(a.threads), "--precision", p, "--json"])))
-                for tp in (["fp32", "bf16"] if torch_bf16 else ["fp32"]) if have_torch else []:
-                    truns[tp].append(bt.measure(
-                        [PY, __file__, "--torch", "--model", mp, "--dataset", ds, "--n", str(n),
-                         "--threads", str(a.threads)] + (["--autocast"] if tp == "bf16" else []) +
-                        (["--augment", "--data", tmp] if ds == "cifar10" else [])))
-            t32, t16 = median(truns["fp32"], "images_per_s"), median(truns["bf16"], "images_per_s")
-            c32 = median(truns["fp32"], "images_per_cpu_s")
-            c16 = median(truns["bf16"], "images_per_cpu_s")
-            tf = [median(truns[k], "foreign_cores") for k in ("fp32", "bf16")]
+    for ds, net, src, data, gj, mp in bt.reference_nets(llmnas, tmp, a.datasets, a.nets):
+        n = sizes[net]
+        precs = ["fp32", "bf16"] if native else ["fp32"]
+        runs = {p: [] for p in precs}
+        truns = {"fp32": [], "bf16": []}
+        for _ in range(max(1, a.repeat)):
             for p in precs:
-                ok = [r for r in runs[p] if r.get("status") == "ok"]
-                if not ok:
-                    print("%-13s %-6s %-4s llmnas failed: %s" % (ds, net, p, runs[p][-1]))
-                    continue
-                li = median(ok, "images_per_s")
-                gf = 3 * ok[0]["flops"] * li / 1e9
-                fc = median(ok, "foreign_cores")
-                star = "*" if max([fc] + [f for f in tf if f == f]) > 0.3 else " "
-                lc = median(ok, "images_per_cpu_s")
-                print("%-13s %-6s %-4s | %7.0f%s %7.2f %7.2f | %7.1f %5.0f%% | %7.0f %7.2f %7.2f | "
-                      "%7.0f | %.0f / %.0f; %.2f (torch %.2f / %.2f)"
-                      % (ds, net, p, li, star, li / t32, li / t16, gf, 100 * gf / fp32_peak,
-                         lc, lc / c32, lc / c16, median(ok, "tree_maxrss_mib"), t32, t16, fc,
-                         tf[0], tf[1]))
-                sys.stdout.flush()
+                runs[p].append(per_cpu(bt.measure(
+                    [llmnas, "train", src, "--dataset", ds] + data +
+                    ["--subset", str(n), "--val-fraction", "0.01", "--threads",
+                     str(a.threads), "--precision", p, "--json"])))
+            for tp in (["fp32", "bf16"] if torch_bf16 else ["fp32"]) if have_torch else []:
+                truns[tp].append(bt.measure(bt.torch_cmd(
+                    mp, ds, n, a.threads, *((tmp, True) if ds == "cifar10" else (None, False)),
+                    autocast=tp == "bf16")))
+        t32, t16 = median(truns["fp32"], "images_per_s"), median(truns["bf16"], "images_per_s")
+        c32 = median(truns["fp32"], "images_per_cpu_s")
+        c16 = median(truns["bf16"], "images_per_cpu_s")
+        tf = [median(truns[k], "foreign_cores") for k in ("fp32", "bf16")]
+        for p in precs:
+            ok = [r for r in runs[p] if r.get("status") == "ok"]
+            if not ok:
+                print("%-13s %-6s %-4s llmnas failed: %s" % (ds, net, p, runs[p][-1]))
+                continue
+            li = median(ok, "images_per_s")
+            gf = 3 * ok[0]["flops"] * li / 1e9
+            fc = median(ok, "foreign_cores")
+            star = "*" if max([fc] + [f for f in tf if f == f]) > 0.3 else " "
+            lc = median(ok, "images_per_cpu_s")
+            print("%-13s %-6s %-4s | %7.0f%s %7.2f %7.2f | %7.1f %5.0f%% | %7.0f %7.2f %7.2f | "
+                  "%7.0f | %.0f / %.0f; %.2f (torch %.2f / %.2f)"
+                  % (ds, net, p, li, star, li / t32, li / t16, gf, 100 * gf / fp32_peak,
+                     lc, lc / c32, lc / c16, median(ok, "tree_maxrss_mib"), t32, t16, fc,
+                     tf[0], tf[1]))
+            sys.stdout.flush()
     subprocess.run(["rm", "-rf", tmp])
     print("load at end %s; targets (native bf16): vgg and resnet bf16 >= 2x PyTorch fp32; "
           "small >= 4x in either precision" % load())
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--torch":
-        ap = argparse.ArgumentParser()
-        ap.add_argument("--torch", action="store_true")
-        ap.add_argument("--model")
-        ap.add_argument("--dataset")
-        ap.add_argument("--data")
-        ap.add_argument("--n", type=int)
-        ap.add_argument("--threads", type=int)
-        ap.add_argument("--augment", action="store_true")
-        ap.add_argument("--autocast", action="store_true")
-        torch_main(ap.parse_args())
-    else:
-        main()
+    main()

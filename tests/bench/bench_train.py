@@ -94,6 +94,8 @@ def load_cifar(d, n):
 
 
 def torch_main(a):
+    """One PyTorch training run of the exported network a.model on the first a.n images,
+    the step under torch.autocast("cpu", bfloat16) when a.autocast (bench_precision.py)."""
     import numpy as np
     import torch
     import torch.nn.functional as F
@@ -115,7 +117,7 @@ def torch_main(a):
     g = torch.Generator().manual_seed(43)
     order = torch.randperm(len(x), generator=g)
     net.train()
-    t0 = time.time()
+    t0, c0 = time.time(), time.process_time()
     total = 0.0
     for s in range(steps):
         idx = order[s * B:(s + 1) * B]
@@ -132,15 +134,26 @@ def torch_main(a):
             flip = torch.rand(B, generator=g) < 0.5
             xb = torch.where(flip.view(B, 1, 1, 1), xb.flip(3), xb)
         opt.zero_grad()
-        loss = F.cross_entropy(net(xb), yb)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.autocast):
+            z = net(xb)
+        loss = F.cross_entropy(z.float(), yb)
         loss.backward()
         opt.step()
         sched.step()
         total += loss.item()
-    secs = time.time() - t0
+    secs, cpu = time.time() - t0, time.process_time() - c0
     ru = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"status": "ok", "images_per_s": steps * B / secs, "seconds": secs,
-                      "train_loss": total / max(1, steps), "peak_rss_mib": ru.ru_maxrss / 1024.0}))
+                      "images_per_cpu_s": steps * B / cpu, "train_loss": total / max(1, steps),
+                      "peak_rss_mib": ru.ru_maxrss / 1024.0}))
+
+
+def torch_cmd(model, dataset, n, threads, data=None, augment=False, autocast=False):
+    """The command line of one torch_main run, for measure()."""
+    return ([PY, os.path.abspath(__file__), "--torch", "--model", model, "--dataset", dataset,
+             "--n", str(n), "--threads", str(threads)] +
+            (["--data", data] if data else []) + (["--augment"] if augment else []) +
+            (["--autocast"] if autocast else []))
 
 
 # ---- orchestration ----
@@ -153,6 +166,24 @@ def write_cifar(d, per_file):
         with open(os.path.join(d, "cifar-10-batches-bin", name + ".bin"), "wb") as f:
             for _ in range(n):
                 f.write(bytes([rnd.randrange(10)]) + os.urandom(3072))
+
+
+def reference_nets(llmnas, tmp, datasets, nets):
+    """For each dataset (comma-separated) and reference net (examples/nets/bench_NET.lua):
+    (dataset, net, source, the `--data` arguments, its JSON and its PyTorch export in tmp).
+    An uninstalled Fashion-MNIST is said and passed over."""
+    for ds in datasets.split(","):
+        if ds == "fashion-mnist" and not os.path.exists(FMNIST):
+            print("%-13s skipped: not installed" % ds)
+            continue
+        shape, data = ("1x28x28", []) if ds == "fashion-mnist" else ("3x32x32", ["--data", tmp])
+        for net in nets.split(","):
+            src = os.path.join(ROOT, "examples", "nets", "bench_" + net + ".lua")
+            gj, mp = os.path.join(tmp, net + ds + ".json"), os.path.join(tmp, net + ds + ".py")
+            for fmt, out in (("json", gj), ("pytorch", mp)):
+                subprocess.run([llmnas, "export", src, "--format", fmt, "--input", shape,
+                                "-o", out], check=True)
+            yield ds, net, src, data, gj, mp
 
 
 def main():
@@ -187,51 +218,38 @@ def main():
                "l/conv", "RSS MiB", "torch", "ratio", "foreign cores l/t/conv"))
     print(head)
     print("-" * len(head))
-    for ds in a.datasets.split(","):
-        if ds == "fashion-mnist" and not os.path.exists(FMNIST):
-            print("%-13s skipped: not installed" % ds)
+    for ds, net, src, data, gj, mp in reference_nets(llmnas, tmp, a.datasets, a.nets):
+        n = sizes[net]
+        best = lambda old, new, key: new if not old or new.get(key, 0) > old.get(key, 0) else old
+        c, l, t = None, None, {}
+        for _ in range(max(1, a.repeat)):
+            c = best(c, measure([conv, gj, "128", env_threads, "5",
+                                 "1" if a.winograd else "0"]), "conv_gflops")
+            run = measure([llmnas, "train", src, "--dataset", ds] + data +
+                          ["--subset", str(n), "--val-fraction", "0.01", "--threads",
+                           env_threads, "--json"] + (["--winograd"] if a.winograd else []))
+            if run.get("status") != "ok":
+                l = run
+                break
+            l = best(l, run, "images_per_s")
+            if have_torch:
+                t = best(t, measure(torch_cmd(mp, ds, n, env_threads,
+                                              *((tmp, True) if ds == "cifar10" else ()))),
+                         "images_per_s")
+        if l.get("status") != "ok":
+            print("%-13s %-6s llmnas failed: %s" % (ds, net, l))
             continue
-        shape, data = ("1x28x28", []) if ds == "fashion-mnist" else ("3x32x32", ["--data", tmp])
-        for net in a.nets.split(","):
-            src = os.path.join(ROOT, "examples", "nets", "bench_" + net + ".lua")
-            gj, mp = os.path.join(tmp, net + ds + ".json"), os.path.join(tmp, net + ds + ".py")
-            for fmt, out in (("json", gj), ("pytorch", mp)):
-                subprocess.run([llmnas, "export", src, "--format", fmt, "--input", shape,
-                                "-o", out], check=True)
-            flops = json.load(open(gj))
-            fwd = None
-            n = sizes[net]
-            best = lambda old, new, key: new if not old or new.get(key, 0) > old.get(key, 0) else old
-            c, l, t = None, None, {}
-            for _ in range(max(1, a.repeat)):
-                c = best(c, measure([conv, gj, "128", env_threads, "5",
-                                     "1" if a.winograd else "0"]), "conv_gflops")
-                run = measure([llmnas, "train", src, "--dataset", ds] + data +
-                              ["--subset", str(n), "--val-fraction", "0.01", "--threads",
-                               env_threads, "--json"] + (["--winograd"] if a.winograd else []))
-                if run.get("status") != "ok":
-                    l = run
-                    break
-                l = best(l, run, "images_per_s")
-                if have_torch:
-                    t = best(t, measure([PY, __file__, "--torch", "--model", mp, "--dataset", ds,
-                                         "--n", str(n), "--threads", env_threads] +
-                                        (["--augment", "--data", tmp] if ds == "cifar10" else [])),
-                             "images_per_s")
-            if l.get("status") != "ok":
-                print("%-13s %-6s llmnas failed: %s" % (ds, net, l))
-                continue
-            fwd = l["flops"]
-            li, ti = l["images_per_s"], t.get("images_per_s", float("nan"))
-            lg, tg = 3 * fwd * li / 1e9, 3 * fwd * ti / 1e9
-            lr, tr = l["tree_maxrss_mib"], t.get("tree_maxrss_mib", float("nan"))
-            star = lambda m: "*" if m.get("foreign_cores", 0) > 0.3 else " "
-            print("%-13s %-6s %6d | %7.0f%s %7.0f%s %6.2f | %7.1f %7.1f %7.1f%s %5.0f%% | %7.0f %7.0f %5.2f | %.2f/%.2f/%.2f"
-                  % (ds, net, n, li, star(l), ti, star(t), li / ti, lg, tg, c["conv_gflops"],
-                     star(c), 100 * lg / c["conv_gflops"], lr, tr, lr / tr,
-                     l["foreign_cores"], t.get("foreign_cores", float("nan")),
-                     c["foreign_cores"]))
-            sys.stdout.flush()
+        fwd = l["flops"]
+        li, ti = l["images_per_s"], t.get("images_per_s", float("nan"))
+        lg, tg = 3 * fwd * li / 1e9, 3 * fwd * ti / 1e9
+        lr, tr = l["tree_maxrss_mib"], t.get("tree_maxrss_mib", float("nan"))
+        star = lambda m: "*" if m.get("foreign_cores", 0) > 0.3 else " "
+        print("%-13s %-6s %6d | %7.0f%s %7.0f%s %6.2f | %7.1f %7.1f %7.1f%s %5.0f%% | %7.0f %7.0f %5.2f | %.2f/%.2f/%.2f"
+              % (ds, net, n, li, star(l), ti, star(t), li / ti, lg, tg, c["conv_gflops"],
+                 star(c), 100 * lg / c["conv_gflops"], lr, tr, lr / tr,
+                 l["foreign_cores"], t.get("foreign_cores", float("nan")),
+                 c["foreign_cores"]))
+        sys.stdout.flush()
     subprocess.run(["rm", "-rf", tmp])
     print("ratio = llmnas / PyTorch images/s (targets: small >= 2.5, vgg and resnet >= 1.4); "
           "l/conv = llmnas's achieved rate / the bare conv rate of the same layers (vgg >= 80%); "
@@ -250,6 +268,7 @@ if __name__ == "__main__":
         ap.add_argument("--n", type=int)
         ap.add_argument("--threads", type=int)
         ap.add_argument("--augment", action="store_true")
+        ap.add_argument("--autocast", action="store_true")
         torch_main(ap.parse_args())
     else:
         main()

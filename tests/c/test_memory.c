@@ -2,7 +2,8 @@
  * test_memory.c — the feedback memory (memory/store.h): round trips of every
  * record kind, damage detection, map growth, the writer lock, kill -9 during
  * commits, snapshot consistency against a concurrent writer, resume, a full
- * disk (tmpfs, when root), and LMDB's own tools reading the store.
+ * disk (tmpfs, when root), LMDB's own tools reading the store, and the map's
+ * pages given back so a long run's RSS stays bounded.
  *
  * Writers that must die or run concurrently are fork()ed children that open
  * their own store (LMDB forbids using a parent's environment after fork).
@@ -970,6 +971,154 @@ static void test_lmdb_tools(void **state)
     (void)state;
 }
 
+/* ---- the map's pages ---------------------------------------------------------- */
+
+/* This process's resident file-backed pages (RssFile: LMDB's map and the mapped
+ * libraries), KiB; -1 when the kernel does not say. */
+static long rss_file_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    if (!f) return -1;
+    char line[256];
+    long kib = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "RssFile: %ld", &kib) == 1) break;
+    fclose(f);
+    return kib;
+}
+
+/* Visitor: counts records, sums their lengths and a CRC of their bytes; every
+ * record must be intact and come in iteration order. */
+typedef struct { uint32_t n, next; size_t bytes; unsigned long crc; } sum_ctx;
+
+static int sum_visit(void *ud, uint32_t iter, int rc, const char *json, size_t len)
+{
+    sum_ctx *c = ud;
+    if (rc || iter != c->next) return MEM_EDAMAGED;
+    c->next++;
+    c->n++;
+    c->bytes += len;
+    c->crc = crc32(c->crc, (const unsigned char *)json, (uInt)len);
+    return 0;
+}
+
+static sum_ctx scan_sum(mem_store *s, uint32_t run)
+{
+    sum_ctx c = {0, 1, 0, crc32(0, NULL, 0)};
+    assert_int_equal(mem_scan(s, run, 1, sum_visit, &c), 0);
+    return c;
+}
+
+static long file_kib(const char *dir)
+{
+    char p[512];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/data.mdb", dir);
+    assert_int_equal(stat(p, &st), 0);
+    return (long)(st.st_size >> 10);
+}
+
+/*
+ * The parent's RSS in a long search (issue 18): LMDB reads through a shared map,
+ * and every page a read touches stays mapped in the process until the pages are
+ * released (memory/mapped.h). A writer that reads as a search does (the newest
+ * record, one earlier record at random as a cache lookup lands anywhere) while
+ * the store grows to ~24 MiB, then a full scan (a resume, `show`), and a
+ * read-only handle's scan: each must leave RssFile within 1/6 of the store's
+ * size above where it started (without the release it grows by about the
+ * store's size). And the release changes nothing a reader sees: a snapshot read
+ * before and after the pages were dropped, with another process appending in
+ * between, returns the same bytes.
+ */
+static void test_map_pages_released(void **state)
+{
+    const char *dir = fresh_dir("rss");
+    mem_store *s = open_ok(dir, NULL);
+    uint32_t run, iter;
+    char *out;
+    enum { N = 400, PAD = 60000 };
+    char *rec = malloc(PAD + 1024);
+    assert_int_equal(mem_begin_run(s, NULL, &run), 0);
+    make_record(rec, PAD + 1024, "ok", 0.5, 0, PAD);
+    assert_int_equal(mem_append(s, run, rec, "{\"n\":1}", &iter), 0);
+    assert_int_equal(mem_get(s, run, 1, &out), 0); /* the code paths' own pages, before the base */
+    mem_free(out);
+    scan_sum(s, run);
+    long base = rss_file_kib();
+    if (base < 0) {
+        mem_close(s);
+        free(rec);
+        skip();
+    }
+    for (int i = 2; i <= N; i++) {
+        make_record(rec, PAD + 1024, "ok", (i % 97) / 100.0, 0, PAD);
+        int rc = mem_append(s, run, rec, "{\"n\":1}", &iter);
+        if (rc) fail_msg("append %d: %s", i, mem_errmsg(s));
+        assert_int_equal(mem_recent(s, run, 1, &out), 0);
+        mem_free(out);
+        assert_int_equal(mem_get(s, run, 1 + (uint32_t)rand() % iter, &out), 0);
+        mem_free(out);
+    }
+    long store = file_kib(dir), writes = rss_file_kib() - base;
+    sum_ctx all = scan_sum(s, run);
+    long scanned = rss_file_kib() - base;
+    assert_int_equal(all.n, N);
+    mem_close(s);
+    mem_options ro = {.readonly = 1};
+    s = open_ok(dir, &ro);
+    sum_ctx again = scan_sum(s, run);
+    long ro_scanned = rss_file_kib() - base;
+    fprintf(stderr, "map pages: store %ld KiB; RssFile above the start: %ld KiB after %d appends "
+            "with reads, %ld after a scan, %ld after a read-only handle's scan (bound %ld)\n",
+            store, writes, N, scanned, ro_scanned, store / 6);
+    assert_true(store > 20 * 1024);
+    assert_true(writes < store / 6);
+    assert_true(scanned < store / 6);
+    assert_true(ro_scanned < store / 6);
+    assert_int_equal(again.n, N);
+    assert_true(again.crc == all.crc && again.bytes == all.bytes);
+
+    /* a snapshot across a release, with another process appending between (forked
+     * while this one has no store open: a child must not inherit an open one) */
+    mem_close(s);
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char c;
+        close(go[1]);
+        mem_store *w = NULL;
+        char err[256];
+        int ok = read(go[0], &c, 1) == 1 && mem_open(dir, NULL, &w, err, sizeof err) == 0;
+        for (int i = 0; ok && i < 50; i++) {
+            make_record(rec, PAD + 1024, "ok", 0.1, 0, PAD / 4);
+            ok = mem_append(w, run, rec, "{\"n\":2}", NULL) == 0 &&
+                 mem_kv_put(w, "churn", i % 2 ? "[1,2,3]" : "{\"a\":\"b\"}") == 0;
+        }
+        mem_close(w);
+        _exit(ok ? 0 : 1);
+    }
+    close(go[0]);
+    s = open_ok(dir, &ro);
+    assert_int_equal(mem_snapshot_begin(s), 0);
+    sum_ctx before = scan_sum(s, run); /* 400 records: the pages are released at its end */
+    assert_int_equal(write(go[1], "g", 1), 1);
+    close(go[1]);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    sum_ctx during = scan_sum(s, run);
+    mem_snapshot_end(s);
+    sum_ctx after = scan_sum(s, run);
+    assert_int_equal(before.n, N);
+    assert_int_equal(during.n, N);
+    assert_true(during.crc == before.crc && during.bytes == before.bytes);
+    assert_int_equal(after.n, N + 50);
+    mem_close(s);
+    free(rec);
+    (void)state;
+}
+
 static int setup(void **state)
 {
     snprintf(tmproot, sizeof tmproot, "/tmp/llmnas-memtest-XXXXXX");
@@ -1012,6 +1161,7 @@ int main(void)
         cmocka_unit_test(test_newer_version_refused),
         cmocka_unit_test(test_stale_reader_cleared),
         cmocka_unit_test(test_lmdb_tools),
+        cmocka_unit_test(test_map_pages_released),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -19,6 +19,7 @@
 #   1. U, the run uninterrupted, ITERATIONS iterations (paper: --llm-cache record), while
 #      `llmnas show` and `llmnas report` read the store over and over; its parent process
 #      samples its RSS, Lua heap and prompt tokens per call (tests/soak/strategy.lua);
+#      then where U's time went (tests/soak/time.lua: LLM calls by role, compile, training);
 #   2. K, the same run replayed in the same store (run 2: paper --llm-cache replay with no
 #      server at all; evolve the same seed), killed with SIGKILL at random moments and
 #      resumed each time, the readers still reading;
@@ -254,6 +255,7 @@ srv=
 faults=$($PY -c 'import json,sys,collections; c=collections.Counter(json.loads(l)["answer"] for l in open(sys.argv[1])); print(", ".join("%s %d" % kv for kv in sorted(c.items())))' "$W/requests.jsonl")
 echo "  paper U: exit $rc in $(($(date +%s) - t)) s (load $(load)); server answers: $faults"
 [ "$rc" -eq 0 ] && ok "paper: the uninterrupted run under faults completed" || bad "paper U exited $rc: $(tail -n 5 "$W/paper.U.log")"
+"$LLMNAS" run tests/soak/time.lua "$W/paper.db" 1 2>&1 | sed 's/^/  /'
 t=$(date +%s)
 export LLMNAS_BASE_URL="http://127.0.0.1:9/v1" LLMNAS_MODEL=soak-model SOAK_EXAMPLE=examples/paper.lua
 killed paper "$W/paper.db" $PAPER --llm-cache replay
@@ -276,6 +278,7 @@ SOAK_EXAMPLE=examples/evolve.lua SOAK_SAMPLES=$W/evolve.samples SOAK_SAMPLE_EVER
 rc=$?
 echo "  evolve U: exit $rc in $(($(date +%s) - t)) s (load $(load))"
 [ "$rc" -eq 0 ] && ok "evolve: the uninterrupted run completed" || bad "evolve U exited $rc: $(tail -n 5 "$W/evolve.U.log")"
+"$LLMNAS" run tests/soak/time.lua "$W/evolve.db" 1 2>&1 | sed 's/^/  /'
 t=$(date +%s)
 export SOAK_EXAMPLE=examples/evolve.lua
 killed evolve "$W/evolve.db" $EVOLVE
@@ -288,6 +291,7 @@ compare evolve "$W/evolve.db"
 fi
 readers_check
 
-echo "soak: $(($(date +%s) - t0)) s in all (load at the end $(load))"
+times >"$W/times"  # the second line: the CPU time of every child it waited for
+echo "soak: $(($(date +%s) - t0)) s in all (load at the end $(load)); CPU time of its processes (user, system): $(tail -n 1 "$W/times")"
 echo "soak: $npass passed, $nfail failed"
 [ "$nfail" -eq 0 ]
