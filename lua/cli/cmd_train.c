@@ -127,7 +127,8 @@ static int num_arg(const char *flag, const char *v, double lo, double hi, double
     return 0;
 }
 
-static void print_text(const train_result *r, const train_opts *o, const char *path)
+static void print_text(const train_result *r, const train_opts *o, const char *path,
+                       const graph *g)
 {
     printf("%s on %s: %d epoch%s, %d training images, %d validation images\n", path, o->dataset,
            r->epochs_done, r->epochs_done == 1 ? "" : "s", r->ntrain, r->nval);
@@ -142,6 +143,10 @@ static void print_text(const train_result *r, const train_opts *o, const char *p
     printf("  peak RSS     %.0f MiB\n", r->peak_rss_mib);
     char why[160];
     int native = train_cpu_bf16(why, sizeof why);
+    int k = o->precision == TRAIN_PRECISION_AUTO && native ? train_bf16_unchecked(g) : -1;
+    if (k >= 0)
+        rt_fmt(why + strlen(why), sizeof why - strlen(why), "; but op %s has no bf16 path yet",
+               graph_op_name(g->nodes[k].op));
     printf("  precision    %s (asked %s; %s bf16: %s)\n", r->bf16 ? "bf16" : "fp32",
            train_precision_name(o->precision), native ? "native" : "no native", why);
 }
@@ -375,7 +380,7 @@ int cmd_train(int argc, char **argv)
     if (json)
         print_json(&r, &o, kind, rc ? err : NULL, g);
     else if (!rc)
-        print_text(&r, &o, path);
+        print_text(&r, &o, path, g);
     if (rc)
         fprintf(stderr, "llmnas train: %s: %s (%s)\n", path, err[0] ? err : train_strerror(rc), kind);
     graph_free(g);

@@ -409,6 +409,8 @@ int train_evaluate(const graph *g, const train_opts *opts, train_result *r, char
     int rc = train_precision_resolve(o.precision, &r->bf16, err, errlen);
     if (rc)
         return r->status = rc;
+    if (o.precision == TRAIN_PRECISION_AUTO && train_bf16_unchecked(g) >= 0)
+        r->bf16 = 0;  /* auto never refuses: an op without a checked bf16 path trains in fp32 */
     rc = check_caps(g, &o, r, err, errlen);
     if (rc)
         return r->status = rc;

@@ -165,7 +165,8 @@ const char *train_net_impls(const train_net *n);
 /* ---- arithmetic precision ---- */
 
 /* The precision a job asks for (train_opts.precision). auto = bf16 where the
- * CPU computes bf16 dot products natively, fp32 elsewhere. */
+ * CPU computes bf16 dot products natively and every op of the network has a
+ * checked bf16 path (train_bf16_unchecked), fp32 elsewhere. */
 typedef enum {
     TRAIN_PRECISION_FP32 = 0,
     TRAIN_PRECISION_BF16 = 1,
@@ -187,6 +188,11 @@ int train_cpu_bf16(char *why, size_t whylen);
  * to use instead) rather than run oneDNN's emulation, which is slower than
  * fp32; auto falls back to fp32 there. TRAIN_EARG for an unknown value. */
 int train_precision_resolve(int requested, int *bf16, char *err, size_t errlen);
+
+/* The first node of g whose op has no checked bf16 path (tests/c/test_train_bf16.c
+ * and PyTorch's autocast case cover the others), or -1 if every op has one. Such a
+ * network trains in fp32 under auto and refuses an explicit bf16. */
+int train_bf16_unchecked(const graph *g);
 
 /* ---- level 2: the job ---- */
 

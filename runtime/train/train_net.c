@@ -150,13 +150,22 @@ static int bf16_checked(graph_op op)
     }
 }
 
+int train_bf16_unchecked(const graph *g)
+{
+    for (int k = 0; k < g->n; k++)
+        if (!bf16_checked(g->nodes[k].op))
+            return k;
+    return -1;
+}
+
 static int build(train_net *n, const train_net_opts *o)
 {
     const graph *g = n->g;
     for (int k = 0; n->bf16 && k < g->n; k++)
         if (!bf16_checked(g->nodes[k].op)) {
             rt_fmt(n->err, sizeof n->err, "node %d: op %s is not yet supported in bf16 "
-                   "precision; use precision fp32", k, graph_op_name(g->nodes[k].op));
+                   "precision; use precision fp32 (or auto, which trains it in fp32)", k,
+                   graph_op_name(g->nodes[k].op));
             return TRAIN_EUNSUPPORTED;
         }
     TRY(plan(n, o));

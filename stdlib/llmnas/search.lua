@@ -65,9 +65,22 @@ M.RECIPE = {}
 for _, k in ipairs { "epochs", "lr", "momentum", "weight_decay", "batch", "seed", "precision" } do
   M.RECIPE[k] = train_module.defaults()[k]
 end
+-- A search trains in auto precision, not the trainer's fp32: bf16 where this CPU has
+-- native bf16 and the network's ops a checked bf16 path, fp32 elsewhere. A proxy ranks
+-- candidates, and bf16 ranks them as fp32 does: on 27 networks of an evolve run,
+-- Spearman 0.996, Kendall 0.973, largest difference 0.23 points, against 0.611 / 0.431 /
+-- 6.5 points for fp32 with another seed; the reference nets within 0.4 point
+-- (stdlib/doc/training.md#precision-fp32-bf16-auto; tests/bench/precision_agreement.lua).
+M.RECIPE.precision = "auto"
 -- Learning-curve checkpoints reported while training (recorded as result.curve) and
 -- the held-out images probed at each when early abort is on. They do not change
 -- the training, so they are not part of the evaluation-cache key.
+-- A strategy's own on_progress hook, and the default early-abort rule in a recipe of
+-- more than one epoch, get ABORT_PROBE images probed at each checkpoint. The default
+-- rule in a one-epoch recipe probes nothing: every batch of the first epoch is unseen
+-- until its step, so the checkpoint's window loss is already a held-out measure
+-- (progressive validation), and the probes cost about 13% of the demo's training loop
+-- (stdlib/doc/budget.md).
 M.MONITOR = { checkpoints = 10, probe = 0 }
 M.ABORT_PROBE = 256
 
@@ -416,7 +429,7 @@ local function conclude(run, ctx, record, code, result, t_start)
   record.metrics = { val_acc = result.val_acc, val_loss = result.val_loss, train_loss = result.train_loss,
     params = result.params, flops = result.flops, seconds = result.seconds,
     images_per_s = result.images_per_s, test_acc = result.test_acc, steps = result.steps,
-    ntrain = result.ntrain, nval = result.nval,
+    ntrain = result.ntrain, nval = result.nval, bf16 = result.bf16,
     cpu_seconds = (not result.cache_hit) and result.cpu_seconds or nil }
   record.curve = result.curve
   record.pruned = result.pruned
@@ -519,7 +532,8 @@ function M.search(strategy)
   end
   local opts = require("llmnas").options()
   strategy.accept = strategy.accept or accept_rules.better
-  if strategy.early_abort and not strategy.on_progress then
+  local default_rule = strategy.early_abort and not strategy.on_progress
+  if default_rule then
     strategy.on_progress = abort.hook(type(strategy.early_abort) == "table" and strategy.early_abort or nil)
   end
   local env = merge({ arch = _G.arch, train = _G.train, memory = _G.memory, llm = _G.llm }, strategy.env)
@@ -527,7 +541,9 @@ function M.search(strategy)
   local run = { strategy = strategy, env = env, task = task, recipe = recipe, hook_failures = {},
     started = core.now(), budget = merge({}, strategy.budget), quiet = strategy.quiet,
     monitor = merge(merge({}, M.MONITOR), strategy.monitor) }
-  if strategy.on_progress and strategy.monitor == nil then run.monitor.probe = M.ABORT_PROBE end
+  if strategy.on_progress and strategy.monitor == nil and not (default_rule and (recipe.epochs or 1) <= 1) then
+    run.monitor.probe = M.ABORT_PROBE
+  end
   if opts.iterations then run.budget.iterations = opts.iterations end
   run.workers = opts.workers or strategy.workers or 1
   -- Under mpirun, rank 0's workers are the evaluator ranks (llmnas.mpi).

@@ -9,7 +9,7 @@ local tests = {}
 
 function tests.names_and_defaults()
   T.eq(train.defaults().precision, "fp32")
-  T.eq(search.RECIPE.precision, train.defaults().precision, "the search recipe starts from the C default")
+  T.eq(search.RECIPE.precision, "auto", "a search trains in auto (bf16 ranks as fp32: the agreement figures)")
   T.eq(train.precision("fp32"), "fp32")
   local auto, why = train.precision("auto")
   T.ok(auto == "bf16" or auto == "fp32", tostring(auto))
@@ -54,6 +54,23 @@ function tests.a_search_never_serves_another_precisions_result()
   run("fp32")
   T.eq(tr.trained, 2, "the fp32 result is still served to fp32")
   T.eq(seen, { "fp32", "bf16" }, "the trainer was asked for each precision")
+end
+
+-- A strategy that says nothing of precision trains in auto; one that asks for fp32 gets it.
+function tests.a_search_trains_in_auto_unless_told()
+  local seen, tr = {}, F.train()
+  local evaluate = tr.evaluate
+  tr.evaluate = function(g, o)
+    seen[#seen + 1] = o.precision
+    return evaluate(g, o)
+  end
+  local function run(train_opts)
+    search.search({ name = "d", quiet = true, budget = { iterations = 1 }, train = train_opts,
+      env = { arch = F.arch(), train = tr, db = F.db() }, propose = function() return "net a 0.5" end })
+  end
+  run(nil)
+  run({ precision = "fp32" })
+  T.eq(seen, { "auto", "fp32" })
 end
 
 function tests.a_precision_that_cannot_run_stops_the_search_before_it_starts()

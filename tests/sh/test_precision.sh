@@ -39,6 +39,20 @@ if grep -qE 'avx512_bf16|amx_bf16' /proc/cpuinfo; then
     expect_out "precision    bf16 (asked auto; native bf16" "text output names the choice and why"
     run "$LLMNAS" train "$NET" $SMALL --json
     expect_out '"bf16":0' "the default stays fp32"
+    # an op without a checked bf16 path: auto trains the network in fp32 and says why,
+    # an explicit bf16 is refused and points to auto
+    LN="$T/layernorm.lua"
+    echo 'function Net(x, c) return nn.Linear(nn.LayerNorm(nn.Flatten(x)), c) end' >"$LN"
+    run "$LLMNAS" train "$LN" $SMALL --precision auto
+    expect_rc 0 "auto trains a network with an op that has no bf16 path"
+    expect_out "precision    fp32 (asked auto; native bf16" "auto chose fp32 for it"
+    expect_out "but op LayerNorm has no bf16 path yet" "and names the op"
+    run "$LLMNAS" train "$LN" $SMALL --precision auto --json
+    expect_out '"bf16":0' "its result says fp32"
+    run "$LLMNAS" train "$LN" $SMALL --precision bf16
+    expect_rc 65 "explicit bf16 on it is refused"
+    expect_err "op LayerNorm is not yet supported in bf16 precision" "the refusal names the op"
+    expect_err "or auto, which trains it in fp32" "and the way out"
 else
-    skip "this CPU has no native bf16 (cpuid)" 3
+    skip "this CPU has no native bf16 (cpuid)" 10
 fi
