@@ -92,6 +92,8 @@ typedef struct train_net_opts {
                         gradients of weights, BN statistics, the loss and the update in fp32.
                         Resolve it with train_precision_resolve: the net does not check the
                         CPU (oneDNN emulates bf16 slowly where it is not native) */
+    int onednn_only; /* 1: every op by oneDNN, never by the trainer's own C loops (max
+                        pooling, a one-channel conv's weight gradient): tests compare the two */
 } train_net_opts;
 
 /* Compile g (finalized, output [B, K]) for batch size `batch`. Initial

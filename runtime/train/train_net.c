@@ -235,6 +235,7 @@ int train_net_build(const graph *g, int batch, const train_net_opts *o, train_ne
     n->init_rng = o->seed;
     n->winograd = o->winograd;
     n->bf16 = o->bf16;
+    n->onednn_only = o->onednn_only;
     n->act = o->bf16 ? dnnl_bf16 : dnnl_f32;
     n->drop_rng = o->seed ^ 0x5deece66dull;
     n->L = calloc((size_t)g->n, sizeof *n->L);

@@ -155,14 +155,19 @@ static int bwd_conv_or_linear(train_net *n, int k)
     CK(dop_md_dt(&wlow, any_w.ndims, any_w.dims, n->act, dnnl_format_tag_any), "layout");
     dnnl_primitive_desc_t pd;
     step s;
-    /* weights (and bias) gradient */
+    dnnl_memory_t src, ddst, dw = W->g;
+    /* weights (and bias) gradient: a one-channel conv's in C where it applies */
+    int rc = conv ? tn_wgrad1_bwd(n, k) : 1;
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        goto data;
     if (conv)
         CK(dop_conv_bwd_weights(&pd, n->eng, &any_src, &wany, bias ? tn_md(bias->g) : NULL,
                                 &any_ddst, &Lk->geo, Lk->fpd), "conv backward weights");
     else
         CK(dop_ip_bwd_weights(&pd, n->eng, &any_src, &wany, bias ? tn_md(bias->g) : NULL,
                               &any_ddst, Lk->fpd), "ip backward weights");
-    dnnl_memory_t src, ddst, dw = W->g;
     TRY(tn_bind_input(n, &n->bwd, dop_query_md(pd, DNNL_ARG_SRC),
                    dop_md_equal(dop_query_md(pd, DNNL_ARG_SRC), tn_md(Lk->src_bound))
                        ? Lk->src_bound : n->L[in].dst, &src));
@@ -179,6 +184,7 @@ static int bwd_conv_or_linear(train_net *n, int k)
     TRY(tn_push_step(n, &n->bwd, &s));
     if (reorder_dw)
         TRY(tn_add_reorder(n, &n->bwd, dw, W->g));
+data:
     if (!n->L[in].need_grad)
         return 0;  /* e.g. the first layer: its input needs no gradient */
     /* data gradient */

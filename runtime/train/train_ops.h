@@ -8,6 +8,9 @@
 #ifndef LLMNAS_TRAIN_OPS_H
 #define LLMNAS_TRAIN_OPS_H
 
+#include <stdint.h>
+#include <string.h>
+
 #include "train/train_plan.h"
 
 /* Compile node k (not an alias) into the forward lists: its output L[k].dst,
@@ -26,6 +29,42 @@ int tn_compile_bwd(train_net *n, int k);
  * TRAIN_E* code; bwd adds the backward steps of a node fwd took. */
 int tn_cpool_fwd(train_net *n, int k, dnnl_memory_t src);
 int tn_cpool_bwd(train_net *n, int k);
+
+/* Element i of an f32 (bf = 0) or bf16 buffer as a float (bf16: exact), and
+ * a float stored (bf16: its upper half; exact for a value read by tn_ld, and
+ * for sums of at most one term) — for the C loops of train_pool.c and
+ * train_wgrad.c, which specialise on a constant bf. */
+static inline __attribute__((always_inline)) float tn_ld(const void *x, size_t i, const int bf)
+{
+    if (!bf)
+        return ((const float *)x)[i];
+    uint32_t u = (uint32_t)((const uint16_t *)x)[i] << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static inline __attribute__((always_inline)) void tn_st(void *y, size_t i, float v, const int bf)
+{
+    if (!bf) {
+        ((float *)y)[i] = v;
+        return;
+    }
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    ((uint16_t *)y)[i] = (uint16_t)(u >> 16);
+}
+
+/* The channel block b of md when the C loops can read it — aBcd16b, aBcd8b, or
+ * channels-last acdb read as blocks of 16 or 8 adjacent channels (*cl = 1) —
+ * in f32 or bf16; 0 otherwise (train_pool.c). */
+int tn_channel_block(const dnnl_memory_desc_t *md, int *cl);
+
+/* The weight (and bias) gradient of a one-channel Conv2d (the first layer of
+ * a grey-image net) in C (train_wgrad.c), appended to the backward list:
+ * returns 1 when it does not apply (the caller builds oneDNN's), 0 with the
+ * steps added, or a TRAIN_E* code. */
+int tn_wgrad1_bwd(train_net *n, int k);
 
 /* Replace the inference list's steps with each BatchNorm folded into the
  * convolution before it where that is exact and fast (train_fold.c); call

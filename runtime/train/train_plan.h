@@ -114,6 +114,7 @@ struct train_net {
     int bf16;           /* mixed precision (train_net_opts.bf16) */
     dnnl_data_type_t act;  /* activations and their gradients: dnnl_bf16 or dnnl_f32 */
     int drop_frozen;    /* tests: reuse the last dropout masks (finite differences) */
+    int onednn_only;    /* train_net_opts.onednn_only */
     /* Activations, gradients and temporaries get memory once the step lists
      * are known, shared between buffers whose lifetimes (in forward-train +
      * backward, and in forward-eval) do not overlap. */

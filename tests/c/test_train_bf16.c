@@ -43,6 +43,15 @@
  * updates in L2 relative to the fp32 tensor's norm. */
 static double TOL_LOGITS = 0.1, TOL_GRAD = 0.3, TOL_UPDATE = 0.35;
 
+/* Net n's backward list has a C step (not a primitive) for node k. */
+static int tn_c_step(const train_net *n, int k)
+{
+    for (int i = 0; i < n->bwd.n; i++)
+        if (n->bwd.v[i].fn && n->bwd.v[i].node == k)
+            return 1;
+    return 0;
+}
+
 static void need_bf16(void)
 {
     char why[160];
@@ -219,6 +228,100 @@ static void test_bf16_agrees_with_fp32(void **state)
     compare(4, 0);
 }
 
+/* The trainer's own C loops in bf16 against oneDNN (train_net_opts.onednn_only)
+ * on the same weights, two batches. Max pooling (train_pool.c): a maximum is
+ * one of its inputs and, windows not overlapping, each input gradient one
+ * output gradient, so the pooled outputs, the logits and every gradient agree
+ * bit for bit (a wrong channels-last stride, a window index off by one, a bf16
+ * element read as half a float would not). Nets 0 and 6 must take the C path:
+ * 2x2 pools on a blocked and, after a bf16 convolution, a channels-last layout.
+ * The one-channel first conv's weight gradient (train_wgrad.c, net 6) reads
+ * the fp32 input where oneDNN reads its bf16 copy: within 1% (L2). */
+static void test_bf16_c_pool_matches_onednn(void **state)
+{
+    (void)state;
+    need_bf16();
+    static const int nets[] = {0, 6, 7, 2, 10};  /* 2, 10: overlapping windows, oneDNN's */
+    for (size_t q = 0; q < sizeof nets / sizeof nets[0]; q++) {
+        int net = nets[q], c = net == 6 ? 1 : 3, hw = net == 6 ? 28 : 9;
+        graph *g = tn_build(net, c, hw, hw, K);
+        train_net *n[2];
+        char err[512];
+        for (int p = 0; p < 2; p++) {
+            train_net_opts o = {.seed = 8, .fuse = 1, .keep_all = 1, .bf16 = 1, .onednn_only = p};
+            if (train_net_build(g, B, &o, &n[p], err, sizeof err))
+                fail_msg("net %s: build: %s", tn_names[net], err);
+        }
+        int pools = 0, c_pools = 0, cl = 0, wgrad = 0;
+        for (int k = 0; k < g->n; k++)
+            if (g->nodes[k].op == GRAPH_OP_MAXPOOL2D && n[0]->L[k].alias == k) {
+                pools++;
+                c_pools += n[0]->L[k].c_pool;
+                assert_false(n[1]->L[k].c_pool);
+                cl += n[0]->L[k].c_pool && tn_md(n[0]->L[k].dst)->format_desc.blocking.strides[1] == 1;
+            }
+        if (net == 0 || net == 6)
+            assert_int_equal(c_pools, pools);
+        if (net == 6)
+            assert_true(cl > 0);  /* the second stage: channels-last after conv 2 */
+        int32_t y[B];
+        for (int i = 0; i < B; i++)
+            y[i] = i % K;
+        for (int s = 0; s < 2; s++) {
+            for (int p = 0; p < 2; p++) {
+                double l;
+                fill(n[p], (size_t)B * c * hw * hw, 70 + (uint64_t)s);
+                assert_int_equal(train_net_forward(n[p], 1), 0);
+                assert_int_equal(train_net_loss(n[p], y, B, 1, &l, NULL), 0);
+                assert_int_equal(train_net_backward(n[p]), 0);
+            }
+            for (int k = 0; k < g->n; k++) {
+                if (g->nodes[k].op != GRAPH_OP_MAXPOOL2D && k != g->output)
+                    continue;
+                size_t cnt = (size_t)B;
+                for (int d = 1; d < g->nodes[k].shape.rank; d++)
+                    cnt *= (size_t)g->nodes[k].shape.dim[d];
+                float *a = malloc(sizeof(float) * cnt), *b = malloc(sizeof(float) * cnt);
+                assert_int_equal(train_net_node_get(n[0], k, 0, a), 0);
+                assert_int_equal(train_net_node_get(n[1], k, 0, b), 0);
+                if (memcmp(a, b, sizeof(float) * cnt))
+                    fail_msg("net %s step %d: node %d (%s) differs from oneDNN's pooling",
+                             tn_names[net], s, k, graph_op_name(g->nodes[k].op));
+                free(a);
+                free(b);
+            }
+            for (int i = 0; i < train_net_nparams(n[0]); i++) {
+                train_param_info pi;
+                train_net_param_info(n[0], i, &pi);
+                if (!pi.trainable)
+                    continue;
+                int64_t cnt;
+                float *a = get_param(n[0], i, 1, &cnt), *b = get_param(n[1], i, 1, &cnt);
+                const graph_node *pn = &g->nodes[pi.node];
+                if (pn->op == GRAPH_OP_CONV2D && g->nodes[pn->inputs[0]].shape.dim[1] == 1) {
+                    double e = rel(a, b, (size_t)cnt, 1);
+                    if (e > 0.01)
+                        fail_msg("net %s step %d: the C weight gradient of node %d %s is %.3g "
+                                 "(L2) from oneDNN's", tn_names[net], s, pi.node, pi.name, e);
+                    wgrad++;
+                } else if (memcmp(a, b, sizeof(float) * (size_t)cnt)) {
+                    fail_msg("net %s step %d: gradient of node %d %s differs from oneDNN's",
+                             tn_names[net], s, pi.node, pi.name);
+                }
+                free(a);
+                free(b);
+            }
+        }
+        if (net == 6)
+            assert_true(wgrad > 0 && tn_c_step(n[0], 1) && !tn_c_step(n[1], 1));
+        print_message("  %-12s %d of %d max pools in C (%d channels-last): bit-identical to "
+                      "oneDNN's\n", tn_names[net], c_pools, pools, cl);
+        train_net_free(n[0]);
+        train_net_free(n[1]);
+        graph_free(g);
+    }
+}
+
 /* Ops without a checked bf16 path refuse it with a message, never run it. */
 static void test_bf16_refuses_unchecked_ops(void **state)
 {
@@ -365,6 +468,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_precision_resolve),
         cmocka_unit_test(test_bf16_agrees_with_fp32),
+        cmocka_unit_test(test_bf16_c_pool_matches_onednn),
         cmocka_unit_test(test_bf16_master_weights_are_fp32),
         cmocka_unit_test(test_bf16_refuses_unchecked_ops),
         cmocka_unit_test(test_job_records_precision),

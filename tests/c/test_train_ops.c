@@ -420,6 +420,80 @@ static void test_folded_inference_matches(void **state)
     }
 }
 
+/* Net n's backward list has a C step (not a primitive) for node k. */
+static int has_c_step(const train_net *n, int k)
+{
+    for (int i = 0; i < n->bwd.n; i++)
+        if (n->bwd.v[i].fn && n->bwd.v[i].node == k)
+            return 1;
+    return 0;
+}
+
+/* The trainer's own C loops against oneDNN (train_net_opts.onednn_only) in fp32,
+ * same weights and batches, three steps: a one-channel conv's weight and bias
+ * gradient (train_wgrad.c) agrees to float rounding (a tap, a stride or a
+ * padded channel block mishandled would not), and everything downstream of it
+ * too. Two nets: the small one (3x3, padding 1, 32 channels) and a 5x5 stride-2
+ * conv with bias into 24 channels (a padded 16-channel block). The gradient
+ * checks of test_grad_small hold the C path against finite differences. */
+static void test_c_loops_match_onednn(void **state)
+{
+    (void)state;
+    for (int q = 0; q < 2; q++) {
+        graph *g;
+        int conv;
+        if (q == 0) {
+            g = tn_build(6, 1, 28, 28, K);
+            conv = 1;
+        } else {
+            assert_int_equal(graph_new(&g, 1, 13, 13), 0);
+            conv = tn_conv(g, 0, 24, 5, 2, 1, 1, 1, 1);
+            int x = tn_linear(g, tn_op(g, GRAPH_OP_FLATTEN, tn_op(g, GRAPH_OP_RELU, conv)), K);
+            tn_finish(g, x, K);
+        }
+        int hw = q == 0 ? 28 : 13;
+        train_net *n[2];
+        char err[256];
+        for (int p = 0; p < 2; p++) {
+            train_net_opts o = {.seed = 4, .fuse = 1, .onednn_only = p};
+            assert_int_equal(train_net_build(g, B, &o, &n[p], err, sizeof err), 0);
+        }
+        assert_true(has_c_step(n[0], conv) && !has_c_step(n[1], conv));
+        int32_t y[B] = {1, 2, 3, 4};
+        for (int it = 0; it < 3; it++) {
+            for (int p = 0; p < 2; p++) {
+                fill_input(n[p], 1, hw, hw, 11 + (uint64_t)it);
+                train_step(n[p], y, NULL);
+            }
+            for (int i = 0; i < train_net_nparams(n[0]); i++) {
+                train_param_info pi;
+                train_net_param_info(n[0], i, &pi);
+                if (!pi.trainable)
+                    continue;
+                float *a = malloc(sizeof(float) * (size_t)pi.count);
+                float *b = malloc(sizeof(float) * (size_t)pi.count);
+                train_net_param_get(n[0], i, 1, a);
+                train_net_param_get(n[1], i, 1, b);
+                double mx = 0, diff = 0;
+                for (int64_t e = 0; e < pi.count; e++) {
+                    mx = fmax(mx, fabs(b[e]));
+                    diff = fmax(diff, fabs(a[e] - b[e]));
+                }
+                if (!(diff <= 1e-5 * mx + 1e-9))
+                    fail_msg("net %d step %d: gradient of node %d %s is %g (max %g) from oneDNN's",
+                             q, it, pi.node, pi.name, diff, mx);
+                free(a);
+                free(b);
+            }
+            for (int p = 0; p < 2; p++)
+                assert_int_equal(train_net_update(n[p], &(train_sgd){0.1, 0.9, 5e-4}), 0);
+        }
+        train_net_free(n[0]);
+        train_net_free(n[1]);
+        graph_free(g);
+    }
+}
+
 int main(void)
 {
     if (getenv("FD_H"))
@@ -450,6 +524,7 @@ int main(void)
         cmocka_unit_test(test_no_reference_impls),
         cmocka_unit_test(test_shared_buffers_change_nothing),
         cmocka_unit_test(test_folded_inference_matches),
+        cmocka_unit_test(test_c_loops_match_onednn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
