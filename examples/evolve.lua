@@ -13,6 +13,7 @@
 --   llmnas run examples/evolve.lua [--iterations N] [--set subset=N] [--population N]
 --                                  [--sample N] [--set seed=N] [--set abort=off]
 --                                  [--set reference=off] [--set probe=N] [--set val_subset=N]
+--                                  [--set precision=fp32|bf16|auto]
 --                                  [--dataset NAME] [--workers N]
 --
 -- With --workers N it is steady-state, as regularised evolution was published: N

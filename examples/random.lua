@@ -4,7 +4,8 @@
 -- (`llmnas compare`, tests/bench/bench_strategies.sh).
 --
 --   llmnas run examples/random.lua [--iterations N] [--set subset=N] [--set val_subset=N]
---                                  [--set seed=N] [--set abort=off] [--dataset NAME]
+--                                  [--set seed=N] [--set abort=off] [--set precision=fp32|bf16|auto]
+--                                  [--dataset NAME]
 local llmnas = require "llmnas"
 local rng_mod = require "llmnas.rng"
 local genome = require "llmnas.genome"

@@ -1,6 +1,7 @@
 -- budget.lua: figures of pairs of evolve runs (one seed each) without and with
 -- the evaluation cache and early abort.
---   llmnas run tests/bench/budget.lua OFF_DB,ON_DB... [iterations=N]
+--   llmnas run tests/bench/budget.lua OFF_DB,ON_DB... [DB...] [iterations=N]
+-- A DB alone (no comma) gets its breakdown only (tests/bench/bench_candidate.sh).
 -- Each pair is compared over its first N iterations (default: as many as both runs
 -- have; the loop is deterministic, so the first N records of a longer run are
 -- those of an N-iteration run with the same seed).
@@ -14,15 +15,14 @@
 -- without the cache the same result is paid for again).
 local compare = require "llmnas.compare"
 
-local off, on, cut = {}, {}, nil
+local off, on, alone, cut = {}, {}, {}, nil
 for _, a in ipairs(arg) do
   local o, n = a:match("^(.-),(.+)$")
   if a:match("^iterations=%d+$") then cut = tonumber(a:match("%d+"))
-  else
-    assert(o, "usage: budget.lua OFF_DB,ON_DB ... [iterations=N]")
-    off[#off + 1], on[#on + 1] = o, n
-  end
+  elseif o then off[#off + 1], on[#on + 1] = o, n
+  else alone[#alone + 1] = a end
 end
+assert(#off + #alone > 0, "usage: budget.lua OFF_DB,ON_DB... [DB...] [iterations=N]")
 
 local PARTS = { "compile", "build", "train", "probe", "evaluate", "ipc" }
 
@@ -57,12 +57,14 @@ local function breakdown(path)
   for _, p in ipairs(PARTS) do line[#line + 1] = ("%s %.1f"):format(p, sum[p]) end
   print(("%s (%s): %d trained candidates, %.1f s in all: %s; %.2fx the training loops"):format(path,
     meta.name, n, sum.total, table.concat(line, ", "), sum.total / math.max(1e-9, sum.train)))
+  local eval_x
   if #eval_rate > 0 then
     local er, tr = compare.median(eval_rate), compare.median(train_rate)
+    eval_x = er / tr
     print(("   evaluation %.0f images/s vs training %.0f images/s (medians): %.2fx")
-      :format(er, tr, er / tr))
+      :format(er, tr, eval_x))
   end
-  return recs
+  return recs, sum.total / math.max(1e-9, sum.train), eval_x
 end
 
 local function final_best(recs)
@@ -74,6 +76,18 @@ local function count(recs, status)
   local n = 0
   for _, r in ipairs(recs) do if r.status == status then n = n + 1 end end
   return n
+end
+
+-- Runs given alone (bench_candidate.sh's repeats of the demo): their breakdowns and
+-- the medians of both ratios over them.
+if #alone > 0 then
+  local fixed, evals = {}, {}
+  for _, p in ipairs(alone) do
+    local _, f, e = breakdown(p)
+    fixed[#fixed + 1], evals[#evals + 1] = f, e
+  end
+  print(("median over %d runs: %.2fx the training loops (target <= 1.15x); evaluation %.2fx the training"
+    .. " loop's images/s (target >= 2.5x)"):format(#alone, compare.median(fixed), compare.median(evals)))
 end
 
 local ratios, strict, n_pairs = {}, {}, 0

@@ -3,7 +3,7 @@
 # user + system time), so the figures hold under load; wall time does not.
 #
 #   BENCH_FULL=1     the settings: the demo's subset (6000 training images,
-#                    3000 validation), 16 iterations, 10 epochs for fidelity;
+#                    2000 validation), 16 iterations, 10 epochs for fidelity;
 #                    default: a reduced setting (2000 images, 1000 validation, 16
 #                    iterations), about 4x cheaper per candidate
 #   BENCH_SEEDS=N    seeds per strategy (default 3), BENCH_ITERS=N iterations per run
@@ -14,7 +14,7 @@
 SEEDS=${BENCH_SEEDS:-3}
 ITERS=${BENCH_ITERS:-16}
 if [ "${BENCH_FULL:-0}" = 1 ]; then
-    SUBSET=${BENCH_SUBSET:-6000} VAL=${BENCH_VAL:-3000} SETTING="full (BENCH_FULL=1)"
+    SUBSET=${BENCH_SUBSET:-6000} VAL=${BENCH_VAL:-2000} SETTING="full (BENCH_FULL=1)"
 else
     SUBSET=${BENCH_SUBSET:-2000} VAL=${BENCH_VAL:-1000} SETTING="reduced (BENCH_FULL=1 for the demo's subset)"
 fi

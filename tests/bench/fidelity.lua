@@ -46,21 +46,25 @@ print(("proxy fidelity: %d networks of %d distinct ones trained in %s (%d top, %
   #chosen, #recs, path, #top, #picked, epochs,
   recipe.subset and (recipe.subset .. " training images") or "the full training set"))
 
--- early fidelities from the curves (free: recorded while the proxy trained)
-local function at_fraction(r, f)
+-- early fidelities from the curves (free: recorded while the proxy trained): the
+-- held-out probe's accuracy (when the run probed) and the window's training loss
+-- (what early abort judges by in a one-epoch recipe; lower ranks higher)
+local function at_fraction(r, f, field)
   for _, p in ipairs(r.curve or {}) do
-    if p.acc and p.step / p.steps >= f - 1e-9 then return p.acc end
+    if p[field] and p.step / p.steps >= f - 1e-9 then return p[field] end
   end
 end
-for _, f in ipairs({ 0.3, 0.5 }) do
-  local xs, ys = {}, {}
-  for _, r in ipairs(recs) do
-    local a = at_fraction(r, f)
-    if a then xs[#xs + 1], ys[#ys + 1] = a, r.metrics.val_acc end
-  end
-  if #xs >= 3 then
-    print(("probe at %d%% of the epoch vs the proxy (%d networks): rho %.3f, tau %.3f"):format(f * 100, #xs,
-      rank.spearman(xs, ys), rank.kendall(xs, ys)))
+for _, m in ipairs({ { "acc", 1, "probe" }, { "loss", -1, "window loss" } }) do
+  for _, f in ipairs({ 0.3, 0.5 }) do
+    local xs, ys = {}, {}
+    for _, r in ipairs(recs) do
+      local a = at_fraction(r, f, m[1])
+      if a then xs[#xs + 1], ys[#ys + 1] = m[2] * a, r.metrics.val_acc end
+    end
+    if #xs >= 3 then
+      print(("%s at %d%% of the epoch vs the proxy (%d networks): rho %.3f, tau %.3f"):format(m[3], f * 100, #xs,
+        rank.spearman(xs, ys), rank.kendall(xs, ys)))
+    end
   end
 end
 

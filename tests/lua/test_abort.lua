@@ -125,6 +125,33 @@ function tests.the_default_rule_on_recorded_curves()
   T.ok(t3.saved > 0.02 and t3.saved < 0.03, ("2.5%% of the steps saved, got %.3f"):format(t3.saved))
 end
 
+-- What the default rule sees in a one-epoch recipe, where it probes nothing (search.lua):
+-- the same curves without their probe accuracy, judged on the window loss alone. 0 of the
+-- 3 would-be best stopped; 12 stopped, 32% of the steps saved; all but one of the stopped
+-- end at <= 24%; the one that does not (candidate 21, 75.6% against the best's 76.7%) is
+-- stopped at 33% on a window of one batch (the noise of 15 steps in 10 checkpoints).
+function tests.the_default_rule_on_recorded_curves_without_probes()
+  local f = assert(io.open(HERE .. "data/curves_evolve.json"))
+  local entries = json.decode(f:read("a"))
+  f:close()
+  for _, e in ipairs(entries) do
+    for _, p in ipairs(e.curve) do p.acc = nil end
+  end
+  local s = abort.replay(entries)
+  T.eq(s.winners, 3)
+  T.eq(s.false_aborts, 0, "no candidate that would have become the best is stopped")
+  T.eq(s.stopped, 12)
+  T.eq(s.stopped_at, { 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 20, 21 })
+  for _, i in ipairs(s.stopped_at) do
+    if i ~= 21 then
+      T.ok(entries[i].val_acc <= 0.24, ("stopped candidate %d would have ended at %.3f"):format(i, entries[i].val_acc))
+    end
+  end
+  T.ok(s.saved > 0.31 and s.saved < 0.33, ("32%% of the training steps saved, got %.3f"):format(s.saved))
+  local t3 = abort.replay(entries, { top_k = 3 })
+  T.eq({ t3.entrants, t3.entrant_aborts, t3.winners, t3.false_aborts, t3.stopped_at }, { 7, 0, 3, 0, { 11, 20 } })
+end
+
 -- ---- top-k: compared with the k best finished curves ----
 
 -- ends at 60%: the second best beside INCUMBENT
@@ -190,7 +217,7 @@ local function curve_trainer()
       local step = k * STEPS // o.checkpoints
       local acc = g.acc * (0.7 + 0.3 * k / o.checkpoints)
       local p = { epoch = 1, epochs = 1, step = step, steps = STEPS, loss = 2 - acc, checkpoint = k,
-        window_loss = 2 - acc, probe_acc = acc, seconds = k * 0.1 }
+        window_loss = 2 - acc, probe_acc = (o.probe or 0) > 0 and acc or nil, seconds = k * 0.1 }
       if o.progress(p) then
         return nil, ("stopped at step %d of %d"):format(step, STEPS), "pruned", nil,
           { seconds = k * 0.1, cpu_seconds = k * 0.2, steps = step, wall_seconds = k * 0.1 + 0.05 }
@@ -224,12 +251,24 @@ function tests.a_pruned_candidate_is_recorded_with_its_curve_cost_and_reason()
   T.eq(r.pruned.step, 20, "stopped at the first allowed checkpoint")
   T.eq(#r.curve, 2, "the partial curve up to the stop")
   T.eq(r.metrics.cpu_seconds, 0.4, "the compute it used until then")
-  T.ok(r.error:find("^stopped at 20%% of the epoch: held%-out accuracy"), r.error)
+  T.ok(r.error:find("^stopped at 20%% of the epoch: training loss"), r.error)
   T.ok(seen[2]:find("^pruned: stopped at 20%% of the epoch"), "the feedback says why: " .. seen[2])
   T.eq(#recs[1].curve, 10, "a finished candidate has its full curve")
   T.ok(recs[1].time.ipc and recs[1].time.build and recs[1].time.evaluate, "the time breakdown is recorded")
   T.eq(run.loop.best.iteration, 1)
-  T.eq(s.env.train.probes[1], search.ABORT_PROBE, "early abort probes held-out images")
+  T.eq(s.env.train.probes, { 0, 0 }, "one epoch: the default rule probes nothing (the window loss is held out)")
+end
+
+function tests.the_default_rule_probes_when_the_recipe_has_more_than_one_epoch()
+  -- after the first epoch the training loss is measured on images already seen
+  local _, recs, s = run_codes({ "net a 0.8", "net b 0.2" }, { train = { epochs = 2 } })
+  T.eq(s.env.train.probes, { search.ABORT_PROBE, search.ABORT_PROBE }, "two epochs: held-out images probed")
+  T.ok(recs[2].error:find("^stopped at 20%% of the training: held%-out accuracy"), recs[2].error)
+  -- a strategy's own hook gets the probe whatever the recipe: it may read p.acc
+  local _, _, own = run_codes({ "net a 0.8" }, { on_progress = function() return false end })
+  T.eq(own.env.train.probes, { search.ABORT_PROBE }, "an own on_progress hook is probed for")
+  local _, _, mon = run_codes({ "net a 0.8" }, { monitor = { checkpoints = 10, probe = 64 } })
+  T.eq(mon.env.train.probes, { 64 }, "an explicit monitor is the strategy's choice")
 end
 
 function tests.a_pruned_network_is_not_cached_as_if_fully_trained()
