@@ -33,43 +33,41 @@ function tests.cache_key_separates_precisions()
   T.ok(key("bf16") ~= key("fp32"), "bf16 and fp32 results have different keys")
 end
 
--- Two runs on one store: the second, in another precision, trains the network
--- again; a third, back in the first precision, is served from the cache.
-function tests.a_search_never_serves_another_precisions_result()
-  if not train.precision("bf16") then T.skip("no native bf16 on this CPU") end
-  local db, tr = F.db(), F.train()
-  local seen = {}
+-- A fake trainer that notes the precision each evaluation asks for, and a one-iteration
+-- search with the strategy's train table on a store.
+local function recording()
+  local tr, seen = F.train(), {}
   local evaluate = tr.evaluate
   tr.evaluate = function(g, o)
     seen[#seen + 1] = o.precision
     return evaluate(g, o)
   end
-  local function run(precision)
-    search.search({ name = "p", quiet = true, budget = { iterations = 1 }, train = { precision = precision },
+  local function run(db, train_opts)
+    search.search({ name = "p", quiet = true, budget = { iterations = 1 }, train = train_opts,
       env = { arch = F.arch(), train = tr, db = db }, propose = function() return "net a 0.5" end })
   end
-  run("fp32")
-  run("bf16")
+  return tr, seen, run
+end
+
+-- Two runs on one store: the second, in another precision, trains the network
+-- again; a third, back in the first precision, is served from the cache.
+function tests.a_search_never_serves_another_precisions_result()
+  if not train.precision("bf16") then T.skip("no native bf16 on this CPU") end
+  local db = F.db()
+  local tr, seen, run = recording()
+  run(db, { precision = "fp32" })
+  run(db, { precision = "bf16" })
   T.eq(tr.trained, 2, "the bf16 run did not reuse the fp32 result")
-  run("fp32")
+  run(db, { precision = "fp32" })
   T.eq(tr.trained, 2, "the fp32 result is still served to fp32")
   T.eq(seen, { "fp32", "bf16" }, "the trainer was asked for each precision")
 end
 
 -- A strategy that says nothing of precision trains in auto; one that asks for fp32 gets it.
 function tests.a_search_trains_in_auto_unless_told()
-  local seen, tr = {}, F.train()
-  local evaluate = tr.evaluate
-  tr.evaluate = function(g, o)
-    seen[#seen + 1] = o.precision
-    return evaluate(g, o)
-  end
-  local function run(train_opts)
-    search.search({ name = "d", quiet = true, budget = { iterations = 1 }, train = train_opts,
-      env = { arch = F.arch(), train = tr, db = F.db() }, propose = function() return "net a 0.5" end })
-  end
-  run(nil)
-  run({ precision = "fp32" })
+  local _, seen, run = recording()
+  run(F.db(), nil)
+  run(F.db(), { precision = "fp32" })
   T.eq(seen, { "auto", "fp32" })
 end
 
