@@ -99,8 +99,9 @@ rand() {  # LO HI: a number in [LO, HI)
 
 # K: run 2 of DB killed with SIGKILL KILLS times and resumed each time: kill k is aimed
 # at a random iteration of the k-th of KILLS + 1 equal stretches of the run and lands a
-# random fraction of a second after that iteration's commit (in the next one's compile,
-# training, LLM call or commit); the run writes its last commit to $W/NAME.progress.
+# random fraction of a second after that iteration's commit, or at the next commit if that
+# comes first (in the next one's compile, training, LLM call or commit); the run writes its
+# last commit to $W/NAME.progress.
 killed() {  # NAME DB ARGS...
     name=$1 db=$2
     shift 2
@@ -127,7 +128,17 @@ killed() {  # NAME DB ARGS...
             [ "${now:-0}" -ge "$target" ] && break
             sleep 0.02
         done
-        sleep "$(rand 0 0.3)"
+        # a random moment after that commit: rand(0, 0.3) s later, but no later than the
+        # next commit, so that a stretch served from the cache (a few ms an iteration on a
+        # quiet machine) cannot outrun the kill to the end of the run
+        d=$(rand 0 0.3)
+        tk=$(date +%s.%N)
+        while kill -0 "$pid" 2>/dev/null; do
+            now=$(cat "$W/$name.progress" 2>/dev/null || echo 0)
+            [ "${now:-0}" -gt "$target" ] && break
+            awk -v a="$tk" -v b="$(date +%s.%N)" -v d="$d" 'BEGIN { exit !(b - a >= d) }' && break
+            sleep 0.01
+        done
         kill -9 "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
         rc=$?
