@@ -8,7 +8,9 @@
 --
 -- A curve is the list of checkpoint points training reports (search.lua records
 -- it on every result): { step, steps, loss = mean training loss since the last
--- checkpoint, acc = accuracy on a small held-out probe (when probed), seconds }.
+-- checkpoint, wacc = the share of those steps' images classified right before each
+-- update (first-epoch checkpoints only: every image unseen until its step, so it is
+-- held out, and free), acc = accuracy on a small held-out probe (when probed), seconds }.
 -- Every network trained with the same recipe reports at the same steps, so the
 -- candidate's point k is compared with the incumbent's point k.
 --
@@ -21,8 +23,10 @@
 -- slack, to catch up:
 --   accuracy: out of reach if best_end - cand > gain * max(best_end - best_now, floor * (1 - f)) + slack
 --   loss:     out of reach if cand - best_end > gain * max(0, best_now - best_end) + loss_slack * best_end
--- The candidate is stopped when every metric both curves have (held-out probe
--- accuracy, training loss) says out of reach.
+-- The candidate is stopped when every metric both curves have says out of reach:
+-- the accuracy (the probe's where both curves have one, else the window's) and the
+-- training loss. Both: the loss alone stops networks whose loss explodes on a few
+-- confident mistakes while their accuracy is among the best (stdlib/doc/budget.md).
 --
 -- Top-k (`early_abort = { top_k = 3 }`): the candidate is compared with each of the
 -- k best finished curves of the run (of its own recipe) and stopped only when it is
@@ -92,12 +96,16 @@ function M.decide(ref, point, opts)
   if not now or last.step ~= point.steps then return false end
   local info, judged = { fraction = fraction, cand_loss = point.loss, best_loss = now.loss }, 0
   for _, metric in ipairs({ "acc", "loss" }) do
-    if (not o.metric or o.metric == metric) and point[metric] and now[metric] and last[metric] then
-      local out = judge(metric, o, fraction, point[metric], now[metric], last[metric])
+    -- the accuracy: the held-out probe's where both curves have it, else the window's
+    -- (first epoch: images unseen until their step)
+    local key = metric
+    if metric == "acc" and not (point.acc and now.acc and last.acc) then key = "wacc" end
+    if (not o.metric or o.metric == metric) and point[key] and now[key] and last[key] then
+      local out = judge(metric, o, fraction, point[key], now[key], last[key])
       if not out then return false end
       judged = judged + 1
       if not info.metric then
-        info.metric, info.cand, info.best_now, info.best_end = metric, point[metric], now[metric], last[metric]
+        info.metric, info.source, info.cand, info.best_now, info.best_end = metric, key, point[key], now[key], last[key]
       end
     end
   end
@@ -137,7 +145,8 @@ function M.reason(info, epochs)
     (epochs or 1) > 1 and "training" or "epoch")
   local text
   if info.metric == "acc" then
-    text = ("%s: held-out accuracy %.1f%% vs %.1f%% for %s at the same step"):format(where,
+    text = ("%s: %s %.1f%% vs %.1f%% for %s at the same step"):format(where,
+      info.source == "wacc" and "accuracy on the latest batches (unseen until then)" or "held-out accuracy",
       info.cand * 100, info.best_now * 100, place(info.rank))
     if info.cand_loss and info.best_loss then
       text = text .. (" (training loss %.2f vs %.2f)"):format(info.cand_loss, info.best_loss)

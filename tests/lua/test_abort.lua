@@ -75,6 +75,40 @@ function tests.without_probe_accuracy_the_training_loss_decides()
   T.eq(first_stop(strip(INCUMBENT), strip(LATE_BLOOMER)), nil, "the late bloomer survives on loss too")
 end
 
+-- A first-epoch curve as the one-epoch default records it: no probe, the window's
+-- accuracy (wacc) and loss. LOUD learns as well as the incumbent but its loss
+-- explodes on a few confident mistakes (recorded evolve runs have such networks: a
+-- window loss of 2-5 while ending among the best by accuracy).
+local function window_curve(accs, losses)
+  local c = {}
+  for i, a in ipairs(accs) do
+    c[i] = { step = i * STEPS // #accs, steps = STEPS, wacc = a, loss = losses and losses[i] or 2.3 * (1 - a) + 0.1 }
+  end
+  return c
+end
+local W_INCUMBENT = window_curve { 0.30, 0.50, 0.60, 0.65, 0.70, 0.73, 0.76, 0.78, 0.80, 0.82 }
+local W_HOPELESS = window_curve { 0.10, 0.12, 0.15, 0.17, 0.20, 0.22, 0.25, 0.27, 0.30, 0.32 }
+local W_LOUD = window_curve({ 0.25, 0.45, 0.58, 0.64, 0.70, 0.74, 0.76, 0.79, 0.81, 0.83 },
+  { 2.1, 4.4, 5.1, 4.2, 3.2, 4.3, 4.3, 3.6, 2.6, 3.3 })
+
+function tests.without_probes_the_window_accuracy_and_the_loss_decide()
+  local p, info = first_stop(W_INCUMBENT, W_HOPELESS)
+  T.ok(p, "the hopeless curve is stopped")
+  T.eq(p.step, 20)
+  T.eq({ info.metric, info.source }, { "acc", "wacc" }, "judged by the window's accuracy")
+  T.ok(abort.reason(info):find("stopped at 20% of the epoch: accuracy on the latest batches (unseen until then) "
+    .. "12.0% vs 50.0% for the best at the same step (training loss 2.12 vs 1.25)", 1, true), abort.reason(info))
+  T.eq(first_stop(W_INCUMBENT, W_LOUD), nil, "a loud loss with the best's accuracy runs to the end")
+  T.ok(first_stop(W_INCUMBENT, W_LOUD, { metric = "loss" }), "the loss alone would have stopped it")
+  T.eq(first_stop(W_INCUMBENT, window_curve { 0.15, 0.30, 0.45, 0.55, 0.63, 0.70, 0.76, 0.80, 0.83, 0.84 }), nil,
+    "the late bloomer survives on the window's accuracy too")
+  -- a probe, where both curves have one, is the accuracy judged
+  local probed = curve { 0.10, 0.12, 0.15, 0.17, 0.20, 0.22, 0.25, 0.27, 0.30, 0.32 }
+  for _, q in ipairs(probed) do q.wacc = 0.9 end
+  local _, pinfo = first_stop(INCUMBENT, probed)
+  T.eq(pinfo and pinfo.source, "acc", "the probe's accuracy over the window's")
+end
+
 function tests.replay_counts_false_aborts_against_the_incumbent_of_the_time()
   local entries = {
     { curve = INCUMBENT, val_acc = 0.82 },
@@ -216,8 +250,12 @@ local function curve_trainer()
     for k = 1, o.checkpoints do
       local step = k * STEPS // o.checkpoints
       local acc = g.acc * (0.7 + 0.3 * k / o.checkpoints)
-      local p = { epoch = 1, epochs = 1, step = step, steps = STEPS, loss = 2 - acc, checkpoint = k,
-        window_loss = 2 - acc, probe_acc = (o.probe or 0) > 0 and acc or nil, seconds = k * 0.1 }
+      -- a network named "loud..." learns as its accuracy says with a loss that explodes
+      local loss = g.hash():find("^h%-loud") and 4 or 2 - acc
+      local epochs = o.epochs or 1
+      local p = { epoch = (k - 1) * epochs // o.checkpoints + 1, epochs = epochs, step = step, steps = STEPS,
+        loss = loss, checkpoint = k, window_loss = loss, window_acc = acc,
+        probe_acc = (o.probe or 0) > 0 and acc or nil, seconds = k * 0.1 }
       if o.progress(p) then
         return nil, ("stopped at step %d of %d"):format(step, STEPS), "pruned", nil,
           { seconds = k * 0.1, cpu_seconds = k * 0.2, steps = step, wall_seconds = k * 0.1 + 0.05 }
@@ -251,7 +289,8 @@ function tests.a_pruned_candidate_is_recorded_with_its_curve_cost_and_reason()
   T.eq(r.pruned.step, 20, "stopped at the first allowed checkpoint")
   T.eq(#r.curve, 2, "the partial curve up to the stop")
   T.eq(r.metrics.cpu_seconds, 0.4, "the compute it used until then")
-  T.ok(r.error:find("^stopped at 20%% of the epoch: training loss"), r.error)
+  T.ok(r.error:find("^stopped at 20%% of the epoch: accuracy on the latest batches"), r.error)
+  T.ok(r.curve[1].wacc and r.curve[1].loss and not r.curve[1].acc, "a one-epoch curve: window accuracy and loss")
   T.ok(seen[2]:find("^pruned: stopped at 20%% of the epoch"), "the feedback says why: " .. seen[2])
   T.eq(#recs[1].curve, 10, "a finished candidate has its full curve")
   T.ok(recs[1].time.ipc and recs[1].time.build and recs[1].time.evaluate, "the time breakdown is recorded")
@@ -269,6 +308,20 @@ function tests.the_default_rule_probes_when_the_recipe_has_more_than_one_epoch()
   T.eq(own.env.train.probes, { search.ABORT_PROBE }, "an own on_progress hook is probed for")
   local _, _, mon = run_codes({ "net a 0.8" }, { monitor = { checkpoints = 10, probe = 64 } })
   T.eq(mon.env.train.probes, { 64 }, "an explicit monitor is the strategy's choice")
+end
+
+function tests.a_loud_loss_does_not_stop_a_network_that_classifies_well()
+  -- the loss alone (before the window's accuracy was reported) stopped it
+  local _, recs = run_codes { "net a 0.8", "net loud 0.8", "net b 0.2" }
+  T.eq({ recs[2].status, recs[3].status }, { "ok", "pruned" }, "the loud one runs to the end, the hopeless stops")
+end
+
+function tests.after_the_first_epoch_the_window_accuracy_is_not_recorded()
+  -- its images were seen: no longer a held-out measure
+  local _, recs = run_codes({ "net a 0.8" }, { train = { epochs = 2 } })
+  local c = recs[1].curve
+  T.ok(c[5].wacc and c[5].acc, "epoch 1: both")
+  T.ok(c[6].wacc == nil and c[6].acc, "epoch 2: the probe only")
 end
 
 function tests.a_pruned_network_is_not_cached_as_if_fully_trained()
