@@ -102,6 +102,10 @@ function tests.without_probes_the_window_accuracy_and_the_loss_decide()
   T.ok(first_stop(W_INCUMBENT, W_LOUD, { metric = "loss" }), "the loss alone would have stopped it")
   T.eq(first_stop(W_INCUMBENT, window_curve { 0.15, 0.30, 0.45, 0.55, 0.63, 0.70, 0.76, 0.80, 0.83, 0.84 }), nil,
     "the late bloomer survives on the window's accuracy too")
+  -- beside the window's accuracy the loss is not judged: a loud incumbent's loss would
+  -- keep every candidate, the hopeless one too
+  T.ok(first_stop(W_LOUD, W_HOPELESS), "the hopeless curve is stopped against a loud incumbent")
+  T.eq(first_stop(W_LOUD, W_HOPELESS, { metric = "loss" }), nil, "which its loss alone would keep")
   -- a probe, where both curves have one, is the accuracy judged
   local probed = curve { 0.10, 0.12, 0.15, 0.17, 0.20, 0.22, 0.25, 0.27, 0.30, 0.32 }
   for _, q in ipairs(probed) do q.wacc = 0.9 end
@@ -184,6 +188,41 @@ function tests.the_default_rule_on_recorded_curves_without_probes()
   T.ok(s.saved > 0.31 and s.saved < 0.33, ("32%% of the training steps saved, got %.3f"):format(s.saved))
   local t3 = abort.replay(entries, { top_k = 3 })
   T.eq({ t3.entrants, t3.entrant_aborts, t3.winners, t3.false_aborts, t3.stopped_at }, { 7, 0, 3, 0, { 11, 20 } })
+end
+
+-- Recorded curves of the one-epoch default (tests/lua/data/curves_evolve_window.json, made
+-- by tests/bench/export_curves.lua): the three runs without abort of bench_budget.sh's
+-- reduced setting (evolve.lua, seeds 1-3, subset 2000 = 15 steps, 1000 validation images,
+-- auto precision = bf16, no probe), so every curve has the window's accuracy and loss and
+-- runs to the end. The default rule replayed on each (figures in stdlib/doc/budget.md).
+-- per seed: {candidates, stopped, would-be best}, the best a stopped one would have
+-- reached, the share of the training steps saved. 24 of 48 stopped, 0 of 9 would-be best.
+local WINDOW_FIGURES = {
+  { counts = { 16, 5, 6 }, stopped_below = 0.59, saved = 0.233 },
+  { counts = { 16, 13, 0 }, stopped_below = 0.737, saved = 0.492 },  -- its first candidate was its best
+  { counts = { 16, 6, 3 }, stopped_below = 0.743, saved = 0.283 },   -- 0.743: 0.3 point below the best then
+}
+
+function tests.the_default_rule_on_recorded_window_curves()
+  local f = assert(io.open(HERE .. "data/curves_evolve_window.json"))
+  local runs = json.decode(f:read("a"))
+  f:close()
+  T.eq(#runs, 3, "three seeds")
+  local want = WINDOW_FIGURES
+  for i, run in ipairs(runs) do
+    T.ok(run.entries[1].curve[1].wacc and not run.entries[1].curve[1].acc, "window curves, no probe")
+    local s = abort.replay(run.entries)
+    T.eq(s.false_aborts, 0, ("seed %d: no candidate that would have become the best is stopped"):format(run.seed))
+    T.eq({ s.candidates, s.stopped, s.winners }, want[i].counts, ("seed %d's counts"):format(run.seed))
+    for _, k in ipairs(s.stopped_at) do
+      T.ok(run.entries[k].val_acc <= want[i].stopped_below, ("seed %d: stopped candidate %d would have ended at %.3f")
+        :format(run.seed, k, run.entries[k].val_acc))
+    end
+    T.ok(math.abs(s.saved - want[i].saved) < 0.005, ("seed %d: %.3f of the steps saved"):format(run.seed, s.saved))
+  end
+  -- the floor that stopped would-be best at 20% of the epoch (0.1) is counted as such
+  local low = abort.replay(runs[1].entries, { floor = 0.1 })
+  T.eq({ low.false_aborts, low.winners }, { 6, 8 }, "floor 0.1 stops 6 of seed 1's 8 would-be best")
 end
 
 -- ---- top-k: compared with the k best finished curves ----
@@ -340,16 +379,19 @@ function tests.a_candidate_that_can_catch_up_is_not_stopped()
 end
 
 function tests.the_loop_with_top_k_judges_by_the_k_best_records()
-  -- b finishes (it can catch up with a); c is out of reach of a at 20% but not of b
-  local _, one = run_codes { "net a 0.8", "net b 0.65", "net c 0.2" }
-  local _, two = run_codes({ "net a 0.8", "net b 0.65", "net c 0.2" }, { early_abort = { top_k = 2 } })
+  -- b finishes (probed, so its loss is judged beside its accuracy, and the loss says it
+  -- can catch up with a); c is out of reach of a at 20% but not of b
+  local probed = { checkpoints = 10, probe = 256 }
+  local _, one = run_codes({ "net a 0.8", "net b 0.65", "net c 0.2" }, { monitor = probed })
+  local _, two = run_codes({ "net a 0.8", "net b 0.65", "net c 0.2" }, { early_abort = { top_k = 2 },
+    monitor = probed })
   T.eq({ one[2].status, two[2].status }, { "ok", "ok" })
   T.eq(one[3].status, "pruned")
   T.eq(one[3].pruned.step, 20, "the incumbent's rule stops c at the first allowed checkpoint")
   T.eq(two[3].status, "pruned", "c cannot enter the top 2 either")
   T.ok(two[3].pruned.step > 20, ("but it takes longer to say so: stopped at step %d"):format(two[3].pruned.step))
   T.ok(two[3].error:find("for the 2nd best at the same step", 1, true), two[3].error)
-  local _, alone = run_codes({ "net a 0.8", "net c 0.2" }, { early_abort = { top_k = 2 } })
+  local _, alone = run_codes({ "net a 0.8", "net c 0.2" }, { early_abort = { top_k = 2 }, monitor = probed })
   T.eq(alone[2].status, "ok", "one finished candidate: c would enter the top 2, it runs to the end")
 end
 
