@@ -23,9 +23,11 @@
  *   train.datasets() → {"fashion-mnist", ..., ["fashion-mnist"] = {name, about, input = {1, 28, 28},
  *                       classes = 10, splits = {train = 60000, test = 10000}, subdir, system_dir,
  *                       augment, mean, std}, ...}   (runtime/train/dataset.c's registry)
- *   train.precision(p) → "bf16" | "fp32", why   -- what precision p runs as in this process
- *                       (why: what the CPU and oneDNN report) | nil, message (bf16 without
- *                       native bf16, or an unknown name)
+ *   train.precision(p [, g]) → "bf16" | "fp32", why   -- what precision p runs as in this
+ *                       process, for graph g if given (auto is fp32 for a network with an op
+ *                       that has no bf16 path); why: what the CPU and oneDNN report, or the op |
+ *                       nil, message (bf16 without native bf16, bf16 for such a network, or an
+ *                       unknown name)
  *   train.defaults() → {dataset, epochs, batch, lr, momentum, weight_decay, seed, ...}: the
  *                       values train.evaluate uses for options left out (train_opts_default)
  *   train.dataset(name) → that entry (also for a scheme: "folder:PATH" gives arg = "PATH") | nil, msg
@@ -338,11 +340,13 @@ static int l_defaults(lua_State *L)
     return 1;
 }
 
-/* train.precision(p): what p resolves to here, and why; nil, message when it
- * cannot run (bf16 without native support) or is not a precision. */
+/* train.precision(p [, g]): what p resolves to here (for graph g: as the trainer
+ * decides, train_bf16_unchecked), and why; nil, message when it cannot run (bf16
+ * without native support, or for g) or is not a precision. */
 static int l_precision(lua_State *L)
 {
     const char *name = luaL_checkstring(L, 1);
+    const graph *g = lua_isnoneornil(L, 2) ? NULL : arch_check_graph(L, 2);
     int p = train_precision_parse(name), bf16;
     char err[256], why[160];
     if (p < 0) {
@@ -353,6 +357,18 @@ static int l_precision(lua_State *L)
     if (train_precision_resolve(p, &bf16, err, sizeof err)) {
         lua_pushnil(L);
         lua_pushstring(L, err);
+        return 2;
+    }
+    int k = bf16 && g ? train_bf16_unchecked(g) : -1;
+    if (k >= 0 && p == TRAIN_PRECISION_BF16) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "node %d: op %s is not yet supported in bf16 precision; use precision "
+                        "fp32 (or auto, which trains it in fp32)", k, graph_op_name(g->nodes[k].op));
+        return 2;
+    }
+    if (k >= 0) {
+        lua_pushstring(L, "fp32");
+        lua_pushfstring(L, "op %s has no bf16 path yet", graph_op_name(g->nodes[k].op));
         return 2;
     }
     int native = train_cpu_bf16(why, sizeof why);

@@ -208,14 +208,18 @@ local function recipe_for(strategy, opts)
 end
 
 -- The evaluation-cache key: the graph's hash and everything that changes the result.
--- The precision enters as what it runs as on this machine (auto is bf16 on one CPU,
--- fp32 on another), and fp32 not at all, so keys of records from before precision
--- existed (all fp32) still match.
-local function cache_key(hash, recipe)
+-- The precision enters as what this graph runs as on this machine (auto is bf16 on
+-- one CPU, fp32 on another, and fp32 for a network with an op that has no bf16 path),
+-- and fp32 not at all, so keys of records from before precision existed (all fp32)
+-- still match, and an fp32 run is served what auto trained in fp32. Takes the graph,
+-- or its hash alone (then auto is what it is for a network of checked ops).
+local function cache_key(g, recipe)
+  local hash = type(g) == "string" and g or g:hash()
+  g = type(g) == "userdata" and g or nil  -- a test's fake graph has no ops to look at
   local r = copy(recipe)
   r.data, r.time_limit, r.threads, r.deadline, r.memory_limit, r.progress = nil, nil, nil, nil, nil, nil
   if r.precision ~= nil then
-    r.precision = train_module.precision(tostring(r.precision)) or tostring(r.precision)
+    r.precision = train_module.precision(tostring(r.precision), g) or tostring(r.precision)
     if r.precision == "fp32" then r.precision = nil end
   end
   return hash .. "@" .. core.sha256(json.encode(r, { canonical = true })):sub(1, 16)
@@ -273,7 +277,7 @@ local function prepare(run, code, recipe)
     return res
   end
   res.hash, res.params, res.flops = g:hash(), g:params(), g:flops()
-  local key = cache_key(res.hash, recipe or run.recipe)
+  local key = cache_key(g, recipe or run.recipe)
   local cached = run.db:by_hash(key)
   if cached then
     merge(res, cached)
