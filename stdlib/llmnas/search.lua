@@ -78,9 +78,10 @@ M.RECIPE.precision = "auto"
 -- A strategy's own on_progress hook, and the default early-abort rule in a recipe of
 -- more than one epoch, get ABORT_PROBE images probed at each checkpoint. The default
 -- rule in a one-epoch recipe probes nothing: every batch of the first epoch is unseen
--- until its step, so the checkpoint's window loss is already a held-out measure
--- (progressive validation), and the probes cost about 13% of the demo's training loop
--- (stdlib/doc/budget.md).
+-- until its step, so the checkpoint's window loss and window accuracy (the images its
+-- steps classified right before their update) are already held-out measures
+-- (progressive validation), free, while the probes cost about 13% of the demo's
+-- training loop and a third of it at 2000 images (stdlib/doc/budget.md).
 M.MONITOR = { checkpoints = 10, probe = 0 }
 M.ABORT_PROBE = 256
 
@@ -251,7 +252,9 @@ local function train_options(run, res, recipe, ctx)
   res.curve = curve
   o.progress = function(p)
     if not p.checkpoint then return false end
-    local point = { step = p.step, steps = p.steps, loss = p.window_loss, acc = p.probe_acc, seconds = p.seconds }
+    -- the window's accuracy is held out in the first epoch only (later its images were seen)
+    local point = { step = p.step, steps = p.steps, loss = p.window_loss, acc = p.probe_acc,
+      wacc = p.epoch == 1 and p.window_acc or nil, seconds = p.seconds }
     curve[#curve + 1] = point
     if not run.strategy.on_progress or p.step >= p.steps then return false end
     local seen = setmetatable({ curve = curve }, { __index = point })
