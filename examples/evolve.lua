@@ -5,7 +5,7 @@
 -- genome is rendered to a candidate program and goes through the same loop as an
 -- LLM's proposal (compile in a worker, train one epoch, cache by graph hash,
 -- memory), with early abort on (llmnas.abort: a candidate whose learning curve
--- cannot catch up with the best's is stopped). It is the baseline the paper lacks,
+-- cannot catch up with the best's is stopped, and does not join the population). It is the baseline the paper lacks,
 -- and the main job's embedded default (`make demo`): it runs offline on a
 -- Fashion-MNIST subset in a few minutes and ends by comparing its best with the
 -- hand-written reference network (examples/nets/bench_small.lua) trained the same way.
@@ -27,6 +27,7 @@
 local llmnas = require "llmnas"
 local rng_mod = require "llmnas.rng"
 local genome = require "llmnas.genome"
+local evolution = require "llmnas.evolution"
 local baseline = require "llmnas.baseline"
 
 local set = llmnas.options().set
@@ -38,16 +39,12 @@ local function propose(ctx)
   local st = ctx.state
   local rng = st.rng and rng_mod.load(st.rng) or rng_mod.new(set.seed or 43)
   local pop = st.population or {}
-  local g, parent
+  local g
   if #pop < POPULATION then
     g = genome.random(rng)
   else
     -- Tournament: the best of SAMPLE members drawn at random is the parent.
-    for _ = 1, SAMPLE do
-      local m = pop[rng:int(1, #pop)]
-      if not parent or m.acc > parent.acc then parent = m end
-    end
-    g = genome.mutate(parent.genome, rng)
+    g = genome.mutate(evolution.parent(pop, SAMPLE, rng).genome, rng)
   end
   -- the genome travels with its own candidate: with several in flight (--workers N,
   -- steady state: a child is bred whenever a worker frees) reflect sees its own
@@ -56,14 +53,14 @@ local function propose(ctx)
   return genome.render(g)
 end
 
--- The evaluated child joins the population; the oldest member dies (ageing).
+-- The evaluated child joins the population; the oldest member dies (ageing). A
+-- child stopped by early abort has no score: it does not join (llmnas.evolution).
 local function reflect(ctx, result)
   local st = ctx.state
   local pop = st.population or json.array()
-  pop[#pop + 1] = { genome = ctx.proposal.genome, acc = result.val_acc or 0, iteration = ctx.iteration }
-  if #pop > POPULATION then table.remove(pop, 1) end
+  evolution.admit(pop, { genome = ctx.proposal.genome, iteration = ctx.iteration }, result, POPULATION)
   st.population = pop
-  return { genome = pop[#pop].genome }
+  return { genome = ctx.proposal.genome }
 end
 
 llmnas.search {

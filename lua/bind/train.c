@@ -13,19 +13,22 @@
  *       max_params = ..., max_flops = ..., max_act_bytes = ...,
  *       checkpoints = 0, probe = 0,
  *       progress = function(p) end})   -- p: epoch, epochs, step, steps, loss, images_per_s,
- *                                      --    seconds [, checkpoint, window_loss, probe_acc, probe_loss]
+ *                                      --    seconds [, checkpoint, window_loss, window_acc, probe_acc, probe_loss]
  *   → {dataset, every field of TRAIN_RESULT_FIELDS (runtime/train/train.h): val_acc, val_loss, train_loss, seconds, eval_seconds, build_seconds, probe_seconds,
  *      job_seconds, wall_seconds, images_per_s, steps, epochs_done, ntrain, nval, params,
  *      flops, peak_rss_mib [, test_acc, test_loss]}
  *   | nil, message, kind, step, cost (step: where a diverged run stopped, else nil; kind: too_large,
  *     diverged, timeout, interrupted, data, unsupported, crashed, limit_memory, limit_cpu,
- *     pruned, error; cost: {seconds, build_seconds, cpu_seconds, wall_seconds, train_loss, steps})
+ *     pruned, error; cost: {seconds, build_seconds, probe_seconds, cpu_seconds, wall_seconds, train_loss,
+ *     steps})
  *   train.datasets() → {"fashion-mnist", ..., ["fashion-mnist"] = {name, about, input = {1, 28, 28},
  *                       classes = 10, splits = {train = 60000, test = 10000}, subdir, system_dir,
  *                       augment, mean, std}, ...}   (runtime/train/dataset.c's registry)
- *   train.precision(p) → "bf16" | "fp32", why   -- what precision p runs as in this process
- *                       (why: what the CPU and oneDNN report) | nil, message (bf16 without
- *                       native bf16, or an unknown name)
+ *   train.precision(p [, g]) → "bf16" | "fp32", why   -- what precision p runs as in this
+ *                       process, for graph g if given (auto is fp32 for a network with an op
+ *                       that has no bf16 path); why: what the CPU and oneDNN report, or the op |
+ *                       nil, message (bf16 without native bf16, bf16 for such a network, or an
+ *                       unknown name)
  *   train.defaults() → {dataset, epochs, batch, lr, momentum, weight_decay, seed, ...}: the
  *                       values train.evaluate uses for options left out (train_opts_default)
  *   train.dataset(name) → that entry (also for a scheme: "folder:PATH" gives arg = "PATH") | nil, msg
@@ -46,7 +49,7 @@
  * arguments raise; a candidate that fails to train returns nil, msg, kind.
  *
  * Early abort: with checkpoints = N the progress function is also called at N
- * evenly spaced steps (p.checkpoint = 1..N, p.window_loss, and with probe = M
+ * evenly spaced steps (p.checkpoint = 1..N, p.window_loss, p.window_acc, and with probe = M
  * p.probe_acc / p.probe_loss on M held-out images); a progress function that
  * returns true stops the candidate: nil, "stopped at step S of T", "pruned".
  * wall_seconds is the whole call (fork and result transfer included), so
@@ -86,6 +89,8 @@ static void push_progress(lua_State *L, const train_progress *p)
         lua_pushinteger(L, p->checkpoint), lua_setfield(L, -2, "checkpoint");
         if (isfinite(p->window_loss))
             lua_pushnumber(L, p->window_loss), lua_setfield(L, -2, "window_loss");
+        if (isfinite(p->window_acc))
+            lua_pushnumber(L, p->window_acc), lua_setfield(L, -2, "window_acc");
         if (isfinite(p->probe_acc))
             lua_pushnumber(L, p->probe_acc), lua_setfield(L, -2, "probe_acc");
         if (isfinite(p->probe_loss))
@@ -232,6 +237,7 @@ static int push_outcome(lua_State *L, int rc, const train_result *r, const char 
         lua_createtable(L, 0, 8);
         set_num(L, "seconds", r->seconds);
         set_num(L, "build_seconds", r->build_seconds);
+        set_num(L, "probe_seconds", r->probe_seconds);
         set_num(L, "cpu_seconds", r->cpu_seconds);
         set_num(L, "wall_seconds", wall);
         set_num(L, "train_loss", r->train_loss);
@@ -338,11 +344,13 @@ static int l_defaults(lua_State *L)
     return 1;
 }
 
-/* train.precision(p): what p resolves to here, and why; nil, message when it
- * cannot run (bf16 without native support) or is not a precision. */
+/* train.precision(p [, g]): what p resolves to here (for graph g: as the trainer
+ * decides, train_bf16_unchecked), and why; nil, message when it cannot run (bf16
+ * without native support, or for g) or is not a precision. */
 static int l_precision(lua_State *L)
 {
     const char *name = luaL_checkstring(L, 1);
+    const graph *g = lua_isnoneornil(L, 2) ? NULL : arch_check_graph(L, 2);
     int p = train_precision_parse(name), bf16;
     char err[256], why[160];
     if (p < 0) {
@@ -353,6 +361,18 @@ static int l_precision(lua_State *L)
     if (train_precision_resolve(p, &bf16, err, sizeof err)) {
         lua_pushnil(L);
         lua_pushstring(L, err);
+        return 2;
+    }
+    int k = bf16 && g ? train_bf16_unchecked(g) : -1;
+    if (k >= 0 && p == TRAIN_PRECISION_BF16) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "node %d: op %s is not yet supported in bf16 precision; use precision "
+                        "fp32 (or auto, which trains it in fp32)", k, graph_op_name(g->nodes[k].op));
+        return 2;
+    }
+    if (k >= 0) {
+        lua_pushstring(L, "fp32");
+        lua_pushfstring(L, "op %s has no bf16 path yet", graph_op_name(g->nodes[k].op));
         return 2;
     }
     int native = train_cpu_bf16(why, sizeof why);

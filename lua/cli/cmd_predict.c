@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,12 +218,6 @@ static int parse(int argc, char **argv, popts *o, const char **model, paths *in)
     return 0;
 }
 
-static void on_sigint(int sig)
-{
-    (void)sig;
-    rt_interrupt_flag = 1;
-}
-
 int cmd_predict(int argc, char **argv);
 int cmd_predict(int argc, char **argv)
 {
@@ -245,11 +238,7 @@ int cmd_predict(int argc, char **argv)
         paths_free(&in);
         return EX_NOINPUT;
     }
-    struct sigaction sa, old;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old);
+    rt_catch_interrupt(NULL);  /* Ctrl-C ends after the batch in hand; a second one at once */
     int c, h, w, K = train_model_classes(m), B = o.batch, bad = 0, done = 0;
     train_model_input(m, &c, &h, &w);
     size_t per = (size_t)c * h * w;
@@ -289,7 +278,7 @@ int cmd_predict(int argc, char **argv)
         if (rt_interrupted())
             rc = 130;
     }
-    sigaction(SIGINT, &old, NULL);
+    rt_release_interrupt();
     double t = rt_now() - t0;
     fprintf(stderr, "llmnas predict: %d image%s in %.2f s (decoding %.2f s, network %.2f s): "
             "%.0f images/s%s\n", done, done == 1 ? "" : "s", t, tdec, tnet, t > 0 ? done / t : 0.0,

@@ -696,12 +696,14 @@ static void print_curve(const cJSON *rec)
     const cJSON *c = snap_jget(rec, "curve"), *p;
     if (!cJSON_IsArray(c) || cJSON_GetArraySize(c) == 0)
         return;
-    printf("curve      step: loss / held-out acc\n          ");
+    printf("curve      step: loss / held-out acc (w: the window's own images, first epoch)\n          ");
     cJSON_ArrayForEach(p, c) {
         double step = 0, loss = -1, acc = -1;
         snap_jnum(p, "step", &step), snap_jnum(p, "loss", &loss);
         if (snap_jnum(p, "acc", &acc))
             printf(" %.0f: %.3f / %.1f%%", step, loss, acc * 100);
+        else if (snap_jnum(p, "wacc", &acc))
+            printf(" %.0f: %.3f / %.1f%%w", step, loss, acc * 100);
         else
             printf(" %.0f: %.3f", step, loss);
     }

@@ -1,7 +1,8 @@
 /*
- * host.c — the strategy's Lua state (see host.h): trusted user code with the
- * standard libraries, the built-in modules, the embedded stdlib, protected
- * calls with tracebacks, and Ctrl-C turned into a Lua error at a safe point.
+ * host.c — what the strategy's Lua state and every binding share (see
+ * host.h): protected calls with tracebacks, user errors, the one option
+ * reader, and Ctrl-C turned into a Lua error at a safe point. The state
+ * itself, with the modules opened, is made in state.c, above the bindings.
  */
 #include "host/host.h"
 
@@ -13,16 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
-
-#define LLMNAS_MODULE(name, fn) int fn(lua_State *L);
-#include "host/modules.h"
-#undef LLMNAS_MODULE
-
-static const luaL_Reg builtin_modules[] = {
-#define LLMNAS_MODULE(name, fn) {name, fn},
-#include "host/modules.h"
-#undef LLMNAS_MODULE
-    {NULL, NULL}};
 
 static lua_State *interrupt_L;  /* the state the SIGINT handler stops */
 
@@ -176,60 +167,4 @@ const char *host_opt_str(lua_State *L, int t, int arg, const char *fname, const 
     }
     lua_pop(L, 1);
     return v;
-}
-
-/* package.path = "DIR/?.lua;DIR/?/init.lua;" .. package.path */
-static void prepend_script_dir(lua_State *L, const char *script_path)
-{
-    const char *slash = strrchr(script_path, '/');
-    lua_getglobal(L, "package");
-    if (slash)
-        lua_pushlstring(L, script_path, (size_t)(slash - script_path));
-    else
-        lua_pushliteral(L, ".");
-    const char *dir = lua_tostring(L, -1);
-    lua_getfield(L, -2, "path");
-    lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s", dir, dir, lua_tostring(L, -1));
-    lua_setfield(L, -4, "path");
-    lua_pop(L, 3);
-}
-
-static void *host_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
-{
-    (void)ud;
-    (void)osize;
-    if (nsize == 0) {
-        free(ptr);
-        return NULL;
-    }
-    return realloc(ptr, nsize);
-}
-
-static int open_all(lua_State *L)
-{
-    const char *script_path = lua_touserdata(L, 1);
-    luaL_openlibs(L);
-    host_open_stdlib(L);
-    if (script_path)
-        prepend_script_dir(L, script_path);
-    for (const luaL_Reg *m = builtin_modules; m->name; m++) {
-        luaL_requiref(L, m->name, m->func, 1);
-        lua_pop(L, 1);
-    }
-    return 0;
-}
-
-lua_State *host_new_state(const char *script_path)
-{
-    lua_State *L = lua_newstate(host_alloc, NULL);
-    if (L == NULL)
-        return NULL;
-    lua_pushcfunction(L, open_all);
-    lua_pushlightuserdata(L, (void *)script_path);
-    if (host_pcall(L, 1, 0) != LUA_OK) {
-        fprintf(stderr, "llmnas: cannot set up Lua: %s\n", lua_tostring(L, -1));
-        lua_close(L);
-        return NULL;
-    }
-    return L;
 }

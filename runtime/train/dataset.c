@@ -84,15 +84,6 @@ static uint32_t be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-void ds_split_free(ds_split *s)
-{
-    if (!s)
-        return;
-    free(s->x);
-    free(s->y);
-    memset(s, 0, sizeof *s);
-}
-
 /* Parse an IDX header: magic 0x00 0x00 0x08 ndim, then ndim big-endian sizes. */
 static int idx_header(const char *path, const uint8_t *b, size_t len, int ndim,
                       uint32_t *dims, char *err, size_t errlen)
@@ -267,7 +258,7 @@ static int load_folder(const ds_info *e, const char *arg, const char *const *dir
                        ds_dataset *d, char *err, size_t errlen)
 {
     (void)e;
-    return ds_folder_fill(arg ? arg : "", ndirs ? dirs[0] : NULL, d, err, errlen);  /* dirs[0]: the data directory (no subdir) */
+    return ds_folder_fill(arg ? arg : "", ndirs ? dirs[0] : "", d, err, errlen);  /* dirs[0]: the data directory (no subdir) */
 }
 
 #define FMNIST_DEBIAN "/usr/share/datasets/fashion-mnist"  /* Debian's dataset-fashion-mnist */

@@ -33,30 +33,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum {
-    DS_OK = 0,
-    DS_EIO = -2501,       /* file missing or unreadable */
-    DS_EFORMAT = -2502,   /* wrong magic, dimensions or size (message names file and offset) */
-    DS_ENOMEM = -2503,
-    DS_EUNKNOWN = -2504,  /* no dataset of that name */
-    DS_EARG = -2505,      /* bad split / subset arguments */
-};
+#include "train/dataset_data.h"
 
-/* One split (train or test): n images of c x h x w bytes and their labels. */
-typedef struct ds_split {
-    int n, c, h, w;
-    uint8_t *x;       /* [n, c, h, w] */
-    uint8_t *y;       /* [n], each < classes */
-} ds_split;
-
-typedef struct ds_dataset {
-    char name[256];         /* as asked for ("cifar10", "folder:PATH") */
-    int c, h, w, classes;
-    float mean[3], std[3];  /* per channel, on pixel/255 */
-    int augment;            /* 1: CIFAR-style crop + flip is the dataset's default */
-    ds_split train, test;
-    struct ds_folder *folder;  /* image folders only (dataset_folder.h): classes, files; else NULL */
-} ds_dataset;
+/* The return codes, ds_split and ds_dataset: dataset_data.h. */
 
 /* ---- the registry ---- */
 
@@ -118,15 +97,13 @@ void ds_free(ds_dataset *d);
 /* ---- low-level loaders ---- */
 
 /* An IDX3 image file and its IDX1 label file (either gzipped or plain) into
- * a zeroed split (free with ds_split_free); labels must be below classes. */
+ * a zeroed split (free with ds_split_free, dataset_data.h); labels must be below classes. */
 int ds_load_idx(const char *images_path, const char *labels_path, ds_split *s,
                 int classes, char *err, size_t errlen);
 /* CIFAR binary: records of label byte(s) + 3072 pixel bytes. label_bytes is 1
  * (CIFAR-10) or 2 (CIFAR-100: coarse, fine); label_index picks which (0 or 1). */
 int ds_load_cifar(const char *const *paths, int npaths, int label_bytes, int label_index,
                   int classes, ds_split *s, char *err, size_t errlen);
-/* Free a split's arrays and zero it (NULL is fine). */
-void ds_split_free(ds_split *s);
 
 /* A seeded hold-out: a permutation of the n training images (seed); the first
  * round(val_fraction * n) go to validation, the rest to training. Then `subset`

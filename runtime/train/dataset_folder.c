@@ -69,7 +69,7 @@ static int parse_spec(const char *arg, const char *dir, fopts *o, char *err, siz
     size_t plen = q ? (size_t)(q - arg) : strlen(arg);
     const char *path = arg;
     if (plen == 0) {  /* "folder" or "folder:?size=32": the data directory */
-        path = ds_data_dir(dir);
+        path = dir ? dir : "";
         plen = strlen(path);
     }
     if (plen == 0 || plen >= sizeof o->root) {

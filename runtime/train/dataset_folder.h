@@ -46,7 +46,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "train/dataset.h"
+#include "train/dataset_data.h"
 
 #define DS_FOLDER_PREFIX "folder"
 
@@ -73,7 +73,7 @@ int ds_folder_is(const char *name);
 
 /* Load the folder into the zeroed dataset d (the registry's loader for
  * "folder:", dataset.c; ds_load is the entry point): arg is the text after
- * "folder:" (PATH[?options]; "" = the data directory dir). Errors: DS_EIO
+ * "folder:" (PATH[?options]; "" = dir, the data directory as the registry resolved it). Errors: DS_EIO
  * (folder missing, unreadable file, symlink loop), DS_EFORMAT (a bad image
  * with bad=stop, an empty class folder, fewer than two classes, more than
  * 256), DS_EARG (bad options), DS_ENOMEM; Ctrl-C while decoding gives DS_EIO

@@ -263,7 +263,7 @@ static int train_loop(job *j)
     int rc = 0, step = 0;
     int ncp = o->checkpoints > total ? total : o->checkpoints, cp = 1;
     double window = 0;
-    int window_n = 0;
+    int window_n = 0, window_hits = 0;
     for (int e = 0; e < o->epochs && !rc; e++) {
         ds_shuffle(order, j->ix.ntrain, &rng);
         double sum = 0;
@@ -272,9 +272,10 @@ static int train_loop(job *j)
             ds_batch_fill(d, &d->train, order + (size_t)s * B, B, train_net_input(j->net), y,
                           augment, &rng);
             double loss;
+            int hits = 0;
             if ((rc = train_net_forward(j->net, 1)))
                 break;
-            rc = train_net_loss(j->net, y, B, 1, &loss, NULL);
+            rc = train_net_loss(j->net, y, B, 1, &loss, &hits);
             if (rc == TRAIN_EDIVERGED) {
                 r->diverged_step = step + 1;
                 rt_fmt(j->err, j->errlen, "diverged: the training loss became %s at step %d of %d",
@@ -289,6 +290,7 @@ static int train_loop(job *j)
             count++;
             window += loss;
             window_n++;
+            window_hits += hits;
             r->train_loss = sum / count;
             double now = rt_now();
             r->steps = step + 1;
@@ -303,17 +305,21 @@ static int train_loop(job *j)
             }
             int at_cp = ncp > 0 && cp <= ncp && step + 1 == checkpoint_step(cp, ncp, total);
             if (o->progress && (at_cp || now - last >= o->progress_every || step + 1 == total || rc)) {
-                train_progress p = {e + 1, o->epochs, step + 1, total, r->train_loss, 0, 0,
-                                    0, NAN, NAN, NAN};
+                train_progress p = {.epoch = e + 1, .epochs = o->epochs, .step = step + 1,
+                                    .steps = total, .loss = r->train_loss, .window_loss = NAN,
+                                    .window_acc = NAN, .probe_acc = NAN, .probe_loss = NAN};
                 if (at_cp && !rc) {
                     p.checkpoint = cp++;
                     p.window_loss = window / window_n;
-                    window = 0, window_n = 0;
+                    p.window_acc = (double)window_hits / ((double)window_n * B);
+                    window = 0, window_n = 0, window_hits = 0;
                     probe(j, &p, step + 1 == total);
                     now = rt_now();
                 }
                 last = now;
                 p.seconds = now - t0;
+                p.build_seconds = r->build_seconds;
+                p.probe_seconds = r->probe_seconds;
                 p.images_per_s = (double)(step + 1) * B / (p.seconds - r->probe_seconds);
                 if (o->progress(&p, o->progress_ud) && !rc) {
                     rc = TRAIN_ESTOPPED;

@@ -200,7 +200,7 @@ int train_bf16_unchecked(const graph *g);
  * opts.checkpoints = N, at N evenly spaced steps of the whole run (step =
  * ceil(steps * k / N), k = 1..N; the same steps for every network trained with
  * the same recipe, so curves compare step by step): those set checkpoint = k,
- * window_loss (mean training loss since the previous checkpoint) and, with
+ * window_loss (mean training loss since the previous checkpoint), window_acc and, with
  * opts.probe, the accuracy and loss on the first `probe` validation images in
  * inference mode. */
 typedef struct train_progress {
@@ -211,7 +211,11 @@ typedef struct train_progress {
     double seconds;          /* training time so far, probes included */
     int checkpoint;          /* 0, or k of opts.checkpoints */
     double window_loss;      /* checkpoints: mean loss since the previous one */
+    double window_acc;       /* checkpoints: the share of those steps' images the network
+                                classified right before its update (training mode: in the
+                                first epoch every one unseen, so a free held-out accuracy) */
     double probe_acc, probe_loss;  /* checkpoints with opts.probe > 0, else NaN */
+    double build_seconds, probe_seconds;  /* so far: a stopped worker's parent reports them */
 } train_progress;
 
 typedef struct train_opts {

@@ -1,6 +1,6 @@
 /*
  * train_fold.c — the inference pass with each BatchNorm folded into the
- * convolution before it (see tn_fold_bn_eval in train_ops.h).
+ * convolution before it (train_fold.h).
  *
  * In inference mode a BatchNorm is a per-channel affine map of its input,
  * y = z * s + t with s = weight / sqrt(running_var + eps) and
@@ -22,7 +22,7 @@
  * binary post-ops would fold without a weight copy, but measured 1.4-3x
  * slower than the convolution and the BatchNorm apart in oneDNN 2.6.
  */
-#include "train/train_ops.h"
+#include "train/train_fold.h"
 
 #include <math.h>
 #include <stdint.h>

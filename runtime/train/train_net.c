@@ -31,6 +31,7 @@
  * memory is dominated by activations that backward needs anyway), and any
  * per-op special case that a layout choice can do instead.
  */
+#include "train/train_fold.h"
 #include "train/train_ops.h"
 #include "train/train_plan.h"
 

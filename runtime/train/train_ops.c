@@ -8,6 +8,8 @@
  * Shapes in comments use train_plan.h's legend (B batch, C channels, ...).
  */
 #include "train/train_ops.h"
+#include "train/train_pool.h"
+#include "train/train_wgrad.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -553,3 +553,23 @@ void tn_geometry(const graph_node *gn, const graph_shape *in, dop_conv *c, dnnl_
             c->pad_r[i]--;
     }
 }
+
+int tn_channel_block(const dnnl_memory_desc_t *md, int *cl)
+{
+    static const struct { dnnl_format_tag_t tag; int b; } blocks[] = {
+        {dnnl_aBcd16b, 16}, {dnnl_aBcd8b, 8}, {dnnl_acdb, 0}};
+    *cl = 0;
+    if (md->ndims != 4 || (md->data_type != dnnl_f32 && md->data_type != dnnl_bf16))
+        return 0;
+    for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++) {
+        dnnl_memory_desc_t want;
+        if (dop_md_dt(&want, 4, md->dims, md->data_type, blocks[i].tag) != dnnl_success ||
+            !dop_md_equal(md, &want))
+            continue;
+        if (blocks[i].b)
+            return blocks[i].b;
+        *cl = 1;
+        return md->dims[1] % 16 == 0 ? 16 : md->dims[1] % 8 == 0 ? 8 : 0;
+    }
+    return 0;
+}

@@ -25,6 +25,9 @@
 #ifndef LLMNAS_TRAIN_PLAN_H
 #define LLMNAS_TRAIN_PLAN_H
 
+#include <stdint.h>
+#include <string.h>
+
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
 
@@ -265,5 +268,37 @@ int tn_md_act(const train_net *n, dnnl_memory_desc_t *md, const graph_shape *s, 
  * conventions (stride 0 = the kernel, dilation 0 = 1); the right padding is
  * grown until oneDNN's output size equals the graph's (ceil_mode). */
 void tn_geometry(const graph_node *gn, const graph_shape *in, dop_conv *c, dnnl_dims_t kernel);
+
+/* ---- the C loops' view of a buffer ---- */
+
+/* Element i of an f32 (bf = 0) or bf16 buffer as a float (bf16: exact), and
+ * a float stored (bf16: its upper half; exact for a value read by tn_ld, and
+ * for sums of at most one term) — for the C loops (train_pool.c,
+ * train_wgrad.c), which specialise on a constant bf. */
+static inline __attribute__((always_inline)) float tn_ld(const void *x, size_t i, const int bf)
+{
+    if (!bf)
+        return ((const float *)x)[i];
+    uint32_t u = (uint32_t)((const uint16_t *)x)[i] << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static inline __attribute__((always_inline)) void tn_st(void *y, size_t i, float v, const int bf)
+{
+    if (!bf) {
+        ((float *)y)[i] = v;
+        return;
+    }
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    ((uint16_t *)y)[i] = (uint16_t)(u >> 16);
+}
+
+/* The channel block b of md when the C loops can read it — aBcd16b, aBcd8b, or
+ * channels-last acdb read as blocks of 16 or 8 adjacent channels (*cl = 1) —
+ * in f32 or bf16; 0 otherwise. */
+int tn_channel_block(const dnnl_memory_desc_t *md, int *cl);
 
 #endif

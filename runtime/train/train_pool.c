@@ -1,7 +1,7 @@
 /*
  * train_pool.c — max pooling for training in C, on oneDNN's channel-blocked
  * layouts (aBcd16b, aBcd8b: [B][C/b][H][W][b], the last b channels one
- * vector) and channels-last ([B][H][W][C], b adjacent channels one vector). See train_ops.h (tn_cpool_*).
+ * vector) and channels-last ([B][H][W][C], b adjacent channels one vector). See train_pool.h.
  *
  * Why not oneDNN: its 2.6 training-mode max pooling (the one with a
  * workspace) measured 22 ms forward and 23 ms backward for 128x32x28x28 on
@@ -24,7 +24,7 @@
  * Deliberately avoided: plain layouts (the caller reorders to blocks, as it
  * does for oneDNN's own pooling), and other data types (oneDNN keeps those).
  */
-#include "train/train_ops.h"
+#include "train/train_pool.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -46,26 +46,6 @@ typedef struct pool_geo {
     size_t in_n, in_cb;         /* elements between images, between planes: input */
     size_t out_n, out_cb;       /* the same in the output (and in ws) */
 } pool_geo;
-
-int tn_channel_block(const dnnl_memory_desc_t *md, int *cl)
-{
-    static const struct { dnnl_format_tag_t tag; int b; } blocks[] = {
-        {dnnl_aBcd16b, 16}, {dnnl_aBcd8b, 8}, {dnnl_acdb, 0}};
-    *cl = 0;
-    if (md->ndims != 4 || (md->data_type != dnnl_f32 && md->data_type != dnnl_bf16))
-        return 0;
-    for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++) {
-        dnnl_memory_desc_t want;
-        if (dop_md_dt(&want, 4, md->dims, md->data_type, blocks[i].tag) != dnnl_success ||
-            !dop_md_equal(md, &want))
-            continue;
-        if (blocks[i].b)
-            return blocks[i].b;
-        *cl = 1;
-        return md->dims[1] % 16 == 0 ? 16 : md->dims[1] % 8 == 0 ? 8 : 0;
-    }
-    return 0;
-}
 
 static void geo_of(const train_net *n, int k, const dnnl_memory_desc_t *src, pool_geo *p)
 {

@@ -1,7 +1,7 @@
 /*
  * train_wgrad.c — the weight (and bias) gradient of a one-channel Conv2d in
  * C: the first layer of a grey-image net (Fashion-MNIST, MNIST). See
- * train_ops.h (tn_wgrad1_bwd).
+ * train_wgrad.h.
  *
  * Why not oneDNN: with one input channel the reduction of each weight is a
  * dot product over B*OH*OW pixels, and oneDNN 2.6 pads the input to 8 or 16
@@ -19,7 +19,7 @@
  * Deliberately avoided: more than one input channel (oneDNN's kernels are
  * fast there) and groups.
  */
-#include "train/train_ops.h"
+#include "train/train_wgrad.h"
 
 #include <omp.h>
 #include <stdint.h>

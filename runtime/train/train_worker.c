@@ -34,14 +34,16 @@ static double finite_or(double v) { return isfinite(v) ? v : -1.0; }
 /* The child only reports; the parent decides whether to stop (and kills it). */
 static int child_progress(const train_progress *p, void *ud)
 {
-    char buf[384];
+    char buf[512];
     rt_fmt(buf, sizeof buf,
            "{\"epoch\":%d,\"epochs\":%d,\"step\":%d,\"steps\":%d,\"loss\":%.9g,"
            "\"images_per_s\":%.6g,\"seconds\":%.6g,\"checkpoint\":%d,\"window_loss\":%.9g,"
-           "\"probe_acc\":%.9g,\"probe_loss\":%.9g}",
+           "\"window_acc\":%.9g,\"probe_acc\":%.9g,\"probe_loss\":%.9g,\"build_seconds\":%.6g,"
+           "\"probe_seconds\":%.6g}",
            p->epoch, p->epochs, p->step, p->steps, finite_or(p->loss), p->images_per_s,
-           p->seconds, p->checkpoint, finite_or(p->window_loss), finite_or(p->probe_acc),
-           finite_or(p->probe_loss));
+           p->seconds, p->checkpoint, finite_or(p->window_loss), finite_or(p->window_acc),
+           finite_or(p->probe_acc), finite_or(p->probe_loss), finite_or(p->build_seconds),
+           finite_or(p->probe_seconds));
     worker_send(((child_arg *)ud)->ctx, buf);
     return 0;
 }
@@ -144,11 +146,17 @@ static void parent_progress(void *ud, const char *msg, size_t len)
     GET(seconds, "seconds");
     GET(checkpoint, "checkpoint");
     GET(window_loss, "window_loss");
+    GET(window_acc, "window_acc");
     GET(probe_acc, "probe_acc");
     GET(probe_loss, "probe_loss");
+    GET(build_seconds, "build_seconds");
+    GET(probe_seconds, "probe_seconds");
 #undef GET
     cJSON_Delete(j);
     p.window_loss = nan_if_negative(p.window_loss);
+    p.window_acc = nan_if_negative(p.window_acc);
+    p.build_seconds = nan_if_negative(p.build_seconds);
+    p.probe_seconds = nan_if_negative(p.probe_seconds);
     p.probe_acc = nan_if_negative(p.probe_acc);
     p.probe_loss = nan_if_negative(p.probe_loss);
     u->last = p;
@@ -183,6 +191,8 @@ static int from_worker(worker_result *wr, const parent_ud *pu, train_result *r, 
         rt_fmt(err, errlen, "stopped at step %d of %d", pu->last.step, pu->last.steps);
         r->steps = pu->last.step;
         r->seconds = pu->last.seconds;
+        r->build_seconds = pu->last.build_seconds;
+        r->probe_seconds = pu->last.probe_seconds;
         r->train_loss = pu->last.loss;
         r->epochs_done = pu->last.epoch - 1;
         return r->status = TRAIN_ESTOPPED;

@@ -8,7 +8,9 @@
 --
 -- A curve is the list of checkpoint points training reports (search.lua records
 -- it on every result): { step, steps, loss = mean training loss since the last
--- checkpoint, acc = accuracy on a small held-out probe (when probed), seconds }.
+-- checkpoint, wacc = the share of those steps' images classified right before each
+-- update (first-epoch checkpoints only: every image unseen until its step, so it is
+-- held out, and free), acc = accuracy on a small held-out probe (when probed), seconds }.
 -- Every network trained with the same recipe reports at the same steps, so the
 -- candidate's point k is compared with the incumbent's point k.
 --
@@ -21,8 +23,11 @@
 -- slack, to catch up:
 --   accuracy: out of reach if best_end - cand > gain * max(best_end - best_now, floor * (1 - f)) + slack
 --   loss:     out of reach if cand - best_end > gain * max(0, best_now - best_end) + loss_slack * best_end
--- The candidate is stopped when every metric both curves have (held-out probe
--- accuracy, training loss) says out of reach.
+-- The candidate is stopped when every metric both curves have says out of reach:
+-- the probe's accuracy and the training loss, or, where there is no probe, the
+-- window's accuracy alone (the loss alone stops networks whose loss explodes on a
+-- few confident mistakes while their accuracy is among the best, and beside the
+-- accuracy such an incumbent's loss keeps every candidate; stdlib/doc/budget.md).
 --
 -- Top-k (`early_abort = { top_k = 3 }`): the candidate is compared with each of the
 -- k best finished curves of the run (of its own recipe) and stopped only when it is
@@ -41,7 +46,9 @@ M.DEFAULTS = {
   min_fraction = 0.2,   -- never stop before this share of the run
   gain = 2,             -- a late bloomer may gain this many times what the incumbent gained
   slack = 0.04,         -- accuracy points (0.04 = 4 points) given on top
-  floor = 0.1,          -- accuracy still to gain over a whole run, at least (times 1 - f)
+  floor = 0.2,          -- accuracy still to gain over a whole run, at least (times 1 - f): at 20% of
+                        -- a 15-step epoch (3 steps) a would-be best was 26 points behind an
+                        -- incumbent that gained 7 more (stdlib/doc/budget.md); 0.1 stopped it
   loss_slack = 0.15,    -- the loss's slack, relative to the incumbent's last loss
   top_k = 1,            -- compare with the k best finished curves (1: the incumbent only)
   metric = nil,         -- "acc" or "loss" to decide on one only; nil: every metric both curves have
@@ -91,13 +98,22 @@ function M.decide(ref, point, opts)
   local now, last = at_step(ref, point.step), ref[#ref]
   if not now or last.step ~= point.steps then return false end
   local info, judged = { fraction = fraction, cand_loss = point.loss, best_loss = now.loss }, 0
+  local window = false
   for _, metric in ipairs({ "acc", "loss" }) do
-    if (not o.metric or o.metric == metric) and point[metric] and now[metric] and last[metric] then
-      local out = judge(metric, o, fraction, point[metric], now[metric], last[metric])
+    -- the accuracy: the held-out probe's where both curves have it, else the window's
+    -- (first epoch: images unseen until their step). Beside the window's accuracy the
+    -- window's loss is not judged: it can only keep a candidate, and an incumbent whose
+    -- loss explodes on a few confident mistakes while it classifies best keeps them all.
+    local key = metric
+    if metric == "acc" and not (point.acc and now.acc and last.acc) then key = "wacc" end
+    local skip = metric == "loss" and window and not o.metric
+    if not skip and (not o.metric or o.metric == metric) and point[key] and now[key] and last[key] then
+      window = window or key == "wacc"
+      local out = judge(metric, o, fraction, point[key], now[key], last[key])
       if not out then return false end
       judged = judged + 1
       if not info.metric then
-        info.metric, info.cand, info.best_now, info.best_end = metric, point[metric], now[metric], last[metric]
+        info.metric, info.source, info.cand, info.best_now, info.best_end = metric, key, point[key], now[key], last[key]
       end
     end
   end
@@ -137,7 +153,8 @@ function M.reason(info, epochs)
     (epochs or 1) > 1 and "training" or "epoch")
   local text
   if info.metric == "acc" then
-    text = ("%s: held-out accuracy %.1f%% vs %.1f%% for %s at the same step"):format(where,
+    text = ("%s: %s %.1f%% vs %.1f%% for %s at the same step"):format(where,
+      info.source == "wacc" and "accuracy on the latest batches (unseen until then)" or "held-out accuracy",
       info.cand * 100, info.best_now * 100, place(info.rank))
     if info.cand_loss and info.best_loss then
       text = text .. (" (training loss %.2f vs %.2f)"):format(info.cand_loss, info.best_loss)

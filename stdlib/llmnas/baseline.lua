@@ -18,7 +18,7 @@ function M.reference_acc(ctx)
   local g, msg = arch.compile(genome.render(genome.reference()),
     { input = ctx.task.input, classes = ctx.task.classes })
   if not g then return nil, msg end
-  local key = search.cache_key(g:hash(), ctx.recipe)
+  local key = search.cache_key(g, ctx.recipe)
   local cached = ctx.db.by_hash and ctx.db:by_hash(key)
   if cached and cached.status == "ok" and cached.val_acc then return cached.val_acc end
   local r, err, kind = train.evaluate(g, ctx.recipe)

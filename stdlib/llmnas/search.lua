@@ -78,9 +78,10 @@ M.RECIPE.precision = "auto"
 -- A strategy's own on_progress hook, and the default early-abort rule in a recipe of
 -- more than one epoch, get ABORT_PROBE images probed at each checkpoint. The default
 -- rule in a one-epoch recipe probes nothing: every batch of the first epoch is unseen
--- until its step, so the checkpoint's window loss is already a held-out measure
--- (progressive validation), and the probes cost about 13% of the demo's training loop
--- (stdlib/doc/budget.md).
+-- until its step, so the checkpoint's window loss and window accuracy (the images its
+-- steps classified right before their update) are already held-out measures
+-- (progressive validation), free, while the probes cost about 13% of the demo's
+-- training loop and a third of it at 2000 images (stdlib/doc/budget.md).
 M.MONITOR = { checkpoints = 10, probe = 0 }
 M.ABORT_PROBE = 256
 
@@ -208,14 +209,18 @@ local function recipe_for(strategy, opts)
 end
 
 -- The evaluation-cache key: the graph's hash and everything that changes the result.
--- The precision enters as what it runs as on this machine (auto is bf16 on one CPU,
--- fp32 on another), and fp32 not at all, so keys of records from before precision
--- existed (all fp32) still match.
-local function cache_key(hash, recipe)
+-- The precision enters as what this graph runs as on this machine (auto is bf16 on
+-- one CPU, fp32 on another, and fp32 for a network with an op that has no bf16 path),
+-- and fp32 not at all, so keys of records from before precision existed (all fp32)
+-- still match, and an fp32 run is served what auto trained in fp32. Takes the graph,
+-- or its hash alone (then auto is what it is for a network of checked ops).
+local function cache_key(g, recipe)
+  local hash = type(g) == "string" and g or g:hash()
+  g = type(g) == "userdata" and g or nil  -- a test's fake graph has no ops to look at
   local r = copy(recipe)
   r.data, r.time_limit, r.threads, r.deadline, r.memory_limit, r.progress = nil, nil, nil, nil, nil, nil
   if r.precision ~= nil then
-    r.precision = train_module.precision(tostring(r.precision)) or tostring(r.precision)
+    r.precision = train_module.precision(tostring(r.precision), g) or tostring(r.precision)
     if r.precision == "fp32" then r.precision = nil end
   end
   return hash .. "@" .. core.sha256(json.encode(r, { canonical = true })):sub(1, 16)
@@ -247,7 +252,9 @@ local function train_options(run, res, recipe, ctx)
   res.curve = curve
   o.progress = function(p)
     if not p.checkpoint then return false end
-    local point = { step = p.step, steps = p.steps, loss = p.window_loss, acc = p.probe_acc, seconds = p.seconds }
+    -- the window's accuracy is held out in the first epoch only (later its images were seen)
+    local point = { step = p.step, steps = p.steps, loss = p.window_loss, acc = p.probe_acc,
+      wacc = p.epoch == 1 and p.window_acc or nil, seconds = p.seconds }
     curve[#curve + 1] = point
     if not run.strategy.on_progress or p.step >= p.steps then return false end
     local seen = setmetatable({ curve = curve }, { __index = point })
@@ -273,7 +280,7 @@ local function prepare(run, code, recipe)
     return res
   end
   res.hash, res.params, res.flops = g:hash(), g:params(), g:flops()
-  local key = cache_key(res.hash, recipe or run.recipe)
+  local key = cache_key(g, recipe or run.recipe)
   local cached = run.db:by_hash(key)
   if cached then
     merge(res, cached)

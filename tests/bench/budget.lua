@@ -2,9 +2,13 @@
 -- the evaluation cache and early abort.
 --   llmnas run tests/bench/budget.lua OFF_DB,ON_DB... [DB...] [iterations=N]
 -- A DB alone (no comma) gets its breakdown only (tests/bench/bench_candidate.sh).
--- Each pair is compared over its first N iterations (default: as many as both runs
--- have; the loop is deterministic, so the first N records of a longer run are
--- those of an N-iteration run with the same seed).
+-- The run without them is read over its first N iterations (default: all of them);
+-- its final best there is the target. The run with them is measured in compute, not
+-- iterations: it may have run more (bench_budget.sh gives it BENCH_ON_ITERS), and
+-- the figure is the training CPU-seconds it had spent when it first reached the
+-- target, against the other run's whole compute. The same figure within the other's
+-- iteration count is printed beside it (the loop is deterministic, so the first N
+-- records of a longer run are those of an N-iteration run with the same seed).
 -- For each run: the per-candidate time breakdown summed over its candidates and
 -- its ratio to the training loops (target <= 1.15), the evaluation's images/s
 -- against the training loop's (target >= 2.5); for each pair: the training
@@ -90,27 +94,36 @@ if #alone > 0 then
     .. " loop's images/s (target >= 2.5x)"):format(#alone, compare.median(fixed), compare.median(evals)))
 end
 
-local ratios, strict, n_pairs = {}, {}, 0
+local function first(recs, n)
+  local out = {}
+  for k = 1, math.min(n, #recs) do out[k] = recs[k] end
+  return out
+end
+
+local ratios, strict, equal, n_pairs = {}, {}, {}, 0
 for i, p in ipairs(off) do
   n_pairs = n_pairs + 1
   local ro, rn = breakdown(p), breakdown(on[i])
-  local n = math.min(cut or math.huge, #ro, #rn)
-  while #ro > n do ro[#ro] = nil end
-  while #rn > n do rn[#rn] = nil end
+  local n = math.min(cut or math.huge, #ro)
+  ro = first(ro, n)
   local target = final_best(ro)
   local cost_off, hits_off = compare.uncached(ro)
   local t_off = compare.trajectory(ro, "off", cost_off)
   local t_on = compare.trajectory(rn, "on")
   local reached = target and compare.compute_to_reach(t_on, target)
+  local reached_eq = target and compare.compute_to_reach(compare.trajectory(first(rn, n), "on"), target)
   local off_reached = target and compare.compute_to_reach(t_off, target)
-  local head = ("   pair %d, %d iterations: without cache and abort %.1f CPU-s in all, %.2f%% first reached"
-    .. " at %.1f CPU-s"
-    .. " (%d cache hits charged); with them (%d pruned, %d cache hits, %.1f CPU-s in all)"):format(i, n, t_off.total,
-    (target or 0) * 100, off_reached or 0, hits_off, count(rn, "pruned"), select(2, compare.uncached(rn)), t_on.total)
+  local head = ("   pair %d: without cache and abort %d iterations, %.1f CPU-s in all, %.2f%% first reached"
+    .. " at %.1f CPU-s (%d cache hits charged); with them %d iterations (%d pruned, %d cache hits, %.1f CPU-s in all)")
+    :format(i, n, t_off.total, (target or 0) * 100, off_reached or 0, hits_off, #rn, count(rn, "pruned"),
+      select(2, compare.uncached(rn)), t_on.total)
+  equal[#equal + 1] = reached_eq and reached_eq / t_off.total or math.huge
+  local eq_text = reached_eq and ("%.2fx"):format(reached_eq / t_off.total) or "not reached"
   if reached then
     ratios[#ratios + 1], strict[#strict + 1] = reached / t_off.total, reached / off_reached
-    print(("%s reached it after %.1f CPU-s: %.2fx the run without them (%.2fx its compute to first reach it)")
-      :format(head, reached, reached / t_off.total, reached / off_reached))
+    print(("%s reached it after %.1f CPU-s: %.2fx the run without them (%.2fx its compute to first reach it;"
+      .. " within its first %d iterations: %s)"):format(head, reached, reached / t_off.total, reached / off_reached,
+      n, eq_text))
   else
     ratios[#ratios + 1], strict[#strict + 1] = math.huge, math.huge
     print(("%s never reached it (its best %.2f%%): counted as not reached"):format(head, (final_best(rn) or 0) * 100))
@@ -125,5 +138,6 @@ end
 if n_pairs > 0 then
   print(("training CPU-seconds with cache + early abort to reach the final best of evolve without them, "
     .. "against that run's compute: %s over %d seeds (target <= 0.33x); against its compute to first reach "
-    .. "that best: %s"):format(spread(ratios), n_pairs, spread(strict)))
+    .. "that best: %s; within the same iterations: %s"):format(spread(ratios), n_pairs, spread(strict),
+    spread(equal)))
 end

@@ -7,12 +7,15 @@
 #                    default: a reduced setting (2000 images, 1000 validation, 16
 #                    iterations), about 4x cheaper per candidate
 #   BENCH_SEEDS=N    seeds per strategy (default 3), BENCH_ITERS=N iterations per run
+#   BENCH_ON_ITERS=N bench_budget.sh's runs with cache and abort (default 2 x BENCH_ITERS:
+#                    they are measured in compute, so they may run more iterations)
 #   BENCH_SUBSET=N, BENCH_VAL=N   override the subset sizes
 #   BENCH_DIR=DIR    keep the runs in DIR (default: a temporary folder, removed);
-#                    a run already complete there is reused, so the two scripts
-#                    share their evolve runs when given the same DIR
+#                    a run already complete there is reused (bench_budget.sh's
+#                    off/on runs and bench_strategies.sh's evolve/random runs)
 SEEDS=${BENCH_SEEDS:-3}
 ITERS=${BENCH_ITERS:-16}
+ON_ITERS=${BENCH_ON_ITERS:-$((ITERS * 2))}
 if [ "${BENCH_FULL:-0}" = 1 ]; then
     SUBSET=${BENCH_SUBSET:-6000} VAL=${BENCH_VAL:-2000} SETTING="full (BENCH_FULL=1)"
 else
@@ -35,14 +38,14 @@ echo "setting: $SETTING: Fashion-MNIST subset $SUBSET, $VAL validation images, $
     "seeds 1..$SEEDS; budget unit: training CPU-seconds"
 
 # run_once NAME SCRIPT SEED [options...]: one run into $D/NAME.db, unless a
-# complete one is there already.
+# complete one is there already; RUN_ITERS=N for other than $ITERS iterations.
 run_once() {
     name=$1 script=$2 seed=$3
     shift 3
     [ -e "$D/$name.done" ] && return 0
     rm -rf "$D/$name.db"
     # shellcheck disable=SC2086
-    if "$LLMNAS" run "examples/$script.lua" --db "$D/$name.db" --iterations "$ITERS" --set seed="$seed" \
+    if "$LLMNAS" run "examples/$script.lua" --db "$D/$name.db" --iterations "${RUN_ITERS:-$ITERS}" --set seed="$seed" \
         $SIZE "$@" >"$D/$name.log" 2>&1; then
         : >"$D/$name.done"
     else

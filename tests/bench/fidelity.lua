@@ -13,19 +13,7 @@ local rng = require("llmnas.rng").new(12)
 local path = assert(arg[1], "usage: fidelity.lua DB [N_TOP] [N_RANDOM] [EPOCHS] [SUBSET]")
 local ntop, nrand = tonumber(arg[2]) or 10, tonumber(arg[3]) or 10
 local epochs, subset = tonumber(arg[4]) or 10, arg[5] or "run"
-local seen, recs, meta = {}, {}, nil
-for one in path:gmatch("[^,]+") do
-  local db = assert(memory.open(one, { readonly = true }))
-  local run = db:latest_run()
-  meta = meta or db:run(run).meta
-  for r in db:iter(run) do
-    if r.status == "ok" and not r.fidelity and r.hash and not seen[r.hash] then
-      seen[r.hash] = true
-      recs[#recs + 1] = r
-    end
-  end
-  db:close()
-end
+local recs, meta = require("trained_nets").pool(path)
 table.sort(recs, function(a, b) return a.metrics.val_acc > b.metrics.val_acc end)
 local top, rest = {}, {}
 for i = 1, math.min(ntop, #recs) do top[#top + 1] = recs[i] end

@@ -18,19 +18,9 @@ local modes = {}
 for m in (arg[3] or "fp32,bf16,winograd"):gmatch("[^,]+") do modes[#modes + 1] = m end
 assert(modes[1] == "fp32", "the first mode is the reference: fp32")
 
-local recs, seen, meta = {}, {}, nil
-for one in path:gmatch("[^,]+") do  -- several memories: their latest runs' networks are pooled
-  local db = assert(memory.open(one, { readonly = true }))
-  local run = db:latest_run()
-  meta = meta or db:run(run).meta  -- the recipe is the first's
-  for r in db:iter(run) do
-    if r.status == "ok" and not r.fidelity and r.hash and r.code and not seen[r.hash] and #recs < nmax then
-      seen[r.hash] = true
-      recs[#recs + 1] = r
-    end
-  end
-  db:close()
-end
+-- several memories: their latest runs' networks are pooled, the recipe is the first's
+local recs, meta = require("trained_nets").pool(path)
+for i = #recs, nmax + 1, -1 do recs[i] = nil end
 
 local task = meta.task or {}
 local base = meta.recipe or {}

@@ -6,7 +6,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 2
 filter=${1:-}
 export LLMNAS BUILD
-# bench_budget.sh and bench_strategies.sh share their evolve runs through one folder
+# bench_budget.sh and bench_strategies.sh keep their runs in one folder
 # (tests/bench/budget_env.sh); a BENCH_DIR given is kept, this one is removed
 if [ -z "${BENCH_DIR:-}" ]; then
     BENCH_DIR=$(mktemp -d "${TMPDIR:-/tmp}/llmnas-bench-runs.XXXXXX") && trap 'rm -rf "$BENCH_DIR"' EXIT

@@ -86,6 +86,7 @@ typedef struct cp_log {
     int steps[16], n;
     int stop_at;        /* checkpoint at which to ask for a stop, 0 = never */
     int bad_probe;
+    double window_acc[16];
 } cp_log;
 
 static int on_checkpoint(const train_progress *p, void *ud)
@@ -93,9 +94,12 @@ static int on_checkpoint(const train_progress *p, void *ud)
     cp_log *l = ud;
     if (!p->checkpoint)
         return 0;
-    if (l->n < 16)
+    if (l->n < 16) {
+        l->window_acc[l->n] = p->window_acc;
         l->steps[l->n++] = p->step;
-    if (!(p->probe_acc >= 0 && p->probe_acc <= 1) || !isfinite(p->probe_loss) || !isfinite(p->window_loss))
+    }
+    if (!(p->probe_acc >= 0 && p->probe_acc <= 1) || !isfinite(p->probe_loss) || !isfinite(p->window_loss) ||
+        !(p->window_acc >= 0 && p->window_acc <= 1))
         l->bad_probe++;
     return l->stop_at && p->checkpoint == l->stop_at;
 }
@@ -124,6 +128,10 @@ static void test_checkpoints_and_early_stop(void **state)
     assert_int_equal(log.steps[3], 16);
     assert_int_equal(log.bad_probe, 0);
     assert_true(probed.probe_seconds > 0);
+    /* the window's training accuracy is the hits of its steps: a network that
+     * learns (val_acc > 0.6 below) classifies far more of the last window's
+     * images than of the first one's */
+    assert_true(log.window_acc[3] > log.window_acc[0] + 0.2);
     /* probing is inference only: the training is the same, bit for bit */
     assert_true(probed.val_acc == plain.val_acc && probed.train_loss == plain.train_loss);
     /* a probe of whole batches after the last step is the start of the validation:
@@ -143,6 +151,7 @@ static void test_checkpoints_and_early_stop(void **state)
     assert_int_equal(rc, TRAIN_ESTOPPED);
     assert_string_equal(train_kind(rc), "pruned");
     assert_int_equal(r.steps, 8);
+    assert_true(r.build_seconds > 0 && r.probe_seconds > 0);
     /* in a worker, the parent kills the child and reports what the last report said */
     cp_log stop2 = {.stop_at = 2};
     o.progress_ud = &stop2;
@@ -152,6 +161,10 @@ static void test_checkpoints_and_early_stop(void **state)
     assert_int_equal(r.steps, 8);
     assert_int_equal(stop2.n, 2);
     assert_true(r.cpu_seconds > 0);
+    /* ... including the build and the probes so far, so a pruned record's time
+     * breakdown is complete (two probes of 200 images ran) */
+    assert_true(r.build_seconds > 0);
+    assert_true(r.probe_seconds > 0 && r.probe_seconds < r.seconds);
     graph_free(g);
 }
 

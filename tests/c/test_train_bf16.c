@@ -100,6 +100,22 @@ static float *get_param(train_net *n, int i, int grad, int64_t *count)
     return v;
 }
 
+/* The next trainable parameter at index >= *i of two nets built from one graph:
+ * its info and both nets' gradients (caller frees). 0 when there is none left. */
+static int next_grads(train_net *n[2], int *i, train_param_info *pi, float **a, float **b,
+                      int64_t *cnt)
+{
+    for (; *i < train_net_nparams(n[0]); ++*i) {
+        train_net_param_info(n[0], *i, pi);
+        if (!pi->trainable)
+            continue;
+        *a = get_param(n[0], *i, 1, cnt);
+        *b = get_param(n[1], *i, 1, cnt);
+        return 1;
+    }
+    return 0;
+}
+
 static void compare(int net, int fuse)
 {
     int c = net == 6 ? 1 : 3, hw = net == 6 ? 28 : 9;
@@ -163,14 +179,11 @@ static void compare(int net, int fuse)
         if (e > TOL_LOGITS)
             fail_msg("net %s fuse %d step %d: bf16 logits off by %.3g of max (tolerance %g)",
                      tn_names[net], fuse, s, e, TOL_LOGITS);
-        if (s == 0)
-            for (int i = 0; i < np; i++) {
-                train_param_info pi;
-                train_net_param_info(n[0], i, &pi);
-                if (!pi.trainable)
-                    continue;
-                int64_t cnt;
-                float *a = get_param(n[0], i, 1, &cnt), *b = get_param(n[1], i, 1, &cnt);
+        if (s == 0) {
+            train_param_info pi;
+            float *a, *b;
+            int64_t cnt;
+            for (int i = 0; next_grads(n, &i, &pi, &a, &b, &cnt); i++) {
                 double eg = rel(b, a, (size_t)cnt, 1);
                 worst_grad = eg > worst_grad ? eg : worst_grad;
                 if (getenv("BF16_VERBOSE"))
@@ -182,6 +195,7 @@ static void compare(int net, int fuse)
                 free(a);
                 free(b);
             }
+        }
         for (int p = 0; p < 2; p++) {
             train_sgd sgd = {0.05, 0.9, 5e-4};
             assert_int_equal(train_net_update(n[p], &sgd), 0);
@@ -290,13 +304,10 @@ static void test_bf16_c_pool_matches_onednn(void **state)
                 free(a);
                 free(b);
             }
-            for (int i = 0; i < train_net_nparams(n[0]); i++) {
-                train_param_info pi;
-                train_net_param_info(n[0], i, &pi);
-                if (!pi.trainable)
-                    continue;
-                int64_t cnt;
-                float *a = get_param(n[0], i, 1, &cnt), *b = get_param(n[1], i, 1, &cnt);
+            train_param_info pi;
+            float *a, *b;
+            int64_t cnt;
+            for (int i = 0; next_grads(n, &i, &pi, &a, &b, &cnt); i++) {
                 const graph_node *pn = &g->nodes[pi.node];
                 if (pn->op == GRAPH_OP_CONV2D && g->nodes[pn->inputs[0]].shape.dim[1] == 1) {
                     double e = rel(a, b, (size_t)cnt, 1);

@@ -13,4 +13,10 @@ assert(db:append(run, rec(2, { status = "ok", accepted = false, hash = "bbbb", f
 assert(db:append(run, rec(3, { status = "pruned", error_kind = "pruned", hash = "cccc", curve = curve,
   error = "stopped at 20% of the epoch: held-out accuracy 50.0% vs 70.0% for the best at the same step",
   pruned = { step = 20, steps = 100, fraction = 0.2 }, metrics = { cpu_seconds = 1.5 } })))
+-- the one-epoch default's curve: no probe, the window's accuracy
+local wcurve = json.array({ { step = 10, steps = 100, loss = 2.1, wacc = 0.3 },
+  { step = 20, steps = 100, loss = 2.0, wacc = 0.35 } })
+assert(db:append(run, rec(4, { status = "pruned", error_kind = "pruned", hash = "dddd", curve = wcurve,
+  error = "stopped at 20% of the epoch: accuracy on the latest batches (unseen until then) 35.0% vs 70.0%",
+  pruned = { step = 20, steps = 100, fraction = 0.2 }, metrics = { cpu_seconds = 1.5 } })))
 db:close()

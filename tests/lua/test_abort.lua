@@ -75,6 +75,44 @@ function tests.without_probe_accuracy_the_training_loss_decides()
   T.eq(first_stop(strip(INCUMBENT), strip(LATE_BLOOMER)), nil, "the late bloomer survives on loss too")
 end
 
+-- A first-epoch curve as the one-epoch default records it: no probe, the window's
+-- accuracy (wacc) and loss. LOUD learns as well as the incumbent but its loss
+-- explodes on a few confident mistakes (recorded evolve runs have such networks: a
+-- window loss of 2-5 while ending among the best by accuracy).
+local function window_curve(accs, losses)
+  local c = {}
+  for i, a in ipairs(accs) do
+    c[i] = { step = i * STEPS // #accs, steps = STEPS, wacc = a, loss = losses and losses[i] or 2.3 * (1 - a) + 0.1 }
+  end
+  return c
+end
+local W_INCUMBENT = window_curve { 0.30, 0.50, 0.60, 0.65, 0.70, 0.73, 0.76, 0.78, 0.80, 0.82 }
+local W_HOPELESS = window_curve { 0.10, 0.12, 0.15, 0.17, 0.20, 0.22, 0.25, 0.27, 0.30, 0.32 }
+local W_LOUD = window_curve({ 0.25, 0.45, 0.58, 0.64, 0.70, 0.74, 0.76, 0.79, 0.81, 0.83 },
+  { 2.1, 4.4, 5.1, 4.2, 3.2, 4.3, 4.3, 3.6, 2.6, 3.3 })
+
+function tests.without_probes_the_window_accuracy_and_the_loss_decide()
+  local p, info = first_stop(W_INCUMBENT, W_HOPELESS)
+  T.ok(p, "the hopeless curve is stopped")
+  T.eq(p.step, 20)
+  T.eq({ info.metric, info.source }, { "acc", "wacc" }, "judged by the window's accuracy")
+  T.ok(abort.reason(info):find("stopped at 20% of the epoch: accuracy on the latest batches (unseen until then) "
+    .. "12.0% vs 50.0% for the best at the same step (training loss 2.12 vs 1.25)", 1, true), abort.reason(info))
+  T.eq(first_stop(W_INCUMBENT, W_LOUD), nil, "a loud loss with the best's accuracy runs to the end")
+  T.ok(first_stop(W_INCUMBENT, W_LOUD, { metric = "loss" }), "the loss alone would have stopped it")
+  T.eq(first_stop(W_INCUMBENT, window_curve { 0.15, 0.30, 0.45, 0.55, 0.63, 0.70, 0.76, 0.80, 0.83, 0.84 }), nil,
+    "the late bloomer survives on the window's accuracy too")
+  -- beside the window's accuracy the loss is not judged: a loud incumbent's loss would
+  -- keep every candidate, the hopeless one too
+  T.ok(first_stop(W_LOUD, W_HOPELESS), "the hopeless curve is stopped against a loud incumbent")
+  T.eq(first_stop(W_LOUD, W_HOPELESS, { metric = "loss" }), nil, "which its loss alone would keep")
+  -- a probe, where both curves have one, is the accuracy judged
+  local probed = curve { 0.10, 0.12, 0.15, 0.17, 0.20, 0.22, 0.25, 0.27, 0.30, 0.32 }
+  for _, q in ipairs(probed) do q.wacc = 0.9 end
+  local _, pinfo = first_stop(INCUMBENT, probed)
+  T.eq(pinfo and pinfo.source, "acc", "the probe's accuracy over the window's")
+end
+
 function tests.replay_counts_false_aborts_against_the_incumbent_of_the_time()
   local entries = {
     { curve = INCUMBENT, val_acc = 0.82 },
@@ -152,6 +190,41 @@ function tests.the_default_rule_on_recorded_curves_without_probes()
   T.eq({ t3.entrants, t3.entrant_aborts, t3.winners, t3.false_aborts, t3.stopped_at }, { 7, 0, 3, 0, { 11, 20 } })
 end
 
+-- Recorded curves of the one-epoch default (tests/lua/data/curves_evolve_window.json, made
+-- by tests/bench/export_curves.lua): the three runs without abort of bench_budget.sh's
+-- reduced setting (evolve.lua, seeds 1-3, subset 2000 = 15 steps, 1000 validation images,
+-- auto precision = bf16, no probe), so every curve has the window's accuracy and loss and
+-- runs to the end. The default rule replayed on each (figures in stdlib/doc/budget.md).
+-- per seed: {candidates, stopped, would-be best}, the best a stopped one would have
+-- reached, the share of the training steps saved. 24 of 48 stopped, 0 of 9 would-be best.
+local WINDOW_FIGURES = {
+  { counts = { 16, 5, 6 }, stopped_below = 0.59, saved = 0.233 },
+  { counts = { 16, 13, 0 }, stopped_below = 0.737, saved = 0.492 },  -- its first candidate was its best
+  { counts = { 16, 6, 3 }, stopped_below = 0.743, saved = 0.283 },   -- 0.743: 0.3 point below the best then
+}
+
+function tests.the_default_rule_on_recorded_window_curves()
+  local f = assert(io.open(HERE .. "data/curves_evolve_window.json"))
+  local runs = json.decode(f:read("a"))
+  f:close()
+  T.eq(#runs, 3, "three seeds")
+  local want = WINDOW_FIGURES
+  for i, run in ipairs(runs) do
+    T.ok(run.entries[1].curve[1].wacc and not run.entries[1].curve[1].acc, "window curves, no probe")
+    local s = abort.replay(run.entries)
+    T.eq(s.false_aborts, 0, ("seed %d: no candidate that would have become the best is stopped"):format(run.seed))
+    T.eq({ s.candidates, s.stopped, s.winners }, want[i].counts, ("seed %d's counts"):format(run.seed))
+    for _, k in ipairs(s.stopped_at) do
+      T.ok(run.entries[k].val_acc <= want[i].stopped_below, ("seed %d: stopped candidate %d would have ended at %.3f")
+        :format(run.seed, k, run.entries[k].val_acc))
+    end
+    T.ok(math.abs(s.saved - want[i].saved) < 0.005, ("seed %d: %.3f of the steps saved"):format(run.seed, s.saved))
+  end
+  -- the floor that stopped would-be best at 20% of the epoch (0.1) is counted as such
+  local low = abort.replay(runs[1].entries, { floor = 0.1 })
+  T.eq({ low.false_aborts, low.winners }, { 6, 8 }, "floor 0.1 stops 6 of seed 1's 8 would-be best")
+end
+
 -- ---- top-k: compared with the k best finished curves ----
 
 -- ends at 60%: the second best beside INCUMBENT
@@ -216,8 +289,12 @@ local function curve_trainer()
     for k = 1, o.checkpoints do
       local step = k * STEPS // o.checkpoints
       local acc = g.acc * (0.7 + 0.3 * k / o.checkpoints)
-      local p = { epoch = 1, epochs = 1, step = step, steps = STEPS, loss = 2 - acc, checkpoint = k,
-        window_loss = 2 - acc, probe_acc = (o.probe or 0) > 0 and acc or nil, seconds = k * 0.1 }
+      -- a network named "loud..." learns as its accuracy says with a loss that explodes
+      local loss = g.hash():find("^h%-loud") and 4 or 2 - acc
+      local epochs = o.epochs or 1
+      local p = { epoch = (k - 1) * epochs // o.checkpoints + 1, epochs = epochs, step = step, steps = STEPS,
+        loss = loss, checkpoint = k, window_loss = loss, window_acc = acc,
+        probe_acc = (o.probe or 0) > 0 and acc or nil, seconds = k * 0.1 }
       if o.progress(p) then
         return nil, ("stopped at step %d of %d"):format(step, STEPS), "pruned", nil,
           { seconds = k * 0.1, cpu_seconds = k * 0.2, steps = step, wall_seconds = k * 0.1 + 0.05 }
@@ -251,7 +328,8 @@ function tests.a_pruned_candidate_is_recorded_with_its_curve_cost_and_reason()
   T.eq(r.pruned.step, 20, "stopped at the first allowed checkpoint")
   T.eq(#r.curve, 2, "the partial curve up to the stop")
   T.eq(r.metrics.cpu_seconds, 0.4, "the compute it used until then")
-  T.ok(r.error:find("^stopped at 20%% of the epoch: training loss"), r.error)
+  T.ok(r.error:find("^stopped at 20%% of the epoch: accuracy on the latest batches"), r.error)
+  T.ok(r.curve[1].wacc and r.curve[1].loss and not r.curve[1].acc, "a one-epoch curve: window accuracy and loss")
   T.ok(seen[2]:find("^pruned: stopped at 20%% of the epoch"), "the feedback says why: " .. seen[2])
   T.eq(#recs[1].curve, 10, "a finished candidate has its full curve")
   T.ok(recs[1].time.ipc and recs[1].time.build and recs[1].time.evaluate, "the time breakdown is recorded")
@@ -271,6 +349,20 @@ function tests.the_default_rule_probes_when_the_recipe_has_more_than_one_epoch()
   T.eq(mon.env.train.probes, { 64 }, "an explicit monitor is the strategy's choice")
 end
 
+function tests.a_loud_loss_does_not_stop_a_network_that_classifies_well()
+  -- the loss alone (before the window's accuracy was reported) stopped it
+  local _, recs = run_codes { "net a 0.8", "net loud 0.8", "net b 0.2" }
+  T.eq({ recs[2].status, recs[3].status }, { "ok", "pruned" }, "the loud one runs to the end, the hopeless stops")
+end
+
+function tests.after_the_first_epoch_the_window_accuracy_is_not_recorded()
+  -- its images were seen: no longer a held-out measure
+  local _, recs = run_codes({ "net a 0.8" }, { train = { epochs = 2 } })
+  local c = recs[1].curve
+  T.ok(c[5].wacc and c[5].acc, "epoch 1: both")
+  T.ok(c[6].wacc == nil and c[6].acc, "epoch 2: the probe only")
+end
+
 function tests.a_pruned_network_is_not_cached_as_if_fully_trained()
   local _, recs, s = run_codes { "net a 0.8", "net b 0.2", "net b 0.2", "net a 0.8" }
   T.eq(s.env.train.trained, { 0.8, 0.2, 0.2 }, "the pruned network is trained again, the finished one is not")
@@ -287,16 +379,19 @@ function tests.a_candidate_that_can_catch_up_is_not_stopped()
 end
 
 function tests.the_loop_with_top_k_judges_by_the_k_best_records()
-  -- b finishes (it can catch up with a); c is out of reach of a at 20% but not of b
-  local _, one = run_codes { "net a 0.8", "net b 0.65", "net c 0.2" }
-  local _, two = run_codes({ "net a 0.8", "net b 0.65", "net c 0.2" }, { early_abort = { top_k = 2 } })
+  -- b finishes (probed, so its loss is judged beside its accuracy, and the loss says it
+  -- can catch up with a); c is out of reach of a at 20% but not of b
+  local probed = { checkpoints = 10, probe = 256 }
+  local _, one = run_codes({ "net a 0.8", "net b 0.65", "net c 0.2" }, { monitor = probed })
+  local _, two = run_codes({ "net a 0.8", "net b 0.65", "net c 0.2" }, { early_abort = { top_k = 2 },
+    monitor = probed })
   T.eq({ one[2].status, two[2].status }, { "ok", "ok" })
   T.eq(one[3].status, "pruned")
   T.eq(one[3].pruned.step, 20, "the incumbent's rule stops c at the first allowed checkpoint")
   T.eq(two[3].status, "pruned", "c cannot enter the top 2 either")
   T.ok(two[3].pruned.step > 20, ("but it takes longer to say so: stopped at step %d"):format(two[3].pruned.step))
   T.ok(two[3].error:find("for the 2nd best at the same step", 1, true), two[3].error)
-  local _, alone = run_codes({ "net a 0.8", "net c 0.2" }, { early_abort = { top_k = 2 } })
+  local _, alone = run_codes({ "net a 0.8", "net c 0.2" }, { early_abort = { top_k = 2 }, monitor = probed })
   T.eq(alone[2].status, "ok", "one finished candidate: c would enter the top 2, it runs to the end")
 end
 

@@ -33,6 +33,28 @@ function tests.cache_key_separates_precisions()
   T.ok(key("bf16") ~= key("fp32"), "bf16 and fp32 results have different keys")
 end
 
+-- A network with an op that has no bf16 path trains in fp32 under auto, so it keys
+-- as fp32: an fp32 run is served what auto trained, and auto what fp32 trained.
+function tests.auto_keys_a_network_of_an_unchecked_op_as_fp32()
+  if not train.precision("bf16") then T.skip("no native bf16 on this CPU") end
+  local shape = { input = { 1, 28, 28 }, classes = 10 }
+  local ln = assert(arch.compile("function Net(x, c) return nn.Linear(nn.LayerNorm(nn.Flatten(x)), c) end", shape))
+  local plain = assert(arch.compile("function Net(x, c) return nn.Linear(nn.Flatten(x), c) end", shape))
+  local p, why = train.precision("auto", ln)
+  T.eq(p, "fp32")
+  T.ok(why:find("op LayerNorm has no bf16 path", 1, true), why)
+  T.eq(train.precision("auto", plain), "bf16")
+  local none, msg = train.precision("bf16", ln)
+  T.eq(none, nil)
+  T.ok(msg:find("op LayerNorm is not yet supported in bf16", 1, true), msg)
+  local function k(g, precision)
+    return search.cache_key(g, { epochs = 1, lr = 0.01, dataset = "mnist", precision = precision })
+  end
+  T.eq(k(ln, "auto"), k(ln, "fp32"), "auto's fp32 result is fp32's")
+  T.eq(k(ln, "fp32"), k(ln:hash(), "fp32"), "a graph keys as its hash does")
+  T.ok(k(plain, "auto") ~= k(plain, "fp32"), "a network auto trains in bf16 keys apart from fp32")
+end
+
 -- A fake trainer that notes the precision each evaluation asks for, and a one-iteration
 -- search with the strategy's train table on a store.
 local function recording()

@@ -74,10 +74,15 @@ function tests.a_progress_function_that_returns_true_prunes_its_job_alone()
   local g = graph()
   local calls = 0
   -- early abort over jobs: the pruned job stops at its first checkpoint, the other finishes
-  local pruned = assert(train.submit(g, opts({ subset = 4096, epochs = 2, checkpoints = 4, progress = function(p)
-    if p.checkpoint then calls = calls + 1 return true end
+  local pruned = assert(train.submit(g, opts({ subset = 4096, epochs = 2, checkpoints = 4, probe = 64,
+    progress = function(p)
+      if p.checkpoint then calls = calls + 1 return true end
+    end })))
+  local waccs = {}
+  local kept = assert(train.submit(g, opts({ checkpoints = 4, progress = function(p)
+    if p.checkpoint then waccs[#waccs + 1] = p.window_acc end
+    return false
   end })))
-  local kept = assert(train.submit(g, opts({ checkpoints = 4, progress = function() return false end })))
   local out = wait_all({ pruned, kept })
   local o = out[pruned]
   T.eq(o.r, nil)
@@ -85,7 +90,14 @@ function tests.a_progress_function_that_returns_true_prunes_its_job_alone()
   T.ok(o.msg:find("stopped at step", 1, true), o.msg)
   T.eq(calls, 1, "no progress call after the stop")
   T.ok(o.cost and o.cost.steps > 0 and o.cost.steps < 2 * 4096 // 128, "the cost is what ran before the stop")
+  -- the stopped worker's build and probe time come from its last report, so the
+  -- pruned record's time breakdown is complete (issue #12)
+  T.ok((o.cost.build_seconds or 0) > 0, "a pruned job's build time: " .. tostring(o.cost.build_seconds))
+  T.ok((o.cost.probe_seconds or 0) > 0 and o.cost.probe_seconds < o.cost.seconds,
+    "a pruned job's probe time (one probe of 64 images): " .. tostring(o.cost.probe_seconds))
   T.ok(out[kept].r, tostring(out[kept].msg))
+  T.eq(#waccs, 4, "every checkpoint reports its window's accuracy")
+  for _, a in ipairs(waccs) do T.ok(a >= 0 and a <= 1, "a window accuracy is a share: " .. tostring(a)) end
 end
 
 function tests.a_timeout_returns_nil_and_jobs_keep_running()

@@ -66,6 +66,25 @@ run "$LLMNAS" predict "$T/m2" "$T/fm/test/3-Dress/$first"
 expect_rc 66 "truncated safetensors"
 expect_err "model.safetensors: tensor" "names the tensor that is missing"
 
+# Ctrl-C stops predict after the batch in hand, through the commands' one SIGINT path:
+# exit 130, what was classified is printed, and the summary line still comes. (A
+# background job of a non-interactive shell starts with SIGINT ignored: without the
+# handler, predict would not stop at all.)
+$PY -c "import os,sys; [os.symlink(sys.argv[1], '%s/%05d.png' % (sys.argv[2], i)) for i in range(20000)]" \
+    "$T/fm/test/3-Dress/$first" "$(mkdir -p "$T/many" && echo "$T/many")"
+"$LLMNAS" predict "$M" "$T/many" --batch 1 --threads 1 >"$T/out" 2>"$T/err" </dev/null &
+pid=$!
+n=0
+while [ ! -s "$T/out" ] && [ $n -lt 1200 ] && kill -0 $pid 2>/dev/null; do sleep 0.05; n=$((n + 1)); done
+kill -INT $pid
+wait $pid
+rc=$?
+expect_rc 130 "Ctrl-C during predict"
+expect_err "images in" "the summary line is printed"
+lines=$(wc -l <"$T/out")
+if [ "$lines" -gt 0 ] && [ "$lines" -lt 20000 ]; then pass "stopped early: $lines of 20000 images classified"
+else fail "Ctrl-C: $lines of 20000 images classified"; fi
+
 # The ops of issue 13 (LayerNorm over channels and features, BatchNorm1d, PReLU, ELU,
 # Mish, Softmax, Dropout2d, global max pooling, scalar arithmetic) through the same
 # checks: ONNX passes the checker and gives PyTorch's logits, model.py loads strictly.

@@ -24,3 +24,5 @@ expect_out "run 1, iteration 3: pruned" "its status"
 expect_out "stopped at 20% of the epoch: held-out accuracy 50.0% vs 70.0%" "why it was stopped"
 expect_out "10: 1.500 / 40.0% 20: 1.200 / 50.0%" "its partial curve"
 expect_out "pruned     at step 20 of 100 (20%)" "where it stopped"
+run "$LLMNAS" show --db "$T/b.db" 1:4
+expect_out "10: 2.100 / 30.0%w 20: 2.000 / 35.0%w" "a one-epoch curve shows the window's accuracy"
