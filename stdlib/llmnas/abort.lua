@@ -180,10 +180,13 @@ end
 --- The k best finished curves (best first) among the records of `run` in `db`
 -- up to iteration `upto`: finished (status ok) at the run's own recipe (no
 -- fidelity), with a curve.
-function M.top_curves(db, run, upto, k)
-  local top = {}
-  for r in db:iter(run) do
-    if r.iter <= upto and r.status == "ok" and not r.fidelity and r.curve and #r.curve > 0
+-- (top: entries kept so far, from: the first iteration to read — the hook reads only
+-- the records committed since its last call.)
+function M.top_curves(db, run, upto, k, top, from)
+  top = top or {}
+  for r in db:iter(run, nil, from or 1) do
+    if r.iter > upto then break end
+    if r.status == "ok" and not r.fidelity and r.curve and #r.curve > 0
         and r.metrics and r.metrics.val_acc then
       keep_top(top, { val_acc = r.metrics.val_acc, curve = r.curve }, k)
     end
@@ -197,15 +200,19 @@ end
 -- with the top_k best finished curves read from the run's records. Returns stop, reason.
 function M.hook(opts)
   local o = settings(opts)  -- unknown settings are an error now, not at the first checkpoint
-  local cached, cached_upto
+  local cached, cached_upto, top, run = nil, 0, {}, nil
   return function(ctx, p)
     local refs
     if o.top_k == 1 then
       refs = { ctx.best and ctx.best.curve or nil }
     elseif ctx.last and ctx.db and ctx.db.iter then
-      -- records change only when one is committed: read them again then only
-      if cached_upto ~= ctx.last.iteration then
-        cached, cached_upto = M.top_curves(ctx.db, ctx.run, ctx.last.iteration, o.top_k), ctx.last.iteration
+      -- records change only when one is committed: read the new ones then only (reading
+      -- the whole run at every commit made a run of N iterations read N^2 / 2 records)
+      local upto = ctx.last.iteration
+      if run ~= ctx.run or upto < cached_upto then top, cached_upto, run = {}, 0, ctx.run end
+      if upto ~= cached_upto or not cached then
+        cached = M.top_curves(ctx.db, ctx.run, upto, o.top_k, top, cached_upto + 1)
+        cached_upto = upto
       end
       refs = cached
     end

@@ -48,8 +48,8 @@ function F.db()
   function D:put_hash(key, v) self.hashes[key] = json.encode(v); return true end
   function D:latest_run() return #self.runs > 0 and #self.runs or nil end
   function D:state(run) return self.runs[run] and self.runs[run].state end
-  function D:iter(run)
-    local recs, i = self.runs[run] and self.runs[run].records or {}, 0
+  function D:iter(run, _, from)  -- from: the first iteration, as the store's (no filter)
+    local recs, i = self.runs[run] and self.runs[run].records or {}, (from or 1) - 1
     return function()
       i = i + 1
       return recs[i]

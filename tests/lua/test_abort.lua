@@ -257,6 +257,39 @@ function tests.top_k_keeps_what_would_enter_the_top_k()
   T.raises(function() abort.hook { top_k = 1.5 } end, "top_k must be a positive integer")
 end
 
+function tests.the_top_k_hook_reads_each_record_once()
+  -- the hook is asked at every checkpoint of every candidate; it reads only the records
+  -- committed since its last call (a whole-run read at each commit: N^2 / 2 over a run)
+  local recs, reads = {}, 0
+  local db = { iter = function(_, _, _, from)
+    local i = (from or 1) - 1
+    return function()
+      i = i + 1
+      if recs[i] then reads = reads + 1 end
+      return recs[i]
+    end
+  end }
+  local hook = abort.hook { top_k = 2 }
+  local N, point = 300, HOPELESS[2]
+  for n = 1, N do
+    local c, acc = HOPELESS, 0.32
+    if n == 40 then c, acc = INCUMBENT, 0.82 elseif n == 200 then c, acc = LATE_BLOOMER, 0.84 end
+    recs[n] = { iter = n, status = "ok", curve = c, metrics = { val_acc = acc } }
+    for _ = 1, 3 do  -- three checkpoints judged between two commits
+      local stop = hook({ db = db, run = 1, last = { iteration = n } }, point)
+      local full = abort.decide_top(abort.top_curves(db, 1, n, 2), point, { top_k = 2 })
+      T.eq(stop, full, ("after %d records the verdict is the whole run's"):format(n))
+    end
+  end
+  reads = 0
+  for _ = 1, N do hook({ db = db, run = 1, last = { iteration = N } }, point) end
+  T.eq(reads, 0, "nothing new committed: nothing read")
+  local fresh = abort.hook { top_k = 2 }
+  for n = 1, N do fresh({ db = db, run = 1, last = { iteration = n } }, point) end
+  -- each record once, and at each call the one past the last commit (which ends the read)
+  T.eq(reads, 2 * N - 1, "each record read once over the run, not N^2 / 2 times")
+end
+
 function tests.replay_with_top_k_counts_stopped_entrants()
   local entries = {
     { curve = INCUMBENT, val_acc = 0.82 },

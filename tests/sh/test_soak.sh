@@ -1,5 +1,5 @@
 # test_soak.sh: the short form of `make soak` (tests/soak/soak.sh, issue 18): paper.lua
-# under the test server's fault mix and evolve.lua, 40 iterations each, readers running
+# under the test server's fault mix and evolve.lua side by side, 40 iterations each, readers running
 # concurrently, the replayed run killed with SIGKILL 3 times and resumed; K's records
 # must equal U's, none lost or duplicated, every reader exit 0, the parent's RSS within
 # 10% from iteration 10 to 40 (the prompt tokens are printed, judged only by `make soak`:

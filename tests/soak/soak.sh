@@ -27,6 +27,12 @@
 #      reads U's evaluations from the cache — that is what replay makes reproducible: the
 #      proposals, code, graph hashes, statuses, error kinds, metrics, accepted/best,
 #      triples, prompts and replies, the strategy's state); records lost or duplicated.
+# K needs all of U (paper's replay needs U's recorded replies, evolve's K reads U's
+# evaluations from the cache), so each script's steps run in that order; the two scripts
+# share nothing (their own store, server, readers and random draws), so they run side by
+# side: paper's U spends most of its time waiting on the fault mix (timeouts, stalls,
+# Retry-After), evolve's trains, and the soak takes about as long as paper's U and K.
+# Each script's block is printed when it ends.
 # It prints the figures and "soak: N passed, M failed" (its targets: RSS growth < 10%
 # from iteration ITERATIONS/20 to the last, prompt tokens per call flat once the window
 # is full, 0 records lost or duplicated, K identical to U, every reader exit 0).
@@ -40,15 +46,17 @@ KILLS=${SOAK_KILLS:-$((N / 100 < 3 ? 3 : N / 100))}
 # the poll that sees the last target and the kill); the long soak wants them all.
 MIN_KILLS=${SOAK_MIN_KILLS:-$KILLS}
 if [ -n "${SOAK_DIR:-}" ]; then W=$SOAK_DIR; mkdir -p "$W"; else W=$(mktemp -d "${TMPDIR:-/tmp}/llmnas-soak.XXXXXX"); fi
+rm -f "$W"/*.result  # a kept SOAK_DIR's counts from before must not stand in for this run's
 MARK1=$((N / 20 < 10 ? 10 : N / 20))   # 100 of 2,000: the history window (5) is full
 MARK2=$((N / 2))
 PY=/usr/bin/python3
 npass=0
 nfail=0
-srv=
+# Every process that must not outlive an interrupted soak writes its pid in $W/*.pid: the
+# scripts' subshells, their current llmnas run, their readers, the server, the load sampler.
 cleanup() {
-    [ -n "$srv" ] && kill "$srv" 2>/dev/null
-    [ -f "$W/readers.pid" ] && kill "$(cat "$W/readers.pid")" 2>/dev/null
+    rm -f "$W"/*.on
+    for f in "$W"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
     [ -n "${SOAK_DIR:-}" ] || rm -rf "$W"
 }
 trap cleanup EXIT
@@ -66,30 +74,43 @@ EOF
 last() { "$LLMNAS" run "$W/last.lua" "$1" "$2" 2>/dev/null | tail -n 1; }
 
 # The readers: `llmnas show` (the runs, the latest run in json) and `llmnas report`, one
-# after the other for as long as $W/readers.on exists; a non-zero exit is counted.
-readers() {  # DB
-    : >"$W/readers.on"
+# after the other for as long as $W/NAME.readers.on exists; a non-zero exit is counted.
+readers() {  # NAME DB
+    : >"$W/$1.readers.on"
     (
         # from the moment run 1 exists (before, `show latest` rightly says there is none)
-        while [ -f "$W/readers.on" ] && [ "$(last "$1" 1)" = "-" ]; do sleep 0.2; done
-        while [ -f "$W/readers.on" ]; do
-            for cmd in "show --db $1" "show --db $1 latest --format json" "report --db $1 -o $W/report.html"; do
+        while [ -f "$W/$1.readers.on" ] && [ "$(last "$2" 1)" = "-" ]; do sleep 0.2; done
+        while [ -f "$W/$1.readers.on" ]; do
+            for cmd in "show --db $2" "show --db $2 latest --format json" "report --db $2 -o $W/$1.report.html"; do
                 # shellcheck disable=SC2086
-                if "$LLMNAS" $cmd >/dev/null 2>"$W/reader.err"; then echo ok >>"$W/readers.log"
-                else echo "exit $? from llmnas $cmd: $(head -c 300 "$W/reader.err")" >>"$W/readers.log"; fi
+                if "$LLMNAS" $cmd >/dev/null 2>"$W/$1.reader.err"; then echo ok >>"$W/$1.readers.log"
+                else echo "exit $? from llmnas $cmd: $(head -c 300 "$W/$1.reader.err")" >>"$W/$1.readers.log"; fi
             done
             sleep 0.5
         done
     ) &
-    echo $! >"$W/readers.pid"
+    echo $! >"$W/$1.readers.pid"
 }
-readers_stop() {
-    rm -f "$W/readers.on"
-    wait "$(cat "$W/readers.pid")" 2>/dev/null
-    rm -f "$W/readers.pid"
+readers_stop() {  # NAME
+    rm -f "$W/$1.readers.on"
+    wait "$(cat "$W/$1.readers.pid")" 2>/dev/null
+    rm -f "$W/$1.readers.pid"
 }
 
-# Random numbers from awk, seeded per soak (printed, so a failure can be re-run).
+# A run in the background, its pid in $W/NAME.run.pid (for cleanup), waited for.
+run_bg() {  # NAME LOG CMD...
+    name=$1 log=$2
+    shift 2
+    "$@" >"$log" 2>&1 &
+    echo $! >"$W/$name.run.pid"
+    wait $!
+    rc=$?
+    rm -f "$W/$name.run.pid"
+    return "$rc"
+}
+
+# Random numbers from awk, seeded per soak (printed, so a failure can be re-run); each
+# script draws its own stream (rnd_n starts at that script's offset).
 SEED=${SOAK_SEED:-$$}
 rnd_n=0
 rand() {  # LO HI: a number in [LO, HI)
@@ -115,6 +136,7 @@ killed() {  # NAME DB ARGS...
         SOAK_PROGRESS=$W/$name.progress "$LLMNAS" run tests/soak/strategy.lua --db "$db" "$@" $resume \
             >>"$W/$name.K.log" 2>&1 &
         pid=$!
+        echo "$pid" >"$W/$name.run.pid"
         rounds=$((rounds + 1))
         if [ "$kills" -ge "$KILLS" ]; then
             wait "$pid" 2>/dev/null
@@ -147,6 +169,7 @@ killed() {  # NAME DB ARGS...
         else bad "$name: round $rounds exited $rc: $(tail -n 3 "$W/$name.K.log")"; return 1
         fi
     done
+    rm -f "$W/$name.run.pid"
     echo "  $name K: $kills kill -9 in $rounds rounds ($(last "$db" 2) of $N iterations)"
     [ "$kills" -ge "$MIN_KILLS" ] && ok "$name: killed $kills times (of $KILLS aimed) and resumed to the end" ||
         bad "$name: only $kills of $KILLS kills landed before the run ended (at least $MIN_KILLS must)"
@@ -232,37 +255,37 @@ targets() {  # NAME
     nfail=$((nfail + $(grep -c '^FAIL' "$W/$1.tok")))
 }
 
-readers_check() {
-    n=$(grep -c '^ok$' "$W/readers.log" 2>/dev/null)
-    f=$(grep -vc '^ok$' "$W/readers.log" 2>/dev/null)
-    echo "  readers: ${n:-0} show/report calls exited 0, ${f:-0} did not"
-    if [ "${f:-0}" -eq 0 ] && [ "${n:-0}" -gt 0 ]; then ok "every concurrent show/report exited 0"
-    else bad "concurrent readers failed: $(grep -v '^ok$' "$W/readers.log" | head -n 3)"; fi
+readers_check() {  # NAME
+    n=$(grep -c '^ok$' "$W/$1.readers.log" 2>/dev/null)
+    f=$(grep -vc '^ok$' "$W/$1.readers.log" 2>/dev/null)
+    echo "  $1 readers: ${n:-0} show/report calls exited 0, ${f:-0} did not"
+    if [ "${f:-0}" -eq 0 ] && [ "${n:-0}" -gt 0 ]; then ok "$1: every concurrent show/report exited 0"
+    else bad "$1: concurrent readers failed: $(grep -v '^ok$' "$W/$1.readers.log" | head -n 3)"; fi
 }
 
 echo "soak: $N iterations per script, $KILLS kill -9 rounds each, seed $SEED, in $W"
 echo "soak: load at start $(load); $(nproc) cores; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
 t0=$(date +%s)
 
-SCRIPTS=" ${SOAK_SCRIPTS:-paper evolve} "
 # ---- paper.lua under faults ---------------------------------------------------------------
-if [ "${SCRIPTS#* paper }" != "$SCRIPTS" ]; then
+paper_soak() {
+rnd_n=0
 $PY tests/soak/replies.py "$W/replies.jsonl"
 $PY tests/llm_server.py --replies "$W/replies.jsonl" --requests "$W/requests.jsonl" --loop \
     --port-file "$W/port" --lifetime 7200 --watch-pid $$ >"$W/server.log" 2>&1 &
 srv=$!
+echo "$srv" >"$W/server.pid"
 i=0
 while [ ! -s "$W/port" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
 PAPER="--iterations $N --set subset=128 --threads 1"
-readers "$W/paper.db"
+readers paper "$W/paper.db"
 t=$(date +%s)
-LLMNAS_BASE_URL="http://127.0.0.1:$(cat "$W/port")/v1" LLMNAS_MODEL=soak-model \
-SOAK_EXAMPLE=examples/paper.lua SOAK_SAMPLES=$W/paper.samples SOAK_SAMPLE_EVERY=$MARK1 \
-    "$LLMNAS" run tests/soak/strategy.lua --db "$W/paper.db" $PAPER --llm-cache record >"$W/paper.U.log" 2>&1
+run_bg paper "$W/paper.U.log" env LLMNAS_BASE_URL="http://127.0.0.1:$(cat "$W/port")/v1" LLMNAS_MODEL=soak-model \
+    SOAK_EXAMPLE=examples/paper.lua SOAK_SAMPLES="$W/paper.samples" SOAK_SAMPLE_EVERY=$MARK1 "$LLMNAS" run tests/soak/strategy.lua --db "$W/paper.db" $PAPER --llm-cache record
 rc=$?
 kill "$srv" 2>/dev/null
 wait "$srv" 2>/dev/null
-srv=
+rm -f "$W/server.pid"
 faults=$($PY -c 'import json,sys,collections; c=collections.Counter(json.loads(l)["answer"] for l in open(sys.argv[1])); print(", ".join("%s %d" % kv for kv in sorted(c.items())))' "$W/requests.jsonl")
 echo "  paper U: exit $rc in $(($(date +%s) - t)) s (load $(load)); server answers: $faults"
 [ "$rc" -eq 0 ] && ok "paper: the uninterrupted run under faults completed" || bad "paper U exited $rc: $(tail -n 5 "$W/paper.U.log")"
@@ -272,20 +295,23 @@ export LLMNAS_BASE_URL="http://127.0.0.1:9/v1" LLMNAS_MODEL=soak-model SOAK_EXAM
 killed paper "$W/paper.db" $PAPER --llm-cache replay
 unset LLMNAS_BASE_URL LLMNAS_MODEL
 echo "  paper K: $(($(date +%s) - t)) s (load $(load))"
-readers_stop
+"$LLMNAS" run tests/soak/time.lua "$W/paper.db" 2 2>&1 | sed 's/^/  /'
+readers_stop paper
 figures paper "$W/paper.db" >"$W/paper.figures"
 grep -v '^GROWTH\|^ANON\|^TOKENS' "$W/paper.figures"
 targets paper
 compare paper "$W/paper.db"
-fi
+readers_check paper
+}
 
 # ---- evolve.lua ----------------------------------------------------------------------------
-if [ "${SCRIPTS#* evolve }" != "$SCRIPTS" ]; then
+evolve_soak() {
+rnd_n=1000000  # its own stream: paper draws two numbers per kill
 EVOLVE="--iterations $N --set subset=128 --set val_subset=64 --set probe=32 --set reference=off --threads 1"
-readers "$W/evolve.db"
+readers evolve "$W/evolve.db"
 t=$(date +%s)
-SOAK_EXAMPLE=examples/evolve.lua SOAK_SAMPLES=$W/evolve.samples SOAK_SAMPLE_EVERY=$MARK1 \
-    "$LLMNAS" run tests/soak/strategy.lua --db "$W/evolve.db" $EVOLVE >"$W/evolve.U.log" 2>&1
+run_bg evolve "$W/evolve.U.log" env SOAK_EXAMPLE=examples/evolve.lua SOAK_SAMPLES="$W/evolve.samples" \
+    SOAK_SAMPLE_EVERY=$MARK1 "$LLMNAS" run tests/soak/strategy.lua --db "$W/evolve.db" $EVOLVE
 rc=$?
 echo "  evolve U: exit $rc in $(($(date +%s) - t)) s (load $(load))"
 [ "$rc" -eq 0 ] && ok "evolve: the uninterrupted run completed" || bad "evolve U exited $rc: $(tail -n 5 "$W/evolve.U.log")"
@@ -294,15 +320,53 @@ t=$(date +%s)
 export SOAK_EXAMPLE=examples/evolve.lua
 killed evolve "$W/evolve.db" $EVOLVE
 echo "  evolve K: $(($(date +%s) - t)) s (load $(load))"
-readers_stop
+"$LLMNAS" run tests/soak/time.lua "$W/evolve.db" 2 2>&1 | sed 's/^/  /'
+readers_stop evolve
 figures evolve "$W/evolve.db" >"$W/evolve.figures"
 grep -v '^GROWTH\|^ANON\|^TOKENS' "$W/evolve.figures"
 targets evolve
 compare evolve "$W/evolve.db"
-fi
-readers_check
+readers_check evolve
+}
+
+# The load over the soak: the 1-minute average every 30 s, summed up at the end.
+: >"$W/load.on"
+(while [ -f "$W/load.on" ]; do load >>"$W/load.log"; sleep 30; done) >/dev/null 2>&1 &
+echo $! >"$W/load.pid"
+
+# Each script in its own subshell, side by side: its block (and its counts, in
+# $W/NAME.result) when it ends.
+SCRIPTS=${SOAK_SCRIPTS:-paper evolve}
+jobs=
+for name in $SCRIPTS; do
+    case $name in paper | evolve) ;; *) echo "soak: SOAK_SCRIPTS: unknown script '$name' (paper, evolve)"; exit 2 ;; esac
+    (
+        began=$(date +%s)
+        "${name}_soak" >"$W/$name.out" 2>&1
+        echo "  $name: $(($(date +%s) - began)) s from its start to its end (load $(load))" >>"$W/$name.out"
+        cat "$W/$name.out"
+        echo "$npass $nfail" >"$W/$name.result"
+    ) &
+    echo $! >"$W/$name.pid"
+    jobs="$jobs $!"
+done
+# shellcheck disable=SC2086
+wait $jobs
+for name in $SCRIPTS; do
+    rm -f "$W/$name.pid"
+    if [ -f "$W/$name.result" ]; then
+        read -r p f <"$W/$name.result"
+        npass=$((npass + p)) nfail=$((nfail + f))
+    else
+        bad "$name: its soak ended without counts (killed?): $(tail -n 5 "$W/$name.out" 2>/dev/null)"
+    fi
+done
+rm -f "$W/load.on"
+kill "$(cat "$W/load.pid")" 2>/dev/null
+wait "$(cat "$W/load.pid")" 2>/dev/null
+rm -f "$W/load.pid"
 
 times >"$W/times"  # the second line: the CPU time of every child it waited for
-echo "soak: $(($(date +%s) - t0)) s in all (load at the end $(load)); CPU time of its processes (user, system): $(tail -n 1 "$W/times")"
+echo "soak: $(($(date +%s) - t0)) s in all (load at the end $(load); the 1-minute load every 30 s: $(sort -n "$W/load.log" | awk '{ v[NR] = $1 } END { if (NR) printf "min %s, median %s, max %s over %d samples", v[1], v[int((NR + 1) / 2)], v[NR], NR }')); CPU time of its processes (user, system): $(tail -n 1 "$W/times")"
 echo "soak: $npass passed, $nfail failed"
 [ "$nfail" -eq 0 ]
