@@ -19,6 +19,7 @@ cd "$(dirname "$0")/.." || exit 2
 filter=${1:-}
 logs="$BUILD/test-logs"
 mkdir -p "$logs"
+logs_abs=$(cd "$logs" && pwd)  # the suites' processes run in other directories
 export LLMNAS BUILD
 export LLMNAS_TEST_ROOT="$PWD"
 total_pass=0
@@ -53,14 +54,30 @@ run_suite() {  # KIND NAME CMD...
         *) case "$name" in *"$filter"*) ;; *) return 0 ;; esac ;;
     esac
     log="$logs/$kind-$name.log"
+    # Sanitizer reports go to files of their own (log_path, one per process): a finding in
+    # any process of the suite fails it — a worker whose death is only a candidate's
+    # failure, a command a check expects to fail, a reader in the background — not only
+    # where a check reads an exit status. (Workers that tests kill with SIGSEGV on purpose
+    # die of it without a report, worker.c.) A build without sanitizers ignores them.
+    san="$logs_abs/$kind-$name.sanitizer"
+    rm -f "$san".*
     start=$(date +%s)
-    timeout -k 10 "$suite_timeout" "$@" >"$log" 2>&1
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$san" \
+        UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$san" \
+        timeout -k 10 "$suite_timeout" "$@" >"$log" 2>&1
     rc=$?
     secs=$(($(date +%s) - start))
     set -- $(count "$log")
     p=$1
     f=$2
     s=$3
+    for r in "$san".*; do
+        [ -f "$r" ] || continue
+        if grep -qE ' runtime error: |ERROR: [A-Za-z]+Sanitizer: ' "$r"; then
+            f=$((f + 1))
+            { echo "  (sanitizer report, $r:)"; cat "$r"; } >>"$log"
+        fi
+    done
     if [ "$p" -eq 0 ] && [ "$f" -eq 0 ] && [ "$s" -eq 0 ]; then
         f=1
         echo "  ($name printed no 'N passed, M failed' line nor cmocka counts)" >>"$log"

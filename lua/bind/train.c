@@ -40,7 +40,7 @@
  *   job:kill(), job:pid(), job:running()
  *   train.cores() → CPUs this process may use (for workers x threads <= cores)
  *   train.check_recipe(recipe) → true | nil, message: train.evaluate's option checks, no training
- *   train.memory_limit_enforced → false in AddressSanitizer builds
+ *   train.memory_limit_enforced → true (every build, AddressSanitizer's too, enforces memory_limit)
  *   train.kinds → kind -> "ok" | "candidate" (cached like a score) | "transient" (not cached)
  *                 | "fatal" (the search stops), every kind a result can carry
  *
@@ -656,12 +656,9 @@ int luaopen_llmnas_train(lua_State *L)
     }
     lua_pop(L, 1);
     luaL_newlib(L, fns);
-    /* The worker cannot cap the address space under AddressSanitizer. */
-#if defined(__SANITIZE_ADDRESS__)
-    lua_pushboolean(L, 0);
-#else
+    /* Every build enforces it now (worker.h: under ASan too); kept for scripts that
+     * asked, from when AddressSanitizer builds did not. */
     lua_pushboolean(L, 1);
-#endif
     lua_setfield(L, -2, "memory_limit_enforced");
     /* train.kinds: kind -> "ok" | "candidate" | "transient" | "fatal" (train_status.c) */
     lua_createtable(L, 0, train_kind_count());

@@ -35,6 +35,58 @@
 #endif
 #endif
 
+#ifdef WORKER_ASAN
+/* A worker's memory limit is RLIMIT_AS, as in every build: under AddressSanitizer its
+ * shadow and allocator space are reserved at start-up (mapped before the fork, so inside
+ * what the limit adds its headroom to), and a large block over the limit gets a failed
+ * mmap. ASan then aborts the process by default ("allocator is out of memory"), which
+ * the parent could only call a crash; with allocator_may_return_null, malloc returns
+ * NULL as it does without ASan, and the callback reports limit_memory itself. Blocks of
+ * ASan's size classes (up to 128 KiB) come from space it has already reserved, which
+ * the limit does not count: under ASan the limit bounds the large blocks (tensors,
+ * datasets, big Lua strings). ASAN_OPTIONS in the environment still overrides this. */
+const char *__asan_default_options(void);
+__attribute__((visibility("default"), used)) const char *__asan_default_options(void)
+{
+    return "allocator_may_return_null=1";
+}
+#endif
+
+#ifdef WORKER_ASAN
+/* ASan turns a fatal signal into its report and exit(1): a worker killed with SIGSEGV
+ * by another process (kill, tests' stand-in for a crashing kernel) would then end as
+ * "exited with status 1", not as the crash it is. A signal sent (si_code <= 0: kill,
+ * tgkill, sigqueue) kills the worker as it does without ASan; a fault of its own still
+ * gets ASan's report (the handler ASan installed, called on). */
+static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGFPE};
+static struct sigaction asan_handler[sizeof fatal_signals / sizeof fatal_signals[0]];
+
+static void child_fatal_signal(int sig, siginfo_t *si, void *uc)
+{
+    for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++)
+        if (fatal_signals[i] == sig && si->si_code > 0 &&
+            (asan_handler[i].sa_flags & SA_SIGINFO) && asan_handler[i].sa_sigaction) {
+            asan_handler[i].sa_sigaction(sig, si, uc);
+            return;
+        }
+    signal(sig, SIG_DFL);  /* delivered again on return, now by default: death by it */
+    raise(sig);
+}
+
+static void child_signals(void)
+{
+    for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++) {
+        struct sigaction sa;
+        if (sigaction(fatal_signals[i], NULL, &asan_handler[i]) != 0)
+            continue;
+        sa = asan_handler[i];
+        sa.sa_flags |= SA_SIGINFO;
+        sa.sa_sigaction = child_fatal_signal;
+        sigaction(fatal_signals[i], &sa, NULL);
+    }
+}
+#endif
+
 #define SLICE 0.05
 #define DEFAULT_MAX_RESULT ((size_t)256 << 20)
 #define PROGRESS_MAX ((size_t)1 << 20)
@@ -107,7 +159,6 @@ int worker_send(worker_ctx *ctx, const char *msg)
     return send_frame(ctx->fd, 'P', msg, n, NULL, 0);
 }
 
-#ifndef WORKER_ASAN
 static size_t current_vsize(void)
 {
     unsigned long pages = 0;
@@ -119,7 +170,6 @@ static size_t current_vsize(void)
     }
     return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
 }
-#endif
 
 static void child_limits(const worker_opts *o)
 {
@@ -133,14 +183,12 @@ static void child_limits(const worker_opts *o)
         r.rlim_max = s + 1;
         setrlimit(RLIMIT_CPU, &r);
     }
-#ifndef WORKER_ASAN
     if (o->mem_bytes > 0) {
         /* headroom above what the child already maps (shared libraries, the
          * parent's heap inherited copy-on-write) */
         r.rlim_cur = r.rlim_max = current_vsize() + o->mem_bytes;
         setrlimit(RLIMIT_AS, &r);
     }
-#endif
 }
 
 static int child_fds(int fd, const worker_opts *o)
@@ -184,6 +232,9 @@ static void child_main(int fd, worker_fn fn, void *arg, const worker_opts *o)
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     signal(SIGPIPE, SIG_DFL);
+#ifdef WORKER_ASAN
+    child_signals();
+#endif
     fd = child_fds(fd, o);
     child_limits(o);
     worker_ctx ctx = {fd};

@@ -11,8 +11,10 @@
  * In the child: PR_SET_PDEATHSIG = SIGKILL (a parent killed with kill -9 takes
  * its workers with it); its own process group (the parent kills the whole group, so
  * Ctrl-C on the terminal reaches only the parent, which then kills the child);
- * RLIMIT_AS = the address space mapped at fork + mem_bytes (skipped under
- * AddressSanitizer, which needs a huge address space), RLIMIT_CPU =
+ * RLIMIT_AS = the address space mapped at fork + mem_bytes (under AddressSanitizer
+ * too: the library sets ASan's allocator_may_return_null, so a block over the limit
+ * is a NULL from malloc there as well; ASan's small size classes, from space reserved
+ * before the fork, are not counted), RLIMIT_CPU =
  * cpu_seconds (SIGXCPU, then SIGKILL one second later), RLIMIT_CORE = 0; stdin and stdout are /dev/null (stderr is kept for
  * diagnostics); descriptors >= 3 other than the result pipe are closed unless
  * keep_fds is set.
