@@ -782,11 +782,18 @@ static size_t elem_count(dnnl_memory_t m)
     return dop_md_size(md) / (md->data_type == dnnl_bf16 ? 2 : 4);
 }
 
+/* What a kept element is multiplied by in training, as nn.Dropout and
+ * nn.Dropout2d: 1/(1-p), so that inference needs no scaling. */
+static float dropout_scale(double p)
+{
+    return (float)(1.0 / (1.0 - p));
+}
+
 /* The mask is fp32 (exactly 0 or 1/(1-p)) in the activation's layout. */
 static void step_dropout_fwd(train_net *n, step *s)
 {
     double p = n->g->nodes[s->node].a.p;
-    float keep = (float)(1.0 / (1.0 - p));
+    float keep = dropout_scale(p);
     const void *x = tn_ptr(s->args[0].memory);
     void *y = tn_ptr(s->args[1].memory);
     float *m = tn_ptr(s->args[2].memory);
@@ -853,7 +860,7 @@ static void step_dropout2d_fwd(train_net *n, step *s)
 {
     const graph_node *gn = &n->g->nodes[s->node];
     double p = gn->a.p;
-    float keep = (float)(1.0 / (1.0 - p));
+    float keep = dropout_scale(p);
     const float *x = tn_ptr(s->args[0].memory);
     float *y = tn_ptr(s->args[1].memory), *m = tn_ptr(s->args[2].memory);
     size_t planes = (size_t)n->batch * (size_t)gn->shape.dim[1];
