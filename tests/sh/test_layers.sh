@@ -7,7 +7,9 @@
 
 PY=/usr/bin/python3
 CHECK="$ROOT/tests/py/check_layers.py"
-run $PY "$CHECK" "$ROOT" "$ROOT/${BUILD:-build}"
+B=${BUILD:-build}
+case "$B" in /*) ;; *) B="$ROOT/$B" ;; esac
+run $PY "$CHECK" "$ROOT" "$B"
 expect_rc 0 "the layering rules hold"
 expect_out "no circle" "no circle between source files"
 [ "$rc" -eq 0 ] || sed 's/^/     /' "$T/out"
