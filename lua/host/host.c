@@ -8,7 +8,6 @@
 
 #include "base/rt.h"
 
-#include <lualib.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

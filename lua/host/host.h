@@ -13,7 +13,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 
-/* A new state for trusted user code: standard libraries open, the built-in
+/* A new state for trusted user code (state.c): standard libraries open, the built-in
  * modules (modules.h) preloaded and set as globals, the embedded stdlib
  * searchable by require, and package.path starting with the script's own
  * directory. script_path may be NULL. Returns NULL on out-of-memory. */

@@ -2,7 +2,8 @@
  * modules.h — the built-in Lua modules, one X-macro line each:
  *   LLMNAS_MODULE(global_name, opener)
  * Each module is preloaded (require "name") and set as a global of the same name in
- * the strategy's state. The opener lives in lua/<name>.c. Add a line, never reorder.
+ * the strategy's state (lua/host/state.c). The opener lives in lua/bind/<name>.c (core:
+ * lua/host/core.c). Add a line, never reorder.
  */
 LLMNAS_MODULE("json", luaopen_llmnas_json)
 LLMNAS_MODULE("core", luaopen_llmnas_core)
