@@ -363,11 +363,10 @@ static int l_precision(lua_State *L)
         lua_pushstring(L, err);
         return 2;
     }
-    int k = bf16 && g ? train_bf16_unchecked(g) : -1;
+    int k = bf16 && g ? train_bf16_refusal(g, err, sizeof err) : -1;
     if (k >= 0 && p == TRAIN_PRECISION_BF16) {
         lua_pushnil(L);
-        lua_pushfstring(L, "node %d: op %s is not yet supported in bf16 precision; use precision "
-                        "fp32 (or auto, which trains it in fp32)", k, graph_op_name(g->nodes[k].op));
+        lua_pushstring(L, err);
         return 2;
     }
     if (k >= 0) {

@@ -193,6 +193,9 @@ int train_precision_resolve(int requested, int *bf16, char *err, size_t errlen);
  * and PyTorch's autocast case cover the others), or -1 if every op has one. Such a
  * network trains in fp32 under auto and refuses an explicit bf16. */
 int train_bf16_unchecked(const graph *g);
+/* The same node k (or -1), with err set to the refusal an explicit bf16 gets for it
+ * ("node k: op X is not yet supported in bf16 precision; ...") when k >= 0. */
+int train_bf16_refusal(const graph *g, char *err, size_t errlen);
 
 /* ---- level 2: the job ---- */
 

@@ -159,16 +159,20 @@ int train_bf16_unchecked(const graph *g)
     return -1;
 }
 
+int train_bf16_refusal(const graph *g, char *err, size_t errlen)
+{
+    int k = train_bf16_unchecked(g);
+    if (k >= 0)
+        rt_fmt(err, errlen, "node %d: op %s is not yet supported in bf16 precision; use "
+               "precision fp32 (or auto, which trains it in fp32)", k, graph_op_name(g->nodes[k].op));
+    return k;
+}
+
 static int build(train_net *n, const train_net_opts *o)
 {
     const graph *g = n->g;
-    for (int k = 0; n->bf16 && k < g->n; k++)
-        if (!bf16_checked(g->nodes[k].op)) {
-            rt_fmt(n->err, sizeof n->err, "node %d: op %s is not yet supported in bf16 "
-                   "precision; use precision fp32 (or auto, which trains it in fp32)", k,
-                   graph_op_name(g->nodes[k].op));
-            return TRAIN_EUNSUPPORTED;
-        }
+    if (n->bf16 && train_bf16_refusal(g, n->err, sizeof n->err) >= 0)
+        return TRAIN_EUNSUPPORTED;
     TRY(plan(n, o));
     n->defer = !o->keep_all;
     for (int k = 0; k < g->n; k++) {
