@@ -50,9 +50,7 @@ __attribute__((visibility("default"), used)) const char *__asan_default_options(
 {
     return "allocator_may_return_null=1";
 }
-#endif
 
-#ifdef WORKER_ASAN
 /* ASan turns a fatal signal into its report and exit(1): a worker killed with SIGSEGV
  * by another process (kill, tests' stand-in for a crashing kernel) would then end as
  * "exited with status 1", not as the crash it is. A signal sent (si_code <= 0: kill,
