@@ -35,14 +35,15 @@ print(("proxy fidelity: %d networks of %d distinct ones trained in %s (%d top, %
   recipe.subset and (recipe.subset .. " training images") or "the full training set"))
 
 -- early fidelities from the curves (free: recorded while the proxy trained): the
--- held-out probe's accuracy (when the run probed) and the window's training loss
--- (what early abort judges by in a one-epoch recipe; lower ranks higher)
+-- held-out probe's accuracy (when the run probed), the window's accuracy (what
+-- early abort judges by in a one-epoch recipe) and the window's training loss
+-- (lower ranks higher)
 local function at_fraction(r, f, field)
   for _, p in ipairs(r.curve or {}) do
     if p[field] and p.step / p.steps >= f - 1e-9 then return p[field] end
   end
 end
-for _, m in ipairs({ { "acc", 1, "probe" }, { "loss", -1, "window loss" } }) do
+for _, m in ipairs({ { "acc", 1, "probe" }, { "wacc", 1, "window accuracy" }, { "loss", -1, "window loss" } }) do
   for _, f in ipairs({ 0.3, 0.5 }) do
     local xs, ys = {}, {}
     for _, r in ipairs(recs) do
