@@ -29,10 +29,11 @@ function M.reference_acc(ctx)
   return r.val_acc
 end
 
+-- The first result of the run's own recipe (a lower fidelity's does not compare).
 local function first_ok(ctx)
   if not ctx.db.iter then return nil end
   for r in ctx.db:iter(ctx.run) do
-    if r.status == "ok" and r.metrics and r.metrics.val_acc then return r end
+    if r.status == "ok" and not r.fidelity and r.metrics and r.metrics.val_acc then return r end
   end
 end
 

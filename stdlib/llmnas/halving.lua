@@ -18,7 +18,7 @@
 -- A rung's `train` table overrides the run's recipe for that candidate (search.lua:
 -- propose may return {code, train}); {} is the recipe itself. Results of a lower
 -- rung are recorded with their fidelity and never compete with the full proxy's
--- for the best. A candidate that fails scores -inf and is never promoted.
+-- for the best. A candidate that fails (no score) is never promoted.
 local M = {}
 
 --- A new scheduler. opts: n (candidates per bracket, default 8), eta (default 2),
@@ -44,20 +44,26 @@ end
 
 local function promote(st)
   local scored = st.scores
+  -- a failure has no score (not -inf: the state is saved as JSON) and sorts last
   table.sort(scored, function(a, b)
-    if a.score ~= b.score then return a.score > b.score end
+    local sa, sb = a.score or -math.huge, b.score or -math.huge
+    if sa ~= sb then return sa > sb end
     return a.id < b.id
   end)
-  local k = M.promoted_count(#scored, st.eta)
-  st.history[#st.history + 1] = { bracket = st.bracket, rung = st.rung, scored = #scored,
-    promoted = (function() local ids = {} for i = 1, k do ids[i] = scored[i].id end return ids end)() }
-  if st.rung == #st.rungs then
-    -- the bracket is done: its winner is the best of the last rung
+  -- the best 1/eta, but never a failure: a rung where all but one failed promotes
+  -- that one, a rung where all failed ends the bracket
+  local ids = {}
+  for i = 1, M.promoted_count(#scored, st.eta) do
+    if scored[i].score then ids[#ids + 1] = scored[i].id end
+  end
+  st.history[#st.history + 1] = { bracket = st.bracket, rung = st.rung, scored = #scored, promoted = ids }
+  if st.rung == #st.rungs or #ids == 0 then
+    -- the bracket is done (its winner is the best of the last rung), or none is left
     st.bracket, st.rung, st.queue, st.scores, st.sampled = st.bracket + 1, 1, {}, {}, 0
     return
   end
   st.queue = {}
-  for i = 1, k do st.queue[i] = { id = scored[i].id, candidate = scored[i].candidate } end
+  for i = 1, #ids do st.queue[i] = { id = scored[i].id, candidate = scored[i].candidate } end
   st.rung, st.scores = st.rung + 1, {}
 end
 
@@ -80,9 +86,9 @@ end
 function M.report(st, item, score)
   st.out = math.max(0, (st.out or 1) - 1)
   if item.rung ~= st.rung or item.bracket ~= st.bracket then return end
-  if type(score) ~= "number" or score ~= score then score = -math.huge end
+  if type(score) ~= "number" or score ~= score then score = nil end
   st.scores[#st.scores + 1] = { id = item.id, candidate = item.candidate, score = score }
-  local expected = st.rung == 1 and st.n or M.promoted_count(st.history[#st.history].scored, st.eta)
+  local expected = st.rung == 1 and st.n or #st.history[#st.history].promoted
   if #st.scores >= expected then promote(st) end
 end
 

@@ -66,6 +66,8 @@ function M.iteration(run, r)
     r.iter, budget, status, pct(r.metrics.val_acc), best, r.accepted and paint("1", " *") or "",
     math.floor(100 * loop.valid / math.max(1, loop.iteration) + 0.5), loop.seconds / math.max(1, loop.iteration),
     tokens(loop.tokens))
+  -- a lower fidelity's accuracy (successive halving's lower rungs) is not the run's
+  if r.fidelity then line = line .. ("  (%s)"):format(r.fidelity) end
   io.stdout:write(line, "\n")
   io.stdout:flush()
 end

@@ -54,6 +54,47 @@ function tests.failures_are_never_promoted_and_eta_3_keeps_a_third()
   T.raises(function() halving.new { n = 4, eta = 1, rungs = RUNGS } end, "eta a number > 1")
 end
 
+function tests.a_failure_never_goes_up_and_a_rung_of_failures_ends_the_bracket()
+  -- 3 of 4 fail at rung 1: only the scored one goes up (not the best 4/2 = 2 "of them")
+  local st = halving.new { n = 4, eta = 2, rungs = { { subset = 500 }, {} } }
+  local log = drive(st, function(c, rung) if rung == 1 and c.name ~= 2 then return nil end return 0.5 end, 4 + 1)
+  T.eq({ log[5].id, log[5].rung }, { 2, 2 })
+  T.eq(st.history[1].promoted, { 2 })
+  T.eq(st.bracket, 2, "the one promoted candidate completes the bracket")
+  -- all fail: nothing to promote, the next bracket starts at rung 1
+  st = halving.new { n = 3, eta = 2, rungs = { { subset = 500 }, {} } }
+  log = drive(st, function() return 0 / 0 end, 3 + 1)
+  T.eq({ log[4].id, log[4].rung, st.bracket }, { 4, 1, 2 }, "a NaN is a failure too")
+  T.eq(st.history[1].promoted, {})
+end
+
+function tests.the_state_is_plain_data_a_resumed_run_continues_the_same_bracket()
+  -- ctx.state is saved as JSON with every record: a scheduler with failures in its
+  -- scores must encode, and the decoded one must go on as the live one does
+  local score = function(c, rung) if c.name % 3 == 0 then return nil end return (c.name * 7 % 10) / 10 + rung end
+  local live = halving.new { n = 6, eta = 3, rungs = { { subset = 500 }, { subset = 1000 }, {} } }
+  local saved = halving.new { n = 6, eta = 3, rungs = { { subset = 500 }, { subset = 1000 }, {} } }
+  local names = 0
+  local sample = function() names = names + 1 return { name = names } end
+  local want, got = {}, {}
+  for i = 1, 20 do
+    local item = halving.next(live, sample)
+    want[i] = { item.id, item.rung, item.bracket }
+    halving.report(live, item, score(item.candidate, item.rung))
+  end
+  names = 0
+  for i = 1, 20 do
+    saved = json.decode(json.encode(saved))   -- a resume between any two candidates
+    local item = halving.next(saved, sample)
+    got[i] = { item.id, item.rung, item.bracket }
+    halving.report(saved, item, score(item.candidate, item.rung))
+  end
+  T.eq(got, want)
+  -- rung 1 scores 1: 0.7, 2: 0.4, 3: failed, 4: 0.8, 5: 0.5, 6: failed; 6/3 = 2 go up, best first
+  T.eq({ want[7], want[8], want[9] }, { { 4, 2, 1 }, { 1, 2, 1 }, { 4, 3, 1 } })
+  T.eq(want[10], { 7, 1, 2 }, "then a new bracket")
+end
+
 function tests.in_the_loop_fidelities_are_recorded_and_only_the_full_one_competes()
   local sched = halving.new { n = 4, eta = 2, rungs = { { subset = 100 }, {} } }
   local trained = {}
