@@ -6,9 +6,17 @@
 # iterations is printed beside it); and the
 # per-candidate time breakdown against the training loops, evaluation vs training
 # images/s. Settings: tests/bench/budget_env.sh (BENCH_FULL=1, BENCH_SEEDS, ...).
+# A third run per seed, evolve.lua with successive halving on top of cache and abort
+# (stdlib/doc/budget.md, "Fidelities and successive halving"), gets the same figure:
+#   BENCH_HALVING=RUNGS  its --set halving (default on: a quarter of the subset; off: no
+#                        such run); BENCH_ETA=N, BENCH_BRACKET=N its --set eta / bracket
+#   BENCH_SH_ITERS=N     its iterations, lower rungs included (default 2 x BENCH_ON_ITERS)
+# Its runs are named after the setting (sh1_on_e4_b8.db), so several share a BENCH_DIR.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 . tests/bench/budget_env.sh
+HALVING=${BENCH_HALVING:-on} ETA=${BENCH_ETA:-4} BRACKET=${BENCH_BRACKET:-8}
+SH_ITERS=${BENCH_SH_ITERS:-$((ON_ITERS * 2))}
 pairs=""
 for s in $(seq 1 "$SEEDS"); do
     run_once "off$s" evolve "$s" --set abort=off
@@ -17,6 +25,13 @@ for s in $(seq 1 "$SEEDS"); do
     run_once "on$s" evolve "$s"
     unset RUN_ITERS
     pairs="$pairs $D/off$s.db,$D/on$s.db"
+    if [ "$HALVING" != off ]; then
+        sh="sh${s}_$(echo "$HALVING" | tr , -)_e${ETA}_b${BRACKET}"
+        RUN_ITERS=$SH_ITERS
+        run_once "$sh" evolve "$s" --set halving="$HALVING" --set eta="$ETA" --set bracket="$BRACKET"
+        unset RUN_ITERS
+        pairs="$pairs,$D/$sh.db"
+    fi
 done
 # shellcheck disable=SC2086
 "$LLMNAS" run tests/bench/budget.lua $pairs

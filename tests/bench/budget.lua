@@ -1,6 +1,7 @@
 -- budget.lua: figures of pairs of evolve runs (one seed each) without and with
--- the evaluation cache and early abort.
---   llmnas run tests/bench/budget.lua OFF_DB,ON_DB... [DB...] [iterations=N]
+-- the evaluation cache and early abort, and optionally a third run of the seed with
+-- successive halving on top of them (SH_DB: the same figure, beside the other's).
+--   llmnas run tests/bench/budget.lua OFF_DB,ON_DB[,SH_DB]... [DB...] [iterations=N]
 -- A DB alone (no comma) gets its breakdown only (tests/bench/bench_candidate.sh).
 -- The run without them is read over its first N iterations (default: all of them);
 -- its final best there is the target. The run with them is measured in compute, not
@@ -19,14 +20,17 @@
 -- without the cache the same result is paid for again).
 local compare = require "llmnas.compare"
 
-local off, on, alone, cut = {}, {}, {}, nil
+local off, on, sh, alone, cut = {}, {}, {}, {}, nil
 for _, a in ipairs(arg) do
   local o, n = a:match("^(.-),(.+)$")
   if a:match("^iterations=%d+$") then cut = tonumber(a:match("%d+"))
-  elseif o then off[#off + 1], on[#on + 1] = o, n
+  elseif o then
+    off[#off + 1] = o
+    on[#off], sh[#off] = n:match("^(.-),(.+)$")
+    on[#off] = on[#off] or n
   else alone[#alone + 1] = a end
 end
-assert(#off + #alone > 0, "usage: budget.lua OFF_DB,ON_DB... [DB...] [iterations=N]")
+assert(#off + #alone > 0, "usage: budget.lua OFF_DB,ON_DB[,SH_DB]... [DB...] [iterations=N]")
 
 local PARTS = { "compile", "build", "train", "probe", "evaluate", "ipc" }
 
@@ -68,7 +72,7 @@ local function breakdown(path)
     print(("   evaluation %.0f images/s vs training %.0f images/s (medians): %.2fx")
       :format(er, tr, eval_x))
   end
-  return recs, sum.total / math.max(1e-9, sum.train), eval_x
+  return recs, sum.total / math.max(1e-9, sum.train), eval_x, meta
 end
 
 local function final_best(recs)
@@ -100,7 +104,14 @@ local function first(recs, n)
   return out
 end
 
+local function count_lower(recs)
+  local n = 0
+  for _, r in ipairs(recs) do if r.fidelity then n = n + 1 end end
+  return n
+end
+
 local ratios, strict, equal, n_pairs = {}, {}, {}, 0
+local sh_ratios, sh_strict, sh_setting = {}, {}, nil
 for i, p in ipairs(off) do
   n_pairs = n_pairs + 1
   local ro, rn = breakdown(p), breakdown(on[i])
@@ -128,6 +139,28 @@ for i, p in ipairs(off) do
     ratios[#ratios + 1], strict[#strict + 1] = math.huge, math.huge
     print(("%s never reached it (its best %.2f%%): counted as not reached"):format(head, (final_best(rn) or 0) * 100))
   end
+  if sh[i] then
+    -- the same figure for the run with successive halving (measured in compute too; its
+    -- iterations count the lower rungs' trainings, which count for compute, not for the best)
+    local rh, _, _, meta = breakdown(sh[i])
+    local set = meta.settings or {}
+    sh_setting = ("halving=%s eta=%s bracket=%s"):format(tostring(set.halving), tostring(set.eta),
+      tostring(set.bracket))
+    local t_sh = compare.trajectory(rh, "sh")
+    local got = target and compare.compute_to_reach(t_sh, target)
+    local what = ("   pair %d, with successive halving (%s) on top: %d iterations (%d at a lower fidelity, %d pruned, "
+      .. "%d cache hits, %.1f CPU-s in all)"):format(i, sh_setting, #rh, count_lower(rh), count(rh, "pruned"),
+      select(2, compare.uncached(rh)), t_sh.total)
+    if got then
+      sh_ratios[#sh_ratios + 1], sh_strict[#sh_strict + 1] = got / t_off.total, got / off_reached
+      print(("%s reached it after %.1f CPU-s: %.2fx the run without cache and abort (%.2fx its compute to first"
+        .. " reach it)"):format(what, got, got / t_off.total, got / off_reached))
+    else
+      sh_ratios[#sh_ratios + 1], sh_strict[#sh_strict + 1] = math.huge, math.huge
+      print(("%s never reached it (its best %.2f%%): counted as not reached"):format(what,
+        (final_best(rh) or 0) * 100))
+    end
+  end
 end
 local function spread(xs)
   local lo, hi = math.huge, -math.huge
@@ -140,4 +173,9 @@ if n_pairs > 0 then
     .. "against that run's compute: %s over %d seeds (target <= 0.33x); against its compute to first reach "
     .. "that best: %s; within the same iterations: %s"):format(spread(ratios), n_pairs, spread(strict),
     spread(equal)))
+end
+if #sh_ratios > 0 then
+  print(("with successive halving (%s) on top of cache + early abort, the same: %s over %d seeds (target <= 0.33x);"
+    .. " against its compute to first reach that best: %s"):format(sh_setting, spread(sh_ratios), #sh_ratios,
+    spread(sh_strict)))
 end
