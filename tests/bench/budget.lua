@@ -110,14 +110,52 @@ local function count_lower(recs)
   return n
 end
 
+-- The same figure in work rather than CPU-seconds: forward FLOPs per image x (3 x the
+-- images trained + the images validated), what a record's network computed whatever
+-- the machine's load. CPU-seconds are not load-free: two OpenMP threads that lose a
+-- core to another job spin at their barriers, and on this machine the same network's
+-- training cost twice the CPU-seconds at load 5 as at load 1. Runs made at different
+-- loads compare in work. charge_hits: a cache hit costs what its network's first
+-- training cost (the run without the cache), else nothing.
+local function work_cost(recs, batch, charge_hits)
+  local function own(r)
+    local m = r.metrics or {}
+    if r.cache_hit or not m.flops then return 0 end
+    return m.flops * (3 * (m.steps or 0) * batch + (m.nval or 0)) / 1e9
+  end
+  local first_cost = {}
+  for _, r in ipairs(recs) do
+    if not r.cache_hit and r.hash and r.status == "ok" and not first_cost[r.hash] then first_cost[r.hash] = own(r) end
+  end
+  return function(r)
+    if r.cache_hit then return charge_hits and first_cost[r.hash] or 0 end
+    return own(r)
+  end
+end
+
+local work = { on = {}, sh = {} }
+-- the ratio, in work, of a run's compute to reach target against the run without cache and abort's
+local function work_ratio(key, recs, batch, t_off_work, target)
+  local got = target and compare.compute_to_reach(compare.trajectory(recs, key, work_cost(recs, batch)), target)
+  local x = got and got / t_off_work.total or math.huge
+  work[key][#work[key] + 1] = x
+  return x == math.huge and "not reached" or ("%.2fx"):format(x)
+end
+
 local ratios, strict, equal, n_pairs = {}, {}, {}, 0
 local sh_ratios, sh_strict, sh_setting = {}, {}, nil
 for i, p in ipairs(off) do
   n_pairs = n_pairs + 1
-  local ro, rn = breakdown(p), breakdown(on[i])
+  local ro, _, _, meta_off = breakdown(p)
+  local rn = breakdown(on[i])
   local n = math.min(cut or math.huge, #ro)
   ro = first(ro, n)
   local target = final_best(ro)
+  local batch = (meta_off.recipe or {}).batch or 128
+  local t_off_work = compare.trajectory(ro, "off", work_cost(ro, batch, true))
+  print(("   pair %d in work (GFLOP: forward FLOPs x (3 x images trained + images validated), load-free): without"
+    .. " cache and abort %.0f in all; to reach its best, with cache and abort %s of it"):format(i, t_off_work.total,
+    work_ratio("on", rn, batch, t_off_work, target)))
   local cost_off, hits_off = compare.uncached(ro)
   local t_off = compare.trajectory(ro, "off", cost_off)
   local t_on = compare.trajectory(rn, "on")
@@ -151,6 +189,8 @@ for i, p in ipairs(off) do
     local what = ("   pair %d, with successive halving (%s) on top: %d iterations (%d at a lower fidelity, %d pruned, "
       .. "%d cache hits, %.1f CPU-s in all)"):format(i, sh_setting, #rh, count_lower(rh), count(rh, "pruned"),
       select(2, compare.uncached(rh)), t_sh.total)
+    print(("   pair %d in work, with successive halving on top: %s of the run without cache and abort"):format(i,
+      work_ratio("sh", rh, batch, t_off_work, target)))
     if got then
       sh_ratios[#sh_ratios + 1], sh_strict[#sh_strict + 1] = got / t_off.total, got / off_reached
       print(("%s reached it after %.1f CPU-s: %.2fx the run without cache and abort (%.2fx its compute to first"
@@ -173,6 +213,10 @@ if n_pairs > 0 then
     .. "against that run's compute: %s over %d seeds (target <= 0.33x); against its compute to first reach "
     .. "that best: %s; within the same iterations: %s"):format(spread(ratios), n_pairs, spread(strict),
     spread(equal)))
+end
+if n_pairs > 0 then
+  print(("the same in work (load-free): with cache + early abort %s; with successive halving on top %s")
+    :format(spread(work.on), #work.sh > 0 and spread(work.sh) or "not run"))
 end
 if #sh_ratios > 0 then
   print(("with successive halving (%s) on top of cache + early abort, the same: %s over %d seeds (target <= 0.33x);"
