@@ -49,6 +49,9 @@ expect_out "BENCH_PAPER=$T/rec/paper1.db,$T/rec/paper2.db make bench BENCH=strat
 stop_pid "$srv"
 n=$(grep -c '"path": "/v1/chat/completions"' "$T/requests.rec.jsonl")
 [ "$n" -eq 13 ] && pass "13 chat requests recorded (generator, repair, improver)" || fail "$n chat requests, expected 13"
+s1=$(grep -c '"seed": 1[,}]' "$T/requests.rec.jsonl") s2=$(grep -c '"seed": 2[,}]' "$T/requests.rec.jsonl")
+[ "$s1" -eq 6 ] && [ "$s2" -eq 7 ] && pass "each seed's requests carry its seed (6 and 7)" ||
+    fail "requests with seed 1 and 2: $s1 and $s2, expected 6 and 7"
 
 # 2. The bench's replays: the recording server is gone; one that answers nothing listens.
 start_server trap "$T/none.jsonl"
