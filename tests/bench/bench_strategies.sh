@@ -47,7 +47,7 @@ paper_init() {
     "$LLMNAS" run tests/bench/paper_replay.lua init "$1" &&
         mdb_dump -s llm "$paper_src" | mdb_load -s llm "$1"
 }
-papers="" paper_failed=0
+papers="" failed=0  # the exit status: 1 when a part failed (the paper's row included)
 if [ -z "${BENCH_PAPER:-}" ]; then
     echo "paper.lua: its row is skipped: no recorded LLM replies (no LLM is called here); record them" \
         "against your endpoint with tests/bench/record_paper.sh, then BENCH_PAPER=DB1,DB2,... (one per seed)"
@@ -56,7 +56,7 @@ else
     set -- $paper_dbs
     if [ $# -ne "$SEEDS" ]; then
         echo "paper.lua: BENCH_PAPER names $# memories for $SEEDS seeds: give one per seed (the i-th for seed i)"
-        paper_failed=1
+        failed=1
         set --
     fi
     s=0
@@ -68,7 +68,7 @@ else
         if [ "$(cat "$D/$name.src" 2>/dev/null)" != "$key" ]; then rm -f "$D/$name.done"; fi
         if ! model=$("$LLMNAS" run tests/bench/paper_replay.lua source "$paper_src" "$ON_ITERS" 2>"$D/$name.err"); then
             echo "paper.lua seed $s: $(cat "$D/$name.err")"
-            paper_failed=1
+            failed=1
             continue
         fi
         echo "$key" >"$D/$name.src"
@@ -79,21 +79,24 @@ else
             papers="$papers $D/$name.db"
         else
             echo "paper.lua seed $s: $out"
-            paper_failed=1
+            failed=1
         fi
     done
-    if [ "$paper_failed" = 1 ]; then
+    if [ "$failed" = 1 ]; then
         echo "paper.lua: its row is left out (above: why; a row of fewer seeds or of other settings would not compare)"
         papers=""
     fi
 fi
 # shellcheck disable=SC2086
-if ! "$LLMNAS" compare $runs $papers --points 6 && [ -n "$papers" ]; then
-    echo "paper.lua: compare refused its runs (above); the table without them:"
-    paper_failed=1
-    "$LLMNAS" compare $runs --points 6
+if ! "$LLMNAS" compare $runs $papers --points 6; then
+    failed=1
+    if [ -n "$papers" ]; then
+        echo "paper.lua: compare refused its runs (above); the table without them:"
+        "$LLMNAS" compare $runs --points 6
+    fi
 fi
 if [ "$NETS" -gt 0 ]; then
-    "$LLMNAS" run tests/bench/fidelity.lua "${evolves#,}" $((NETS / 2)) $((NETS - NETS / 2)) "${BENCH_EPOCHS:-10}" "${BENCH_FIDELITY_SUBSET:-run}"
+    "$LLMNAS" run tests/bench/fidelity.lua "${evolves#,}" $((NETS / 2)) $((NETS - NETS / 2)) "${BENCH_EPOCHS:-10}" \
+        "${BENCH_FIDELITY_SUBSET:-run}" || failed=1
 fi
-[ "$paper_failed" = 0 ]
+[ "$failed" = 0 ]
