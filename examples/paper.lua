@@ -20,11 +20,25 @@
 --   --set summary=off     no memory digest of what left the window (summary=llm: the LLM
 --                         writes it)
 --   --set exact=on        both of the above: the paper's loop
--- and: --iterations N, --dataset NAME, --set subset=N (train on the first N images).
+-- and: --iterations N, --dataset NAME, --set subset=N (train on the first N images),
+--   --set val_fraction=F --set val_subset=N   the validation split and how many of its
+--                         images score a candidate (default: the trainer's)
+--   --set time_limit=S    a candidate's training time limit in seconds (default: none)
+--   --set seed=N          sent with every LLM request (servers that support it sample
+--                         reproducibly); part of each request's record/replay key
+-- tests/bench/record_paper.sh runs it at the strategy bench's settings.
 local llmnas = require "llmnas"
 local paper = require "llmnas.paper"
 
 local set = llmnas.options().set
+local sampling
+if set.seed ~= nil then
+  if math.type(set.seed) ~= "integer" then
+    require("llmnas.preflight").fail(64, ("--set seed: an integer, got '%s'"):format(tostring(set.seed)))
+  end
+  sampling = { seed = set.seed }
+  for key, v in pairs(paper.SAMPLING) do sampling[key] = v end
+end
 
 llmnas.search(paper.strategy {
   k = set.k,
@@ -35,6 +49,9 @@ llmnas.search(paper.strategy {
   repair = set.repair,
   summary = set.summary,
   exact = set.exact,
-  task = { dataset = "fashion-mnist", subset = set.subset },
+  sampling = sampling,
+  task = { dataset = "fashion-mnist", subset = set.subset, val_fraction = set.val_fraction,
+    val_subset = set.val_subset },
+  train = set.time_limit ~= nil and { time_limit = set.time_limit } or nil,
   budget = { iterations = 2000 },
 })

@@ -99,7 +99,7 @@ function M.llm_update(ctx, d, entries, sampling)
   end
   local previous = (d.text and d.text ~= json.null) and d.text or "(empty)"
   local reply, err = ctx:chat({ role = "summary", temperature = sampling and sampling.temperature,
-    max_tokens = 400, messages = {
+    seed = sampling and sampling.seed, max_tokens = 400, messages = {
       { role = "system", content = M.summary_system },
       { role = "user", content = ("Summary so far:\n%s\n\nEntries to fold in:\n%s\n\nThe new summary:")
         :format(previous, table.concat(lines, "\n")) } } })

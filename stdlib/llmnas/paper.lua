@@ -33,7 +33,8 @@
 -- role; false: none, the paper), exact (true: repair 0 and summary off unless given),
 -- apply_to ("best" or "last": the network the suggestion is applied to), generator /
 -- improver_prompt / repair_prompt (llmnas.template objects with the slots of
--- llmnas.prompts), sampling ({temperature, top_p, max_tokens}), window (a function(ctx, h)
+-- llmnas.prompts), sampling ({temperature, top_p, max_tokens, seed}: seed, when given, is
+-- sent with every request, for servers that sample reproducibly), window (a function(ctx, h)
 -- returning the history text, to replace the sliding window), plus any llmnas.search
 -- field. The strategy also carries generator_request(ctx), the Code Generator's request,
 -- for strategies that call the generator their own way (examples/parallel_llm.lua).
@@ -103,7 +104,7 @@ function M.strategy(opts)
 
   local function request(role, system, user)
     return { role = role, temperature = sampling.temperature, top_p = sampling.top_p,
-      max_tokens = sampling.max_tokens, volatile = prompts.VOLATILE,
+      max_tokens = sampling.max_tokens, seed = sampling.seed, volatile = prompts.VOLATILE,
       messages = { { role = "system", content = system }, { role = "user", content = user } } }
   end
 
@@ -174,7 +175,7 @@ function M.strategy(opts)
       messages[#messages + 1] = { role = "user", content = rep_template:render({ error = tostring(msg):sub(1, 1000),
         kind = tostring(kind) }) }
       local r = { role = "repair", temperature = sampling.temperature, top_p = sampling.top_p,
-        max_tokens = sampling.max_tokens, volatile = prompts.VOLATILE, messages = messages }
+        max_tokens = sampling.max_tokens, seed = sampling.seed, volatile = prompts.VOLATILE, messages = messages }
       local fixed, err, ekind = ctx:chat(r)
       if not fixed then attempt.reply_error, attempt.reply_kind = tostring(err), ekind break end
       local c2, why = extract.code(fixed)

@@ -13,6 +13,7 @@
 #   BENCH_DIR=DIR    keep the runs in DIR (default: a temporary folder, removed);
 #                    a run already complete there is reused (bench_budget.sh's
 #                    off/on runs and bench_strategies.sh's evolve/random runs)
+LLMNAS=${LLMNAS:-./llmnas}   # make bench gives the build's
 SEEDS=${BENCH_SEEDS:-3}
 ITERS=${BENCH_ITERS:-16}
 ON_ITERS=${BENCH_ON_ITERS:-$((ITERS * 2))}
@@ -21,9 +22,14 @@ if [ "${BENCH_FULL:-0}" = 1 ]; then
 else
     SUBSET=${BENCH_SUBSET:-2000} VAL=${BENCH_VAL:-1000} SETTING="reduced (BENCH_FULL=1 for the demo's subset)"
 fi
-# the runs' 300 s per-candidate wall-clock limit is lifted: on a loaded machine it
-# fails candidates at random, and the figures are CPU-seconds
-SIZE="--set subset=$SUBSET --set val_subset=$VAL --set reference=off --set time_limit=36000"
+# TASK: what every strategy's runs share, paper.lua's too (tests/bench/record_paper.sh),
+# so that `llmnas compare` takes them: the subset, the validation split (evolve.lua's
+# default) and size; the runs' 300 s per-candidate wall-clock limit is lifted: on a
+# loaded machine it fails candidates at random, and the figures are CPU-seconds.
+# SIZE: evolve.lua's and random.lua's (no reference network trained after the search;
+# paper.lua's reference=off is an ablation, not given to it)
+TASK="--set subset=$SUBSET --set val_subset=$VAL --set val_fraction=0.2 --set time_limit=36000"
+SIZE="$TASK --set reference=off"
 if [ -n "${BENCH_DIR:-}" ]; then
     D=$BENCH_DIR
     mkdir -p "$D" || exit 2
@@ -38,15 +44,21 @@ echo "setting: $SETTING: Fashion-MNIST subset $SUBSET, $VAL validation images, $
     "seeds 1..$SEEDS; budget unit: training CPU-seconds"
 
 # run_once NAME SCRIPT SEED [options...]: one run into $D/NAME.db, unless a
-# complete one is there already; RUN_ITERS=N for other than $ITERS iterations.
+# complete one is there already; RUN_ITERS=N for other than $ITERS iterations,
+# RUN_SET="--set ..." for other settings than $SIZE, RUN_INIT=FUNCTION to prepare the
+# new store first (FUNCTION DB; bench_strategies.sh puts recorded LLM replies in it).
 run_once() {
     name=$1 script=$2 seed=$3
     shift 3
     [ -e "$D/$name.done" ] && return 0
     rm -rf "$D/$name.db"
+    if [ -n "${RUN_INIT:-}" ] && ! "$RUN_INIT" "$D/$name.db" >"$D/$name.log" 2>&1; then
+        echo "   (run $name failed: $(tail -n 1 "$D/$name.log"))"
+        return 0
+    fi
     # shellcheck disable=SC2086
     if "$LLMNAS" run "examples/$script.lua" --db "$D/$name.db" --iterations "${RUN_ITERS:-$ITERS}" --set seed="$seed" \
-        $SIZE "$@" >"$D/$name.log" 2>&1; then
+        ${RUN_SET:-$SIZE} "$@" >"$D/$name.log" 2>&1; then
         : >"$D/$name.done"
     else
         echo "   (run $name failed: $(tail -n 1 "$D/$name.log"))"
