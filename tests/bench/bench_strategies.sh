@@ -72,13 +72,15 @@ else
             continue
         fi
         echo "$key" >"$D/$name.src"
+        # run_once's note of a failed replay (llm_cache_miss, "resume with ...") is not
+        # the remedy: the check below says what went wrong
         RUN_ITERS=$ON_ITERS RUN_SET=$TASK RUN_INIT=paper_init \
-            run_once "$name" paper "$s" --llm-cache replay --model "$model"
+            run_once "$name" paper "$s" --llm-cache replay --model "$model" >/dev/null
         if out=$("$LLMNAS" run tests/bench/paper_replay.lua check "$paper_src" "$D/$name.db" "$ON_ITERS" 2>&1); then
             echo "paper.lua seed $s: $out"
             papers="$papers $D/$name.db"
         else
-            echo "paper.lua seed $s: $out"
+            echo "paper.lua seed $s: $out (the replay's log: $D/$name.log)"
             failed=1
         fi
     done

@@ -7,9 +7,11 @@
 # reaches it, each replay trains again here (its store holds the recorded replies and
 # nothing else, so no result comes from the recording's evaluation cache) and commits
 # the recorded records, and `llmnas compare`'s table has a paper row over 2 runs.
-# Then the mistakes: recordings of another setting, too short, or not one per seed end
-# in one actionable line each and no paper row; without BENCH_PAPER, one line says
-# the row is skipped and how to record. Real LLM client, HTTP, LMDB and training.
+# Then the mistakes: recordings of another setting or seed, too short, or not one per
+# seed end in one actionable line each and no paper row; a replay that stopped where a
+# result differs from the recording's, or that committed other records, is refused
+# naming the proposal; without BENCH_PAPER, one line says the row is skipped and how
+# to record. Real LLM client, HTTP, LMDB and training.
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT" || exit 1
 export LLMNAS BENCH_SEEDS=2 BENCH_ITERS=2 BENCH_ON_ITERS=3 BENCH_SUBSET=256 BENCH_VAL=128 BENCH_NETS=0
@@ -121,6 +123,34 @@ expect_out "BENCH_PAPER names 1 memories for 2 seeds: give one per seed" "it say
 run env BENCH_DIR="$T/bench" BENCH_PAPER="$T/rec/paper2.db,$T/rec/paper1.db" sh tests/bench/bench_strategies.sh
 expect_rc 1 "the seeds' recordings swapped"
 expect_out "--set seed=2 (the bench: 1)" "the seed is a setting"
+
+# A replay that trains to other numbers than the recording did (recorded on another
+# machine) stops at a prompt the recording lacks; a replay that commits other records
+# than the recording's is refused. Both made up from seed 1's recording (the replay's
+# store as the bench would leave it, records changed), checked as the bench checks.
+cat >"$T/forge.lua" <<'LUA'
+-- forge.lua SRC DST N WHAT: DST's run 1 = SRC's run 1 (its meta) and its first N
+-- records, record 1's accuracy changed (WHAT = acc) or record 2's hash (WHAT = hash)
+local src = assert(memory.open(arg[1], { readonly = true }))
+local dst = assert(memory.open(arg[2]))
+local id = assert(dst:begin_run(src:run(1).meta))
+for i = 1, tonumber(arg[3]) do
+  local r = src:get(1, i)
+  if arg[4] == "acc" and i == 1 then r.metrics.val_acc = r.metrics.val_acc + 0.01 end
+  if arg[4] == "hash" and i == 2 then r.hash = "0123456789abcdef" end
+  assert(dst:append(id, r, {}))
+end
+LUA
+run "$LLMNAS" run "$T/forge.lua" "$T/rec/paper1.db" "$T/acc.db" 1 acc
+run "$LLMNAS" run tests/bench/paper_replay.lua check "$T/rec/paper1.db" "$T/acc.db" 3
+expect_rc 65 "a replay that stopped early is refused"
+expect_err "stopped after 1 of 3 proposals: the recording has no reply for proposal 2's prompt: proposal 1 gave" \
+    "it names the first proposal whose result differs from the recording's"
+expect_err "record on this machine with tests/bench/record_paper.sh" "and says where to record"
+run "$LLMNAS" run "$T/forge.lua" "$T/rec/paper1.db" "$T/hash.db" 3 hash
+run "$LLMNAS" run tests/bench/paper_replay.lua check "$T/rec/paper1.db" "$T/hash.db" 3
+expect_rc 65 "a replay of other records than the recording's is refused"
+expect_err "differs from the recording at proposal 2" "it names the proposal"
 
 # 4. Without BENCH_PAPER: the row is skipped, and the line says how to record.
 stop_pid "$srv"
