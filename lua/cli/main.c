@@ -6,7 +6,9 @@
 #include "cli/cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define LLMNAS_COMMAND(name, fn, summary) int fn(int argc, char **argv);
 #include "cli/commands.h"
@@ -39,8 +41,29 @@ static void print_help(FILE *out)
             "Documentation: README.md and stdlib/SCRIPTING.md in the source tree.\n");
 }
 
+/*
+ * OpenMP threads waiting at a barrier spin by default (libgomp: up to 300,000
+ * spins before sleeping). On a machine shared with other jobs, a thread that loses
+ * its core leaves its partners spinning for it: at load 5 on 2 cores, one epoch of
+ * examples/nets/bench_small.lua took 18-29 s and 9-14 CPU-s with the default
+ * against 8-10 s and 3-4 CPU-s with OMP_WAIT_POLICY=passive (stdlib/doc/training.md,
+ * "Speed"). libgomp reads the variable once, when it is loaded, before main runs;
+ * so when the user has chosen neither it nor GOMP_SPINCOUNT, llmnas sets it and
+ * executes itself again (the same arguments, descriptors and process). If the
+ * exec fails it runs on with OpenMP's default.
+ */
+static void omp_passive_wait(char **argv)
+{
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT"))
+        return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0)
+        return;
+    execv("/proc/self/exe", argv);
+}
+
 int main(int argc, char **argv)
 {
+    omp_passive_wait(argv);
     if (argc < 2) {
         fprintf(stderr, "llmnas: no command given\nusage: %s\n", usage_line);
         return EX_USAGE;
