@@ -48,8 +48,8 @@ local halving = require "llmnas.halving"
 local baseline = require "llmnas.baseline"
 
 local set = llmnas.options().set
-local POPULATION = set.population or 8   -- the ageing population's size
-local SAMPLE = set.sample or 3           -- tournament size
+local POPULATION = llmnas.setting("population", 8, { positive_integer = true })  -- the ageing population's size
+local SAMPLE = llmnas.setting("sample", 3, { positive_integer = true })           -- tournament size
 local TASK, TRAIN = genome.task(set)     -- the same as random.lua's
 
 -- A bad --set value: one line and exit 64, no traceback.

@@ -24,14 +24,21 @@ end
 
 --- A `--set` setting, or `default` when it was not given.
 -- The value's type follows the default's when one is given: a number default
--- makes "5" a number, a boolean default accepts true/false/on/off.
-function M.setting(key, default)
+-- makes "5" a number, a boolean default accepts true/false/on/off. A value of
+-- another type is the user's mistake: one line and exit 64 (no traceback).
+-- `opts.positive_integer` also refuses a number that is not a whole one >= 1.
+function M.setting(key, default, opts)
   local v = M.options().set[key]
   if v == nil then return default end
   local want = type(default)
+  local fail = require("llmnas.preflight").fail
   if want ~= "nil" and type(v) ~= want then
     if want == "string" then return tostring(v) end
-    error(("setting '%s' must be a %s, got %q"):format(key, want, tostring(v)), 2)
+    fail(64, ("--set %s=%s: expected %s"):format(key, tostring(v),
+      want == "boolean" and "on or off" or "a " .. want))
+  end
+  if opts and opts.positive_integer and (math.type(v) ~= "integer" or v < 1) then
+    fail(64, ("--set %s=%s: expected a positive integer"):format(key, tostring(v)))
   end
   return v
 end

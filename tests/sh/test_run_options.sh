@@ -36,3 +36,23 @@ if [ -r "$FM" ]; then
 else
     skip "Fashion-MNIST not installed: llmnas train Ctrl-C"
 fi
+
+# llmnas.setting: a --set value of the wrong type is the user's mistake — one line
+# naming the setting, exit 64, no traceback and no memory (evolve.lua reads its
+# options with it before anything is written).
+cd "$T" || exit 1
+for bad in "--set abort=maybe:--set abort=maybe: expected on or off" \
+    "--population x:--set population=x: expected a number" \
+    "--population 0:--set population=0: expected a positive integer" \
+    "--sample 2.5:--set sample=2.5: expected a positive integer"; do
+    arg=${bad%%:*}
+    # shellcheck disable=SC2086
+    run "$LLMNAS" run "$ROOT/examples/evolve.lua" --db opt.db --iterations 1 $arg
+    expect_rc 64 "evolve.lua $arg is refused"
+    expect_err "${bad#*:}" "evolve.lua $arg: it says what is wrong"
+    if grep -q "traceback" "$T/err" || [ -e opt.db ]; then fail "evolve.lua $arg: a traceback or a memory"; else
+        pass "evolve.lua $arg: no traceback, no memory"; fi
+done
+printf 'local llmnas = require "llmnas"\nprint("n", llmnas.setting("n", 2, { positive_integer = true }))\n' >"$T/set.lua"
+run "$LLMNAS" run "$T/set.lua" --set n=5
+expect_out "n	5" "a valid --set value is read with its default's type"
