@@ -1,6 +1,10 @@
 # budget_env.sh: settings shared by bench_budget.sh and bench_strategies.sh (sourced;
 # not a benchmark itself). Training CPU-seconds are the budget unit (the workers'
-# user + system time), so the figures hold under load; wall time does not.
+# user + system time). They depend on the load less than wall time does, but not
+# nothing: with OpenMP's spinning wait a network measured 4.7 CPU-s on a quiet machine
+# and 11.2 at load 5 (llmnas now starts OpenMP with the passive wait, which narrows
+# that; stdlib/doc/training.md). Make the runs that are compared at one load, and
+# read budget.lua's figure in work (FLOPs x images, load-free) beside it.
 #
 #   BENCH_FULL=1     the issue's settings: the demo's subset (6000 training images,
 #                    2000 validation), 16 iterations, 10 epochs for fidelity;
