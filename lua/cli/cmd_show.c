@@ -163,17 +163,43 @@ static int best_visit(void *ud, uint32_t iter, int rc, const char *text, size_t 
     return 0;
 }
 
-/* The n best records of run by metric (the leaderboard); damaged ones marked. */
-static cJSON *fetch_best(mem_store *s, show_opts *o, uint32_t run, unsigned n, const char *metric)
+/* The ranked records of run by metric, the first want of them (more on a tie). */
+static cJSON *scan_best(mem_store *s, show_opts *o, uint32_t run, unsigned want, const char *metric)
 {
     best_ctx c = {cJSON_CreateArray(), s, o, run};
     if (!c.list) return NULL;
-    int rc = mem_scan_best(s, run, n, metric, metric == o->metric ? o->order : MEM_MAX, best_visit, &c);
+    int rc = mem_scan_best(s, run, want, metric, metric == o->metric ? o->order : MEM_MAX, best_visit, &c);
     if (rc) {
         if (rc == MEM_EDAMAGED || rc == MEM_EVERSION) o->damaged = 1;
         cli_error("show: leaderboard of run %u: %s", run, mem_errmsg(s));
     }
     return c.list;
+}
+
+/* The n best records of run by metric (the leaderboard); damaged ones marked.
+ * A record of a lower fidelity (successive halving's first rungs) does not
+ * compare with the run's recipe: it is left out, counted in *lower when lower
+ * is not NULL, and the ranking reads on until it has n of the rest. */
+static cJSON *fetch_best(mem_store *s, show_opts *o, uint32_t run, unsigned n, const char *metric,
+                         int *lower)
+{
+    unsigned want = n;
+    for (;;) {
+        cJSON *list = scan_best(s, o, run, want, metric);
+        if (!list) return NULL;
+        int size = cJSON_GetArraySize(list), left = 0;
+        for (int i = size - 1; i >= 0; i--)
+            if (snap_jstr(cJSON_GetArrayItem(list, i), "fidelity")) left++;
+        /* enough of the run's recipe, or the ranking has no more records */
+        if (size - left >= (int)n || size < (int)want) {
+            for (int i = size - 1; i >= 0; i--)
+                if (snap_jstr(cJSON_GetArrayItem(list, i), "fidelity")) cJSON_DeleteItemFromArray(list, i);
+            if (lower) *lower = left;
+            return list;
+        }
+        cJSON_Delete(list);
+        want = n + (unsigned)left; /* > want: left > size - n >= want - n */
+    }
 }
 
 /* The first of a leaderboard unless it is damaged (NULL then); caller deletes. */
@@ -191,7 +217,7 @@ static cJSON *first_intact(cJSON *list)
 /* The run's best record by the metric (NULL if none or damaged); caller deletes. */
 static cJSON *best_of(mem_store *s, show_opts *o, uint32_t run)
 {
-    return first_intact(fetch_best(s, o, run, 1, o->metric));
+    return first_intact(fetch_best(s, o, run, 1, o->metric, NULL));
 }
 
 static double run_tokens(const cJSON *run)
@@ -393,7 +419,8 @@ static int history_visit(void *ud, uint32_t iter, int rc, const char *text, size
     return 0;
 }
 
-static void leaderboard_table(const show_opts *o, const cJSON *best)
+/* best: fetch_best's list; lower: the lower-fidelity records it left out. */
+static void leaderboard_table(const show_opts *o, const cJSON *best, int lower)
 {
     char mpath[256], b1[32], b2[32], b3[32], b4[32];
     snprintf(mpath, sizeof mpath, "metrics.%s", o->metric);
@@ -407,15 +434,10 @@ static void leaderboard_table(const show_opts *o, const cJSON *best)
     printf("  %4s  %6s  ", "RANK", "ITER");
     if (other) printf("%10.10s ", o->metric);
     printf("%8s %8s %8s  %s\n", "VAL_ACC", "PARAMS", "FLOPS", "HASH");
-    int rank = 0, lower = 0;
+    int rank = 0;
     const cJSON *rec;
     cJSON_ArrayForEach(rec, best) {
         double it = 0, v = 0;
-        /* a lower fidelity (successive halving's first rungs) does not compare */
-        if (snap_jstr(rec, "fidelity")) {
-            lower++;
-            continue;
-        }
         snap_jnum(rec, "iter", &it);
         if (snap_jget(rec, "damaged")) {
             printf("  %4d  %6.0f  DAMAGED (%s)\n", ++rank, it, snap_jstr(rec, "damaged"));
@@ -571,7 +593,7 @@ static int show_run(mem_store *s, show_opts *o, uint32_t run)
     } else if (o->format == FMT_JSON) {
         cJSON *out = cJSON_CreateObject();
         cJSON_AddItemToObject(out, "run", r);
-        cJSON_AddItemToObject(out, "leaderboard", fetch_best(s, o, run, o->top, o->metric));
+        cJSON_AddItemToObject(out, "leaderboard", fetch_best(s, o, run, o->top, o->metric, NULL));
         h.json = cJSON_AddArrayToObject(out, "history");
         rc = mem_scan(s, run, from, history_visit, &h);
         util u;
@@ -591,14 +613,15 @@ static int show_run(mem_store *s, show_opts *o, uint32_t run)
         char *meta = cJSON_PrintUnformatted(snap_jget(r, "meta"));
         if (meta) printf("meta: %.300s%s\n", meta, strlen(meta) > 300 ? " ..." : "");
         free(meta);
-        cJSON *lb = fetch_best(s, o, run, o->top, o->metric);
-        leaderboard_table(o, lb);
+        int lower = 0;
+        cJSON *lb = fetch_best(s, o, run, o->top, o->metric, &lower);
+        leaderboard_table(o, lb, lower);
         cJSON_Delete(lb);
         if (rows < 0 || (uint32_t)rows >= last) printf("\nhistory (all %u iterations)\n", last);
         else printf("\nhistory (last %ld of %u; --all for every iteration)\n", rows, last);
         history_header(o);
         rc = mem_scan(s, run, from, history_visit, &h);
-        cJSON *best = first_intact(fetch_best(s, o, run, 1, "val_acc"));
+        cJSON *best = first_intact(fetch_best(s, o, run, 1, "val_acc", NULL));
         if (snap_jget(r, "damaged")) printf("\ntotals\n  (not shown: the run record that holds them is damaged)\n");
         else totals_table(r, best);
         cJSON_Delete(best);

@@ -15,6 +15,15 @@ else
     pass "the lower-fidelity record (93%) is not ranked"
 fi
 expect_out "1 record trained at a lower fidelity left out" "the leaderboard says it left one out"
+# the ranking reads past the lower-fidelity records: --top 1 still has a row, and
+# the runs listing's best is the full-fidelity one (the 93% record ranks first by
+# the metric alone)
+run "$LLMNAS" show --db "$T/b.db" 1 --top 1
+grep -E "^ +1 +1 +81\.00%" "$T/out" >/dev/null && pass "--top 1 ranks the full-fidelity best, not an empty board" ||
+    fail "--top 1 does not show iteration 1 at 81%"
+run "$LLMNAS" show --db "$T/b.db"
+grep -E "^ +1 .* 81\.00% +1 +0$" "$T/out" >/dev/null && pass "the runs listing's best is the full-fidelity one" ||
+    fail "the runs listing's best is not iteration 1 at 81%"
 run "$LLMNAS" show --db "$T/b.db" 1:1
 expect_out "time       5.50 s: compile 0.10 build 0.20 train 4.00 probe 0.30 evaluate 0.50 ipc 0.40 (1.38x the training loop)" \
     "a candidate's time breakdown and its ratio to the training loop"
