@@ -42,28 +42,30 @@ static void print_help(FILE *out)
 }
 
 /*
- * OpenMP threads waiting at a barrier spin by default (libgomp: up to 300,000
- * spins before sleeping). On a machine shared with other jobs, a thread that loses
- * its core leaves its partners spinning for it: at load 5 on 2 cores, one epoch of
- * examples/nets/bench_small.lua took 18-29 s and 9-14 CPU-s with the default
- * against 8-10 s and 3-4 CPU-s with OMP_WAIT_POLICY=passive (stdlib/doc/training.md,
- * "Speed"). libgomp reads the variable once, when it is loaded, before main runs;
- * so when the user has chosen neither it nor GOMP_SPINCOUNT, llmnas sets it and
- * executes itself again (the same arguments, descriptors and process). If the
- * exec fails it runs on with OpenMP's default.
+ * OpenMP threads waiting at a barrier spin by default (libgomp: 300,000 spins
+ * before they sleep). On a machine shared with other jobs, a thread that loses
+ * its core leaves its partners spinning for it. Measured on 2 cores at load 5,
+ * one epoch of examples/nets/bench_small.lua on 6000 images: 18-29 s and 9-14
+ * CPU-s with the default, 11-12 s and 5 with 10,000 spins, 8-10 s and 3-4 with
+ * OMP_WAIT_POLICY=passive; on the quiet machine 10,000 spins is as fast as the
+ * default, passive 5-21% slower (stdlib/doc/training.md, "Speed"). libgomp reads
+ * its environment once, when it is loaded, before main runs: so when the user
+ * has set neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT, llmnas sets the spin count
+ * and executes itself again (the same arguments, descriptors and process). If
+ * the exec fails it runs on with OpenMP's default.
  */
-static void omp_passive_wait(char **argv)
+static void omp_short_spin(char **argv)
 {
     if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT"))
         return;
-    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0)
+    if (setenv("GOMP_SPINCOUNT", "10000", 1) != 0)
         return;
     execv("/proc/self/exe", argv);
 }
 
 int main(int argc, char **argv)
 {
-    omp_passive_wait(argv);
+    omp_short_spin(argv);
     if (argc < 2) {
         fprintf(stderr, "llmnas: no command given\nusage: %s\n", usage_line);
         return EX_USAGE;

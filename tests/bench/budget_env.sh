@@ -2,7 +2,7 @@
 # not a benchmark itself). Training CPU-seconds are the budget unit (the workers'
 # user + system time). They depend on the load less than wall time does, but not
 # nothing: with OpenMP's spinning wait a network measured 4.7 CPU-s on a quiet machine
-# and 11.2 at load 5 (llmnas now starts OpenMP with the passive wait, which narrows
+# and 11.2 at load 5 (llmnas now starts OpenMP with a short spin, which narrows
 # that; stdlib/doc/training.md). Make the runs that are compared at one load, and
 # read budget.lua's figure in work (FLOPs x images, load-free) beside it.
 #
