@@ -142,6 +142,14 @@ local function work_ratio(key, recs, batch, t_off_work, target)
   return x == math.huge and "not reached" or ("%.2fx"):format(x)
 end
 
+-- A run's compute `got` to reach the target (nil: never), as ratios to the run without
+-- cache and abort — its whole compute (into xs) and its compute to first reach the
+-- target (into firsts); not reached counts as not reached (math.huge).
+local function add_reach(got, t_off, off_reached, xs, firsts)
+  xs[#xs + 1] = got and got / t_off.total or math.huge
+  firsts[#firsts + 1] = got and got / off_reached or math.huge
+end
+
 local ratios, strict, equal, n_pairs = {}, {}, {}, 0
 local sh_ratios, sh_strict, sh_setting = {}, {}, nil
 for i, p in ipairs(off) do
@@ -168,13 +176,12 @@ for i, p in ipairs(off) do
       select(2, compare.uncached(rn)), t_on.total)
   equal[#equal + 1] = reached_eq and reached_eq / t_off.total or math.huge
   local eq_text = reached_eq and ("%.2fx"):format(reached_eq / t_off.total) or "not reached"
+  add_reach(reached, t_off, off_reached, ratios, strict)
   if reached then
-    ratios[#ratios + 1], strict[#strict + 1] = reached / t_off.total, reached / off_reached
     print(("%s reached it after %.1f CPU-s: %.2fx the run without them (%.2fx its compute to first reach it;"
       .. " within its first %d iterations: %s)"):format(head, reached, reached / t_off.total, reached / off_reached,
       n, eq_text))
   else
-    ratios[#ratios + 1], strict[#strict + 1] = math.huge, math.huge
     print(("%s never reached it (its best %.2f%%): counted as not reached"):format(head, (final_best(rn) or 0) * 100))
   end
   if sh[i] then
@@ -191,12 +198,11 @@ for i, p in ipairs(off) do
       select(2, compare.uncached(rh)), t_sh.total)
     print(("   pair %d in work, with successive halving on top: %s of the run without cache and abort"):format(i,
       work_ratio("sh", rh, batch, t_off_work, target)))
+    add_reach(got, t_off, off_reached, sh_ratios, sh_strict)
     if got then
-      sh_ratios[#sh_ratios + 1], sh_strict[#sh_strict + 1] = got / t_off.total, got / off_reached
       print(("%s reached it after %.1f CPU-s: %.2fx the run without cache and abort (%.2fx its compute to first"
         .. " reach it)"):format(what, got, got / t_off.total, got / off_reached))
     else
-      sh_ratios[#sh_ratios + 1], sh_strict[#sh_strict + 1] = math.huge, math.huge
       print(("%s never reached it (its best %.2f%%): counted as not reached"):format(what,
         (final_best(rh) or 0) * 100))
     end
