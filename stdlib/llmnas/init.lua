@@ -7,8 +7,14 @@ local M = { version = core.version }
 
 --- The options `llmnas run` was given (db, resume, run, iterations, dataset, data,
 -- llm_cache, base_url, model, script, set = {key = value}).
+-- With --resume (or --run ID), the resumed run's settings are restored into it on the
+-- first call, before the script reads any (llmnas.resume).
 function M.options()
-  return package.loaded["llmnas.options"] or { set = {} }
+  local o = package.loaded["llmnas.options"] or { set = {} }
+  if (o.resume or o.run) and not o.restored then
+    require("llmnas.resume").settings(o, require("llmnas.search").DEFAULT_DB)
+  end
+  return o
 end
 
 --- Called by `llmnas run` (lua/cli/cmd_run.c) before the script runs: the run's

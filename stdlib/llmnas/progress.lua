@@ -30,6 +30,11 @@ function M.start(run)
   if run.quiet then return end
   local what = run.resumed and ("resuming run %s at iteration %d"):format(run.id, run.loop.iteration + 1)
     or ("run %s"):format(run.id)
+  -- the settings --resume restored (llmnas.resume): the run goes on as it was started
+  local restored = run.resumed and require("llmnas").options().restored
+  if restored and next(restored) then
+    what = ("%s with its settings (%s)"):format(what, require("llmnas.resume").flags(restored))
+  end
   io.stdout:write(("llmnas: %s — %s on %s%s, db %s\n"):format(what, run.strategy.name or "search",
     run.task.dataset, run.task.subset and (" (subset " .. run.task.subset .. ")") or "", run.db_path))
   io.stdout:flush()

@@ -208,6 +208,11 @@ local function recipe_for(strategy, opts)
   return task, recipe
 end
 
+-- The recipe fields that do not change a result: where the data lives and the
+-- candidate's resources (the cache key leaves them out; a resumed run may change them).
+M.NOT_IN_RESULT = { data = true, time_limit = true, threads = true, deadline = true, memory_limit = true,
+  progress = true }
+
 -- The evaluation-cache key: the graph's hash and everything that changes the result.
 -- The precision enters as what this graph runs as on this machine (auto is bf16 on
 -- one CPU, fp32 on another, and fp32 for a network with an op that has no bf16 path),
@@ -218,7 +223,7 @@ local function cache_key(g, recipe)
   local hash = type(g) == "string" and g or g:hash()
   g = type(g) == "userdata" and g or nil  -- a test's fake graph has no ops to look at
   local r = copy(recipe)
-  r.data, r.time_limit, r.threads, r.deadline, r.memory_limit, r.progress = nil, nil, nil, nil, nil, nil
+  for k in pairs(M.NOT_IN_RESULT) do r[k] = nil end
   if r.precision ~= nil then
     r.precision = train_module.precision(tostring(r.precision), g) or tostring(r.precision)
     if r.precision == "fp32" then r.precision = nil end
@@ -496,6 +501,8 @@ local function open_run(run, opts)
     error("--resume: there is no run to resume in " .. run.db_path, 0)
   end
   if id then
+    local info = db:run(id)
+    if info then require("llmnas.resume").check(id, info.meta or {}, opts, run.task, run.recipe) end
     local loop = db:state(id)
     if not loop then
       -- The state is committed with each record in one transaction, so a run without
