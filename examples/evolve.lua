@@ -31,11 +31,12 @@
 --
 -- Successive halving (`--set halving=1500`, llmnas.halving): children are bred as
 -- above, BRACKET at a time, and trained first on the first 1500 images of the run's
--- subset (the same validation images: the scores of a rung compare among
--- themselves); the best 1/ETA of them are trained again on the next rung's subset,
--- and so on up to the run's own subset. Only results of the run's own subset join
--- the population and compete for the best (a lower rung's are recorded with their
--- `fidelity`, "subset=1500"); a child that fails or is stopped is never promoted
+-- subset, validated on the same share of the validation images (the first ones, at
+-- least 500: the scores of a rung compare among themselves); the best 1/ETA of them
+-- are trained again on the next rung's subset, and so on up to the run's own subset.
+-- Only results of the run's own subset join the population and compete for the best
+-- (a lower rung's are recorded with their `fidelity`, "subset=1500 val_subset=500");
+-- a child that fails or is stopped is never promoted
 -- and never joins. Every training counts as an iteration. Each record's notes say
 -- where the child was (`halving = {bracket, rung, id}`; the same id at the next
 -- rung is the same genome). One candidate at a time: not with --workers N or mpirun
@@ -55,6 +56,17 @@ local TASK, TRAIN = genome.task(set)     -- the same as random.lua's
 -- A bad --set value: one line and exit 64, no traceback.
 local function refuse(fmt, ...)
   require("llmnas.preflight").fail(64, "evolve.lua: " .. fmt:format(...))
+end
+
+-- A lower rung validates on the share of the validation images it trains on (the
+-- first ones: a rung's scores compare among themselves), never fewer than RUNG_VAL_MIN
+-- nor more than the run's: its cost then scales with its subset (2000 validation images
+-- are some 30% of a 1000-image rung's time). nil: the run's own (no override).
+local RUNG_VAL_MIN = 500
+local function rung_val(n)
+  local val = TASK.val_subset
+  local v = math.min(val, math.max(RUNG_VAL_MIN, val * n // TASK.subset))
+  if v < val then return v end
 end
 
 -- --set halving/eta/bracket: the scheduler's settings, or nil when halving is off.
@@ -88,7 +100,7 @@ local function halving_settings()
       refuse("--set halving=%s: each rung's subset must be at least the batch (%d), larger than the rung below it "
         .. "and smaller than the run's subset (%d), got %d", tostring(v), batch, subset, n)
     end
-    rungs[#rungs + 1], last = { subset = n }, n
+    rungs[#rungs + 1], last = { subset = n, val_subset = rung_val(n) }, n
   end
   rungs[#rungs + 1] = {}   -- the last rung: the run's own recipe
   local eta, n = set.eta or 4, set.bracket or 8

@@ -3,7 +3,8 @@
 # fidelity, each rung promotes its best 1/eta by its recorded accuracies, the same
 # genome goes up, the population holds the last rung's results only, the best, `llmnas
 # show`, `llmnas compare` and the closing lines count only full-fidelity results, a
-# resumed run continues the same bracket, and bad values get one-line errors.
+# resumed run continues the same bracket, a lower rung validates on its share of the
+# validation images, and bad values get one-line errors.
 . "$(dirname "$0")/lib.sh"
 
 cd "$T" || exit 1
@@ -71,6 +72,20 @@ print(("%d records alike"):format(#a))
 LUA
 run "$LLMNAS" run same.lua a.db b.db
 expect_rc 0 "the resumed run continues the same bracket: its records are the uninterrupted run's"
+
+# a lower rung validates on its share of the validation images (at least 500), the last
+# rung on the run's: 256 of 1024 training images, 1024 validation images -> 500
+run "$LLMNAS" run "$ROOT/examples/evolve.lua" --db v.db --iterations 3 --set subset=1024 --set val_subset=1024 \
+    --set halving=256 --set bracket=2 --set eta=2 --set reference=off
+expect_rc 0 "a run whose lower rung validates on fewer images"
+cat > nval.lua <<'LUA'
+local db = assert(memory.open(arg[1], { readonly = true }))
+for r in db:iter(db:latest_run()) do print(("rec %s %s %s"):format(r.iter, r.fidelity or "full", r.metrics.nval)) end
+LUA
+run "$LLMNAS" run nval.lua v.db
+expect_out "rec 1 subset=256 val_subset=500 500" "the lower rung's record: its fidelity and 500 validation images"
+expect_out "rec 2 subset=256 val_subset=500 500" "the rung's other child alike"
+expect_out "rec 3 full 1024" "the promoted child at the last rung: the run's 1024"
 
 # bad values: one line naming the setting, exit 64, nothing written
 for bad in "halving=abc:expected on, off or the lower rungs' subsets" \

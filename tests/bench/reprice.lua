@@ -1,0 +1,128 @@
+-- reprice.lua: bench_budget.sh's compute figure with every training priced by the median
+-- of REPEATS fresh measurements taken in shuffled order, rather than by the CPU-seconds it
+-- happened to cost during its run. On a shared machine the same networks cost 40% more
+-- CPU-seconds in one run than in another made minutes later at the same load average (the
+-- host's other work is not in the load), so two runs measured apart compare their
+-- machine's moments as much as their searches. Here every distinct training of both runs
+-- (a network at a fidelity) is trained again, REPEATS rounds, each round in a new random
+-- order over all of them, interleaving the runs' trainings, and priced by its median.
+-- Training is deterministic: each one must give its record's accuracy again (checked).
+--   llmnas run tests/bench/reprice.lua OFF_DB,SH_DB... [repeats=N]
+-- OFF_DB: a run without cache and abort (its final best is the target; its cache hits are
+-- charged their network's price, as budget.lua does); SH_DB: a run with cache, abort and
+-- successive halving. The SH run has no pruned record here (early abort judges its last
+-- rung only, and its trainings are priced in full); a pruned record is refused.
+-- Prints per pair the repriced ratio, then the median and min-max over the pairs.
+local compare = require "llmnas.compare"
+local rng = require("llmnas.rng").new(2026)
+
+local pairs_, repeats = {}, 3
+for _, a in ipairs(arg) do
+  if a:match("^repeats=%d+$") then repeats = tonumber(a:match("%d+"))
+  else
+    local o, s = a:match("^(.-),(.+)$")
+    assert(o, "usage: reprice.lua OFF_DB,SH_DB... [repeats=N]")
+    pairs_[#pairs_ + 1] = { off = o, sh = s }
+  end
+end
+assert(#pairs_ > 0, "usage: reprice.lua OFF_DB,SH_DB... [repeats=N]")
+
+local function records(path)
+  local db = assert(memory.open(path, { readonly = true }))
+  local run = db:latest_run()
+  local recs = {}
+  for r in db:iter(run) do recs[#recs + 1] = r end
+  local meta = db:run(run).meta or {}
+  db:close()
+  return recs, meta
+end
+
+-- "subset=1000 val_subset=500" -> {subset = 1000, val_subset = 500}
+local function overrides(fidelity)
+  local t = {}
+  for k, v in (fidelity or ""):gmatch("(%S+)=(%S+)") do t[k] = tonumber(v) or v end
+  return t
+end
+
+local function key(r) return r.hash .. "|" .. (r.fidelity or "") end
+
+-- the distinct trainings of every pair, each once
+local jobs, by_key = {}, {}
+for i, p in ipairs(pairs_) do
+  p.off_recs, p.meta = records(p.off)
+  p.sh_recs = records(p.sh)
+  for _, recs in ipairs({ p.off_recs, p.sh_recs }) do
+    for _, r in ipairs(recs) do
+      assert(r.status ~= "pruned", ("%s: a pruned record (iteration %d): not priced here"):format(p.sh, r.iter))
+      if r.status == "ok" and not r.cache_hit and r.code and not by_key[i .. key(r)] then
+        local j = { pair = i, rec = r, cpu = {} }
+        by_key[i .. key(r)] = j
+        jobs[#jobs + 1] = j
+      end
+    end
+  end
+end
+print(("reprice: %d distinct trainings in %d pairs, %d rounds in shuffled order"):format(#jobs, #pairs_, repeats))
+io.stdout:flush()
+
+local mismatches = 0
+for round = 1, repeats do
+  local order = {}
+  for k = 1, #jobs do order[k] = jobs[k] end
+  for k = #order, 2, -1 do
+    local m = rng:int(1, k)
+    order[k], order[m] = order[m], order[k]
+  end
+  local t0 = os.time()
+  for _, j in ipairs(order) do
+    local p, r = pairs_[j.pair], j.rec
+    local task = p.meta.task or {}
+    local recipe = {}
+    for k, v in pairs(p.meta.recipe or {}) do recipe[k] = v end
+    for k, v in pairs(overrides(r.fidelity)) do recipe[k] = v end
+    recipe.checkpoints, recipe.progress = 10, function() return false end  -- as the search monitors
+    local g = assert(arch.compile(r.code, { input = task.input or { 1, 28, 28 }, classes = task.classes or 10 }))
+    local res, err, kind = train.evaluate(g, recipe)
+    assert(res, ("iteration %d of %s: %s (%s)"):format(r.iter, p.off, tostring(err), tostring(kind)))
+    if res.val_acc ~= r.metrics.val_acc then mismatches = mismatches + 1 end
+    j.cpu[#j.cpu + 1] = res.cpu_seconds
+  end
+  print(("  round %d: %d trainings in %d s, load average %s"):format(round, #order, os.time() - t0,
+    (io.open("/proc/loadavg"):read("l") or ""):match("^(%S+ %S+ %S+)")))
+  io.stdout:flush()
+end
+print(("  %d of %d trainings gave another accuracy than their record's"):format(mismatches, #jobs * repeats))
+
+local ratios = {}
+for i, p in ipairs(pairs_) do
+  local function price(r) return compare.median(by_key[i .. key(r)].cpu) end
+  local first_price = {}
+  for _, r in ipairs(p.off_recs) do
+    if r.status == "ok" and not r.cache_hit and not r.fidelity then first_price[r.hash] = first_price[r.hash] or price(r) end
+  end
+  -- the run without them: every record priced, a cache hit its network's price
+  local target, total = -1, 0
+  for _, r in ipairs(p.off_recs) do
+    if r.status == "ok" then
+      total = total + (r.cache_hit and first_price[r.hash] or price(r))
+      target = math.max(target, r.metrics.val_acc or -1)
+    end
+  end
+  -- the run with them: a cache hit costs nothing; the compute spent when a result of the
+  -- run's own recipe first reaches the target
+  local spent, reached = 0, nil
+  for _, r in ipairs(p.sh_recs) do
+    if r.status == "ok" and not r.cache_hit then spent = spent + price(r) end
+    if r.status == "ok" and not r.fidelity and (r.metrics.val_acc or -1) >= target then reached = spent break end
+  end
+  ratios[#ratios + 1] = reached and reached / total or math.huge
+  print(("  pair %d: target %.2f%%, without cache and abort %.1f CPU-s (repriced); with successive halving %s")
+    :format(i, target * 100, total, reached and ("reached after %.1f CPU-s: %.2fx"):format(reached, reached / total)
+      or "not reached"))
+end
+local lo, hi = math.huge, -math.huge
+for _, x in ipairs(ratios) do lo, hi = math.min(lo, x), math.max(hi, x) end
+local function fmt(x) return x == math.huge and "not reached" or ("%.2fx"):format(x) end
+print(("repriced (median of %d shuffled measurements per training): with successive halving on top of cache + "
+  .. "early abort, median %s [%s-%s] over %d seeds (target <= 0.33x)"):format(repeats, fmt(compare.median(ratios)),
+  fmt(lo), fmt(hi), #ratios))
