@@ -98,7 +98,9 @@ for i, p in ipairs(pairs_) do
   local function price(r) return compare.median(by_key[i .. key(r)].cpu) end
   local first_price = {}
   for _, r in ipairs(p.off_recs) do
-    if r.status == "ok" and not r.cache_hit and not r.fidelity then first_price[r.hash] = first_price[r.hash] or price(r) end
+    if r.status == "ok" and not r.cache_hit and not r.fidelity then
+      first_price[r.hash] = first_price[r.hash] or price(r)
+    end
   end
   -- the run without them: every record priced, a cache hit its network's price
   local target, total = -1, 0

@@ -3,8 +3,8 @@
 # successive halving: it trains every distinct training of both again at its recorded
 # fidelity (the lower rungs' subset and validation images), each gives its record's
 # accuracy again, and it prints the repriced ratio (abort off in both: a pruned record is
-# not repriced). The figures themselves are CPU-seconds
-# of this machine's moment and are not checked.
+# not repriced). The figures themselves, CPU-seconds of this machine's moment, are not
+# checked.
 . "$(dirname "$0")/lib.sh"
 
 cd "$T" || exit 1
