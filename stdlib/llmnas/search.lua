@@ -501,7 +501,7 @@ local function open_run(run, opts)
     error("--resume: there is no run to resume in " .. run.db_path, 0)
   end
   if id then
-    local info = db:run(id)
+    local info = db.run and db:run(id)   -- (a test's fake store may keep no run meta)
     if info then require("llmnas.resume").check(id, info.meta or {}, opts, run.task, run.recipe) end
     local loop = db:state(id)
     if not loop then

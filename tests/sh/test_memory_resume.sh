@@ -13,11 +13,17 @@ cat >"$T/strategy.lua" <<EOF
 package.path = "$ROOT/tests/lua/?.lua;" .. package.path
 local F = require "fakes"
 local search = require "llmnas.search"
+local core = require "core"
 local codes = {}
 for i = 1, $N do codes[i] = ("net n%d %.3f"):format(i, (i * 7919 % 997 + 1) / 1000) end
 search.search({ name = "resume-stress", quiet = true, budget = { iterations = $N },
   env = { arch = F.arch(), train = F.train() },
   propose = function(ctx)
+    -- 4 ms an iteration: on a quiet machine the fakes' iterations were so fast that a
+    -- round ran some 200 of them between its first commit and the kill, and the run
+    -- ended before the 10 rounds the test needs
+    local t = core.now() + 0.004
+    while core.now() < t do end
     ctx.state.trail = (ctx.state.trail or "") .. ctx.iteration .. ","
     return codes[ctx.iteration]
   end })
