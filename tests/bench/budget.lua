@@ -34,15 +34,7 @@ assert(#off + #alone > 0, "usage: budget.lua OFF_DB,ON_DB[,SH_DB]... [DB...] [it
 
 local PARTS = { "compile", "build", "train", "probe", "evaluate", "ipc" }
 
-local function records(path)
-  local db = assert(memory.open(path, { readonly = true }))
-  local run = db:latest_run()
-  local recs = {}
-  for r in db:iter(run) do recs[#recs + 1] = r end
-  local meta = db:run(run).meta or {}
-  db:close()
-  return recs, meta
-end
+local records = require("bench_runs").latest
 
 local function breakdown(path)
   local recs, meta = records(path)

@@ -27,15 +27,7 @@ for _, a in ipairs(arg) do
 end
 assert(#pairs_ > 0, "usage: reprice.lua OFF_DB,SH_DB... [repeats=N]")
 
-local function records(path)
-  local db = assert(memory.open(path, { readonly = true }))
-  local run = db:latest_run()
-  local recs = {}
-  for r in db:iter(run) do recs[#recs + 1] = r end
-  local meta = db:run(run).meta or {}
-  db:close()
-  return recs, meta
-end
+local records = require("bench_runs").latest
 
 -- "subset=1000 val_subset=500" -> {subset = 1000, val_subset = 500}
 local function overrides(fidelity)

@@ -51,24 +51,6 @@ expect_out "resuming run 1 at iteration 4 with its settings (--set population=3 
 # shellcheck disable=SC2086
 run "$LLMNAS" run "$EVOLVE" --db part.db --iterations 5 --resume $SET
 expect_rc 0 "--resume with the same --set options"
-cat > same.lua <<'LUA'
-local function recs(p)
-  local db = assert(memory.open(p, { readonly = true }))
-  local out = {}
-  for r in db:iter(db:latest_run()) do
-    out[#out + 1] = json.encode({ r.iter, r.status, r.hash, r.metrics.val_acc or -1, r.notes }, { canonical = true })
-  end
-  local meta = db:run(db:latest_run()).meta
-  db:close()
-  return out, json.encode(meta.settings, { canonical = true })
-end
-local a, sa = recs(arg[1])
-local b, sb = recs(arg[2])
-assert(sa == sb, "settings " .. sa .. " against " .. sb)
-assert(#a == #b, ("%d records against %d"):format(#a, #b))
-for i = 1, #a do assert(a[i] == b[i], ("iteration %d differs:\n  %s\n  %s"):format(i, a[i], b[i])) end
-print(("%d records alike"):format(#a))
-LUA
-run "$LLMNAS" run same.lua whole.db part.db
+run "$LLMNAS" run "$ROOT/tests/e2e/compare_runs.lua" whole.db 1 part.db 1
 expect_rc 0 "the resumed run's records are the uninterrupted run's"
-expect_out "5 records alike" "all five of them"
+expect_out "same 5 records" "all five of them"
