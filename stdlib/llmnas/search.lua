@@ -496,12 +496,17 @@ end
 
 local function open_run(run, opts)
   local db = run.db
-  local id = opts.run or (opts.resume and db:latest_run())
-  if (opts.resume or opts.run) and not id then
-    error("--resume: there is no run to resume in " .. run.db_path, 0)
-  end
+  local id = opts.run and math.tointeger(tonumber(opts.run)) or (opts.resume and db:latest_run())
+  -- the user's choice of run: one line and exit 64, no traceback
+  local fail = require("llmnas.preflight").fail
+  if opts.run and not id then fail(64, ("--run %s: expected a run number"):format(tostring(opts.run))) end
+  if opts.resume and not id then fail(64, "--resume: there is no run to resume in " .. run.db_path) end
   if id then
     local info = db.run and db:run(id)   -- (a test's fake store may keep no run meta)
+    if opts.run and db.run and not info then
+      fail(64, ("--run %d: %s has no run %d (llmnas show --db %s lists its runs)"):format(id, run.db_path, id,
+        run.db_path))
+    end
     if info then require("llmnas.resume").check(id, info.meta or {}, opts, run.task, run.recipe) end
     local loop = db:state(id)
     if not loop then

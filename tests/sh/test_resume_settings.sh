@@ -5,7 +5,7 @@
 # restored. A --set that differs, or that the run was not started with, and a changed
 # task (--dataset) or recipe (an edited strategy) are refused in one line (exit 64) with
 # the run left as it was; the same --set again is accepted (README: "the same line with
-# --resume").
+# --resume"). A --run or --resume that names no run is refused the same way.
 . "$(dirname "$0")/lib.sh"
 
 cd "$T" || exit 1
@@ -33,6 +33,15 @@ for bad in "--dataset mnist:--dataset mnist: run 1 was made with task.dataset = 
 done
 expect_err "keeps its settings (--set population=3 --set reference=off --set seed=7 --set subset=512 --set val_subset=256)" \
     "the refusal lists the run's settings (the last one's, --set sample=2)"
+
+# a run that is not there: one line, exit 64, no traceback
+run "$LLMNAS" run "$EVOLVE" --db part.db --run 99 --iterations 5
+expect_rc 64 "--run 99 (no such run) is refused"
+expect_err "--run 99: part.db has no run 99 (llmnas show --db part.db lists its runs)" "it says so"
+run "$LLMNAS" run "$EVOLVE" --db empty.db --resume --iterations 5
+expect_rc 64 "--resume with no run in the memory is refused"
+expect_err "--resume: there is no run to resume in empty.db" "it says so"
+if grep -q "traceback" "$T/err"; then fail "--resume with no run: a traceback"; else pass "--resume with no run: no traceback"; fi
 
 # an edited strategy (its recipe) is refused the same way
 sed 's/^local TASK, TRAIN = genome.task(set).*/&\nTRAIN.momentum = 0.5/' "$EVOLVE" >edited.lua
