@@ -200,12 +200,7 @@ for i, p in ipairs(off) do
     end
   end
 end
-local function spread(xs)
-  local lo, hi = math.huge, -math.huge
-  for _, x in ipairs(xs) do lo, hi = math.min(lo, x), math.max(hi, x) end
-  local function fmt(x) return x == math.huge and "not reached" or ("%.2fx"):format(x) end
-  return ("median %s [%s-%s]"):format(fmt(compare.median(xs)), fmt(lo), fmt(hi))
-end
+local spread = require("bench_runs").spread
 if n_pairs > 0 then
   print(("training CPU-seconds with cache + early abort to reach the final best of evolve without them, "
     .. "against that run's compute: %s over %d seeds (target <= 0.33x); against its compute to first reach "

@@ -87,36 +87,21 @@ print(("  %d of %d trainings gave another accuracy than their record's"):format(
 
 local ratios = {}
 for i, p in ipairs(pairs_) do
-  local function price(r) return compare.median(by_key[i .. key(r)].cpu) end
-  local first_price = {}
-  for _, r in ipairs(p.off_recs) do
-    if r.status == "ok" and not r.cache_hit and not r.fidelity then
-      first_price[r.hash] = first_price[r.hash] or price(r)
+  -- a record's price: its training's median; a cache hit shares its network's key, so it
+  -- is charged that price in the run without the cache and nothing in the run with it
+  local function priced(charge_hits)
+    return function(r)
+      if r.status ~= "ok" or (r.cache_hit and not charge_hits) then return 0 end
+      return compare.median(by_key[i .. key(r)].cpu)
     end
   end
-  -- the run without them: every record priced, a cache hit its network's price
-  local target, total = -1, 0
-  for _, r in ipairs(p.off_recs) do
-    if r.status == "ok" then
-      total = total + (r.cache_hit and first_price[r.hash] or price(r))
-      target = math.max(target, r.metrics.val_acc or -1)
-    end
-  end
-  -- the run with them: a cache hit costs nothing; the compute spent when a result of the
-  -- run's own recipe first reaches the target
-  local spent, reached = 0, nil
-  for _, r in ipairs(p.sh_recs) do
-    if r.status == "ok" and not r.cache_hit then spent = spent + price(r) end
-    if r.status == "ok" and not r.fidelity and (r.metrics.val_acc or -1) >= target then reached = spent break end
-  end
+  local t_off = compare.trajectory(p.off_recs, "off", priced(true))
+  local target, total = t_off.points[#t_off.points].best, t_off.total
+  local reached = compare.compute_to_reach(compare.trajectory(p.sh_recs, "sh", priced(false)), target)
   ratios[#ratios + 1] = reached and reached / total or math.huge
   print(("  pair %d: target %.2f%%, without cache and abort %.1f CPU-s (repriced); with successive halving %s")
     :format(i, target * 100, total, reached and ("reached after %.1f CPU-s: %.2fx"):format(reached, reached / total)
       or "not reached"))
 end
-local lo, hi = math.huge, -math.huge
-for _, x in ipairs(ratios) do lo, hi = math.min(lo, x), math.max(hi, x) end
-local function fmt(x) return x == math.huge and "not reached" or ("%.2fx"):format(x) end
 print(("repriced (median of %d shuffled measurements per training): with successive halving on top of cache + "
-  .. "early abort, median %s [%s-%s] over %d seeds (target <= 0.33x)"):format(repeats, fmt(compare.median(ratios)),
-  fmt(lo), fmt(hi), #ratios))
+  .. "early abort, %s over %d seeds (target <= 0.33x)"):format(repeats, require("bench_runs").spread(ratios), #ratios))
